@@ -1,0 +1,23 @@
+// Written by `deno task build` (lib/islands/build.ts). Do not edit.
+// It lists routes and islands statically, as Fresh's fresh.gen.ts does.
+
+import * as $r0 from "./routes/_404.tsx";
+import * as $r1 from "./routes/api/signal.ts";
+import * as $r2 from "./routes/healthz.ts";
+import * as $r3 from "./routes/index.tsx";
+import * as $r4 from "./routes/r/[id].tsx";
+import $i0 from "./islands/ReceivePanel.tsx";
+import $i1 from "./islands/SendPanel.tsx";
+
+export const routes = {
+  "routes/_404.tsx": $r0,
+  "routes/api/signal.ts": $r1,
+  "routes/healthz.ts": $r2,
+  "routes/index.tsx": $r3,
+  "routes/r/[id].tsx": $r4,
+};
+
+export const islands = {
+  "ReceivePanel": $i0,
+  "SendPanel": $i1,
+};

@@ -1,0 +1,147 @@
+/**
+ * Static files, served from memory: the folders are read once into a map
+ * keyed by URL path, so a request can only ever name a file that was listed
+ * (no `..`, encoded or not, and no absolute path can reach past the folder).
+ * Each file carries a strong ETag from its content; content-hashed build
+ * files are cached as immutable.
+ *
+ * @module
+ */
+
+/** One folder to serve under a URL prefix. */
+export interface StaticRoot {
+  /** Folder on disk. */
+  dir: string;
+  /** URL path prefix, `""` or like `"/_beam"`. */
+  prefix: string;
+  /** Whether every file name carries a content hash (cache forever). */
+  immutable: boolean;
+}
+
+interface StaticFile {
+  body: Uint8Array<ArrayBuffer>;
+  etag: string;
+  type: string;
+  cacheControl: string;
+}
+
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  mjs: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  json: "application/json",
+  map: "application/json",
+  webmanifest: "application/manifest+json",
+  svg: "image/svg+xml",
+  png: "image/png",
+  ico: "image/x-icon",
+  jpg: "image/jpeg",
+  webp: "image/webp",
+  txt: "text/plain; charset=utf-8",
+  woff2: "font/woff2",
+};
+
+/** Returns the Content-Type for a file name, by its extension. */
+export function contentType(name: string): string {
+  const ext = name.slice(name.lastIndexOf(".") + 1).toLowerCase();
+  return TYPES[ext] ?? "application/octet-stream";
+}
+
+/** Files from a set of folders, held in memory. */
+export class StaticFiles {
+  #files: Map<string, StaticFile>;
+
+  private constructor(files: Map<string, StaticFile>) {
+    this.#files = files;
+  }
+
+  /** Reads every file below the roots. A missing folder is skipped. */
+  static async load(roots: StaticRoot[]): Promise<StaticFiles> {
+    const files = new Map<string, StaticFile>();
+    for (const root of roots) {
+      for await (const path of walk(root.dir, "")) {
+        const body = await Deno.readFile(`${root.dir}${path}`);
+        const digest = await crypto.subtle.digest("SHA-256", body);
+        const etag = `"${toHex(new Uint8Array(digest)).slice(0, 32)}"`;
+        files.set(`${root.prefix}${path}`, {
+          body,
+          etag,
+          type: contentType(path),
+          cacheControl: root.immutable
+            ? "public, max-age=31536000, immutable"
+            : "public, max-age=0, must-revalidate",
+        });
+      }
+    }
+    return new StaticFiles(files);
+  }
+
+  /** Whether a URL path names a file. */
+  has(pathname: string): boolean {
+    return this.#files.has(pathname);
+  }
+
+  /**
+   * Answers a GET or HEAD for `pathname` (as it appears in the URL, still
+   * percent-encoded), or returns `undefined` when no such file exists.
+   */
+  serve(request: Request, pathname: string): Response | undefined {
+    let path: string;
+    try {
+      path = decodeURIComponent(pathname);
+    } catch {
+      return undefined;
+    }
+    const file = this.#files.get(path);
+    if (file === undefined) return undefined;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("405 Method Not Allowed\n", {
+        status: 405,
+        headers: { allow: "GET, HEAD" },
+      });
+    }
+    const headers = new Headers({
+      "content-type": file.type,
+      etag: file.etag,
+      "cache-control": file.cacheControl,
+    });
+    if (matchesEtag(request.headers.get("if-none-match"), file.etag)) {
+      return new Response(null, { status: 304, headers });
+    }
+    headers.set("content-length", String(file.body.byteLength));
+    return new Response(request.method === "HEAD" ? null : file.body, {
+      headers,
+    });
+  }
+}
+
+function matchesEtag(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((tag) =>
+    tag.trim().replace(/^W\//, "") === etag
+  );
+}
+
+async function* walk(dir: string, rel: string): AsyncGenerator<string> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(`${dir}${rel}`));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  for (const entry of entries) {
+    const path = `${rel}/${entry.name}`;
+    if (entry.isDirectory) yield* walk(dir, path);
+    else if (entry.isFile) yield path;
+  }
+}
+
+/** Hex-encodes bytes. */
+export function toHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}

@@ -1,0 +1,154 @@
+/**
+ * The island build: one esbuild entry for the boot module and one per file
+ * in `islands/`, bundled as ES modules with shared chunks, minified, with
+ * content-hashed names, plus a manifest the server reads at start. It also
+ * writes `beam.gen.ts`, the static list of routes and islands that lets the
+ * server start without scanning folders (and without esbuild).
+ *
+ * Run as `deno task build`; `--if-missing` skips the work when a build
+ * exists, which is how `deno task start` builds on a fresh clone.
+ *
+ * @module
+ */
+
+import * as esbuild from "esbuild";
+import { type IslandAssets, readAssets } from "./render.ts";
+
+/** Where a build reads and writes. */
+export interface BuildOptions {
+  /** The project folder (holds `islands/`, `routes/`). */
+  root: string;
+  /** Output folder; the files go to `<outDir>/_beam`. Default `<root>/_build`. */
+  outDir?: string;
+  /** Skip minifying (the dev loop). */
+  dev?: boolean;
+}
+
+/** The URL prefix of built files. */
+export const BUILD_PREFIX = "/_beam";
+
+/** Island names: the PascalCase `.tsx` files of `islands/`. */
+export async function listIslands(root: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(`${root}/islands`)) {
+    const match = /^([A-Z][A-Za-z0-9]*)\.tsx$/.exec(entry.name);
+    if (entry.isFile && match) names.push(match[1]);
+  }
+  return names.sort();
+}
+
+/** Route files below `routes/`, as paths relative to the project. */
+export async function listRoutes(
+  root: string,
+  dir = "routes",
+): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(`${root}/${dir}`)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) files.push(...await listRoutes(root, path));
+    else if (/\.tsx?$/.test(entry.name) && !/_test\.tsx?$/.test(entry.name)) {
+      files.push(path);
+    }
+  }
+  return files.sort();
+}
+
+/** Source of `beam.gen.ts` for these routes and islands. */
+export function manifestSource(routes: string[], islands: string[]): string {
+  const lines = [
+    "// Written by `deno task build` (lib/islands/build.ts). Do not edit.",
+    "// It lists routes and islands statically, as Fresh's fresh.gen.ts does.",
+    "",
+  ];
+  routes.forEach((file, i) =>
+    lines.push(`import * as $r${i} from "./${file}";`)
+  );
+  islands.forEach((name, i) =>
+    lines.push(`import $i${i} from "./islands/${name}.tsx";`)
+  );
+  lines.push("", "export const routes = {");
+  routes.forEach((file, i) => lines.push(`  "${file}": $r${i},`));
+  lines.push("};", "", "export const islands = {");
+  islands.forEach((name, i) => lines.push(`  "${name}": $i${i},`));
+  lines.push("};", "");
+  return lines.join("\n");
+}
+
+/** Builds the islands and writes the manifest; returns the assets. */
+export async function buildIslands(
+  options: BuildOptions,
+): Promise<IslandAssets> {
+  const root = options.root;
+  const outDir = options.outDir ?? `${root}/_build`;
+  const islands = await listIslands(root);
+  const routes = await listRoutes(root);
+  const genPath = `${root}/beam.gen.ts`;
+  const gen = manifestSource(routes, islands);
+  const old = await Deno.readTextFile(genPath).catch(() => "");
+  if (old !== gen) await Deno.writeTextFile(genPath, gen);
+
+  await Deno.remove(`${outDir}${BUILD_PREFIX}`, { recursive: true }).catch(
+    () => {},
+  );
+  const entryPoints: Record<string, string> = {
+    boot: `${root}/lib/islands/boot.ts`,
+  };
+  for (const name of islands) entryPoints[name] = `${root}/islands/${name}.tsx`;
+  try {
+    const result = await esbuild.build({
+      absWorkingDir: root,
+      entryPoints,
+      outdir: `${outDir}${BUILD_PREFIX}`,
+      bundle: true,
+      splitting: true,
+      format: "esm",
+      platform: "browser",
+      target: ["chrome110", "firefox110", "safari16"],
+      minify: !options.dev,
+      sourcemap: options.dev ? "linked" : false,
+      jsx: "automatic",
+      jsxImportSource: "preact",
+      entryNames: "[name]-[hash]",
+      chunkNames: "chunk-[hash]",
+      metafile: true,
+      logLevel: "warning",
+    });
+    const assets: IslandAssets = { boot: "", islands: {}, imports: {} };
+    const base = `${outDir}${BUILD_PREFIX}/`.replace(`${root}/`, "");
+    for (const [file, output] of Object.entries(result.metafile.outputs)) {
+      if (!file.endsWith(".js")) continue;
+      const url = `${BUILD_PREFIX}/${file.slice(base.length)}`;
+      assets.imports[url] = output.imports
+        .filter((i) => i.kind === "import-statement")
+        .map((i) => `${BUILD_PREFIX}/${i.path.slice(base.length)}`);
+      const entry = output.entryPoint?.replace(/^.*\//, "");
+      if (entry === "boot.ts") assets.boot = url;
+      else if (entry?.endsWith(".tsx")) {
+        assets.islands[entry.slice(0, -4)] = url;
+      }
+    }
+    await Deno.writeTextFile(
+      `${outDir}/manifest.json`,
+      JSON.stringify(assets, null, 2) + "\n",
+    );
+    return assets;
+  } finally {
+    await esbuild.stop();
+  }
+}
+
+if (import.meta.main) {
+  const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+  if (
+    Deno.args.includes("--if-missing") && await readAssets(`${root}/_build`)
+  ) {
+    Deno.exit(0);
+  }
+  const started = performance.now();
+  const assets = await buildIslands({ root, dev: Deno.args.includes("--dev") });
+  console.log(
+    `Built ${Object.keys(assets.islands).length} islands in ${
+      Math.round(performance.now() - started)
+    } ms`,
+  );
+}

@@ -1,0 +1,13 @@
+import type { PageProps } from "../lib/http/app.ts";
+import { Layout } from "../components/Layout.tsx";
+import SendPanel from "../islands/SendPanel.tsx";
+
+export const title = "Beam · send files browser to browser";
+
+export default function SendPage({ app }: PageProps) {
+  return (
+    <Layout>
+      <SendPanel iceServers={app.config.iceServers} />
+    </Layout>
+  );
+}
