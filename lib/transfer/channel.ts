@@ -1,0 +1,49 @@
+/**
+ * The part of `RTCDataChannel` the transfer code uses, so it can run over a
+ * real data channel in a page or over an in-memory pair in tests; and the
+ * small waits it needs (for the send buffer to drain, for a message).
+ *
+ * @module
+ */
+
+/** What the transfer needs of a data channel. */
+export interface DataChannelLike {
+  readonly readyState: string;
+  readonly bufferedAmount: number;
+  bufferedAmountLowThreshold: number;
+  binaryType: string;
+  send(data: string | ArrayBuffer | Uint8Array<ArrayBuffer>): void;
+  close(): void;
+  addEventListener(type: string, listener: (event: Event) => void): void;
+  removeEventListener(type: string, listener: (event: Event) => void): void;
+}
+
+/** The channel closed (or failed) before the transfer ended. */
+export class ChannelClosedError extends Error {
+  constructor(message = "Cannot continue: the connection closed") {
+    super(message);
+    this.name = "ChannelClosedError";
+  }
+}
+
+/**
+ * Resolves once `bufferedAmount` is at or below the channel's low threshold,
+ * and rejects if the channel closes first.
+ */
+export function drained(channel: DataChannelLike): Promise<void> {
+  if (channel.bufferedAmount <= channel.bufferedAmountLowThreshold) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      channel.removeEventListener("bufferedamountlow", onLow);
+      channel.removeEventListener("close", onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onLow = () => done();
+    const onClose = () => done(new ChannelClosedError());
+    channel.addEventListener("bufferedamountlow", onLow);
+    channel.addEventListener("close", onClose);
+  });
+}

@@ -1,0 +1,257 @@
+/**
+ * The receiving half of a transfer: takes a file header, the file's bytes and
+ * its end from a data channel, writes each chunk to the sink as it arrives,
+ * hashes it on the way, and compares the hash with the sender's. It says
+ * where to start (`start`), which is how a transfer resumes on a new channel
+ * after a drop, and acknowledges what it has written (`ack`).
+ *
+ * The receiver outlives channels: the open file, its hash and the written
+ * count stay here across a reconnect.
+ *
+ * @module
+ */
+
+import {
+  type ControlMessage,
+  encodeControl,
+  type Offer,
+  parseControl,
+} from "./wire.ts";
+import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
+import { Sha256 } from "./hash.ts";
+import type { FileWriter, Sink } from "./sink.ts";
+
+/** Tuning and callbacks of a {@linkcode FileReceiver}. */
+export interface ReceiveOptions {
+  /** Acknowledge after this many newly written bytes. Default 1 MiB. */
+  ackBytes?: number;
+  /** Called after each write: bytes of the share written so far. */
+  onProgress?: (bytes: number) => void;
+  /** Called when a file is saved and its checksum matched. */
+  onFileDone?: (index: number, sha256: string) => void;
+}
+
+/** A checksum did not match: the file is removed and the transfer fails. */
+export class IntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "IntegrityError";
+  }
+}
+
+/** Receives one share (the files of an {@linkcode Offer}) into a sink. */
+export class FileReceiver {
+  #offer: Offer;
+  #sink: Sink;
+  #ackBytes: number;
+  #onProgress: (bytes: number) => void;
+  #onFileDone: (index: number, sha256: string) => void;
+  // The file being written: index, writer, hash, bytes written of it.
+  #index = 0;
+  #writer: FileWriter | null = null;
+  #hash: Sha256 | null = null;
+  #offset = 0;
+  #lastAck = 0;
+  #finished = false;
+  #failed: Error | null = null;
+
+  constructor(offer: Offer, sink: Sink, options: ReceiveOptions = {}) {
+    this.#offer = offer;
+    this.#sink = sink;
+    this.#ackBytes = options.ackBytes ?? 1024 * 1024;
+    this.#onProgress = options.onProgress ?? (() => {});
+    this.#onFileDone = options.onFileDone ?? (() => {});
+  }
+
+  /** Total bytes of the share. */
+  get total(): number {
+    return this.#offer.files.reduce((n, f) => n + f.size, 0);
+  }
+
+  /** Bytes of the share written so far. */
+  get position(): number {
+    let position = this.#offset;
+    for (let i = 0; i < this.#index; i++) position += this.#offer.files[i].size;
+    return position;
+  }
+
+  /** Whether every file arrived and was verified. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /**
+   * Receives over `channel` (already open) from where this receiver stands.
+   * Resolves when all files are verified; rejects with a
+   * {@linkcode ChannelClosedError} when the channel breaks (call again with a
+   * new channel to resume), or any other error when the transfer failed.
+   */
+  receive(channel: DataChannelLike): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    channel.binaryType = "arraybuffer";
+    return new Promise<void>((resolve, reject) => {
+      // Messages are handled one after another: writes are asynchronous, and
+      // bytes must reach the sink and the hash in order.
+      let queue = Promise.resolve();
+      let settled = false;
+      const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        channel.removeEventListener("message", onMessage);
+        channel.removeEventListener("close", onClose);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onMessage = (event: Event) => {
+        const data = (event as MessageEvent).data;
+        queue = queue.then(async () => {
+          if (settled) return;
+          try {
+            if (await this.#handle(channel, data)) settle();
+          } catch (error) {
+            await this.#fail(channel, error as Error);
+            settle(error as Error);
+          }
+        });
+      };
+      const onClose = () => {
+        // Let what already arrived be written first: it counts for resuming.
+        queue = queue.then(() => settle(new ChannelClosedError()));
+      };
+      channel.addEventListener("message", onMessage);
+      channel.addEventListener("close", onClose);
+      channel.send(
+        encodeControl({ t: "start", index: this.#index, offset: this.#offset }),
+      );
+    });
+  }
+
+  /** Gives up: the sink removes what it can. */
+  async abort(reason?: unknown): Promise<void> {
+    if (this.#finished) return;
+    this.#failed ??= reason instanceof Error
+      ? reason
+      : new Error(String(reason));
+    await this.#writer?.abort(reason).catch(() => {});
+    this.#writer = null;
+    await this.#sink.abort(reason).catch(() => {});
+  }
+
+  /** Handles one message; returns true when the share is complete. */
+  async #handle(channel: DataChannelLike, data: unknown): Promise<boolean> {
+    if (typeof data !== "string") {
+      await this.#write(channel, new Uint8Array(data as ArrayBuffer));
+      return false;
+    }
+    const message: ControlMessage = parseControl(data);
+    switch (message.t) {
+      case "file": {
+        const expected = this.#offer.files[message.index];
+        if (expected === undefined || message.index !== this.#index) {
+          throw new RangeError(
+            `Cannot receive: the sender sent file ${message.index}, expected ${this.#index}`,
+          );
+        }
+        if (message.offset !== this.#offset) {
+          throw new RangeError(
+            `Cannot resume ${expected.name}: the sender starts at byte ${message.offset}, but ${this.#offset} are written`,
+          );
+        }
+        if (this.#writer === null) {
+          this.#writer = await this.#sink.open(expected);
+          this.#hash = new Sha256();
+        }
+        return false;
+      }
+      case "end":
+        await this.#endFile(channel, message.index, message.sha256);
+        return false;
+      case "done":
+        if (this.#index !== this.#offer.files.length) {
+          throw new RangeError(
+            `Cannot finish: the sender stopped after ${this.#index} of ${this.#offer.files.length} files`,
+          );
+        }
+        await this.#sink.finish();
+        this.#finished = true;
+        return true;
+      case "error":
+        throw new Error(`The sender stopped: ${message.message}`);
+      default:
+        throw new TypeError(
+          `Cannot receive: unexpected "${message.t}" message from the sender`,
+        );
+    }
+  }
+
+  async #write(channel: DataChannelLike, chunk: Uint8Array): Promise<void> {
+    const file = this.#offer.files[this.#index];
+    if (this.#writer === null || this.#hash === null || file === undefined) {
+      throw new TypeError(
+        "Cannot receive: file bytes came before a file header",
+      );
+    }
+    if (this.#offset + chunk.byteLength > file.size) {
+      throw new RangeError(
+        `Cannot receive ${file.name}: more bytes than its ${file.size}`,
+      );
+    }
+    await this.#writer.write(chunk);
+    this.#hash.update(chunk);
+    this.#offset += chunk.byteLength;
+    const position = this.position;
+    this.#onProgress(position);
+    if (position - this.#lastAck >= this.#ackBytes) {
+      this.#ack(channel, position);
+    }
+  }
+
+  async #endFile(
+    channel: DataChannelLike,
+    index: number,
+    sha256: string,
+  ): Promise<void> {
+    const file = this.#offer.files[index];
+    if (index !== this.#index || this.#writer === null || this.#hash === null) {
+      throw new RangeError(`Cannot receive: unexpected end of file ${index}`);
+    }
+    if (this.#offset !== file.size) {
+      throw new RangeError(
+        `Cannot receive ${file.name}: it ended after ${this.#offset} of ${file.size} bytes`,
+      );
+    }
+    const actual = this.#hash.hex();
+    if (actual !== sha256) {
+      channel.send(encodeControl({ t: "verified", index, ok: false }));
+      throw new IntegrityError(
+        `Cannot save ${file.name}: it arrived corrupted (checksum mismatch)`,
+      );
+    }
+    await this.#writer.close();
+    this.#writer = null;
+    this.#hash = null;
+    this.#index++;
+    this.#offset = 0;
+    this.#onFileDone(index, actual);
+    this.#ack(channel, this.position);
+    channel.send(encodeControl({ t: "verified", index, ok: true }));
+  }
+
+  #ack(channel: DataChannelLike, position: number): void {
+    this.#lastAck = position;
+    if (channel.readyState === "open") {
+      channel.send(encodeControl({ t: "ack", bytes: position }));
+    }
+  }
+
+  async #fail(channel: DataChannelLike, error: Error): Promise<void> {
+    if (!(error instanceof IntegrityError) && channel.readyState === "open") {
+      try {
+        channel.send(encodeControl({ t: "error", message: error.message }));
+      } catch {
+        // The channel is going; the sender learns from its close instead.
+      }
+    }
+    await this.abort(error);
+  }
+}

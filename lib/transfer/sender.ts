@@ -1,0 +1,255 @@
+/**
+ * The sending half of a transfer: reads files chunk by chunk (never whole),
+ * hashes them as they go, and sends them over a data channel with two
+ * brakes: the channel's own send buffer (`bufferedAmount` against a
+ * high-water mark) and the receiver's acknowledged window (bytes it has
+ * safely written), so neither side's memory grows with the file.
+ *
+ * @module
+ */
+
+import {
+  type ControlMessage,
+  encodeControl,
+  parseControl,
+  type Start,
+} from "./wire.ts";
+import {
+  ChannelClosedError,
+  type DataChannelLike,
+  drained,
+} from "./channel.ts";
+import { Sha256 } from "./hash.ts";
+import type { FileMeta } from "./sink.ts";
+
+/** A file to send: a `File` in a page, anything sliceable in tests. */
+export interface SourceFile extends FileMeta {
+  slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+/** Tuning of a {@linkcode FileSender}; the defaults were measured (bench/). */
+export interface SendOptions {
+  /** Bytes per binary message. Default 64 KiB. */
+  chunkSize?: number;
+  /** Stop sending while the channel buffers more than this. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Resume when the buffer falls to this. Default 256 KiB. */
+  lowWaterMark?: number;
+  /** Most bytes sent but not yet acknowledged as written. Default 16 MiB. */
+  windowBytes?: number;
+  /** Called as the receiver acknowledges: bytes of the share written so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+/** Metadata of a file, without anything else a `File` carries. */
+export function metaOf(file: FileMeta): FileMeta {
+  return {
+    name: file.name,
+    size: file.size,
+    type: file.type,
+    lastModified: file.lastModified,
+  };
+}
+
+/** Sends a set of files over one channel, from where the receiver asks. */
+export class FileSender {
+  #channel: DataChannelLike;
+  #files: SourceFile[];
+  #chunkSize: number;
+  #high: number;
+  #low: number;
+  #window: number;
+  #onProgress: (bytes: number) => void;
+  // Positions in the whole share (all files end to end), not per file.
+  #sent = 0;
+  #acked = 0;
+  #waiters: (() => void)[] = [];
+  #messages: ControlMessage[] = [];
+  #failure: Error | null = null;
+  #verified = new Set<number>();
+
+  constructor(
+    channel: DataChannelLike,
+    files: SourceFile[],
+    options: SendOptions = {},
+  ) {
+    this.#channel = channel;
+    this.#files = files;
+    this.#chunkSize = options.chunkSize ?? 64 * 1024;
+    this.#high = options.highWaterMark ?? 1024 * 1024;
+    this.#low = options.lowWaterMark ?? 256 * 1024;
+    this.#window = options.windowBytes ?? 16 * 1024 * 1024;
+    this.#onProgress = options.onProgress ?? (() => {});
+    if (this.#chunkSize < 1 || this.#low > this.#high) {
+      throw new RangeError(
+        "Cannot send: chunkSize must be positive and lowWaterMark at most highWaterMark",
+      );
+    }
+  }
+
+  /**
+   * Serves the receiver until every file is sent and verified. Rejects when
+   * the channel closes first (a resumable break: {@linkcode ChannelClosedError})
+   * or the receiver reports a failure.
+   */
+  async run(): Promise<void> {
+    const channel = this.#channel;
+    channel.binaryType = "arraybuffer";
+    channel.bufferedAmountLowThreshold = this.#low;
+    const onMessage = (event: Event) =>
+      this.#receive((event as MessageEvent).data);
+    const onClose = () => this.#fail(new ChannelClosedError());
+    channel.addEventListener("message", onMessage);
+    channel.addEventListener("close", onClose);
+    try {
+      const start = await this.#next("start") as Start;
+      if (start.index > this.#files.length) {
+        throw new RangeError(
+          `Cannot resume: file ${start.index} is not in this share`,
+        );
+      }
+      this.#sent = this.#acked = this.#position(start.index, start.offset);
+      for (let index = start.index; index < this.#files.length; index++) {
+        await this.#sendFile(index, index === start.index ? start.offset : 0);
+      }
+      channel.send(encodeControl({ t: "done" }));
+      // Done only when the receiver has checked every file's hash.
+      while (this.#verified.size < this.#files.length - start.index) {
+        await this.#next("verified");
+      }
+    } finally {
+      channel.removeEventListener("message", onMessage);
+      channel.removeEventListener("close", onClose);
+    }
+  }
+
+  async #sendFile(index: number, offset: number): Promise<void> {
+    const file = this.#files[index];
+    if (offset > file.size) {
+      throw new RangeError(
+        `Cannot resume ${file.name}: offset ${offset} is past its end`,
+      );
+    }
+    const hash = new Sha256();
+    // Resuming: the receiver kept its hash of the bytes it has; rebuild
+    // ours from the local file, which costs a read, not the network.
+    for (let at = 0; at < offset; at += 4 * 1024 * 1024) {
+      const end = Math.min(offset, at + 4 * 1024 * 1024);
+      hash.update(new Uint8Array(await file.slice(at, end).arrayBuffer()));
+    }
+    this.#send(encodeControl({ t: "file", index, offset, meta: metaOf(file) }));
+    let next = offset < file.size ? this.#read(file, offset) : null;
+    for (let at = offset; at < file.size;) {
+      const chunk = await next!;
+      const end = at + chunk.byteLength;
+      // Read the next chunk while this one waits for room.
+      next = end < file.size ? this.#read(file, end) : null;
+      await this.#room(chunk.byteLength);
+      hash.update(chunk);
+      this.#send(chunk);
+      this.#sent += chunk.byteLength;
+      at = end;
+    }
+    this.#send(encodeControl({ t: "end", index, sha256: hash.hex() }));
+  }
+
+  /** The share-wide position of byte `offset` of file `index`. */
+  #position(index: number, offset: number): number {
+    let position = offset;
+    for (let i = 0; i < index; i++) position += this.#files[i].size;
+    return position;
+  }
+
+  async #read(file: SourceFile, at: number): Promise<Uint8Array<ArrayBuffer>> {
+    const end = Math.min(file.size, at + this.#chunkSize);
+    return new Uint8Array(await file.slice(at, end).arrayBuffer());
+  }
+
+  /** Waits until both the channel buffer and the receiver's window have room. */
+  async #room(bytes: number): Promise<void> {
+    for (;;) {
+      if (this.#failure) throw this.#failure;
+      if (this.#channel.bufferedAmount > this.#high) {
+        await drained(this.#channel);
+      } else if (
+        this.#sent + bytes - this.#acked > this.#window &&
+        this.#sent > this.#acked
+      ) {
+        await this.#wake();
+      } else return;
+    }
+  }
+
+  #send(data: string | Uint8Array<ArrayBuffer>): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#channel.readyState !== "open") throw new ChannelClosedError();
+    this.#channel.send(data);
+  }
+
+  #receive(data: unknown): void {
+    if (typeof data !== "string") {
+      this.#fail(
+        new TypeError(
+          "Cannot read the receiver's message: binary data from a receiver",
+        ),
+      );
+      return;
+    }
+    let message: ControlMessage;
+    try {
+      message = parseControl(data);
+    } catch (error) {
+      this.#fail(error as Error);
+      return;
+    }
+    if (message.t === "ack") {
+      if (message.bytes > this.#acked) {
+        this.#acked = message.bytes;
+        this.#onProgress(this.#acked);
+      }
+    } else if (message.t === "verified") {
+      if (!message.ok) {
+        this.#fail(
+          new Error(
+            `Cannot complete the transfer: ${
+              this.#files[message.index]?.name ?? "a file"
+            } arrived corrupted (checksum mismatch)`,
+          ),
+        );
+        return;
+      }
+      this.#verified.add(message.index);
+      this.#messages.push(message);
+    } else if (message.t === "error") {
+      this.#fail(new Error(`The receiver stopped: ${message.message}`));
+      return;
+    } else {
+      this.#messages.push(message);
+    }
+    this.#wakeAll();
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error;
+    this.#wakeAll();
+  }
+
+  #wake(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #wakeAll(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async #next(type: ControlMessage["t"]): Promise<ControlMessage> {
+    for (;;) {
+      const at = this.#messages.findIndex((m) => m.t === type);
+      if (at !== -1) return this.#messages.splice(at, 1)[0];
+      if (this.#failure) throw this.#failure;
+      await this.#wake();
+    }
+  }
+}
