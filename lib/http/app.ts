@@ -244,7 +244,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
     // A WebSocket upgrade's 101 answer is the runtime's; leave it alone.
     if (response.status === 101) return response;
-    setSecurityHeaders(response.headers);
+    // Some responses, such as `Response.redirect()`, have immutable
+    // headers: copy those into one we may add to.
+    try {
+      setSecurityHeaders(response.headers);
+    } catch {
+      response = new Response(response.body, response);
+      setSecurityHeaders(response.headers);
+    }
     if (request.method === "HEAD" && response.body !== null) {
       return new Response(null, {
         status: response.status,

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { relative, resolve } from "node:path";
 import * as esbuild from "esbuild";
 import { type IslandAssets, readAssets } from "./render.ts";
 
@@ -26,6 +27,12 @@ export interface BuildOptions {
 
 /** The URL prefix of built files. */
 export const BUILD_PREFIX = "/_beam";
+
+// The boot entry lives beside this file, not in the project being built: a
+// project (or a test fixture) has its own islands but shares Beam's boot.
+const BOOT_ENTRY = decodeURIComponent(
+  new URL("./boot.ts", import.meta.url).pathname,
+);
 
 /** Island names: the PascalCase `.tsx` files of `islands/`. */
 export async function listIslands(root: string): Promise<string[]> {
@@ -87,11 +94,14 @@ export async function buildIslands(
   const old = await Deno.readTextFile(genPath).catch(() => "");
   if (old !== gen) await Deno.writeTextFile(genPath, gen);
 
+  // The manifest goes with the files it names: after a failed build the
+  // server reports a missing build instead of pointing at deleted files.
+  await Deno.remove(`${outDir}/manifest.json`).catch(() => {});
   await Deno.remove(`${outDir}${BUILD_PREFIX}`, { recursive: true }).catch(
     () => {},
   );
   const entryPoints: Record<string, string> = {
-    boot: `${root}/lib/islands/boot.ts`,
+    boot: BOOT_ENTRY,
   };
   for (const name of islands) entryPoints[name] = `${root}/islands/${name}.tsx`;
   try {
@@ -114,13 +124,17 @@ export async function buildIslands(
       logLevel: "warning",
     });
     const assets: IslandAssets = { boot: "", islands: {}, imports: {} };
-    const base = `${outDir}${BUILD_PREFIX}/`.replace(`${root}/`, "");
+    // The metafile names outputs relative to the root, which the output
+    // folder need not be inside (a test builds into a temporary folder).
+    const outBase = resolve(root, `${outDir}${BUILD_PREFIX}`);
+    const toUrl = (file: string) =>
+      `${BUILD_PREFIX}/${relative(outBase, resolve(root, file))}`;
     for (const [file, output] of Object.entries(result.metafile.outputs)) {
       if (!file.endsWith(".js")) continue;
-      const url = `${BUILD_PREFIX}/${file.slice(base.length)}`;
+      const url = toUrl(file);
       assets.imports[url] = output.imports
         .filter((i) => i.kind === "import-statement")
-        .map((i) => `${BUILD_PREFIX}/${i.path.slice(base.length)}`);
+        .map((i) => toUrl(i.path));
       const entry = output.entryPoint?.replace(/^.*\//, "");
       if (entry === "boot.ts") assets.boot = url;
       else if (entry?.endsWith(".tsx")) {

@@ -1,11 +1,11 @@
 /**
  * Server rendering of whole pages with islands, Fresh's model on our parts.
  *
- * While a page renders, a Preact `options.vnode` hook swaps each island
- * component for a boundary that renders it inside a `<beam-island>` marker
- * and records its serialized props. Islands inside islands render as plain
- * components: the outer island hydrates them. A page where no island
- * rendered ships no script at all.
+ * While a page renders, a Preact hook swaps each island component for a
+ * boundary that renders it inside a `<beam-island>` marker and records its
+ * serialized props. Islands inside islands render as plain components: the
+ * outer island hydrates them. A page where no island rendered ships no
+ * script at all.
  *
  * @module
  */
@@ -67,8 +67,9 @@ interface RenderState {
 }
 
 let state: RenderState | null = null;
-let creatingInner = false;
 const InsideIsland = createContext(false);
+// The island vnodes a boundary renders: the hook must not wrap them again.
+const unwrapped = new WeakSet<VNode>();
 
 interface BoundaryProps {
   island: ComponentType<Record<string, unknown>>;
@@ -78,10 +79,11 @@ interface BoundaryProps {
 
 function IslandBoundary({ island, name, props }: BoundaryProps): VNode {
   const inside = useContext(InsideIsland);
-  creatingInner = true;
   const inner = h(island, props) as VNode;
-  creatingInner = false;
-  if (inside || state === null) return inner;
+  unwrapped.add(inner);
+  // A vnode stays swapped after its render (a module constant may render
+  // again), so check that this render still counts it as an island.
+  if (inside || state?.registry.get(island) !== name) return inner;
   const index = state.found.length;
   state.found.push(serializeIsland(name, props));
   return h(
@@ -94,9 +96,18 @@ function IslandBoundary({ island, name, props }: BoundaryProps): VNode {
   ) as VNode;
 }
 
-const previousVnodeHook = options.vnode;
-options.vnode = (vnode) => {
-  if (state !== null && !creatingInner && typeof vnode.type === "function") {
+// Preact's (mangled) `_diff` hook runs as each vnode is about to render.
+// Swapping there, rather than in `options.vnode` when a vnode is created,
+// also catches islands made before the render began: a body given as a
+// ready tree, or a vnode kept in a module constant.
+type DiffHook = (vnode: VNode) => void;
+const hooks = options as typeof options & { __b?: DiffHook };
+const previousDiffHook = hooks.__b;
+hooks.__b = (vnode) => {
+  if (
+    state !== null && typeof vnode.type === "function" &&
+    !unwrapped.has(vnode)
+  ) {
     const name = state.registry.get(vnode.type);
     if (name !== undefined) {
       const island = vnode.type;
@@ -107,7 +118,7 @@ options.vnode = (vnode) => {
       (vnode as any).props = { island, name, props };
     }
   }
-  previousVnodeHook?.(vnode);
+  previousDiffHook?.(vnode);
 };
 
 /** Escapes text for HTML content and attribute values. */

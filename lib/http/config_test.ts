@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { DEFAULT_ICE_SERVERS, loadConfig } from "./config.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../signal/protocol.ts";
+
+Deno.test("loadConfig() uses the documented defaults for an empty env", () => {
+  const config = loadConfig({});
+  assert.equal(config.port, 8000);
+  assert.equal(config.hostname, "0.0.0.0");
+  assert.equal(config.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES);
+  assert.deepEqual(config.iceServers, DEFAULT_ICE_SERVERS);
+  assert.deepEqual(config.iceServers, [
+    { urls: "stun:stun.l.google.com:19302" },
+  ]);
+  assert.equal(config.dev, false);
+});
+
+Deno.test("loadConfig() treats empty variables as unset", () => {
+  const config = loadConfig({
+    PORT: "",
+    HOSTNAME: "",
+    MAX_FRAME_BYTES: "",
+    ICE_SERVERS: "",
+  });
+  assert.equal(config.port, 8000);
+  assert.equal(config.hostname, "0.0.0.0");
+  assert.equal(config.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES);
+  assert.deepEqual(config.iceServers, DEFAULT_ICE_SERVERS);
+});
+
+Deno.test("loadConfig() reads every variable", () => {
+  const iceServers = [
+    { urls: "stun:127.0.0.1:3478" },
+    { urls: ["turn:127.0.0.1:3478"], username: "u", credential: "p" },
+  ];
+  const config = loadConfig({
+    PORT: "8080",
+    HOSTNAME: "127.0.0.1",
+    MAX_FRAME_BYTES: "4096",
+    ICE_SERVERS: JSON.stringify(iceServers),
+    BEAM_DEV: "1",
+  });
+  assert.equal(config.port, 8080);
+  assert.equal(config.hostname, "127.0.0.1");
+  assert.equal(config.maxFrameBytes, 4096);
+  assert.deepEqual(config.iceServers, iceServers);
+  assert.equal(config.dev, true);
+});
+
+Deno.test("loadConfig() accepts an empty ICE_SERVERS list", () => {
+  assert.deepEqual(loadConfig({ ICE_SERVERS: "[]" }).iceServers, []);
+});
+
+const BAD: [string, string][] = [
+  ["PORT", "abc"],
+  ["PORT", "-1"],
+  ["PORT", "80.5"],
+  ["PORT", "1e3"],
+  ["PORT", "65536"],
+  ["HOSTNAME", "bad host"],
+  ["HOSTNAME", "host/path"],
+  ["MAX_FRAME_BYTES", "lots"],
+  ["MAX_FRAME_BYTES", "0"],
+  ["MAX_FRAME_BYTES", "999999999999"],
+  ["ICE_SERVERS", "stun:stun.example"],
+  ["ICE_SERVERS", "{}"],
+  ["ICE_SERVERS", "null"],
+  ["ICE_SERVERS", "[null]"],
+  ["ICE_SERVERS", '["stun:127.0.0.1"]'],
+  ["ICE_SERVERS", "[{}]"],
+  ["ICE_SERVERS", '[{"urls": []}]'],
+  ["ICE_SERVERS", '[{"urls": [1]}]'],
+  ["ICE_SERVERS", '[{"urls": "stun:x", "username": 1}]'],
+  ["ICE_SERVERS", '[{"urls": "stun:x", "credential": {}}]'],
+];
+
+for (const [name, value] of BAD) {
+  Deno.test(`loadConfig() rejects ${name}=${value} naming ${name}`, () => {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (error: unknown) => {
+        assert.ok(
+          error instanceof TypeError || error instanceof RangeError,
+          `expected a TypeError or RangeError, got ${error}`,
+        );
+        assert.match(error.message, new RegExp(`^Cannot read ${name}: `));
+        return true;
+      },
+    );
+  });
+}

@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import {
+  buildIslands,
+  listIslands,
+  listRoutes,
+  manifestSource,
+} from "./build.ts";
+import { readAssets } from "./render.ts";
+
+const FIXTURE = decodeURIComponent(
+  new URL("../../tests/fixtures/islands_app", import.meta.url).pathname,
+);
+
+async function withOutDir(fn: (outDir: string) => Promise<void>) {
+  const outDir = await Deno.makeTempDir({ prefix: "beam-build-" });
+  try {
+    await fn(outDir);
+  } finally {
+    await Deno.remove(outDir, { recursive: true });
+  }
+}
+
+Deno.test("listIslands() lists the PascalCase .tsx files of islands/", async () => {
+  assert.deepEqual(await listIslands(FIXTURE), ["Counter"]);
+});
+
+Deno.test("listRoutes() lists route files, nested, sorted", async () => {
+  assert.deepEqual(await listRoutes(FIXTURE), [
+    "routes/index.tsx",
+    "routes/plain.tsx",
+  ]);
+});
+
+Deno.test("manifestSource() lists routes and islands as static imports", async () => {
+  const source = manifestSource(
+    ["routes/index.tsx", "routes/r/[id].tsx"],
+    ["Counter"],
+  );
+  assert.ok(source.includes('import * as $r1 from "./routes/r/[id].tsx";'));
+  assert.ok(source.includes('import $i0 from "./islands/Counter.tsx";'));
+  assert.ok(source.includes('  "routes/r/[id].tsx": $r1,'));
+  assert.ok(source.includes('  "Counter": $i0,'));
+  // The fixture's committed beam.gen.ts is what a build writes.
+  assert.equal(
+    await Deno.readTextFile(`${FIXTURE}/beam.gen.ts`),
+    manifestSource(["routes/index.tsx", "routes/plain.tsx"], ["Counter"]),
+  );
+});
+
+Deno.test("buildIslands() builds into another folder with hashed, minified files", async () => {
+  await withOutDir(async (outDir) => {
+    const assets = await buildIslands({ root: FIXTURE, outDir });
+    assert.match(assets.boot, /^\/_beam\/boot-[A-Z0-9]{8}\.js$/);
+    assert.deepEqual(Object.keys(assets.islands), ["Counter"]);
+    assert.match(assets.islands.Counter, /^\/_beam\/Counter-[A-Z0-9]{8}\.js$/);
+    // The written manifest is the returned one.
+    assert.deepEqual(await readAssets(outDir), assets);
+
+    const names = [...Deno.readDirSync(`${outDir}/_beam`)].map((e) => e.name);
+    for (const [url, chunks] of Object.entries(assets.imports)) {
+      for (const chunk of chunks) {
+        assert.ok(chunk in assets.imports, `${chunk} is listed`);
+        assert.match(chunk, /^\/_beam\/chunk-[A-Z0-9]{8}\.js$/);
+      }
+      assert.ok(names.includes(url.slice("/_beam/".length)), `${url} exists`);
+    }
+    assert.equal(names.length, Object.keys(assets.imports).length);
+    assert.ok(names.every((name) => name.endsWith(".js")), "no source maps");
+
+    for (const url of [assets.boot, assets.islands.Counter]) {
+      const code = await Deno.readTextFile(`${outDir}${url}`);
+      assert.ok(code.length > 0);
+      assert.doesNotMatch(code, /\n {2}/, `${url} is minified`);
+      assert.doesNotMatch(code, /\/\*\*|\bfunction Counter\b/);
+    }
+    const boot = await Deno.readTextFile(`${outDir}${assets.boot}`);
+    assert.ok(boot.includes("__beam_islands"), "boot reads the data block");
+    // Nothing was written into the fixture's own build folder.
+    await assert.rejects(Deno.stat(`${FIXTURE}/_build`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("buildIslands() gives the same names to the same sources", async () => {
+  await withOutDir(async (outDir) => {
+    const first = await buildIslands({ root: FIXTURE, outDir });
+    await Deno.writeTextFile(`${outDir}/_beam/stale-OLD.js`, "old");
+    const second = await buildIslands({ root: FIXTURE, outDir });
+    assert.deepEqual(second, first);
+    await assert.rejects(
+      Deno.stat(`${outDir}/_beam/stale-OLD.js`),
+      Deno.errors.NotFound,
+      "a rebuild clears the old files",
+    );
+  });
+});
+
+Deno.test("buildIslands() that fails leaves no manifest behind", async () => {
+  await withOutDir(async (outDir) => {
+    await buildIslands({ root: FIXTURE, outDir });
+    const broken = await Deno.makeTempDir({ prefix: "beam-broken-" });
+    try {
+      await Deno.mkdir(`${broken}/islands`);
+      await Deno.mkdir(`${broken}/routes`);
+      await Deno.writeTextFile(
+        `${broken}/islands/Broken.tsx`,
+        'import "./missing.ts";\nexport default function Broken() {}\n',
+      );
+      await assert.rejects(
+        buildIslands({ root: broken, outDir }),
+        /Could not resolve "\.\/missing\.ts"/,
+      );
+      assert.equal(await readAssets(outDir), null);
+    } finally {
+      await Deno.remove(broken, { recursive: true });
+    }
+  });
+});
+
+Deno.test("buildIslands() in dev mode skips minifying and links source maps", async () => {
+  await withOutDir(async (outDir) => {
+    const assets = await buildIslands({ root: FIXTURE, outDir, dev: true });
+    const code = await Deno.readTextFile(`${outDir}${assets.islands.Counter}`);
+    assert.match(code, /function Counter\(/);
+    assert.match(code, /\/\/# sourceMappingURL=Counter-[A-Z0-9]{8}\.js\.map/);
+    assert.ok(!Object.keys(assets.imports).some((u) => u.endsWith(".map")));
+  });
+});
