@@ -1,13 +1,206 @@
+import { useSignal } from "@preact/signals";
+import { useEffect, useRef } from "preact/hooks";
+import { Progress } from "../components/Progress.tsx";
+import {
+  ReceiveSession,
+  type ReceiveStatus,
+} from "../lib/transfer/receive_session.ts";
+import type { Offer } from "../lib/transfer/wire.ts";
+import { formatBytes } from "../lib/transfer/rate.ts";
+import { signalUrl } from "../lib/signal/client.ts";
+import {
+  type Destination,
+  destinations,
+  makeSink,
+  type PageActions,
+} from "../lib/transfer/destination.ts";
+
 interface ReceivePanelProps {
   senderId: string;
   iceServers: RTCIceServer[];
+  connectTimeoutMs: number;
 }
 
-export default function ReceivePanel({ senderId }: ReceivePanelProps) {
+/** Past this, keeping a file in memory is worth a warning. */
+const MEMORY_WARN_BYTES = 200_000_000;
+
+const PHASE_TEXT: Record<ReceiveStatus["phase"], string> = {
+  connecting: "Contacting the sender…",
+  ready: "Ready to download.",
+  "connecting-peer": "Connecting to the sender's browser…",
+  receiving: "Receiving…",
+  retrying: "Could not connect; trying again…",
+  reconnecting: "Connection lost; reconnecting…",
+  done: "Saved. Every file's checksum verified.",
+  failed: "The transfer failed.",
+};
+
+/** The page's part in saving: pickers, downloads, blobs. */
+function pageActions(): PageActions {
+  const scope = globalThis as unknown as Partial<PageActions>;
+  const click = (href: string, name?: string) => {
+    const a = document.createElement("a");
+    a.href = href;
+    if (name !== undefined) a.download = name;
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  };
+  return {
+    showSaveFilePicker: scope.showSaveFilePicker?.bind(globalThis),
+    showDirectoryPicker: scope.showDirectoryPicker?.bind(globalThis),
+    // No `download` attribute: it would bypass the service worker.
+    startDownload: (url) => click(url),
+    saveBlob: (blob, name) => {
+      const url = URL.createObjectURL(blob);
+      click(url, name);
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    },
+  };
+}
+
+export default function ReceivePanel(
+  { senderId, iceServers, connectTimeoutMs }: ReceivePanelProps,
+) {
+  const status = useSignal<ReceiveStatus | null>(null);
+  const offer = useSignal<Offer | null>(null);
+  const started = useSignal(false);
+  const warning = useSignal<Destination | null>(null);
+  const saveNote = useSignal("");
+  const session = useRef<ReceiveSession | null>(null);
+
+  useEffect(() => {
+    const next = new ReceiveSession({
+      signalUrl: signalUrl(location.origin),
+      senderId,
+      iceServers,
+      connectTimeoutMs,
+      onStatus: (s) => status.value = s,
+    });
+    session.current = next;
+    next.open().then((o) => offer.value = o, () => {});
+    const unload = (event: BeforeUnloadEvent) => {
+      const phase = next.status.phase;
+      if (phase === "receiving" || phase === "reconnecting") {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    };
+    addEventListener("beforeunload", unload);
+    return () => {
+      removeEventListener("beforeunload", unload);
+      next.close();
+    };
+  }, []);
+
+  async function download(destination: Destination, confirmed = false) {
+    const current = offer.value;
+    const s = session.current;
+    if (current === null || s === null || started.value) return;
+    const total = current.files.reduce((n, f) => n + f.size, 0);
+    if (destination.inMemory && total > MEMORY_WARN_BYTES && !confirmed) {
+      warning.value = destination;
+      return;
+    }
+    warning.value = null;
+    let sink;
+    try {
+      sink = await makeSink(destination, current.files, pageActions());
+    } catch (error) {
+      // The person closed the save dialog: nothing started, nothing lost.
+      if ((error as DOMException).name === "AbortError") return;
+      saveNote.value = (error as Error).message;
+      return;
+    }
+    started.value = true;
+    saveNote.value = destination.description;
+    await s.download(sink).catch(() => {});
+  }
+
+  const st = status.value;
+  const o = offer.value;
+  const phase = st?.phase ?? "connecting";
+  const total = o?.files.reduce((n, f) => n + f.size, 0) ?? 0;
+  const choices = o ? destinations(o.files) : [];
+  const failed = phase === "failed";
+
   return (
-    <section class="card">
-      <h1>Receive files</h1>
-      <p>From {senderId}</p>
+    <section class="card receive-panel" aria-labelledby="receive-title">
+      <h1 id="receive-title">Receive files</h1>
+      <p
+        class={`status phase-${phase}${
+          failed ? " error" : phase === "done" ? " ok" : ""
+        }`}
+        role="status"
+      >
+        {failed ? st?.message : PHASE_TEXT[phase]}
+        {(phase === "retrying" || phase === "reconnecting" ||
+          phase === "connecting-peer") &&
+          st && st.attempt > 1 &&
+          ` (attempt ${st.attempt} of ${st.maxAttempts})`}
+      </p>
+
+      {o && (
+        <>
+          <h2>
+            {o.files.length} file{o.files.length === 1 ? "" : "s"},{" "}
+            <span class="total">{formatBytes(total)}</span>
+          </h2>
+          <ul class="file-list">
+            {o.files.map((file, i) => (
+              <li key={i}>
+                <span class="name">{file.name}</span>
+                <span class="size">{formatBytes(file.size)}</span>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+
+      {o && !started.value && !failed && (
+        <div class="actions">
+          {choices.map((d, i) => (
+            <button
+              key={d.id}
+              type="button"
+              class={i === 0 ? "" : "secondary"}
+              onClick={() => download(d)}
+            >
+              {d.label}
+            </button>
+          ))}
+        </div>
+      )}
+
+      {warning.value && (
+        <div class="notice warn" role="alert">
+          <p>
+            This browser cannot stream to disk, so the files will be held in
+            memory until done ({formatBytes(total)}). A very large transfer may
+            fail.
+          </p>
+          <button type="button" onClick={() => download(warning.value!, true)}>
+            Download anyway
+          </button>
+        </div>
+      )}
+
+      {started.value && st && (
+        <>
+          <Progress
+            bytes={st.bytes}
+            total={st.total}
+            rate={phase === "receiving" ? st.rate : 0}
+            secondsLeft={st.secondsLeft}
+            label="Download progress"
+          />
+          <p class="muted">{saveNote.value}</p>
+        </>
+      )}
+      {!started.value && saveNote.value && (
+        <p class="error" role="alert">{saveNote.value}</p>
+      )}
     </section>
   );
 }

@@ -1,26 +1,245 @@
 import { useSignal } from "@preact/signals";
+import { useEffect, useRef } from "preact/hooks";
+import { QrCode } from "../components/QrCode.tsx";
+import { Progress } from "../components/Progress.tsx";
+import {
+  type ReceiverView,
+  SendSession,
+} from "../lib/transfer/send_session.ts";
+import { newSecret, shareLink } from "../lib/transfer/secret.ts";
+import { signalUrl } from "../lib/signal/client.ts";
+import { formatBytes } from "../lib/transfer/rate.ts";
 
 interface SendPanelProps {
   iceServers: RTCIceServer[];
+  connectTimeoutMs: number;
 }
 
-export default function SendPanel(_props: SendPanelProps) {
+type Phase = "pick" | "starting" | "sharing" | "stopped" | "error";
+
+const STATE_LABEL: Record<ReceiverView["phase"], string> = {
+  waiting: "waiting",
+  connecting: "connecting",
+  sending: "sending",
+  retrying: "retrying",
+  reconnecting: "reconnecting",
+  done: "done",
+  failed: "failed",
+};
+
+export default function SendPanel(
+  { iceServers, connectTimeoutMs }: SendPanelProps,
+) {
   const files = useSignal<File[]>([]);
+  const phase = useSignal<Phase>("pick");
+  const link = useSignal("");
+  const message = useSignal("");
+  const copied = useSignal(false);
+  const dragging = useSignal(false);
+  const receivers = useSignal<ReceiverView[]>([]);
+  const session = useRef<SendSession | null>(null);
+
+  async function share(picked: File[]) {
+    if (picked.length === 0) return;
+    session.current?.stop();
+    files.value = picked;
+    receivers.value = [];
+    phase.value = "starting";
+    message.value = "";
+    const secret = newSecret();
+    const next = new SendSession({
+      signalUrl: signalUrl(location.origin),
+      files: picked,
+      iceServers,
+      connectTimeoutMs,
+      onReceivers: (list) => receivers.value = list,
+      onDisconnect: (text) => {
+        phase.value = "error";
+        message.value = text;
+      },
+    });
+    session.current = next;
+    try {
+      const id = await next.start();
+      link.value = shareLink(location.origin, id, secret);
+      phase.value = "sharing";
+    } catch (error) {
+      phase.value = "error";
+      message.value = (error as Error).message;
+    }
+  }
+
+  function stop() {
+    session.current?.stop();
+    session.current = null;
+    phase.value = "stopped";
+  }
+
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(link.value);
+      copied.value = true;
+      setTimeout(() => copied.value = false, 2000);
+    } catch {
+      message.value =
+        "Copying was refused: select the link and copy it by hand.";
+    }
+  }
+
+  // Files may be dropped anywhere on the page, not just on a target.
+  useEffect(() => {
+    const over = (event: DragEvent) => {
+      if (!event.dataTransfer?.types.includes("Files")) return;
+      event.preventDefault();
+      dragging.value = true;
+    };
+    const leave = (event: DragEvent) => {
+      if (event.relatedTarget === null) dragging.value = false;
+    };
+    const drop = (event: DragEvent) => {
+      event.preventDefault();
+      dragging.value = false;
+      const dropped = [...(event.dataTransfer?.files ?? [])];
+      if (dropped.length > 0) share(dropped);
+    };
+    const unload = (event: BeforeUnloadEvent) => {
+      if (session.current?.busy) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    };
+    addEventListener("dragover", over);
+    addEventListener("dragleave", leave);
+    addEventListener("drop", drop);
+    addEventListener("beforeunload", unload);
+    return () => {
+      removeEventListener("dragover", over);
+      removeEventListener("dragleave", leave);
+      removeEventListener("drop", drop);
+      removeEventListener("beforeunload", unload);
+      session.current?.stop();
+    };
+  }, []);
+
+  const total = files.value.reduce((n, f) => n + f.size, 0);
+  const sharing = phase.value === "sharing";
+
   return (
-    <section class="card">
-      <h1>Send files</h1>
-      <label class="button">
-        Choose files
-        <input
-          type="file"
-          multiple
-          class="visually-hidden"
-          onChange={(e) => {
-            files.value = [...(e.currentTarget.files ?? [])];
-          }}
-        />
-      </label>
-      <ul>{files.value.map((f) => <li key={f.name}>{f.name}</li>)}</ul>
+    <section class="card send-panel" aria-labelledby="send-title">
+      <h1 id="send-title">Send files</h1>
+      <div class={`dropzone${dragging.value ? " active" : ""}`}>
+        <p>Drop files anywhere on this page, or</p>
+        <label class="button">
+          Choose files
+          <input
+            id="file-input"
+            type="file"
+            multiple
+            class="visually-hidden"
+            onChange={(event) => {
+              const input = event.currentTarget;
+              share([...(input.files ?? [])]);
+              input.value = "";
+            }}
+          />
+        </label>
+        <p class="muted">
+          They go straight from this browser to the receiver's. Keep this tab
+          open while sharing.
+        </p>
+      </div>
+
+      {files.value.length > 0 && (
+        <>
+          <h2>
+            {files.value.length} file{files.value.length === 1 ? "" : "s"},{" "}
+            <span class="total">{formatBytes(total)}</span>
+          </h2>
+          <ul class="file-list">
+            {files.value.map((file, i) => (
+              <li key={i}>
+                <span class="name">{file.name}</span>
+                <span class="size">{formatBytes(file.size)}</span>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+
+      {phase.value === "starting" && <p class="status">Getting a link…</p>}
+
+      {sharing && (
+        <div class="share">
+          <div>
+            <label for="share-link">Share this link</label>
+            <div class="link-row">
+              <input
+                id="share-link"
+                readOnly
+                value={link.value}
+                onFocus={(e) => e.currentTarget.select()}
+              />
+              <button type="button" onClick={copy}>
+                {copied.value ? "Copied" : "Copy link"}
+              </button>
+            </div>
+            <p class="muted">
+              Anyone with the link can receive these files while this tab stays
+              open.
+            </p>
+            <div class="actions">
+              <button type="button" class="danger" onClick={stop}>
+                Stop sharing
+              </button>
+            </div>
+          </div>
+          <QrCode text={link.value} label="QR code of the share link" />
+        </div>
+      )}
+
+      {phase.value === "stopped" && (
+        <p class="status">Sharing stopped. The link no longer works.</p>
+      )}
+      <p class="status error" role="alert">{message.value}</p>
+
+      {sharing && (
+        <div class="receivers-box">
+          <h2>Receivers</h2>
+          {receivers.value.length === 0 && (
+            <p class="muted">Nobody has opened the link yet.</p>
+          )}
+          <ul class="receivers" aria-live="polite">
+            {receivers.value.map((r) => (
+              <li
+                key={r.id}
+                class="receiver"
+                data-receiver={r.id}
+                data-state={r.phase}
+              >
+                <div class="row">
+                  <span>Receiver {r.id.slice(0, 6)}</span>
+                  <span class={`state state-${r.phase}`}>
+                    {STATE_LABEL[r.phase]}
+                    {r.attempt > 1 && r.phase !== "done"
+                      ? ` (attempt ${r.attempt})`
+                      : ""}
+                  </span>
+                </div>
+                <Progress
+                  bytes={r.bytes}
+                  total={r.total}
+                  rate={r.phase === "sending" ? r.rate : 0}
+                  secondsLeft={r.secondsLeft}
+                  label={`Progress of receiver ${r.id.slice(0, 6)}`}
+                />
+                {r.message && r.phase !== "done" && (
+                  <p class="muted">{r.message}</p>
+                )}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
     </section>
   );
 }

@@ -7,7 +7,10 @@ export const title = "Beam · send files browser to browser";
 export default function SendPage({ app }: PageProps) {
   return (
     <Layout>
-      <SendPanel iceServers={app.config.iceServers} />
+      <SendPanel
+        iceServers={app.config.iceServers}
+        connectTimeoutMs={app.config.connectTimeoutMs}
+      />
     </Layout>
   );
 }

@@ -176,6 +176,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       body: h(route.default, props) as VNode,
       islands: registry,
       assets,
+      icon: "/favicon.svg",
       styles: ["/styles.css"],
       scripts: config.dev ? [DEV_CLIENT_URL] : [],
     });

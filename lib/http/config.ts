@@ -18,6 +18,8 @@ export interface Config {
   maxFrameBytes: number;
   /** ICE servers handed to the pages for RTCPeerConnection. */
   iceServers: RTCIceServer[];
+  /** How long a browser-to-browser connection may take before `retry`. */
+  connectTimeoutMs: number;
   /** Development mode: no caching of the build, live reload. */
   dev: boolean;
 }
@@ -42,6 +44,13 @@ export function loadConfig(
       16 * 1024 * 1024,
     ),
     iceServers: readIceServers(env),
+    connectTimeoutMs: readInteger(
+      env,
+      "CONNECT_TIMEOUT_MS",
+      15_000,
+      1_000,
+      300_000,
+    ),
     dev: env.BEAM_DEV === "1",
   };
 }

@@ -53,6 +53,8 @@ export interface PageOptions {
   islands: IslandRegistry;
   /** The island build, or `null` when it is missing. */
   assets: IslandAssets | null;
+  /** The icon's URL. */
+  icon?: string;
   /** Stylesheet URLs. */
   styles?: string[];
   /** Extra module scripts (the dev reload client). */
@@ -151,6 +153,7 @@ export function renderPage(page: PageOptions): string {
     `<meta name="viewport" content="width=device-width, initial-scale=1">`,
     `<meta name="color-scheme" content="light dark">`,
     `<title>${escapeHtml(page.title)}</title>`,
+    ...(page.icon ? [`<link rel="icon" href="${escapeHtml(page.icon)}">`] : []),
     ...(page.styles ?? []).map((href) =>
       `<link rel="stylesheet" href="${escapeHtml(href)}">`
     ),

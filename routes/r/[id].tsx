@@ -7,7 +7,11 @@ export const title = "Beam · receive files";
 export default function ReceivePage({ app, params }: PageProps) {
   return (
     <Layout>
-      <ReceivePanel senderId={params.id} iceServers={app.config.iceServers} />
+      <ReceivePanel
+        senderId={params.id}
+        iceServers={app.config.iceServers}
+        connectTimeoutMs={app.config.connectTimeoutMs}
+      />
     </Layout>
   );
 }

@@ -1,0 +1,110 @@
+/**
+ * The choices a receiving page offers ("Download", "Save into a folder…")
+ * and the sink each one builds, from what the browser has: the File System
+ * Access pickers, a service-worker streamed download, or memory as the last
+ * resort. Page actions (pickers, starting a download, saving a blob) come
+ * in as {@linkcode PageActions}, so nothing here touches the DOM itself.
+ *
+ * @module
+ */
+
+import type { FileMeta, Sink } from "./sink.ts";
+import {
+  detectFeatures,
+  directorySink,
+  fileHandleSink,
+  memorySink,
+  serviceWorkerSink,
+  type SinkFeatures,
+  ZIP_NAME,
+  zipSink,
+} from "./sinks.ts";
+
+/** One way to save a share. */
+export interface Destination {
+  /** Stable id: `"download"` or `"folder"`. */
+  id: "download" | "folder";
+  /** The button's label. */
+  label: string;
+  /** What happens, for the page to say while it happens. */
+  description: string;
+  /** Whether whole files wait in memory. */
+  inMemory: boolean;
+}
+
+/** What the page provides to save files. */
+export interface PageActions {
+  /** The File System Access save picker, where the browser has it. */
+  showSaveFilePicker?: (
+    options: { suggestedName: string },
+  ) => Promise<FileSystemFileHandle>;
+  /** The folder picker, where the browser has it. */
+  showDirectoryPicker?: (
+    options: { mode: "readwrite" },
+  ) => Promise<FileSystemDirectoryHandle>;
+  /** Starts a browser download of `url` (service-worker downloads). */
+  startDownload(url: string): void;
+  /** Saves a finished blob (the memory fallback). */
+  saveBlob(blob: Blob, name: string): void;
+}
+
+/** The choices for `files`, best first; the first is labelled "Download". */
+export function destinations(
+  files: FileMeta[],
+  features: SinkFeatures = detectFeatures(),
+): Destination[] {
+  const many = files.length > 1;
+  const streamed = features.saveFilePicker || features.serviceWorker;
+  const list: Destination[] = [{
+    id: "download",
+    label: "Download",
+    description: (many ? `Saving as one zip file (${ZIP_NAME}), ` : "Saving ") +
+      (features.saveFilePicker
+        ? "straight to the place you chose, as it arrives."
+        : features.serviceWorker
+        ? "as a download streamed to disk as it arrives."
+        : "in memory first: this browser cannot stream to disk."),
+    inMemory: !streamed,
+  }];
+  if (many && features.directoryPicker) {
+    list.push({
+      id: "folder",
+      label: "Save into a folder…",
+      description: "Saving each file into the folder you chose, as it arrives.",
+      inMemory: false,
+    });
+  }
+  return list;
+}
+
+/**
+ * Builds the sink for a destination; may open a picker (rejects with an
+ * `AbortError` DOMException when the person cancels it).
+ */
+export async function makeSink(
+  destination: Destination,
+  files: FileMeta[],
+  page: PageActions,
+): Promise<Sink> {
+  const many = files.length > 1;
+  if (destination.id === "folder") {
+    if (!page.showDirectoryPicker) {
+      throw new TypeError(
+        "Cannot save into a folder: this browser has no folder picker",
+      );
+    }
+    return directorySink(await page.showDirectoryPicker({ mode: "readwrite" }));
+  }
+  if (page.showSaveFilePicker) {
+    const handle = await page.showSaveFilePicker({
+      suggestedName: many ? ZIP_NAME : files[0].name,
+    });
+    const sink = fileHandleSink(handle);
+    return many ? zipSink(files, sink) : sink;
+  }
+  if (!destination.inMemory) {
+    return serviceWorkerSink({ files, startDownload: page.startDownload });
+  }
+  const sink = memorySink({ save: page.saveBlob });
+  return many ? zipSink(files, sink) : sink;
+}

@@ -1,0 +1,105 @@
+/**
+ * Speed and time left for progress displays, smoothed so the numbers do not
+ * jitter with every chunk; and a throttle for progress reports that cross
+ * the network.
+ *
+ * @module
+ */
+
+/** Measures a transfer's rate from (time, bytes) samples. */
+export class RateMeter {
+  #lastTime = 0;
+  #lastBytes = 0;
+  #rate = 0;
+  #halfLifeMs: number;
+
+  /** `halfLifeMs`: how fast old samples fade. */
+  constructor(halfLifeMs = 2000) {
+    this.#halfLifeMs = halfLifeMs;
+  }
+
+  /** Adds a sample: `bytes` done in all at time `now` (ms). */
+  sample(bytes: number, now: number): void {
+    if (this.#lastTime === 0 || bytes < this.#lastBytes) {
+      this.#lastTime = now;
+      this.#lastBytes = bytes;
+      return;
+    }
+    const dt = now - this.#lastTime;
+    if (dt < 100) return;
+    const instant = ((bytes - this.#lastBytes) * 1000) / dt;
+    const weight = Math.pow(0.5, dt / this.#halfLifeMs);
+    this.#rate = this.#rate === 0
+      ? instant
+      : this.#rate * weight + instant * (1 - weight);
+    this.#lastTime = now;
+    this.#lastBytes = bytes;
+  }
+
+  /** Bytes per second. */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  /** Seconds left to reach `total`, or `Infinity` when not moving. */
+  secondsLeft(total: number): number {
+    if (this.#rate <= 0) return Infinity;
+    return Math.max(0, (total - this.#lastBytes) / this.#rate);
+  }
+}
+
+/** Formats a byte count for people: `1.5 MB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = -1;
+  do {
+    value /= 1000;
+    unit++;
+  } while (value >= 1000 && unit < units.length - 1);
+  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${
+    units[unit]
+  }`;
+}
+
+/** Formats seconds for people: `1 min 5 s`, `—` when unknown. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "—";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+/**
+ * Calls `fn` at most once per `intervalMs`, always with the latest value,
+ * and `flush()` delivers a pending value at once (the final 100 %).
+ */
+export function throttle<T>(
+  fn: (value: T) => void,
+  intervalMs: number,
+): { (value: T): void; flush(): void } {
+  let last = 0;
+  let pending: { value: T } | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fire = () => {
+    timer = undefined;
+    if (pending === null) return;
+    const { value } = pending;
+    pending = null;
+    last = Date.now();
+    fn(value);
+  };
+  const call = (value: T) => {
+    pending = { value };
+    const wait = intervalMs - (Date.now() - last);
+    if (wait <= 0) fire();
+    else timer ??= setTimeout(fire, wait);
+  };
+  call.flush = () => {
+    clearTimeout(timer);
+    fire();
+  };
+  return call;
+}

@@ -1,0 +1,370 @@
+/**
+ * The receiving page's whole flow, without the page: signaling (`request`,
+ * `response`), the WebRTC connection (`offer`, `answer`, trickled
+ * `candidate`s), the transfer into a sink, `progress` reports to the
+ * sender, `retry` and reconnects that resume from the last written byte.
+ * The island turns its status reports into signals; nothing here touches
+ * the DOM.
+ *
+ * @module
+ */
+
+import { EVENT, isPeerId, type ServerFrame } from "../signal/protocol.ts";
+import { SignalClient } from "../signal/client.ts";
+import { ConnectError, type PeerConnectionFactory, PeerLink } from "./rtc.ts";
+import { FileReceiver, IntegrityError } from "./receiver.ts";
+import { ChannelClosedError } from "./channel.ts";
+import { type Offer, parseOffer } from "./wire.ts";
+import type { Sink } from "./sink.ts";
+import { RateMeter, throttle } from "./rate.ts";
+
+/** Where a receive stands. */
+export type ReceivePhase =
+  | "connecting"
+  | "ready"
+  | "connecting-peer"
+  | "receiving"
+  | "retrying"
+  | "reconnecting"
+  | "done"
+  | "failed";
+
+/** A snapshot for the page. */
+export interface ReceiveStatus {
+  phase: ReceivePhase;
+  /** Connection attempt, from 1. */
+  attempt: number;
+  /** Most attempts before giving up. */
+  maxAttempts: number;
+  /** Bytes written. */
+  bytes: number;
+  /** Bytes in the share. */
+  total: number;
+  /** Bytes per second, smoothed. */
+  rate: number;
+  /** Seconds left, `Infinity` when unknown. */
+  secondsLeft: number;
+  /** What went wrong, for people. */
+  message?: string;
+}
+
+/** Options of a {@linkcode ReceiveSession}. */
+export interface ReceiveSessionOptions {
+  /** `ws(s)://…/api/signal`. */
+  signalUrl: string;
+  /** The sender's peer id, from the link. */
+  senderId: string;
+  /** ICE servers for the peer connection. */
+  iceServers: RTCIceServer[];
+  /** How long one attempt may take to connect. Default 15 s. */
+  connectTimeoutMs?: number;
+  /** Attempts in a row without progress before giving up. Default 4. */
+  maxAttempts?: number;
+  /** Makes peer connections (tests wrap it). */
+  createPeerConnection?: PeerConnectionFactory;
+  /** Status reports, for the page. */
+  onStatus?: (status: ReceiveStatus) => void;
+}
+
+/** Messages people see for the protocol's two errors. */
+export const LINK_MALFORMED =
+  "This link is malformed: check that it was copied whole.";
+export const LINK_INACTIVE =
+  "This link is no longer active: the sender closed the page or stopped sharing.";
+
+class Interrupt extends Error {
+  constructor(message: string, readonly fatal: boolean) {
+    super(message);
+    this.name = "Interrupt";
+  }
+}
+
+/** One receive, from opening the link to the saved, verified files. */
+export class ReceiveSession {
+  #options: ReceiveSessionOptions;
+  #signal: SignalClient | null = null;
+  #offer: Offer | null = null;
+  #link: PeerLink | null = null;
+  #waiting: { resolve(offer: Offer): void; reject(error: Error): void } | null =
+    null;
+  #interrupt: ((error: Interrupt) => void) | null = null;
+  #meter = new RateMeter();
+  #status: ReceiveStatus;
+  #closed = false;
+
+  constructor(options: ReceiveSessionOptions) {
+    this.#options = options;
+    this.#status = {
+      phase: "connecting",
+      attempt: 0,
+      maxAttempts: options.maxAttempts ?? 4,
+      bytes: 0,
+      total: 0,
+      rate: 0,
+      secondsLeft: Infinity,
+    };
+  }
+
+  /** The latest status. */
+  get status(): ReceiveStatus {
+    return this.#status;
+  }
+
+  /**
+   * Connects to signaling and asks the sender for its file list. Rejects
+   * with a message for people: malformed link, inactive link, no server.
+   */
+  async open(): Promise<Offer> {
+    if (!isPeerId(this.#options.senderId)) {
+      throw this.#fail(LINK_MALFORMED);
+    }
+    try {
+      this.#offer = await this.#request();
+    } catch (error) {
+      throw this.#fail((error as Error).message);
+    }
+    this.#update({ phase: "ready", total: sum(this.#offer) });
+    return this.#offer;
+  }
+
+  /**
+   * Receives every file into `sink`. Resolves when all are saved and
+   * verified; rejects (status `failed`, with a message) otherwise.
+   */
+  async download(sink: Sink): Promise<void> {
+    const offer = this.#offer;
+    if (offer === null) {
+      throw new TypeError("Cannot download: call open() first");
+    }
+    const max = this.#status.maxAttempts;
+    const report = throttle((bytes: number) => {
+      this.#signal?.send(EVENT.progress, this.#options.senderId, {
+        bytes,
+        total: sum(offer),
+      });
+    }, 250);
+    const receiver = new FileReceiver(offer, sink, {
+      onProgress: (bytes) => {
+        const now = Date.now();
+        this.#meter.sample(bytes, now);
+        report(bytes);
+        this.#update({
+          bytes,
+          rate: this.#meter.rate,
+          secondsLeft: this.#meter.secondsLeft(sum(offer)),
+        });
+      },
+    });
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      const before = receiver.position;
+      this.#update({ phase: "connecting-peer", attempt });
+      try {
+        await this.#attempt(receiver);
+        break;
+      } catch (error) {
+        this.#link?.close();
+        this.#link = null;
+        const err = error as Error;
+        const retryable = err instanceof ConnectError ||
+          err instanceof ChannelClosedError ||
+          (err instanceof Interrupt && !err.fatal);
+        if (!retryable) {
+          await receiver.abort(err);
+          throw this.#fail(
+            err instanceof IntegrityError || err instanceof Interrupt
+              ? err.message
+              : err.message,
+          );
+        }
+        // Progress in the last attempt means the path works: count anew.
+        if (receiver.position > before) attempt = 1;
+        if (attempt >= max) {
+          await receiver.abort(err);
+          throw this.#fail(
+            `Cannot connect to the sender after ${max} attempts: ${err.message}`,
+          );
+        }
+        this.#update({
+          phase: receiver.position > 0 ? "reconnecting" : "retrying",
+          attempt: attempt + 1,
+          message: err.message,
+        });
+        try {
+          await this.#request();
+        } catch (requestError) {
+          await receiver.abort(requestError);
+          throw this.#fail((requestError as Error).message);
+        }
+      }
+    }
+    report.flush();
+    this.#update({
+      phase: "done",
+      bytes: sum(offer),
+      secondsLeft: 0,
+      message: undefined,
+    });
+    // As the protocol says: done, so leave signaling. Give the last
+    // data-channel messages a moment to go out before closing the peer.
+    this.#signal?.close();
+    this.#signal = null;
+    const link = this.#link;
+    this.#link = null;
+    setTimeout(() => link?.close(), 1000);
+  }
+
+  /** Stops everything (the page is closing, or the person cancelled). */
+  close(): void {
+    this.#closed = true;
+    this.#interrupt?.(new Interrupt("Cancelled", true));
+    this.#link?.close();
+    this.#signal?.close();
+  }
+
+  async #attempt(receiver: FileReceiver): Promise<void> {
+    const { senderId, iceServers } = this.#options;
+    const timeout = this.#options.connectTimeoutMs ?? 15_000;
+    const interrupted = new Promise<never>((_, reject) => {
+      this.#interrupt = reject;
+    });
+    interrupted.catch(() => {});
+    const link = new PeerLink(
+      iceServers,
+      (candidate) => this.#signal?.send(EVENT.candidate, senderId, candidate),
+      this.#options.createPeerConnection,
+    );
+    this.#link = link;
+    const channel = link.pc.createDataChannel("beam", { ordered: true });
+    const offer = await link.pc.createOffer();
+    await link.pc.setLocalDescription(offer);
+    this.#signal?.send(EVENT.offer, senderId, { sdp: offer.sdp });
+    // The sender answers; #onFrame applies the answer and candidates.
+    await Promise.race([link.waitOpen(channel, timeout + 5_000), interrupted]);
+    this.#update({ phase: "receiving", message: undefined });
+    // A network that vanished leaves the channel open for a long while;
+    // close it when ICE gives up so the transfer resumes sooner.
+    let lost: ReturnType<typeof setTimeout> | undefined;
+    link.pc.onconnectionstatechange = () => {
+      const state = link.pc.connectionState;
+      clearTimeout(lost);
+      if (state === "failed" || state === "closed") channel.close();
+      else if (state === "disconnected") {
+        lost = setTimeout(() => channel.close(), 4_000);
+      }
+    };
+    try {
+      await Promise.race([receiver.receive(channel), interrupted]);
+    } finally {
+      clearTimeout(lost);
+      link.pc.onconnectionstatechange = null;
+    }
+  }
+
+  /** Ensures signaling is up, sends `request` and waits for `response`. */
+  async #request(): Promise<Offer> {
+    if (this.#closed) throw new Error("Cancelled");
+    if (this.#signal === null || !this.#signal.open) {
+      this.#signal = await SignalClient.connect(this.#options.signalUrl);
+      this.#signal.listen((frame) => this.#onFrame(frame));
+      this.#signal.onClose(() => {
+        this.#interrupt?.(
+          new Interrupt(
+            "The connection to the signaling server dropped",
+            false,
+          ),
+        );
+      });
+    }
+    const response = new Promise<Offer>((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
+    const timer = setTimeout(
+      () =>
+        this.#waiting?.reject(
+          new Error("The sender did not answer: try the link again"),
+        ),
+      15_000,
+    );
+    this.#signal.send(EVENT.request, this.#options.senderId);
+    try {
+      return await response;
+    } finally {
+      clearTimeout(timer);
+      this.#waiting = null;
+    }
+  }
+
+  #onFrame(frame: ServerFrame): void {
+    const sender = this.#options.senderId;
+    switch (frame.event) {
+      case EVENT.response:
+        if (frame.from !== sender) return;
+        try {
+          this.#waiting?.resolve(parseOffer(frame.payload));
+        } catch (error) {
+          this.#waiting?.reject(error as Error);
+        }
+        return;
+      case EVENT.invalidPeerId:
+        this.#waiting?.reject(new Error(LINK_MALFORMED));
+        this.#interrupt?.(new Interrupt(LINK_MALFORMED, true));
+        return;
+      case EVENT.peerNotExists:
+        this.#waiting?.reject(new Error(LINK_INACTIVE));
+        this.#interrupt?.(new Interrupt(LINK_INACTIVE, true));
+        return;
+      case EVENT.answer: {
+        const sdp = (frame.payload as { sdp?: unknown } | null)?.sdp;
+        if (
+          frame.from !== sender || typeof sdp !== "string" ||
+          this.#link === null
+        ) return;
+        this.#link.setRemote({ type: "answer", sdp }).catch(() => {
+          this.#interrupt?.(
+            new Interrupt(
+              "The sender's connection details were unusable",
+              false,
+            ),
+          );
+        });
+        return;
+      }
+      case EVENT.candidate:
+        if (
+          frame.from !== sender || typeof frame.payload !== "object" ||
+          frame.payload === null
+        ) {
+          return;
+        }
+        this.#link?.addCandidate(frame.payload as RTCIceCandidateInit);
+        return;
+      case EVENT.retry:
+        if (frame.from !== sender) return;
+        this.#interrupt?.(
+          new Interrupt(
+            "The sender could not reach this browser; trying again",
+            false,
+          ),
+        );
+        return;
+    }
+  }
+
+  #fail(message: string): Error {
+    this.#update({ phase: "failed", message });
+    this.#signal?.close();
+    this.#signal = null;
+    return new Error(message);
+  }
+
+  #update(change: Partial<ReceiveStatus>): void {
+    this.#status = { ...this.#status, ...change };
+    this.#options.onStatus?.(this.#status);
+  }
+}
+
+function sum(offer: Offer): number {
+  return offer.files.reduce((n, f) => n + f.size, 0);
+}

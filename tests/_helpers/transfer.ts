@@ -1,0 +1,110 @@
+/**
+ * Helpers for end-to-end transfer tests: source files on disk with known
+ * hashes, a save-picker stub backed by OPFS (headless Chromium cannot answer
+ * a native save dialog), and reading what a page saved.
+ *
+ * @module
+ */
+
+import type { Page } from "playwright-core";
+import { Sha256, toHex } from "../../lib/transfer/hash.ts";
+
+/** A file made for a test. */
+export interface SourceOnDisk {
+  path: string;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Writes `size` pseudo-random bytes to `dir/name` without holding them all
+ * in memory, and returns the file's SHA-256.
+ */
+export async function makeFile(
+  dir: string,
+  name: string,
+  size: number,
+  seed = 1,
+): Promise<SourceOnDisk> {
+  const path = `${dir}/${name}`;
+  const file = await Deno.open(path, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  const hash = new Sha256();
+  const chunk = new Uint8Array(1024 * 1024);
+  let x = seed;
+  try {
+    for (let done = 0; done < size;) {
+      const n = Math.min(chunk.length, size - done);
+      for (let i = 0; i < n; i += 4) {
+        x = (x * 1664525 + 1013904223) >>> 0;
+        chunk[i] = x;
+        chunk[i + 1] = x >>> 8;
+        chunk[i + 2] = x >>> 16;
+        chunk[i + 3] = x >>> 24;
+      }
+      const part = chunk.subarray(0, n);
+      hash.update(part);
+      let written = 0;
+      while (written < n) written += await file.write(part.subarray(written));
+      done += n;
+    }
+  } finally {
+    file.close();
+  }
+  return { path, name, size, sha256: hash.hex() };
+}
+
+/** SHA-256 of a file on disk, streamed. */
+export async function hashFile(path: string): Promise<string> {
+  const hash = new Sha256();
+  const file = await Deno.open(path);
+  for await (const chunk of file.readable) hash.update(chunk);
+  return hash.hex();
+}
+
+/**
+ * Replaces `showSaveFilePicker` and `showDirectoryPicker` in every page of
+ * the context with OPFS-backed stand-ins: the saved files land in OPFS under
+ * the suggested name, where {@linkcode opfsSha256} can read them.
+ */
+export const PICKER_STUB = `
+  globalThis.showSaveFilePicker = async (options = {}) => {
+    const root = await navigator.storage.getDirectory();
+    return root.getFileHandle(options.suggestedName || "download", { create: true });
+  };
+  globalThis.showDirectoryPicker = async () => {
+    const root = await navigator.storage.getDirectory();
+    return root.getDirectoryHandle("picked-folder", { create: true });
+  };
+`;
+
+/** SHA-256 (hex) and size of an OPFS file, computed in the page in slices. */
+export async function opfsSha256(
+  page: Page,
+  path: string,
+): Promise<{ size: number; sha256: string } | null> {
+  const result = await page.evaluate(async (path: string) => {
+    let dir = await navigator.storage.getDirectory();
+    const parts = path.split("/");
+    try {
+      for (const part of parts.slice(0, -1)) {
+        dir = await dir.getDirectoryHandle(part);
+      }
+      const file = await (await dir.getFileHandle(parts.at(-1)!)).getFile();
+      // Whole-buffer digest is fine for test-sized files.
+      const digest = await crypto.subtle.digest(
+        "SHA-256",
+        await file.arrayBuffer(),
+      );
+      return { size: file.size, digest: [...new Uint8Array(digest)] };
+    } catch {
+      return null;
+    }
+  }, path);
+  if (result === null) return null;
+  return { size: result.size, sha256: toHex(new Uint8Array(result.digest)) };
+}

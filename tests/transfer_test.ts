@@ -1,0 +1,284 @@
+/**
+ * End to end: two (or more) headless Chromium pages, a real Beam server, the
+ * UI as a person uses it: choose a file, read the link, open it, press
+ * Download, wait for the saved file, compare SHA-256 with the source.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { startServer, type TestServer } from "./_helpers/server.ts";
+import {
+  collectPageErrors,
+  launchBrowser,
+  type TestBrowser,
+} from "./_helpers/browser.ts";
+import {
+  makeFile,
+  opfsSha256,
+  PICKER_STUB,
+  type SourceOnDisk,
+} from "./_helpers/transfer.ts";
+
+const browserTest = { sanitizeOps: false, sanitizeResources: false };
+
+interface Setup {
+  server: TestServer;
+  browser: TestBrowser;
+  dir: string;
+  close(): Promise<void>;
+}
+
+async function setup(
+  env: Record<string, string> = {},
+  acceptDownloads = false,
+): Promise<Setup> {
+  const server = await startServer(env);
+  const browser = await launchBrowser({ origin: server.url, acceptDownloads });
+  const dir = await Deno.makeTempDir({ prefix: "beam-e2e-" });
+  return {
+    server,
+    browser,
+    dir,
+    async close() {
+      await browser.close();
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Opens the send page, chooses files, returns the page and the share link. */
+async function share(
+  s: Setup,
+  files: SourceOnDisk[],
+): Promise<{ page: Page; link: string }> {
+  const page = await s.browser.newPage();
+  await page.goto(s.server.url);
+  await page.waitForSelector("beam-island[data-hydrated]");
+  await page.setInputFiles("#file-input", files.map((f) => f.path));
+  const input = page.locator("#share-link");
+  await input.waitFor();
+  const link = await input.inputValue();
+  assert.match(
+    link,
+    /^http:\/\/127\.0\.0\.1:\d+\/r\/[A-Za-z0-9_-]{16}#[A-Za-z0-9_-]{22}$/,
+  );
+  return { page, link };
+}
+
+/** Opens a link in a new page with the save pickers stubbed. */
+async function open(s: Setup, link: string, stub = true): Promise<Page> {
+  const page = await s.browser.newPage();
+  if (stub) await page.addInitScript(PICKER_STUB);
+  await page.goto(link);
+  await page.waitForSelector("beam-island[data-hydrated]");
+  return page;
+}
+
+async function waitDone(page: Page, timeout = 60_000): Promise<void> {
+  await page.waitForSelector(".phase-done, .phase-failed", { timeout });
+  const text = await page.locator(".receive-panel [role=status]").innerText();
+  assert.match(text, /Saved/, `receiver says: ${text}`);
+}
+
+Deno.test(
+  "a 50 MB file crosses through the UI and arrives byte-identical",
+  browserTest,
+  async () => {
+    const s = await setup();
+    try {
+      const file = await makeFile(s.dir, "fifty.bin", 50 * 1024 * 1024);
+      const { page: sender, link } = await share(s, [file]);
+      const senderErrors = collectPageErrors(sender);
+      const receiver = await open(s, link);
+      const receiverErrors = collectPageErrors(receiver);
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .click();
+      await waitDone(receiver);
+      assert.deepEqual(await opfsSha256(receiver, "fifty.bin"), {
+        size: file.size,
+        sha256: file.sha256,
+      });
+      // The sender saw this receiver reach 100 %.
+      const row = sender.locator(".receiver");
+      await row.locator(".percent[data-percent='100']").waitFor();
+      assert.equal(await row.getAttribute("data-state"), "done");
+      assert.deepEqual(senderErrors.messages, []);
+      assert.deepEqual(receiverErrors.messages, []);
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "three receivers download one share at once",
+  browserTest,
+  async () => {
+    const s = await setup();
+    try {
+      const file = await makeFile(s.dir, "shared.bin", 8 * 1024 * 1024, 3);
+      const { page: sender, link } = await share(s, [file]);
+      // Each receiver gets its own profile-free page; OPFS is per origin, so
+      // give each a distinct file name through its own stub.
+      const receivers = await Promise.all([0, 1, 2].map(async (i) => {
+        const page = await s.browser.newPage();
+        await page.addInitScript(PICKER_STUB.replaceAll(
+          'options.suggestedName || "download"',
+          `"r${i}-" + options.suggestedName`,
+        ));
+        await page.goto(link);
+        await page.waitForSelector("beam-island[data-hydrated]");
+        return page;
+      }));
+      await Promise.all(
+        receivers.map((page) =>
+          page.getByRole("button", { name: "Download", exact: true }).click()
+        ),
+      );
+      await Promise.all(receivers.map((page) => waitDone(page)));
+      for (const [i, page] of receivers.entries()) {
+        assert.deepEqual(await opfsSha256(page, `r${i}-shared.bin`), {
+          size: file.size,
+          sha256: file.sha256,
+        });
+      }
+      await sender.locator(".receiver[data-state='done']").nth(2).waitFor();
+      assert.equal(
+        await sender.locator(".percent[data-percent='100']").count(),
+        3,
+      );
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "several files, an empty one and a non-Latin name, arrive into a folder",
+  browserTest,
+  async () => {
+    const s = await setup();
+    try {
+      const files = [
+        await makeFile(s.dir, "first file.bin", 3 * 1024 * 1024, 5),
+        await makeFile(s.dir, "empty.txt", 0),
+        await makeFile(s.dir, "résumé 履歴書 файл.txt", 123_457, 6),
+      ];
+      const { link } = await share(s, files);
+      const receiver = await open(s, link);
+      await receiver.getByRole("button", { name: /folder/i }).click();
+      await waitDone(receiver);
+      for (const file of files) {
+        assert.deepEqual(
+          await opfsSha256(receiver, `picked-folder/${file.name}`),
+          {
+            size: file.size,
+            sha256: file.sha256,
+          },
+          file.name,
+        );
+      }
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "a link to a sender that is gone says it is no longer active",
+  browserTest,
+  async () => {
+    const s = await setup();
+    try {
+      const page = await open(
+        s,
+        `${s.server.url}/r/AAAAAAAAAAAAAAAA#AAAAAAAAAAAAAAAAAAAAAA`,
+      );
+      await page.waitForSelector(".phase-failed");
+      assert.match(
+        await page.locator("[role=status]").innerText(),
+        /no longer active/,
+      );
+      const bad = await open(s, `${s.server.url}/r/not-an-id#x`);
+      await bad.waitForSelector(".phase-failed");
+      assert.match(await bad.locator("[role=status]").innerText(), /malformed/);
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "the receiver shows an error when the sender stops mid-transfer",
+  browserTest,
+  async () => {
+    const s = await setup();
+    try {
+      const file = await makeFile(s.dir, "big.bin", 200 * 1024 * 1024, 9);
+      const { page: sender, link } = await share(s, [file]);
+      const receiver = await open(s, link);
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .click();
+      await sender.locator(".receiver[data-state='sending']").waitFor();
+      await receiver.waitForFunction(() => {
+        const p = document.querySelector(".percent");
+        return p !== null && Number(p.getAttribute("data-percent")) >= 1;
+      });
+      await sender.getByRole("button", { name: "Stop sharing" }).click();
+      await receiver.waitForSelector(".phase-failed", { timeout: 30_000 });
+      assert.match(
+        await receiver.locator("[role=status]").innerText(),
+        /no longer active|stopped/,
+      );
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "a failed connection goes through retry and still completes",
+  browserTest,
+  async () => {
+    const s = await setup({ CONNECT_TIMEOUT_MS: "2000" });
+    try {
+      const file = await makeFile(s.dir, "retry.bin", 2 * 1024 * 1024, 11);
+      const { page: sender, link } = await share(s, [file]);
+      const receiver = await s.browser.newPage();
+      await receiver.addInitScript(PICKER_STUB);
+      // Drop every ICE candidate until the sender says `retry`: the first
+      // connection cannot find a path, the second can.
+      let retried = false;
+      await receiver.routeWebSocket(/\/api\/signal$/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((message) => {
+          if (!retried && String(message).startsWith('["candidate"')) return;
+          server.send(message);
+        });
+        server.onMessage((message) => {
+          const text = String(message);
+          if (text.startsWith('["retry"')) retried = true;
+          if (!retried && text.startsWith('["candidate"')) return;
+          ws.send(message);
+        });
+      });
+      await receiver.goto(link);
+      await receiver.waitForSelector("beam-island[data-hydrated]");
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .click();
+      await waitDone(receiver);
+      assert.equal(retried, true);
+      assert.deepEqual(await opfsSha256(receiver, "retry.bin"), {
+        size: file.size,
+        sha256: file.sha256,
+      });
+      assert.equal(
+        await sender.locator(".receiver").getAttribute("data-state"),
+        "done",
+      );
+    } finally {
+      await s.close();
+    }
+  },
+);
