@@ -13,6 +13,7 @@ import {
   type TestBrowser,
 } from "./_helpers/browser.ts";
 import {
+  hashFile,
   makeFile,
   opfsSha256,
   PICKER_STUB,
@@ -276,6 +277,89 @@ Deno.test(
       assert.equal(
         await sender.locator(".receiver").getAttribute("data-state"),
         "done",
+      );
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+const NO_PICKERS = `
+  delete globalThis.showSaveFilePicker;
+  delete globalThis.showDirectoryPicker;
+`;
+
+Deno.test(
+  "without a save picker the file streams through the service worker as a download",
+  browserTest,
+  async () => {
+    const s = await setup({}, true);
+    try {
+      const files = [
+        await makeFile(s.dir, "streamed 文件.bin", 20 * 1024 * 1024, 13),
+      ];
+      const { link } = await share(s, files);
+      const receiver = await s.browser.newPage();
+      await receiver.addInitScript(NO_PICKERS);
+      await receiver.goto(link);
+      await receiver.waitForSelector("beam-island[data-hydrated]");
+      const downloading = receiver.waitForEvent("download", {
+        timeout: 30_000,
+      });
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .click();
+      const download = await downloading;
+      await waitDone(receiver);
+      assert.equal(download.suggestedFilename(), "streamed 文件.bin");
+      const path = await download.path();
+      assert.equal(await hashFile(path), files[0].sha256);
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "several files without a picker arrive as one streamed zip",
+  browserTest,
+  async () => {
+    const s = await setup({}, true);
+    try {
+      const files = [
+        await makeFile(s.dir, "a.bin", 1024 * 1024, 21),
+        await makeFile(s.dir, "empty", 0),
+        await makeFile(s.dir, "ß ü 名前.txt", 4321, 22),
+      ];
+      const { link } = await share(s, files);
+      const receiver = await s.browser.newPage();
+      await receiver.addInitScript(NO_PICKERS);
+      await receiver.goto(link);
+      await receiver.waitForSelector("beam-island[data-hydrated]");
+      const downloading = receiver.waitForEvent("download", {
+        timeout: 30_000,
+      });
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .click();
+      const download = await downloading;
+      await waitDone(receiver);
+      assert.equal(download.suggestedFilename(), "beam-files.zip");
+      const zipPath = `${s.dir}/got.zip`;
+      await download.saveAs(zipPath);
+      const check = await new Deno.Command("python3", {
+        args: [
+          "-c",
+          `import zipfile, hashlib, json, sys
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None
+print(json.dumps({i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist()}))`,
+          zipPath,
+        ],
+      }).output();
+      assert.equal(check.code, 0, new TextDecoder().decode(check.stderr));
+      const got = JSON.parse(new TextDecoder().decode(check.stdout));
+      assert.deepEqual(
+        got,
+        Object.fromEntries(files.map((f) => [f.name, f.sha256])),
       );
     } finally {
       await s.close();
