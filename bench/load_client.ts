@@ -1,0 +1,752 @@
+/**
+ * One load-generating process of the signaling benchmark. The parent
+ * (`signal_bench.ts`) starts several, sends each commands as JSON lines on
+ * stdin, and reads one JSON line back per command on stdout.
+ *
+ * Commands: `connect` (open peers and pair them), `converse` (every pair
+ * runs the whole conversation, closed loop), `paced` (open loop at a fixed
+ * rate), `storm`, `slow`, `flood`, `probe`, `release`, `close`, `exit`. Every loop
+ * is bounded by a count and a deadline.
+ *
+ * @module
+ */
+
+import {
+  ConnectError,
+  connectWebSocket,
+  decodeText,
+  encodeTextFrame,
+  type RawWebSocket,
+} from "./ws_client.ts";
+import { Histogram } from "./stats.ts";
+import {
+  type Adapter,
+  adapterFor,
+  ANSWER,
+  CANDIDATES,
+  FIRST_PROGRESS,
+  OFFER,
+  PROGRESS,
+  SCRIPT,
+  type ServerKind,
+} from "./conversation.ts";
+
+const HOST = "127.0.0.1";
+
+interface Peer {
+  ws: RawWebSocket;
+  id: string;
+  pair: Pair | null;
+  other: Peer | null;
+}
+
+interface Pair {
+  r: Peer;
+  s: Peer;
+  reqAt: number;
+  answered: boolean;
+  sCands: number;
+  progSent: number;
+  progRecv: number;
+  done: boolean;
+}
+
+let kind: ServerKind = "beam";
+let adapter: Adapter = adapterFor("beam");
+let port = 0;
+let tag = "c0";
+let peers: Peer[] = [];
+let pairs: Pair[] = [];
+let held: Peer[] = [];
+let mode: "idle" | "converse" | "paced" = "idle";
+let hist = new Histogram();
+let relayed = 0;
+let sent = 0;
+let window = 4;
+let donePairs = 0;
+let lastReceiveAt = 0;
+let onAllDone: (() => void) | null = null;
+let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+let heartbeats = 0;
+const unexpected = new Map<string, number>();
+const closes = new Map<string, number>();
+
+function bump(map: Map<string, number>, key: string, by = 1): void {
+  map.set(key, (map.get(key) ?? 0) + by);
+}
+
+function nowUs(): number {
+  return Math.round(performance.now() * 1000);
+}
+
+/** Wall clock in ms with sub-ms precision, comparable across processes. */
+function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** This process's CPU time in ms (utime + stime), from /proc. */
+function cpuMs(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+// Set by scanStamp: the frame's "t" and "s".
+let stampT = 0;
+let stampS = 0;
+
+/** Finds `"t":<int>,"s":<int>` in the first bytes of a frame. */
+function scanStamp(buf: Uint8Array, start: number, end: number): boolean {
+  const limit = Math.min(end, start + 200) - 4;
+  for (let i = start; i < limit; i++) {
+    if (
+      buf[i] === 0x22 && buf[i + 1] === 0x74 && buf[i + 2] === 0x22 &&
+      buf[i + 3] === 0x3a
+    ) {
+      let j = i + 4;
+      let t = 0;
+      while (j < end && buf[j] >= 0x30 && buf[j] <= 0x39) {
+        t = t * 10 + buf[j++] - 0x30;
+      }
+      j += 5; // ,"s":
+      let s = 0;
+      while (j < end && buf[j] >= 0x30 && buf[j] <= 0x39) {
+        s = s * 10 + buf[j++] - 0x30;
+      }
+      stampT = t;
+      stampS = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Whether a frame is Beam's `["request",...`, which carries no stamp. */
+function isRequest(buf: Uint8Array, start: number): boolean {
+  return buf[start + 2] === 0x72 && buf[start + 3] === 0x65 &&
+    buf[start + 4] === 0x71;
+}
+
+function sendStep(pair: Pair, index: number, t: number): void {
+  const step = SCRIPT[index];
+  const from = step.from === "R" ? pair.r : pair.s;
+  const to = step.from === "R" ? pair.s : pair.r;
+  if (index === 0) pair.reqAt = t;
+  from.ws.sendText(adapter.encode(step, index, to.id, t));
+  sent++;
+}
+
+function sendProgress(pair: Pair): void {
+  sendStep(pair, FIRST_PROGRESS + pair.progSent, nowUs());
+  pair.progSent++;
+}
+
+function maybeStartProgress(pair: Pair): void {
+  if (!pair.answered || pair.sCands < CANDIDATES || pair.progSent > 0) return;
+  while (pair.progSent < Math.min(window, PROGRESS)) sendProgress(pair);
+}
+
+/** The closed-loop conversation: each step answers the one before. */
+function react(pair: Pair, step: number): void {
+  if (step === 0) {
+    sendStep(pair, 1, nowUs());
+  } else if (step === 1) {
+    sendStep(pair, OFFER, nowUs());
+    for (let i = 1; i <= CANDIDATES; i++) sendStep(pair, OFFER + i, nowUs());
+  } else if (step === OFFER) {
+    sendStep(pair, ANSWER, nowUs());
+    for (let i = 1; i <= CANDIDATES; i++) sendStep(pair, ANSWER + i, nowUs());
+  } else if (step === ANSWER) {
+    pair.answered = true;
+    maybeStartProgress(pair);
+  } else if (step > ANSWER && step < FIRST_PROGRESS) {
+    pair.sCands++;
+    maybeStartProgress(pair);
+  } else if (step >= FIRST_PROGRESS) {
+    pair.progRecv++;
+    if (pair.progSent < PROGRESS) sendProgress(pair);
+    if (pair.progRecv === PROGRESS && !pair.done) {
+      pair.done = true;
+      donePairs++;
+      if (donePairs === pairs.length) onAllDone?.();
+    }
+  }
+}
+
+function onFrame(
+  peer: Peer,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  binary: boolean,
+): void {
+  const now = nowUs();
+  if (!binary && scanStamp(buf, start, end)) {
+    hist.record(now - stampT);
+    relayed++;
+    lastReceiveAt = now;
+    if (mode === "converse" && peer.pair) react(peer.pair, stampS);
+  } else if (
+    !binary && kind !== "peerjs" && isRequest(buf, start) && peer.pair
+  ) {
+    hist.record(now - peer.pair.reqAt);
+    relayed++;
+    lastReceiveAt = now;
+    if (mode === "converse") react(peer.pair, 0);
+  } else {
+    const text = binary
+      ? "<binary>"
+      : decodeText(buf, start, Math.min(end, start + 48));
+    bump(unexpected, text.replace(/"(src|dst)":"[^"]*"/g, '"$1":_'));
+  }
+}
+
+function randomTag(): string {
+  return crypto.randomUUID().slice(0, 8);
+}
+
+/** Opens one peer and waits for its first frame (assign or OPEN). */
+async function openPeer(chosenId: string, timeoutMs: number): Promise<Peer> {
+  const ws = await connectWebSocket({
+    hostname: HOST,
+    port,
+    path: adapter.path(chosenId),
+    timeoutMs,
+  });
+  const id = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.abort();
+      reject(new ConnectError("timeout", "Cannot start peer: no first frame"));
+    }, timeoutMs);
+    ws.handlers = {
+      onMessage(buf, start, end) {
+        clearTimeout(timer);
+        const text = decodeText(buf, start, end);
+        try {
+          resolve(adapter.hello(text, chosenId));
+        } catch (error) {
+          ws.close();
+          const msg = /"msg":"([^"]*)"/.exec(text)?.[1] ?? text.slice(0, 40);
+          reject(new ConnectError(`refused: ${msg}`, (error as Error).message));
+        }
+      },
+      onClose(code, reason) {
+        clearTimeout(timer);
+        reject(
+          new ConnectError(
+            `closed ${code}${reason ? ` ${reason.slice(0, 60)}` : ""}`,
+            reason,
+          ),
+        );
+      },
+    };
+    ws.start();
+  });
+  const peer: Peer = { ws, id, pair: null, other: null };
+  ws.handlers = {
+    onMessage: (buf, start, end, binary) =>
+      onFrame(peer, buf, start, end, binary),
+    onClose: (code, reason) =>
+      bump(closes, `${code}${reason ? ` ${reason.slice(0, 60)}` : ""}`),
+  };
+  return peer;
+}
+
+/** Opens `n` peers with at most `concurrency` handshakes in flight. */
+async function openMany(
+  n: number,
+  concurrency: number,
+  timeoutMs: number,
+  deadline: number,
+): Promise<
+  { opened: Peer[]; errors: Record<string, number>; firstErrorAt: number }
+> {
+  const opened: Peer[] = [];
+  const errors = new Map<string, number>();
+  let next = 0;
+  let firstErrorAt = -1;
+  const prefix = `${tag}x${randomTag()}x`;
+  async function lane(): Promise<void> {
+    while (next < n && performance.now() < deadline) {
+      const i = next++;
+      try {
+        opened.push(await openPeer(`${prefix}${i}`, timeoutMs));
+      } catch (error) {
+        if (firstErrorAt === -1) firstErrorAt = opened.length;
+        bump(
+          errors,
+          error instanceof ConnectError
+            ? error.kind
+            : String(error).slice(0, 60),
+        );
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
+  return { opened, errors: Object.fromEntries(errors), firstErrorAt };
+}
+
+function startHeartbeats(): void {
+  if (adapter.heartbeat === null || heartbeatTimer) return;
+  const frame = encodeTextFrame(adapter.heartbeat);
+  let at = 0;
+  // Every peer once per 5 s, spread over 50 ticks of 100 ms.
+  heartbeatTimer = setInterval(() => {
+    const slice = Math.ceil(peers.length / 50);
+    for (let i = 0; i < slice && peers.length > 0; i++) {
+      peers[at % peers.length].ws.sendRaw(frame);
+      at++;
+      heartbeats++;
+    }
+  }, 100);
+}
+
+async function connect(cmd: Record<string, number>): Promise<unknown> {
+  const started = performance.now();
+  const { opened, errors } = await openMany(
+    cmd.n,
+    cmd.concurrency ?? 200,
+    cmd.timeoutMs ?? 10_000,
+    started + (cmd.deadlineMs ?? 60_000),
+  );
+  peers = opened;
+  pairs = [];
+  for (let i = 0; i + 1 < opened.length; i += 2) {
+    const r = opened[i];
+    const s = opened[i + 1];
+    const pair: Pair = {
+      r,
+      s,
+      reqAt: 0,
+      answered: false,
+      sCands: 0,
+      progSent: 0,
+      progRecv: 0,
+      done: false,
+    };
+    r.pair = pair;
+    s.pair = pair;
+    r.other = s;
+    s.other = r;
+    pairs.push(pair);
+  }
+  startHeartbeats();
+  return {
+    connected: opened.length,
+    pairs: pairs.length,
+    errors,
+    ms: performance.now() - started,
+  };
+}
+
+function resetCounters(): void {
+  hist = new Histogram();
+  relayed = 0;
+  sent = 0;
+  unexpected.clear();
+  closes.clear();
+}
+
+function histReport(): Record<string, unknown> {
+  return { hist: hist.toSparse(), histMax: hist.max, histSum: hist.sum };
+}
+
+async function converse(cmd: Record<string, number>): Promise<unknown> {
+  resetCounters();
+  window = cmd.window ?? 4;
+  donePairs = 0;
+  for (const pair of pairs) {
+    Object.assign(pair, {
+      answered: false,
+      sCands: 0,
+      progSent: 0,
+      progRecv: 0,
+      done: false,
+    });
+  }
+  const cpu0 = cpuMs();
+  const startAt = wallMs();
+  const t0 = performance.now();
+  mode = "converse";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const finished = new Promise<boolean>((resolve) => {
+    onAllDone = () => resolve(true);
+    timer = setTimeout(() => resolve(false), cmd.timeoutMs ?? 120_000);
+  });
+  if (pairs.length === 0) onAllDone?.();
+  for (const pair of pairs) sendStep(pair, 0, nowUs());
+  const complete = await finished;
+  clearTimeout(timer);
+  onAllDone = null;
+  mode = "idle";
+  const endAt = startAt + (lastReceiveAt / 1000 - t0);
+  return {
+    complete,
+    pairs: pairs.length,
+    donePairs,
+    sent,
+    relayed,
+    startAt,
+    endAt: complete ? endAt : wallMs(),
+    cpuMs: cpuMs() - cpu0,
+    heartbeats,
+    unexpected: Object.fromEntries(unexpected),
+    closes: Object.fromEntries(closes),
+    ...histReport(),
+  };
+}
+
+async function paced(cmd: Record<string, number>): Promise<unknown> {
+  resetCounters();
+  mode = "paced";
+  const rate = cmd.rate;
+  const total = Math.floor(rate * cmd.ms / 1000);
+  const count = pairs.length;
+  const cpu0 = cpuMs();
+  const startAt = wallMs();
+  const t0 = performance.now();
+  let k = 0;
+  let maxLagMs = 0;
+  if (count > 0) {
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const now = performance.now();
+        const due = Math.min(total, Math.floor((now - t0) * rate / 1000));
+        while (k < due) {
+          const p = k % count;
+          // Each pair walks the script from its own offset, so the mix of
+          // sizes is the conversation's throughout.
+          const step = (Math.floor(k / count) + p) % SCRIPT.length;
+          const scheduled = t0 + k * 1000 / rate;
+          if (now - scheduled > maxLagMs) maxLagMs = now - scheduled;
+          // Open loop: the latency counts from when the frame was due.
+          sendStep(pairs[p], step, Math.round(scheduled * 1000));
+          k++;
+        }
+        if (k >= total) resolve();
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+  }
+  const sendEnd = performance.now();
+  const drainUntil = sendEnd + (cmd.drainMs ?? 5000);
+  while (relayed < sent && performance.now() < drainUntil) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  mode = "idle";
+  return {
+    sent,
+    relayed,
+    lost: sent - relayed,
+    offeredRate: sent / ((sendEnd - t0) / 1000),
+    maxLagMs,
+    startAt,
+    endAt: wallMs(),
+    cpuMs: cpuMs() - cpu0,
+    unexpected: Object.fromEntries(unexpected),
+    closes: Object.fromEntries(closes),
+    ...histReport(),
+  };
+}
+
+async function storm(cmd: Record<string, number>): Promise<unknown> {
+  const started = performance.now();
+  const { opened, errors, firstErrorAt } = await openMany(
+    cmd.n,
+    cmd.concurrency ?? 250,
+    cmd.timeoutMs ?? 10_000,
+    started + (cmd.deadlineMs ?? 60_000),
+  );
+  held.push(...opened);
+  return {
+    attempted: cmd.n,
+    opened: opened.length,
+    errors,
+    firstErrorAt,
+    ms: performance.now() - started,
+  };
+}
+
+/** How many held connections are still open (the server may close some later). */
+function heldReport(): unknown {
+  const open = held.filter((p) => !p.ws.closed).length;
+  return {
+    held: held.length,
+    stillOpen: open,
+    closes: Object.fromEntries(closes),
+  };
+}
+
+async function release(): Promise<unknown> {
+  const report = heldReport();
+  for (const peer of held) peer.ws.close();
+  held = [];
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return report;
+}
+
+/**
+ * A pair that exchanges progress frames at a steady rate: can a normal peer
+ * still connect and be served while something else goes on?
+ */
+async function probe(cmd: Record<string, number>): Promise<unknown> {
+  const timeoutMs = cmd.timeoutMs ?? 5000;
+  const h = new Histogram();
+  let r: Peer, s: Peer;
+  try {
+    r = await openPeer(`${tag}xprobe${randomTag()}r`, timeoutMs);
+  } catch (error) {
+    return {
+      connected: false,
+      error: (error as ConnectError).kind ?? String(error),
+    };
+  }
+  try {
+    s = await openPeer(`${tag}xprobe${randomTag()}s`, timeoutMs);
+  } catch (error) {
+    r.ws.close();
+    return {
+      connected: false,
+      error: (error as ConnectError).kind ?? String(error),
+    };
+  }
+  let received = 0;
+  const other = new Map<string, number>();
+  s.ws.handlers.onMessage = (buf, start, end, binary) => {
+    if (!binary && scanStamp(buf, start, end)) {
+      h.record(nowUs() - stampT);
+      received++;
+    } else {bump(
+        other,
+        binary ? "<binary>" : decodeText(buf, start, Math.min(end, start + 48)),
+      );}
+  };
+  const pair: Pair = {
+    r,
+    s,
+    reqAt: 0,
+    answered: true,
+    sCands: 0,
+    progSent: 0,
+    progRecv: 0,
+    done: false,
+  };
+  const msgs = cmd.msgs ?? 100;
+  const interval = 1000 / (cmd.rate ?? 100);
+  const t0 = performance.now();
+  let n = 0;
+  while (n < msgs && !r.ws.closed) {
+    const due = t0 + n * interval;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const step = FIRST_PROGRESS + (n % PROGRESS);
+    const to = s.id;
+    r.ws.sendText(
+      adapter.encode(SCRIPT[step], step, to, Math.round(due * 1000)),
+    );
+    n++;
+  }
+  const until = performance.now() + timeoutMs;
+  while (received < n && performance.now() < until && !s.ws.closed) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  void pair;
+  r.ws.close();
+  s.ws.close();
+  return {
+    connected: true,
+    sent: n,
+    received,
+    p50Ms: h.quantile(0.5) / 1000,
+    p99Ms: h.quantile(0.99) / 1000,
+    maxMs: h.max / 1000,
+    other: Object.fromEntries(other),
+  };
+}
+
+/**
+ * The slow consumer: A connects and stops reading; B sends A offers until
+ * the server says A is gone, or the byte cap or the deadline is reached.
+ */
+async function slow(cmd: Record<string, number>): Promise<unknown> {
+  const a = await openPeer(`${tag}xslowA${randomTag()}`, 5000);
+  const b = await openPeer(`${tag}xslowB${randomTag()}`, 5000);
+  a.ws.stopReading();
+  held.push(a, b);
+  let notice = "";
+  let noticeAfterBytes = -1;
+  let bytes = 0;
+  let frames = 0;
+  b.ws.handlers.onMessage = (buf, start, end) => {
+    if (notice === "") {
+      notice = decodeText(buf, start, Math.min(end, start + 80));
+      noticeAfterBytes = bytes;
+    }
+  };
+  const step = SCRIPT[OFFER];
+  const frame = encodeTextFrame(adapter.encode(step, OFFER, a.id, 0));
+  const batch = new Uint8Array(frame.length * 32);
+  for (let i = 0; i < 32; i++) batch.set(frame, i * frame.length);
+  const t0 = performance.now();
+  const deadline = t0 + cmd.ms;
+  while (
+    bytes < cmd.bytesCap && performance.now() < deadline && notice === "" &&
+    !b.ws.closed
+  ) {
+    b.ws.sendRaw(batch);
+    await b.ws.drained();
+    bytes += batch.length;
+    frames += 32;
+  }
+  return {
+    bytesSent: bytes,
+    framesSent: frames,
+    frameBytes: frame.length,
+    ms: performance.now() - t0,
+    notice,
+    noticeAfterBytes,
+    senderClosed: b.ws.closed ? b.ws.closedCode : 0,
+  };
+}
+
+const FLOOD_FRAMES = [
+  encodeTextFrame("{{not json"),
+  encodeTextFrame("null"),
+  encodeTextFrame('["nope","AAAAAAAAAAAAAAAA",1]'),
+  new Uint8Array([0x82, 0x90, 0, 0, 0, 0, ...new Array(16).fill(0xff)]),
+];
+
+/** Connections that send nothing but invalid frames, reconnecting when closed. */
+async function flood(cmd: Record<string, number>): Promise<unknown> {
+  const perBatch = 64;
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < perBatch; i++) {
+    parts.push(FLOOD_FRAMES[i % FLOOD_FRAMES.length]);
+  }
+  const batch = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    batch.set(p, at);
+    at += p.length;
+  }
+  const t0 = performance.now();
+  const deadline = t0 + cmd.ms;
+  let budget = cmd.frames;
+  let framesWritten = 0;
+  let connects = 0;
+  const errors = new Map<string, number>();
+  const closedBy = new Map<string, number>();
+  async function attacker(i: number): Promise<void> {
+    while (budget > 0 && performance.now() < deadline) {
+      let ws: RawWebSocket;
+      try {
+        ws = await connectWebSocket({
+          hostname: HOST,
+          port,
+          path: adapter.path(`${tag}xflood${i}x${connects}`),
+          timeoutMs: 5000,
+        });
+        connects++;
+      } catch (error) {
+        bump(errors, (error as ConnectError).kind ?? "error");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      ws.handlers = { onClose: (code) => bump(closedBy, String(code)) };
+      ws.start();
+      while (!ws.closed && budget > 0 && performance.now() < deadline) {
+        budget -= perBatch;
+        ws.sendRaw(batch);
+        await ws.drained();
+        if (!ws.closed) framesWritten += perBatch;
+      }
+      ws.close();
+    }
+  }
+  await Promise.all(Array.from({ length: cmd.conns }, (_, i) => attacker(i)));
+  return {
+    framesWritten,
+    connects,
+    ms: performance.now() - t0,
+    errors: Object.fromEntries(errors),
+    closedBy: Object.fromEntries(closedBy),
+  };
+}
+
+async function closeAll(): Promise<unknown> {
+  clearInterval(heartbeatTimer);
+  heartbeatTimer = undefined;
+  for (const peer of peers) peer.ws.close();
+  for (const peer of held) peer.ws.close();
+  peers = [];
+  pairs = [];
+  held = [];
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return { closed: true };
+}
+
+async function dispatch(cmd: Record<string, unknown>): Promise<unknown> {
+  const args = cmd as Record<string, number>;
+  switch (cmd.cmd) {
+    case "setup":
+      kind = cmd.kind as ServerKind;
+      adapter = adapterFor(kind);
+      port = args.port;
+      tag = String(cmd.tag ?? "c0");
+      return { ok: true };
+    case "connect":
+      return await connect(args);
+    case "converse":
+      return await converse(args);
+    case "paced":
+      return await paced(args);
+    case "storm":
+      return await storm(args);
+    case "held":
+      return heldReport();
+    case "release":
+      return await release();
+    case "probe":
+      return await probe(args);
+    case "slow":
+      return await slow(args);
+    case "flood":
+      return await flood(args);
+    case "close":
+      return await closeAll();
+    case "exit":
+      await closeAll();
+      return { exiting: true };
+    default:
+      throw new TypeError(
+        `Cannot run command: unknown ${JSON.stringify(cmd.cmd)}`,
+      );
+  }
+}
+
+async function main(): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of Deno.stdin.readable) {
+    pending += decoder.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = pending.indexOf("\n")) !== -1) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.trim() === "") continue;
+      const cmd = JSON.parse(line);
+      let reply: unknown;
+      try {
+        reply = await dispatch(cmd);
+      } catch (error) {
+        reply = { error: String((error as Error)?.stack ?? error) };
+      }
+      console.log(JSON.stringify({ id: cmd.id, reply }));
+      if (cmd.cmd === "exit") Deno.exit(0);
+    }
+  }
+  Deno.exit(0);
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,661 @@
+/**
+ * Turns the benchmark's records into medians, ratios and goal verdicts, as
+ * a plain-text summary for the terminal and as the Markdown tables between
+ * the markers in bench/README.md.
+ *
+ * @module
+ */
+
+import { median, round } from "./stats.ts";
+
+type Rec = Record<string, unknown> & { type: string; server: string };
+
+/** What the benchmark writes to bench/results/<date>.json (less the summary). */
+export interface Results {
+  date: string;
+  command: string;
+  flags: { rate: number; pacedN: number };
+  machine: Record<string, unknown>;
+  beamEntry: string;
+  beamEntryNote?: string;
+  totalSeconds: number;
+  records: Rec[];
+}
+
+const LOAD_KEYS = [
+  "msgsPerSec",
+  "p50Ms",
+  "p99Ms",
+  "cpuUsPerMsg",
+  "memPerIdleConnKB",
+  "serverCpuUtil",
+  "clientCpuUtil",
+] as const;
+const PACED_KEYS = [
+  "offeredRate",
+  "p50Ms",
+  "p99Ms",
+  "maxMs",
+  "lost",
+  "cpuUsPerMsg",
+  "serverCpuUtil",
+] as const;
+
+type Medians = Record<string, number> & { runs: number };
+
+function mediansOf(records: Rec[], keys: readonly string[]): Medians {
+  const out: Medians = { runs: records.length } as Medians;
+  for (const key of keys) {
+    out[key] = round(median(records.map((r) => Number(r[key]))));
+  }
+  return out;
+}
+
+/** A goal and whether this run met it. */
+export interface Goal {
+  goal: string;
+  measured: string;
+  met: boolean | null;
+}
+
+/** The summary: medians, ratios and goals, as data and as text. */
+export interface Summary {
+  data: {
+    load: Record<string, Record<string, Medians>>;
+    paced: Record<string, Medians>;
+    ratios: Record<string, Record<string, number>>;
+    goals: Goal[];
+  };
+  text: string;
+}
+
+function ratio(a: number | undefined, b: number | undefined): number {
+  return a === undefined || b === undefined || !b ? NaN : round(a / b);
+}
+
+/** Medians per N and server, Beam's ratios, and the goals. */
+export function summarize(results: Results): Summary {
+  const recs = results.records;
+  const load: Record<string, Record<string, Medians>> = {};
+  const ns = [
+    ...new Set(recs.filter((r) => r.type === "load").map((r) => Number(r.n))),
+  ].sort((a, b) => a - b);
+  const servers = [
+    ...new Set(
+      recs.filter((r) => r.type === "load" || r.type === "paced").map((r) =>
+        r.server
+      ),
+    ),
+  ];
+  for (const n of ns) {
+    load[n] = {};
+    for (const s of servers) {
+      const rs = recs.filter((r) =>
+        r.type === "load" && r.n === n && r.server === s
+      );
+      if (rs.length) load[n][s] = mediansOf(rs, LOAD_KEYS);
+    }
+  }
+  const paced: Record<string, Medians> = {};
+  for (const s of servers) {
+    const rs = recs.filter((r) => r.type === "paced" && r.server === s);
+    if (rs.length) paced[s] = mediansOf(rs, PACED_KEYS);
+  }
+  const ratios: Record<string, Record<string, number>> = {};
+  for (const n of ns) {
+    const b = load[n].beam;
+    for (const other of ["peerjs", "bare"]) {
+      const o = load[n][other];
+      if (!b || !o) continue;
+      ratios[`N=${n} beam/${other}`] = Object.fromEntries(
+        LOAD_KEYS.slice(0, 5).map((k) => [k, ratio(b[k], o[k])]),
+      );
+    }
+  }
+  for (const other of ["peerjs", "bare"]) {
+    if (paced.beam && paced[other]) {
+      ratios[`paced beam/${other}`] = {
+        p50Ms: ratio(paced.beam.p50Ms, paced[other].p50Ms),
+        p99Ms: ratio(paced.beam.p99Ms, paced[other].p99Ms),
+      };
+    }
+  }
+  const goals = goalsOf(load, paced, recs, results);
+  return {
+    data: { load, paced, ratios, goals },
+    text: textSummary(load, paced, ratios, goals),
+  };
+}
+
+function goalsOf(
+  load: Record<string, Record<string, Medians>>,
+  paced: Record<string, Medians>,
+  recs: Rec[],
+  results: Results,
+): Goal[] {
+  const goals: Goal[] = [];
+  for (const n of [1000, 10_000]) {
+    const l = load[n];
+    if (!l?.beam) continue;
+    if (l.peerjs) {
+      const r = ratio(l.beam.msgsPerSec, l.peerjs.msgsPerSec);
+      goals.push({
+        goal: `msgs/s at N=${n} >= 1.2x PeerJS`,
+        measured: `${r}x`,
+        met: r >= 1.2,
+      });
+    }
+    if (l.bare) {
+      const r = ratio(l.beam.msgsPerSec, l.bare.msgsPerSec);
+      goals.push({
+        goal: `msgs/s at N=${n} >= 0.9x bare relay`,
+        measured: `${r}x`,
+        met: r >= 0.9,
+      });
+    }
+  }
+  if (paced.beam && paced.peerjs) {
+    const rate = results.flags.rate;
+    goals.push({
+      goal:
+        `p99 at a fixed ${rate} msgs/s (N=${results.flags.pacedN}) <= PeerJS`,
+      measured: `${paced.beam.p99Ms} ms vs ${paced.peerjs.p99Ms} ms`,
+      met: paced.beam.p99Ms <= paced.peerjs.p99Ms,
+    });
+  }
+  const satN = load[10_000] ? 10_000 : Number(Object.keys(load).at(-1));
+  if (load[satN]?.beam && load[satN]?.peerjs) {
+    const r = ratio(load[satN].beam.p99Ms, load[satN].peerjs.p99Ms);
+    goals.push({
+      goal: `p99 under saturation (N=${satN}) <= 2x PeerJS`,
+      measured: `${load[satN].beam.p99Ms} ms vs ${
+        load[satN].peerjs.p99Ms
+      } ms (${r}x)`,
+      met: r <= 2,
+    });
+  }
+  if (load[10_000]?.beam) {
+    const kb = load[10_000].beam.memPerIdleConnKB;
+    goals.push({
+      goal: "memory per idle peer at N=10,000 <= 15 KB",
+      measured: `${kb} KB`,
+      met: kb <= 15,
+    });
+  }
+  const storm = recs.find((r) => r.type === "storm" && r.server === "beam");
+  if (storm) {
+    const errors = storm.errors as Record<string, number>;
+    const log = storm.log as { lines: number; top: Record<string, number> };
+    const emfile = Object.keys(log.top).some((l) =>
+      /too many open files|os error 24/i.test(l)
+    );
+    const clean = Object.keys(errors).every((k) =>
+      /^(http |refused: |closed 10(08|13))/.test(k)
+    );
+    const during = storm.probeDuring as {
+      connected: boolean;
+      received?: number;
+      sent?: number;
+    };
+    const after = storm.probeAfter as {
+      connected: boolean;
+      received?: number;
+      sent?: number;
+    };
+    const serving = during.connected && during.received === during.sent;
+    const recovers = after.connected && after.received === after.sent;
+    const refused = Object.values(errors).reduce((a, b) => a + b, 0);
+    goals.push({
+      goal:
+        `${storm.attempted} attempted connections refused cleanly below the fd limit`,
+      measured:
+        `${storm.opened} opened, ${refused} failed (${
+          Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join(", ") ||
+          "none"
+        }); fds peak ${storm.serverFdsPeak}/${storm.serverNofile}; ${
+          emfile ? "EMFILE in log; " : ""
+        }` +
+        `serves during: ${serving ? "yes" : "no"}, after: ${
+          recovers ? "yes" : "no"
+        }`,
+      met: refused > 0 && clean && !emfile && serving && recovers &&
+        Number(storm.serverFdsPeak) < Number(storm.serverNofile),
+    });
+  }
+  return goals;
+}
+
+function table(head: string[], rows: (string | number)[][]): string[] {
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => String(r[i]).length))
+  );
+  const line = (cells: (string | number)[]) =>
+    cells.map((c, i) => String(c).padStart(widths[i])).join("  ");
+  return [
+    line(head),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...rows.map(line),
+  ];
+}
+
+function textSummary(
+  load: Record<string, Record<string, Medians>>,
+  paced: Record<string, Medians>,
+  ratios: Record<string, Record<string, number>>,
+  goals: Goal[],
+): string {
+  const out: string[] = [
+    "",
+    "Medians over runs (load: every pair's whole conversation at once)",
+  ];
+  const rows: (string | number)[][] = [];
+  for (const [n, byServer] of Object.entries(load)) {
+    for (const [s, m] of Object.entries(byServer)) {
+      rows.push([
+        n,
+        s,
+        m.runs,
+        m.msgsPerSec,
+        m.p50Ms,
+        m.p99Ms,
+        m.cpuUsPerMsg,
+        m.memPerIdleConnKB,
+        m.serverCpuUtil,
+      ]);
+    }
+  }
+  out.push(
+    ...table([
+      "N",
+      "server",
+      "runs",
+      "msgs/s",
+      "p50 ms",
+      "p99 ms",
+      "cpu us/msg",
+      "KB/idle conn",
+      "srv cpu",
+    ], rows),
+  );
+  if (Object.keys(paced).length) {
+    out.push("", "Paced (open loop)");
+    out.push(
+      ...table(
+        [
+          "server",
+          "runs",
+          "offered/s",
+          "p50 ms",
+          "p99 ms",
+          "max ms",
+          "lost",
+          "cpu us/msg",
+        ],
+        Object.entries(paced).map((
+          [s, m],
+        ) => [
+          s,
+          m.runs,
+          m.offeredRate,
+          m.p50Ms,
+          m.p99Ms,
+          m.maxMs,
+          m.lost,
+          m.cpuUsPerMsg,
+        ]),
+      ),
+    );
+  }
+  out.push("", "Ratios (Beam / other)");
+  out.push(
+    ...table(
+      ["", "msgs/s", "p50", "p99", "cpu/msg", "mem/conn"],
+      Object.entries(ratios).map((
+        [k, r],
+      ) => [
+        k,
+        r.msgsPerSec ?? "",
+        r.p50Ms,
+        r.p99Ms,
+        r.cpuUsPerMsg ?? "",
+        r.memPerIdleConnKB ?? "",
+      ]),
+    ),
+  );
+  out.push("", "Goals");
+  for (const g of goals) {
+    out.push(
+      `${
+        g.met === null ? "  ?" : g.met ? "MET" : "MISSED"
+      }  ${g.goal}: ${g.measured}`,
+    );
+  }
+  return out.join("\n");
+}
+
+function md(head: string[], rows: (string | number | undefined)[][]): string {
+  const cell = (
+    v: string | number | undefined,
+  ) => (v === undefined || Number.isNaN(v) ? "–" : String(v));
+  return [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`),
+  ].join("\n");
+}
+
+function compact(value: unknown): string {
+  if (value === undefined) return "–";
+  if (typeof value !== "object" || value === null) return String(value);
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) return "none";
+  return entries.map(([k, v]) =>
+    `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`
+  ).join("; ")
+    .replaceAll("|", "\\|");
+}
+
+/** The Markdown that goes between the README's result markers. */
+export function resultsMarkdown(results: Results, summary: Summary): string {
+  const { load, paced, ratios, goals } = summary.data;
+  const m = results.machine;
+  const out: string[] = [];
+  out.push(
+    `Measured ${
+      results.date.slice(0, 16).replace("T", " ")
+    } UTC with \`${results.command}\` ` +
+      `(${results.totalSeconds} s in all) on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}; ` +
+      `Deno ${m.deno}, Node ${m.node}, peer ${m.peer}; Beam at commit ${m.commit} via \`${results.beamEntry}\`` +
+      `${
+        (m.uncommittedServerFiles as string[]).length
+          ? ` (uncommitted: ${
+            (m.uncommittedServerFiles as string[]).join(", ")
+          })`
+          : ""
+      }; ` +
+      `load average at start ${
+        (m.loadavgAtStart as number[]).join(", ")
+      }; pinning: ${m.pinned}.`,
+  );
+  if (results.beamEntryNote) out.push("", `Note: ${results.beamEntryNote}`);
+  out.push(
+    "",
+    "### Goals",
+    "",
+    md(
+      ["goal", "measured", "verdict"],
+      goals.map((g) => [g.goal, g.measured, g.met ? "met" : "missed"]),
+    ),
+  );
+  out.push("", "### Throughput, latency, CPU and memory (medians)", "");
+  const rows: (string | number)[][] = [];
+  for (const [n, byServer] of Object.entries(load)) {
+    for (const [s, x] of Object.entries(byServer)) {
+      rows.push([
+        n,
+        s,
+        x.runs,
+        x.msgsPerSec,
+        x.p50Ms,
+        x.p99Ms,
+        x.cpuUsPerMsg,
+        x.memPerIdleConnKB,
+        x.serverCpuUtil,
+        x.clientCpuUtil,
+      ]);
+    }
+  }
+  out.push(
+    md([
+      "N",
+      "server",
+      "runs",
+      "msgs/s",
+      "p50 ms",
+      "p99 ms",
+      "server CPU µs/msg",
+      "KB per idle conn",
+      "server CPU (cores)",
+      "load CPU (cores)",
+    ], rows),
+  );
+  out.push(
+    "",
+    "### Ratios, Beam / other (medians; > 1 is better for msgs/s, < 1 for the rest)",
+    "",
+  );
+  out.push(md(
+    ["", "msgs/s", "p50", "p99", "CPU/msg", "mem/conn"],
+    Object.entries(ratios).map((
+      [k, r],
+    ) => [
+      k,
+      r.msgsPerSec,
+      r.p50Ms,
+      r.p99Ms,
+      r.cpuUsPerMsg,
+      r.memPerIdleConnKB,
+    ]),
+  ));
+  if (Object.keys(paced).length) {
+    out.push(
+      "",
+      `### Fixed offered rate: ${results.flags.rate} msgs/s at N=${results.flags.pacedN}, open loop (medians)`,
+      "",
+    );
+    out.push(md(
+      [
+        "server",
+        "runs",
+        "offered msgs/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "lost",
+        "server CPU µs/msg",
+        "server CPU (cores)",
+      ],
+      Object.entries(paced).map((
+        [s, x],
+      ) => [
+        s,
+        x.runs,
+        x.offeredRate,
+        x.p50Ms,
+        x.p99Ms,
+        x.maxMs,
+        x.lost,
+        x.cpuUsPerMsg,
+        x.serverCpuUtil,
+      ]),
+    ));
+  }
+  const abuse = results.records.filter((r) =>
+    ["slow", "flood", "storm"].includes(r.type)
+  );
+  if (abuse.length) {
+    out.push("", "### Abuse", "");
+    const slow = abuse.filter((r) => r.type === "slow");
+    if (slow.length) {
+      out.push(
+        "Slow consumer (A never reads; B sends A 3 KB offers until told A is gone, or the cap):",
+        "",
+      );
+      out.push(md(
+        [
+          "server",
+          "sent to A",
+          "notice to B",
+          "after",
+          "RSS before",
+          "RSS peak",
+          "growth",
+          "RSS after release",
+          "alive",
+        ],
+        slow.map((r) => [
+          r.server,
+          `${round(Number(r.bytesSent) / 2 ** 20)} MiB in ${
+            round(Number(r.ms) / 1000)
+          } s`,
+          r.notice ? `\`${r.notice}\`` : "none",
+          Number(r.noticeAfterBytes) >= 0
+            ? `${round(Number(r.noticeAfterBytes) / 2 ** 20)} MiB`
+            : "–",
+          `${round(Number(r.rssBeforeKiB) / 1024)} MiB`,
+          `${round(Number(r.rssPeakKiB) / 1024)} MiB`,
+          `${round(Number(r.growthKiB) / 1024)} MiB`,
+          `${round(Number(r.rssAfterReleaseKiB) / 1024)} MiB`,
+          String(r.alive),
+        ]),
+      ));
+    }
+    const flood = abuse.filter((r) => r.type === "flood");
+    if (flood.length) {
+      out.push(
+        "",
+        "Flood of invalid frames (50 connections, reconnecting when closed; a probe pair sends 50 msgs/s meanwhile):",
+        "",
+      );
+      out.push(md(
+        [
+          "server",
+          "invalid frames written",
+          "connects",
+          "closed by server",
+          "server CPU",
+          "RSS peak growth",
+          "probe during",
+          "probe after",
+          "alive",
+          "log lines",
+        ],
+        flood.map((r) => {
+          const a = r.attack as Record<string, unknown>;
+          const p = r.probeDuring as Record<string, unknown>;
+          const q = r.probeAfter as Record<string, unknown>;
+          const probe = (x: Record<string, unknown>) =>
+            x.connected
+              ? `${x.received}/${x.sent}, p99 ${round(Number(x.p99Ms))} ms`
+              : `no connection (${x.error})`;
+          return [
+            r.server,
+            a.framesWritten as number,
+            a.connects as number,
+            compact(a.closedBy),
+            `${r.serverCpuMs} ms`,
+            `${round(Number(r.growthKiB) / 1024)} MiB`,
+            probe(p),
+            probe(q),
+            String(r.alive),
+            (r.log as Record<string, unknown>).lines as number,
+          ];
+        }),
+      ));
+    }
+    const storm = abuse.filter((r) => r.type === "storm");
+    if (storm.length) {
+      out.push(
+        "",
+        `Connection storm (server open-file limit ${
+          storm[0].serverNofile
+        }; PeerJS with its default concurrent_limit 5000):`,
+        "",
+      );
+      out.push(md(
+        [
+          "server",
+          "attempted",
+          "opened",
+          "failures",
+          "still open 1 s later",
+          "fds peak",
+          "RSS peak",
+          "probe during",
+          "probe after",
+          "alive",
+          "log",
+        ],
+        storm.map((r) => {
+          const p = r.probeDuring as Record<string, unknown>;
+          const q = r.probeAfter as Record<string, unknown>;
+          const probe = (x: Record<string, unknown>) =>
+            x.connected
+              ? `${x.received}/${x.sent}`
+              : `no connection (${x.error})`;
+          return [
+            r.server,
+            r.attempted as number,
+            r.opened as number,
+            compact(r.errors),
+            r.stillOpenAfter1s as number,
+            r.serverFdsPeak as number,
+            `${round(Number(r.rssPeakKiB) / 1024)} MiB`,
+            probe(p),
+            probe(q),
+            String(r.alive),
+            compact((r.log as Record<string, unknown>).top),
+          ];
+        }),
+      ));
+    }
+  }
+  out.push("", "### Every run", "");
+  out.push(md(
+    [
+      "type",
+      "N",
+      "run",
+      "server",
+      "msgs/s",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "CPU µs/msg",
+      "KB/idle conn",
+      "server CPU",
+      "load CPU",
+      "connect s",
+      "complete",
+    ],
+    results.records.filter((r) => r.type === "load" || r.type === "paced").map((
+      r,
+    ) => [
+      r.type,
+      r.n as number,
+      r.run as number,
+      r.server,
+      (r.type === "load" ? r.msgsPerSec : r.offeredRate) as number,
+      r.p50Ms as number,
+      r.p99Ms as number,
+      r.maxMs as number,
+      r.cpuUsPerMsg as number,
+      r.memPerIdleConnKB as number | undefined,
+      r.serverCpuUtil as number,
+      r.clientCpuUtil as number | undefined,
+      r.connectMs === undefined ? undefined : round(Number(r.connectMs) / 1000),
+      r.type === "load" ? String(r.complete) : `lost ${r.lost}`,
+    ]),
+  ));
+  return out.join("\n");
+}
+
+const START = "<!-- bench:results:start -->";
+const END = "<!-- bench:results:end -->";
+
+/** The README with its results section replaced. */
+export function renderReadme(
+  readme: string,
+  results: Results,
+  summary: Summary,
+): string {
+  const a = readme.indexOf(START);
+  const b = readme.indexOf(END);
+  if (a === -1 || b === -1 || b < a) {
+    throw new RangeError(
+      `Cannot regenerate bench/README.md: markers ${START} and ${END} not found`,
+    );
+  }
+  return readme.slice(0, a + START.length) + "\n\n" +
+    resultsMarkdown(results, summary) + "\n\n" + readme.slice(b);
+}

@@ -1,0 +1,704 @@
+/**
+ * `deno task bench`: Beam's signaling server side by side with the PeerJS
+ * server (npm `peer`, pinned) and a bare Deno relay, under the same load.
+ *
+ * For each N, each run starts each server afresh on 127.0.0.1, in an order
+ * that rotates from run to run, and measures: memory per idle connection,
+ * then every pair's whole conversation at once (closed loop: saturation),
+ * then, at the paced N, a fixed offered rate (open loop). Then the abuse
+ * scenarios: a slow consumer, a flood of invalid frames, and a storm of
+ * connection attempts. Prints one JSON line per measurement and a summary,
+ * writes bench/results/<date>.json, and regenerates bench/README.md's
+ * tables. See bench/README.md for the method and the flags.
+ *
+ * @module
+ */
+
+import { Histogram, round } from "./stats.ts";
+import type { ServerKind } from "./conversation.ts";
+import {
+  ensurePeerJs,
+  hardFileLimit,
+  LoadClient,
+  machineBusyMs,
+  PEER_VERSION,
+  procStat,
+  ROOT,
+  run,
+  type RunningServer,
+  startServer,
+  WORK_DIR,
+} from "./servers.ts";
+import { renderReadme, summarize } from "./report.ts";
+
+/** Command-line settings. */
+export interface Flags {
+  quick: boolean;
+  runs: number;
+  ns: number[];
+  servers: ServerKind[];
+  clients: number;
+  rate: number;
+  pacedN: number;
+  pacedMs: number;
+  window: number;
+  abuse: boolean;
+  storm: number;
+  serverNofile: number;
+  pin: boolean;
+  readme: boolean;
+  out: string;
+}
+
+const HELP = `Usage: deno task bench [flags]
+  --quick            N = 100 and 1,000, one run, short paced phase, small abuse
+  --runs=3           runs per server and N (alternating servers)
+  --n=100,1000,10000 peer counts
+  --servers=beam,peerjs,bare
+  --clients=2        load-generating processes
+  --rate=20000       offered msgs/s of the paced phase
+  --paced-n=10000    N at which the paced phase runs (0: never)
+  --paced-ms=10000   length of the paced phase
+  --window=4         progress frames in flight per pair
+  --storm=20000      connection attempts of the storm (0: no storm)
+  --no-abuse         skip the slow consumer, flood and storm
+  --server-nofile=16384  open-file limit of each server
+  --no-pin           do not pin the server to CPU 0 and the load to the rest
+  --no-readme        do not rewrite bench/README.md
+  --out=PATH         results file (default bench/results/<date>[-quick].json)`;
+
+/** Parses the command line. */
+export function parseFlags(args: string[]): Flags {
+  const map = new Map<string, string>();
+  for (const arg of args) {
+    if (arg === "--help" || arg === "-h") {
+      console.log(HELP);
+      Deno.exit(0);
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) {
+      throw new TypeError(
+        `Cannot read flag ${
+          JSON.stringify(arg)
+        }: expected --name or --name=value`,
+      );
+    }
+    map.set(m[1], m[2] ?? "true");
+  }
+  const quick = map.get("quick") === "true";
+  const num = (name: string, fallback: number) => {
+    const text = map.get(name);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < 0) {
+      throw new RangeError(
+        `Cannot read --${name}: ${JSON.stringify(text)} is not a number >= 0`,
+      );
+    }
+    return value;
+  };
+  const ns = (map.get("n") ?? (quick ? "100,1000" : "100,1000,10000")).split(
+    ",",
+  ).map(Number);
+  const servers = (map.get("servers") ?? "beam,peerjs,bare").split(
+    ",",
+  ) as ServerKind[];
+  for (const s of servers) {
+    if (!["beam", "peerjs", "bare"].includes(s)) {
+      throw new TypeError(
+        `Cannot read --servers: unknown server ${JSON.stringify(s)}`,
+      );
+    }
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  return {
+    quick,
+    runs: num("runs", quick ? 1 : 3),
+    ns,
+    servers,
+    clients: Math.max(1, num("clients", 2)),
+    rate: num("rate", 20_000),
+    pacedN: num("paced-n", quick ? 1000 : 10_000),
+    pacedMs: num("paced-ms", quick ? 3000 : 10_000),
+    window: Math.max(1, num("window", 4)),
+    abuse: map.get("no-abuse") !== "true",
+    storm: num("storm", quick ? 2000 : 20_000),
+    serverNofile: num("server-nofile", 16_384),
+    pin: map.get("no-pin") !== "true" && navigator.hardwareConcurrency >= 2,
+    readme: map.get("no-readme") !== "true" && !quick,
+    out: map.get("out") ??
+      `${ROOT}/bench/results/${date}${quick ? "-quick" : ""}.json`,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** One measurement, as printed and stored. */
+export type Record_ = Record<string, unknown> & {
+  type: string;
+  server: ServerKind;
+};
+
+const records: Record_[] = [];
+
+function emit(record: Record_): void {
+  records.push(record);
+  console.log(JSON.stringify(record));
+}
+
+function mergeHists(replies: Record<string, unknown>[]): Histogram {
+  const h = new Histogram();
+  for (const r of replies) {
+    h.add(
+      Histogram.fromSparse(
+        r.hist as [number, number][],
+        r.histMax as number,
+        r.histSum as number,
+      ),
+    );
+  }
+  return h;
+}
+
+function sumOf(replies: Record<string, unknown>[], key: string): number {
+  return replies.reduce((s, r) => s + Number(r[key] ?? 0), 0);
+}
+
+function mergeCounts(
+  replies: Record<string, unknown>[],
+  key: string,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of replies) {
+    for (
+      const [k, v] of Object.entries((r[key] ?? {}) as Record<string, number>)
+    ) {
+      out[k] = (out[k] ?? 0) + v;
+    }
+  }
+  return out;
+}
+
+/** Shares of `n` for `k` clients, each even so that peers pair up. */
+function shares(n: number, k: number): number[] {
+  const pairs = Math.floor(n / 2);
+  return Array.from(
+    { length: k },
+    (_, i) => 2 * (Math.floor(pairs / k) + (i < pairs % k ? 1 : 0)),
+  );
+}
+
+class Bench {
+  flags: Flags;
+  clients: LoadClient[] = [];
+  peerCli = "";
+  beamEntry = "main.ts";
+  beamEntryNote = "";
+  #label = 0;
+
+  constructor(flags: Flags) {
+    this.flags = flags;
+  }
+
+  start(): void {
+    const nofile = Math.min(hardFileLimit(), 20_000);
+    const cpus = navigator.hardwareConcurrency;
+    for (let i = 0; i < this.flags.clients; i++) {
+      this.clients.push(
+        new LoadClient(i, nofile, this.flags.pin ? `1-${cpus - 1}` : undefined),
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.exit()));
+  }
+
+  async server(
+    kind: ServerKind,
+    what: string,
+    peerLimit?: number,
+  ): Promise<RunningServer> {
+    const label = `${String(++this.#label).padStart(3, "0")}-${kind}-${what}`;
+    const options = {
+      nofile: this.flags.serverNofile,
+      peerCli: this.peerCli,
+      peerLimit,
+      label,
+      beamEntry: this.beamEntry,
+      cpus: this.flags.pin ? "0" : undefined,
+    };
+    try {
+      return await startServer(kind, options);
+    } catch (error) {
+      if (kind !== "beam" || this.beamEntry !== "main.ts") throw error;
+      // The work tree may be mid-edit elsewhere: measure the signaling
+      // server alone rather than nothing, and say so in the results.
+      this.beamEntry = "bench/beam_signal_server.ts";
+      this.beamEntryNote = `main.ts did not start: ${
+        (error as Error).message.slice(0, 300)
+      }`;
+      console.error(`bench: ${this.beamEntryNote}; using ${this.beamEntry}`);
+      return await startServer(kind, { ...options, beamEntry: this.beamEntry });
+    }
+  }
+
+  async setup(kind: ServerKind, port: number): Promise<void> {
+    await Promise.all(
+      this.clients.map((c, i) => c.call("setup", { kind, port, tag: `c${i}` })),
+    );
+  }
+
+  /** A few pairs through their conversation, so the JIT has seen the paths. */
+  async warmUp(): Promise<void> {
+    await this.clients[0].call("connect", { n: 40 });
+    await this.clients[0].call("converse", {
+      window: this.flags.window,
+      timeoutMs: 20_000,
+    });
+    await this.clients[0].call("close");
+    await sleep(300);
+  }
+
+  async load(kind: ServerKind, n: number, runIndex: number): Promise<void> {
+    const f = this.flags;
+    const server = await this.server(
+      kind,
+      `n${n}-run${runIndex}`,
+      kind === "peerjs" ? 1_000_000 : undefined,
+    );
+    try {
+      await this.setup(kind, server.port);
+      await this.warmUp();
+      const before = procStat(server.pid);
+      const parts = shares(n, this.clients.length);
+      const t0 = performance.now();
+      const connects = await Promise.all(
+        this.clients.map((c, i) =>
+          c.call("connect", {
+            n: parts[i],
+            concurrency: 200,
+            deadlineMs: 60_000,
+          })
+        ),
+      );
+      const connectMs = performance.now() - t0;
+      await sleep(1000);
+      const idle = procStat(server.pid);
+      const connected = sumOf(connects, "connected");
+      const base = {
+        server: kind,
+        n,
+        run: runIndex,
+        entry: kind === "beam" ? this.beamEntry : undefined,
+      };
+      const s0 = procStat(server.pid);
+      const c0 = this.clients.map((c) => procStat(c.pid).cpuMs);
+      const m0 = machineBusyMs() - procStat(Deno.pid).cpuMs;
+      const replies = await Promise.all(
+        this.clients.map((c) =>
+          c.call("converse", { window: f.window, timeoutMs: 180_000 })
+        ),
+      );
+      const s1 = procStat(server.pid);
+      const c1 = this.clients.map((c) => procStat(c.pid).cpuMs);
+      const m1 = machineBusyMs() - procStat(Deno.pid).cpuMs;
+      const h = mergeHists(replies);
+      const relayed = sumOf(replies, "relayed");
+      const startAt = Math.min(...replies.map((r) => r.startAt as number));
+      const endAt = Math.max(...replies.map((r) => r.endAt as number));
+      const seconds = (endAt - startAt) / 1000;
+      const serverCpu = s1.cpuMs - s0.cpuMs;
+      const clientCpu = c1.reduce((s, v, i) => s + v - c0[i], 0);
+      emit({
+        type: "load",
+        ...base,
+        connected,
+        connectErrors: mergeCounts(connects, "errors"),
+        connectMs: round(connectMs),
+        complete: replies.every((r) => r.complete),
+        relayed,
+        seconds: round(seconds, 4),
+        msgsPerSec: round(relayed / seconds),
+        p50Ms: round(h.quantile(0.5) / 1000),
+        p99Ms: round(h.quantile(0.99) / 1000),
+        maxMs: round(h.max / 1000),
+        serverCpuMs: serverCpu,
+        cpuUsPerMsg: round(serverCpu * 1000 / relayed),
+        serverCpuUtil: round(serverCpu / 1000 / seconds),
+        clientCpuUtil: round(clientCpu / 1000 / seconds),
+        // Cores busy with anything but the server and the load (and this process).
+        otherCpuUtil: round(
+          Math.max(0, m1 - m0 - serverCpu - clientCpu) / 1000 / seconds,
+        ),
+        loadavg: round(Deno.loadavg()[0]),
+        rssBeforeKiB: before.rssKiB,
+        rssIdleKiB: idle.rssKiB,
+        memPerIdleConnKB: round(
+          (idle.rssKiB - before.rssKiB) * 1024 / 1000 / connected,
+        ),
+        rssAfterKiB: s1.rssKiB,
+        serverFdsIdle: idle.fds,
+        heartbeats: sumOf(replies, "heartbeats"),
+        unexpected: mergeCounts(replies, "unexpected"),
+        closes: mergeCounts(replies, "closes"),
+      });
+      if (n === f.pacedN && f.rate > 0 && f.pacedMs > 0) {
+        await this.paced(kind, server, base);
+      }
+      await Promise.all(this.clients.map((c) => c.call("close")));
+    } finally {
+      await server.stop();
+    }
+  }
+
+  async paced(
+    kind: ServerKind,
+    server: RunningServer,
+    base: Record<string, unknown>,
+  ): Promise<void> {
+    const f = this.flags;
+    const s0 = procStat(server.pid);
+    const c0 = this.clients.map((c) => procStat(c.pid).cpuMs);
+    const m0 = machineBusyMs() - procStat(Deno.pid).cpuMs;
+    const replies = await Promise.all(
+      this.clients.map((c) =>
+        c.call("paced", {
+          rate: f.rate / this.clients.length,
+          ms: f.pacedMs,
+          drainMs: 5000,
+        })
+      ),
+    );
+    const s1 = procStat(server.pid);
+    const c1 = this.clients.map((c) => procStat(c.pid).cpuMs);
+    const m1 = machineBusyMs() - procStat(Deno.pid).cpuMs;
+    const clientCpu = c1.reduce((s, v, i) => s + v - c0[i], 0);
+    const h = mergeHists(replies);
+    const relayed = sumOf(replies, "relayed");
+    const seconds = (Math.max(...replies.map((r) => r.endAt as number)) -
+      Math.min(...replies.map((r) => r.startAt as number))) / 1000;
+    const serverCpu = s1.cpuMs - s0.cpuMs;
+    emit({
+      type: "paced",
+      ...base,
+      server: kind,
+      targetRate: f.rate,
+      offeredRate: round(sumOf(replies, "offeredRate")),
+      sent: sumOf(replies, "sent"),
+      relayed,
+      lost: sumOf(replies, "lost"),
+      p50Ms: round(h.quantile(0.5) / 1000),
+      p99Ms: round(h.quantile(0.99) / 1000),
+      maxMs: round(h.max / 1000),
+      maxSendLagMs: round(
+        Math.max(...replies.map((r) => r.maxLagMs as number)),
+      ),
+      cpuUsPerMsg: round(serverCpu * 1000 / relayed),
+      serverCpuUtil: round(serverCpu / 1000 / seconds),
+      clientCpuUtil: round(clientCpu / 1000 / seconds),
+      otherCpuUtil: round(
+        Math.max(0, m1 - m0 - serverCpu - clientCpu) / 1000 / seconds,
+      ),
+      loadavg: round(Deno.loadavg()[0]),
+      unexpected: mergeCounts(replies, "unexpected"),
+    });
+  }
+
+  /** Samples a server's RSS and descriptors while `work` runs. */
+  async watch<T>(
+    server: RunningServer,
+    work: Promise<T>,
+  ): Promise<{ result: T; peakRssKiB: number; peakFds: number }> {
+    let peakRssKiB = 0;
+    let peakFds = 0;
+    let done = false;
+    const sampler = (async () => {
+      while (!done) {
+        const s = procStat(server.pid);
+        if (s.rssKiB > peakRssKiB) peakRssKiB = s.rssKiB;
+        if (s.fds > peakFds) peakFds = s.fds;
+        await sleep(50);
+      }
+    })();
+    try {
+      const result = await work;
+      return { result, peakRssKiB, peakFds };
+    } finally {
+      done = true;
+      await sampler;
+    }
+  }
+
+  async slowConsumer(kind: ServerKind): Promise<void> {
+    const server = await this.server(kind, "slow");
+    try {
+      await this.setup(kind, server.port);
+      await this.warmUp();
+      const before = procStat(server.pid);
+      const cap = this.flags.quick ? 32 << 20 : 128 << 20;
+      const { result, peakRssKiB } = await this.watch(
+        server,
+        this.clients[0].call("slow", { bytesCap: cap, ms: 10_000 }),
+      );
+      const held = procStat(server.pid);
+      await this.clients[0].call("release");
+      await sleep(1500);
+      const after = procStat(server.pid);
+      emit({
+        type: "slow",
+        server: kind,
+        ...result,
+        rssBeforeKiB: before.rssKiB,
+        rssPeakKiB: peakRssKiB,
+        rssHeldKiB: held.rssKiB,
+        rssAfterReleaseKiB: after.rssKiB,
+        growthKiB: peakRssKiB - before.rssKiB,
+        alive: server.alive(),
+      });
+    } finally {
+      await Promise.all(
+        this.clients.map((c) => c.call("close").catch(() => {})),
+      );
+      await server.stop();
+    }
+  }
+
+  async flood(kind: ServerKind): Promise<void> {
+    const server = await this.server(kind, "flood");
+    try {
+      await this.setup(kind, server.port);
+      await this.warmUp();
+      const before = procStat(server.pid);
+      const ms = this.flags.quick ? 2000 : 5000;
+      const attack = this.clients[0].call("flood", {
+        conns: 50,
+        frames: 200_000,
+        ms,
+      });
+      await sleep(200);
+      const probe = (this.clients[1] ?? this.clients[0]).call("probe", {
+        msgs: Math.round((ms - 500) / 20),
+        rate: 50,
+        timeoutMs: 5000,
+      });
+      const { result, peakRssKiB } = await this.watch(
+        server,
+        Promise.all([attack, probe]),
+      );
+      const after = procStat(server.pid);
+      const probeAfter = await this.clients[0].call("probe", {
+        msgs: 20,
+        rate: 100,
+        timeoutMs: 5000,
+      });
+      emit({
+        type: "flood",
+        server: kind,
+        attack: result[0],
+        probeDuring: result[1],
+        probeAfter,
+        serverCpuMs: after.cpuMs - before.cpuMs,
+        rssBeforeKiB: before.rssKiB,
+        rssPeakKiB: peakRssKiB,
+        growthKiB: peakRssKiB - before.rssKiB,
+        alive: server.alive(),
+        log: await logSummary(server.log),
+      });
+    } finally {
+      await Promise.all(
+        this.clients.map((c) => c.call("close").catch(() => {})),
+      );
+      await server.stop();
+    }
+  }
+
+  async storm(kind: ServerKind): Promise<void> {
+    const f = this.flags;
+    // PeerJS as deployed: its default concurrent_limit (5000) applies here.
+    const server = await this.server(kind, "storm");
+    try {
+      await this.setup(kind, server.port);
+      await this.warmUp();
+      const before = procStat(server.pid);
+      const parts = shares(f.storm, this.clients.length);
+      const { result, peakRssKiB, peakFds } = await this.watch(
+        server,
+        Promise.all(
+          this.clients.map((c, i) =>
+            c.call("storm", {
+              n: parts[i],
+              concurrency: 250,
+              timeoutMs: 10_000,
+            })
+          ),
+        ),
+      );
+      await sleep(1000);
+      const during = procStat(server.pid);
+      const probeDuring = await this.clients[0].call("probe", {
+        msgs: 20,
+        rate: 100,
+        timeoutMs: 5000,
+      });
+      const held = await Promise.all(
+        this.clients.map((c) => c.call("release")),
+      );
+      await sleep(2000);
+      const probeAfter = await this.clients[0].call("probe", {
+        msgs: 20,
+        rate: 100,
+        timeoutMs: 5000,
+      });
+      const after = procStat(server.pid);
+      emit({
+        type: "storm",
+        server: kind,
+        attempted: f.storm,
+        serverNofile: f.serverNofile,
+        peerjsConcurrentLimit: kind === "peerjs" ? 5000 : undefined,
+        opened: sumOf(result, "opened"),
+        errors: mergeCounts(result, "errors"),
+        seconds: round(Math.max(...result.map((r) => r.ms as number)) / 1000),
+        stillOpenAfter1s: sumOf(held, "stillOpen"),
+        closedWhileHeld: mergeCounts(held, "closes"),
+        serverFdsPeak: peakFds,
+        serverFdsHeld: during.fds,
+        rssBeforeKiB: before.rssKiB,
+        rssPeakKiB: peakRssKiB,
+        rssAfterReleaseKiB: after.rssKiB,
+        serverCpuMs: after.cpuMs - before.cpuMs,
+        probeDuring,
+        probeAfter,
+        alive: server.alive(),
+        log: await logSummary(server.log),
+      });
+    } finally {
+      await Promise.all(
+        this.clients.map((c) => c.call("close").catch(() => {})),
+      );
+      await server.stop();
+    }
+  }
+}
+
+/** What a server wrote to its log: size, lines, and the most frequent lines. */
+async function logSummary(path: string): Promise<Record<string, unknown>> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  const counts = new Map<string, number>();
+  const lines = text.split("\n").filter(Boolean);
+  for (const line of lines) {
+    // Ids and numbers vary; the kind of line is what matters.
+    const key = line.replace(/[A-Za-z0-9_-]{16,}/g, "<id>").replace(/\d+/g, "N")
+      .slice(0, 120);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
+  return {
+    bytes: text.length,
+    lines: lines.length,
+    top: Object.fromEntries(top),
+  };
+}
+
+function rotate<T>(xs: T[], by: number): T[] {
+  return xs.map((_, i) => xs[(i + by) % xs.length]);
+}
+
+async function machine(flags: Flags): Promise<Record<string, unknown>> {
+  const cpu =
+    /model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo"))
+      ?.[1] ?? "?";
+  const node = (await run("node", ["--version"]).catch(() => "?")).trim();
+  const head =
+    (await run("git", ["rev-parse", "--short", "HEAD"]).catch(() => "?"))
+      .trim();
+  const dirty = (await run("git", [
+    "status",
+    "--porcelain",
+    "--",
+    "lib/signal",
+    "lib/http",
+    "main.ts",
+  ])
+    .catch(() => "")).trim();
+  return {
+    cpu,
+    cores: navigator.hardwareConcurrency,
+    memoryGiB: round(Deno.systemMemoryInfo().total / 2 ** 30),
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    node,
+    peer: PEER_VERSION,
+    commit: head,
+    uncommittedServerFiles: dirty ? dirty.split("\n").map((l) => l.trim()) : [],
+    loadavgAtStart: Deno.loadavg().map((v) => round(v)),
+    pinned: flags.pin
+      ? "server on CPU 0, load on the other CPUs (taskset)"
+      : "no",
+  };
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args);
+  const started = performance.now();
+  const date = new Date().toISOString();
+  const bench = new Bench(flags);
+  if (flags.servers.includes("peerjs")) bench.peerCli = await ensurePeerJs();
+  const meta = {
+    date,
+    command: `deno task bench${
+      Deno.args.length ? " " + Deno.args.join(" ") : ""
+    }`,
+    flags,
+    machine: await machine(flags),
+  };
+  bench.start();
+  try {
+    for (let r = 0; r < flags.runs; r++) {
+      for (const n of flags.ns) {
+        for (const kind of rotate(flags.servers, r + flags.ns.indexOf(n))) {
+          await bench.load(kind, n, r + 1);
+        }
+      }
+    }
+    if (flags.abuse) {
+      for (const kind of flags.servers) await bench.slowConsumer(kind);
+      for (const kind of flags.servers) await bench.flood(kind);
+      if (flags.storm > 0) {
+        for (const kind of flags.servers) await bench.storm(kind);
+      }
+    }
+  } finally {
+    await bench.stop();
+  }
+  const results = {
+    ...meta,
+    beamEntry: bench.beamEntry,
+    beamEntryNote: bench.beamEntryNote || undefined,
+    totalSeconds: round((performance.now() - started) / 1000),
+    records,
+  };
+  const summary = summarize(results);
+  console.log(summary.text);
+  await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });
+  await Deno.writeTextFile(
+    flags.out,
+    JSON.stringify({ ...results, summary: summary.data }, null, 1) + "\n",
+  );
+  console.error(
+    `bench: wrote ${
+      flags.out.replace(ROOT + "/", "")
+    } (server logs in ${WORK_DIR}/logs)`,
+  );
+  if (flags.readme) {
+    const path = `${ROOT}/bench/README.md`;
+    const readme = await Deno.readTextFile(path);
+    await Deno.writeTextFile(path, renderReadme(readme, results, summary));
+    console.error("bench: regenerated the tables in bench/README.md");
+  }
+}
+
+if (import.meta.main) await main();
