@@ -210,6 +210,14 @@ function errorOf(reason: unknown): Error {
 }
 
 /**
+ * Bytes gathered into one write to a file or one message to the service
+ * worker. Each of those costs a round trip to another process: data-channel
+ * chunks (16 to 256 KiB) written one by one run two to three times slower
+ * in Chromium than 1 MiB batches.
+ */
+const WRITE_BATCH = 1 << 20;
+
+/**
  * A {@linkcode FileWriter} over a WritableStream. Writes are pipelined: the
  * next chunk is taken while the stream still writes this one, up to the
  * stream's own high-water mark; `cleanup` runs after an abort.
@@ -343,10 +351,11 @@ export function fileHandleSink(handle: FileSystemFileHandle): Sink {
     // The browser writes to a temporary file and moves it over the chosen
     // one on close, so an abort leaves the chosen file as it was.
     const writable = await handle.createWritable();
-    return streamWriter(writable, `"${handle.name}"`, async () => {
+    const writer = streamWriter(writable, `"${handle.name}"`, async () => {
       // The picker created the file empty: remove it (Chromium 110+).
       await (handle as RemovableHandle).remove?.();
     });
+    return batchWriter(writer, WRITE_BATCH);
   });
 }
 
@@ -380,9 +389,10 @@ export function directorySink(dir: FileSystemDirectoryHandle): Sink {
     taken.add(name.toLowerCase());
     const handle = await dir.getFileHandle(name, { create: true });
     const writable = await handle.createWritable();
-    return streamWriter(writable, `"${name}"`, async () => {
+    const writer = streamWriter(writable, `"${name}"`, async () => {
       await dir.removeEntry(name);
     });
+    return batchWriter(writer, WRITE_BATCH);
   });
 }
 
@@ -408,6 +418,8 @@ export interface ServiceWorkerSinkOptions {
   startTimeoutMs?: number;
   /** Bytes that may wait between this page and the download. Default 4 MiB. */
   highWaterMark?: number;
+  /** Bytes gathered into each message to the worker. Default 1 MiB. */
+  batchBytes?: number;
 }
 
 const DOWNLOAD_SCOPE = "/_beam_download/";
@@ -533,11 +545,12 @@ async function openDownload(
     stop();
     return Promise.resolve();
   });
+  const batched = batchWriter(inner, options.batchBytes ?? WRITE_BATCH);
   return {
-    write: (chunk) => inner.write(chunk),
+    write: (chunk) => batched.write(chunk),
     async close() {
       try {
-        await inner.close();
+        await batched.close();
         // The last bytes are in the stream; wait until the browser has
         // read them, so that the page may close right after.
         if (await ended === "beam-cancelled") {
@@ -547,7 +560,44 @@ async function openDownload(
         stop();
       }
     },
-    abort: (reason) => inner.abort(reason),
+    abort: (reason) => batched.abort(reason),
+  };
+}
+
+/**
+ * Gathers chunks into fresh `size`-byte buffers and writes those to
+ * `inner` (the last one shorter, on close). Copying also means that
+ * `inner` never sees a view of a larger buffer, which posting would clone
+ * whole.
+ */
+function batchWriter(inner: FileWriter, size: number): FileWriter {
+  let batch = new Uint8Array(size);
+  let used = 0;
+  async function flush(): Promise<void> {
+    if (used === 0) return;
+    const full = used === size ? batch : batch.slice(0, used);
+    batch = new Uint8Array(size);
+    used = 0;
+    await inner.write(full);
+  }
+  return {
+    async write(chunk) {
+      for (let at = 0; at < chunk.length;) {
+        const n = Math.min(size - used, chunk.length - at);
+        batch.set(chunk.subarray(at, at + n), used);
+        used += n;
+        at += n;
+        if (used === size) await flush();
+      }
+    },
+    async close() {
+      await flush();
+      await inner.close();
+    },
+    abort(reason) {
+      used = 0;
+      return inner.abort(reason);
+    },
   };
 }
 

@@ -54,7 +54,14 @@ class FakeFile {
           parts.push(chunk.slice());
         },
         close: () => {
-          this.bytes = new Uint8Array(parts.flatMap((p) => [...p]));
+          this.bytes = new Uint8Array(
+            parts.reduce((sum, part) => sum + part.length, 0),
+          );
+          let at = 0;
+          for (const part of parts) {
+            this.bytes.set(part, at);
+            at += part.length;
+          }
         },
       }),
     );
@@ -262,8 +269,20 @@ Deno.test("fileHandleSink() writes one file through createWritable()", async () 
   assert.equal(sink.inMemory, false);
   await writeAll(sink, [[meta("x.bin", 11), encoder.encode("hello world")]]);
   assert.equal(new TextDecoder().decode(file.bytes), "hello world");
+  assert.equal(file.writes, 1, "small chunks are batched into one write");
   assert.equal(file.removed, false);
   await assert.rejects(() => sink.open(meta("y", 1)));
+});
+
+Deno.test("fileHandleSink() writes large chunks in 1 MiB batches", async () => {
+  const file = new FakeFile("big.bin");
+  const bytes = new Uint8Array(3 * (1 << 20) + 5).map((_, i) => i * 7);
+  await writeAll(fileHandleSink(file.handle), [[
+    meta("big.bin", bytes.length),
+    bytes,
+  ]]);
+  assert.equal(file.writes, 4);
+  assert.deepEqual(file.bytes, bytes);
 });
 
 Deno.test("fileHandleSink() holds one file only", async () => {

@@ -1,0 +1,312 @@
+/**
+ * The sinks in headless Chromium: a page (tests/fixtures/sinks) loads an
+ * esbuild bundle of lib/transfer/sinks.ts, writes known bytes through each
+ * sink, and the test checks what reached the disk: the downloads the service
+ * worker (static/sw.js) streamed, and the OPFS files behind a stubbed picker.
+ */
+
+import assert from "node:assert/strict";
+import * as esbuild from "esbuild";
+import type { Download, Page } from "playwright-core";
+import { launchBrowser, type TestBrowser } from "./_helpers/browser.ts";
+import { uniqueNames } from "../lib/transfer/sinks.ts";
+import { zipSize } from "../lib/transfer/zip.ts";
+import type { FileMeta } from "../lib/transfer/sink.ts";
+
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
+  .replace(/\/$/, "");
+const MB = 1 << 20;
+
+async function bundleSinks(): Promise<string> {
+  try {
+    const result = await esbuild.build({
+      entryPoints: [`${ROOT}/lib/transfer/sinks.ts`],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "chrome110",
+      write: false,
+      logLevel: "warning",
+    });
+    return result.outputFiles[0].text;
+  } finally {
+    await esbuild.stop();
+  }
+}
+
+/** Serves the fixture page, the bundle and the service worker. */
+async function startFixtureServer(): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const js = "text/javascript; charset=utf-8";
+  const files: Record<string, [string, string]> = {
+    "/": [
+      await Deno.readTextFile(`${ROOT}/tests/fixtures/sinks/index.html`),
+      "text/html; charset=utf-8",
+    ],
+    "/page.js": [
+      await Deno.readTextFile(`${ROOT}/tests/fixtures/sinks/page.js`),
+      js,
+    ],
+    "/sinks.js": [await bundleSinks(), js],
+    "/sw.js": [await Deno.readTextFile(`${ROOT}/static/sw.js`), js],
+  };
+  return Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      const file = files[new URL(req.url).pathname];
+      if (file === undefined) {
+        return new Response("Not found\n", {
+          status: 404,
+        });
+      }
+      return new Response(file[0], {
+        headers: { "content-type": file[1], "cache-control": "no-store" },
+      });
+    },
+  );
+}
+
+async function sha256File(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    await Deno.readFile(path),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
+
+/** Runs `script` in the page while waiting for the download it starts. */
+async function withDownload<T>(
+  page: Page,
+  script: () => Promise<T>,
+): Promise<{ result: T; download: Download; path: string; seconds: number }> {
+  const started = performance.now();
+  const [download, result] = await Promise.all([
+    page.waitForEvent("download", { timeout: 120_000 }),
+    script(),
+  ]);
+  const path = await download.path();
+  const failure = await download.failure();
+  assert.equal(failure, null, `the download failed: ${failure}`);
+  return {
+    result,
+    download,
+    path,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+function rate(bytes: number, seconds: number): string {
+  return `${(bytes / MB / seconds).toFixed(0)} MB/s`;
+}
+
+const PYTHON_ZIP = `
+import hashlib, json, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    print(json.dumps({
+        "bad": z.testzip(),
+        "entries": {i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist()},
+        "dates": [list(i.date_time) for i in z.infolist()],
+    }))
+`;
+
+interface PageBeam {
+  serviceWorker(options: {
+    name: string;
+    size: number;
+    chunk: number;
+    pauseAt?: number;
+    pauseMs?: number;
+    keepAliveMs?: number;
+  }): Promise<{ kind: string; sha: string; ms: number }>;
+  serviceWorkerZip(options: { sizes: number[]; chunk: number }): Promise<{
+    kind: string;
+    shas: Record<string, string>;
+    ms: number;
+    metas: FileMeta[];
+  }>;
+  filePicker(options: { size: number; chunk: number }): Promise<{
+    features: Record<string, boolean>;
+    choice: { kind: string };
+    kind: string;
+    sha: string;
+    savedSha: string;
+    ms: number;
+    namesAfterAbort: string[];
+  }>;
+  directory(): Promise<{ kind: string; files: Record<string, string> }>;
+  memory(options: { size: number; chunk: number }): Promise<{
+    kind: string;
+    inMemory: boolean;
+    name: string;
+    sha: string;
+    savedSha: string;
+    ms: number;
+  }>;
+}
+
+declare const beam: PageBeam;
+
+async function openPage(browser: TestBrowser, url: string): Promise<Page> {
+  const page = browser.context.pages()[0] ?? await browser.newPage();
+  page.on("pageerror", (error) => console.error("page error:", error));
+  await page.goto(url);
+  await page.waitForFunction(() => "beam" in globalThis);
+  return page;
+}
+
+Deno.test({
+  name: "Sinks stream files to disk in headless Chromium",
+  // Playwright and the browser keep sockets and timers of their own.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const server = await startFixtureServer();
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const browser = await launchBrowser({ acceptDownloads: true });
+    try {
+      const page = await openPage(browser, `${base}/`);
+
+      await t.step(
+        "serviceWorkerSink() streams 20 MB as a download with a UTF-8 name",
+        async () => {
+          const size = 20 * MB;
+          const name = "résumé 履歴書 – 20 MB.bin";
+          const { result, download, path, seconds } = await withDownload(
+            page,
+            () =>
+              page.evaluate(
+                (options) => beam.serviceWorker(options),
+                { name, size, chunk: 64 << 10 },
+              ),
+          );
+          assert.equal(result.kind, "service-worker");
+          assert.equal(download.suggestedFilename(), name);
+          assert.equal((await Deno.stat(path)).size, size);
+          assert.equal(await sha256File(path), result.sha);
+          console.log(
+            `  service worker: ${rate(size, result.ms / 1000)} written, ` +
+              `${rate(size, seconds)} end to end`,
+          );
+        },
+      );
+
+      await t.step(
+        "serviceWorkerSink() zips several files into one download",
+        async () => {
+          const sizes = [0, 1234, 10 * MB];
+          const { result, download, path, seconds } = await withDownload(
+            page,
+            () =>
+              page.evaluate(
+                (options) => beam.serviceWorkerZip(options),
+                { sizes, chunk: 64 << 10 },
+              ),
+          );
+          assert.equal(result.kind, "zip");
+          assert.equal(download.suggestedFilename(), "beam-files.zip");
+          const names = uniqueNames(result.metas.map((m) => m.name));
+          const expected = zipSize(
+            result.metas.map((m, i) => ({ ...m, name: names[i] })),
+          );
+          assert.equal((await Deno.stat(path)).size, expected);
+          const output = await new Deno.Command("python3", {
+            args: ["-c", PYTHON_ZIP, path],
+          }).output();
+          assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+          const view = JSON.parse(new TextDecoder().decode(output.stdout));
+          assert.equal(view.bad, null);
+          assert.deepEqual(view.entries, result.shas);
+          assert.deepEqual(Object.keys(view.entries), [
+            "empty.txt",
+            "résumé 履歴書.txt",
+            "data.bin",
+          ]);
+          const total = sizes.reduce((a, b) => a + b);
+          console.log(
+            `  zip via service worker: ${
+              rate(total, result.ms / 1000)
+            } written, ` +
+              `${rate(total, seconds)} end to end`,
+          );
+        },
+      );
+
+      await t.step(
+        "fileHandleSink() writes through a picked (OPFS) file",
+        async () => {
+          const size = 20 * MB;
+          const result = await page.evaluate(
+            (options) => beam.filePicker(options),
+            { size, chunk: 64 << 10 },
+          );
+          assert.equal(result.features.saveFilePicker, true);
+          assert.equal(result.features.serviceWorker, true);
+          assert.equal(result.choice.kind, "file-picker");
+          assert.equal(result.kind, "file-picker");
+          assert.equal(result.savedSha, result.sha);
+          assert.deepEqual(result.namesAfterAbort, ["picked.bin"]);
+          console.log(`  file picker (OPFS): ${rate(size, result.ms / 1000)}`);
+        },
+      );
+
+      await t.step(
+        "directorySink() saves beside existing files without overwriting",
+        async () => {
+          const result = await page.evaluate(() => beam.directory());
+          assert.equal(result.kind, "directory");
+          assert.deepEqual(result.files, {
+            "a.txt": "",
+            "a (1).txt": "one",
+            "a (2).txt": "two",
+            "日本語 ファイル.txt": "three",
+          });
+        },
+      );
+
+      await t.step(
+        "memorySink() hands the file to save() as a Blob",
+        async () => {
+          const size = 5 * MB;
+          const result = await page.evaluate(
+            (options) => beam.memory(options),
+            { size, chunk: 64 << 10 },
+          );
+          assert.equal(result.kind, "memory");
+          assert.equal(result.inMemory, true);
+          assert.equal(result.name, "in memory.bin");
+          assert.equal(result.savedSha, result.sha);
+        },
+      );
+
+      if (Deno.env.get("BEAM_SLOW_TESTS") === "1") {
+        await t.step(
+          "serviceWorkerSink() keeps the worker alive through a 45 s pause",
+          async () => {
+            const size = 4 * MB;
+            const { result, path } = await withDownload(
+              page,
+              () =>
+                page.evaluate(
+                  (options) => beam.serviceWorker(options),
+                  {
+                    name: "paused.bin",
+                    size,
+                    chunk: 64 << 10,
+                    pauseAt: 2 * MB,
+                    pauseMs: 45_000,
+                  },
+                ),
+            );
+            assert.equal(await sha256File(path), result.sha);
+          },
+        );
+      }
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});
