@@ -195,8 +195,16 @@ export default function ReceivePanel(
             secondsLeft={st.secondsLeft}
             label="Download progress"
           />
-          <p class="muted">{saveNote.value}</p>
+          {phase !== "done" && <p class="muted">{saveNote.value}</p>}
         </>
+      )}
+      {failed && (
+        <div class="actions">
+          <button type="button" class="secondary" onClick={() => location.reload()}>
+            Try again
+          </button>
+          <a class="button secondary" href="/">Send your own files</a>
+        </div>
       )}
       {!started.value && saveNote.value && (
         <p class="error" role="alert">{saveNote.value}</p>
