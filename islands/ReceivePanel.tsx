@@ -74,6 +74,8 @@ export default function ReceivePanel(
     const next = new ReceiveSession({
       signalUrl: signalUrl(location.origin),
       senderId,
+      // The key lives in the fragment, which never reaches the server.
+      secret: decodeURIComponent(location.hash.slice(1)),
       iceServers,
       connectTimeoutMs,
       onStatus: (s) => status.value = s,
@@ -200,7 +202,11 @@ export default function ReceivePanel(
       )}
       {failed && (
         <div class="actions">
-          <button type="button" class="secondary" onClick={() => location.reload()}>
+          <button
+            type="button"
+            class="secondary"
+            onClick={() => location.reload()}
+          >
             Try again
           </button>
           <a class="button secondary" href="/">Send your own files</a>

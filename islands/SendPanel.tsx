@@ -50,6 +50,7 @@ export default function SendPanel(
     const next = new SendSession({
       signalUrl: signalUrl(location.origin),
       files: picked,
+      secret,
       iceServers,
       connectTimeoutMs,
       onReceivers: (list) => receivers.value = list,

@@ -12,11 +12,21 @@
 import { EVENT, isPeerId, type ServerFrame } from "../signal/protocol.ts";
 import { SignalClient } from "../signal/client.ts";
 import { ConnectError, type PeerConnectionFactory, PeerLink } from "./rtc.ts";
-import { FileReceiver, IntegrityError } from "./receiver.ts";
+import { FileReceiver } from "./receiver.ts";
 import { ChannelClosedError } from "./channel.ts";
 import { type Offer, parseOffer } from "./wire.ts";
 import type { Sink } from "./sink.ts";
 import { RateMeter, throttle } from "./rate.ts";
+import {
+  AuthError,
+  deriveKeys,
+  KEY_MISSING,
+  type ShareKeys,
+  signSdp,
+  unseal,
+  UNVERIFIED,
+  verifySdp,
+} from "./auth.ts";
 
 /** Where a receive stands. */
 export type ReceivePhase =
@@ -54,6 +64,8 @@ export interface ReceiveSessionOptions {
   signalUrl: string;
   /** The sender's peer id, from the link. */
   senderId: string;
+  /** The share secret, from the link's fragment (`""` when cut off). */
+  secret: string;
   /** ICE servers for the peer connection. */
   iceServers: RTCIceServer[];
   /** How long one attempt may take to connect. Default 15 s. */
@@ -84,9 +96,11 @@ export class ReceiveSession {
   #options: ReceiveSessionOptions;
   #signal: SignalClient | null = null;
   #offer: Offer | null = null;
+  #keys: ShareKeys | null = null;
   #link: PeerLink | null = null;
-  #waiting: { resolve(offer: Offer): void; reject(error: Error): void } | null =
-    null;
+  #waiting:
+    | { resolve(sealed: unknown): void; reject(error: Error): void }
+    | null = null;
   #interrupt: ((error: Interrupt) => void) | null = null;
   #meter = new RateMeter();
   #status: ReceiveStatus;
@@ -117,6 +131,12 @@ export class ReceiveSession {
   async open(): Promise<Offer> {
     if (!isPeerId(this.#options.senderId)) {
       throw this.#fail(LINK_MALFORMED);
+    }
+    if (this.#options.secret !== "") {
+      this.#keys = await deriveKeys(
+        this.#options.secret,
+        this.#options.senderId,
+      );
     }
     try {
       this.#offer = await this.#request();
@@ -172,11 +192,7 @@ export class ReceiveSession {
           (err instanceof Interrupt && !err.fatal);
         if (!retryable) {
           await receiver.abort(err);
-          throw this.#fail(
-            err instanceof IntegrityError || err instanceof Interrupt
-              ? err.message
-              : err.message,
-          );
+          throw this.#fail(err.message);
         }
         // Progress in the last attempt means the path works: count anew.
         if (receiver.position > before) attempt = 1;
@@ -239,7 +255,18 @@ export class ReceiveSession {
     const channel = link.pc.createDataChannel("beam", { ordered: true });
     const offer = await link.pc.createOffer();
     await link.pc.setLocalDescription(offer);
-    this.#signal?.send(EVENT.offer, senderId, { sdp: offer.sdp });
+    const signal = this.#signal;
+    if (signal === null || this.#keys === null) {
+      throw new Interrupt(KEY_MISSING, true);
+    }
+    const mac = await signSdp(
+      this.#keys,
+      "offer",
+      senderId,
+      signal.id,
+      offer.sdp!,
+    );
+    signal.send(EVENT.offer, senderId, { sdp: offer.sdp, mac });
     // The sender answers; #onFrame applies the answer and candidates.
     await Promise.race([link.waitOpen(channel, timeout + 5_000), interrupted]);
     this.#update({ phase: "receiving", message: undefined });
@@ -277,7 +304,7 @@ export class ReceiveSession {
         );
       });
     }
-    const response = new Promise<Offer>((resolve, reject) => {
+    const response = new Promise<unknown>((resolve, reject) => {
       this.#waiting = { resolve, reject };
     });
     const timer = setTimeout(
@@ -288,11 +315,25 @@ export class ReceiveSession {
       15_000,
     );
     this.#signal.send(EVENT.request, this.#options.senderId);
+    let sealed: unknown;
     try {
-      return await response;
+      sealed = await response;
     } finally {
       clearTimeout(timer);
       this.#waiting = null;
+    }
+    try {
+      if (this.#keys === null) throw new AuthError(KEY_MISSING);
+      return parseOffer(await unseal(this.#keys, this.#signal.id, sealed));
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      // Without the key nothing here can be read or signed. Say so to the
+      // sender too, which refuses and gives its reason in an `answer`.
+      this.#signal.send(EVENT.offer, this.#options.senderId, {
+        sdp: null,
+        mac: null,
+      });
+      throw error;
     }
   }
 
@@ -301,11 +342,7 @@ export class ReceiveSession {
     switch (frame.event) {
       case EVENT.response:
         if (frame.from !== sender) return;
-        try {
-          this.#waiting?.resolve(parseOffer(frame.payload));
-        } catch (error) {
-          this.#waiting?.reject(error as Error);
-        }
+        this.#waiting?.resolve(frame.payload);
         return;
       case EVENT.invalidPeerId:
         this.#waiting?.reject(new Error(LINK_MALFORMED));

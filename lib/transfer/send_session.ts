@@ -19,6 +19,16 @@ import {
 import { ChannelClosedError } from "./channel.ts";
 import { encodeControl, type Offer } from "./wire.ts";
 import { RateMeter } from "./rate.ts";
+import {
+  AuthError,
+  deriveKeys,
+  KEY_MISSING,
+  seal,
+  type ShareKeys,
+  signSdp,
+  UNVERIFIED,
+  verifySdp,
+} from "./auth.ts";
 
 /** Where one receiver stands, as the sender sees it. */
 export type ReceiverPhase =
@@ -55,6 +65,8 @@ export interface SendSessionOptions {
   signalUrl: string;
   /** The files to share. */
   files: SourceFile[];
+  /** The share secret (the link's fragment); keys derive from it. */
+  secret: string;
   /** ICE servers. */
   iceServers: RTCIceServer[];
   /** How long a connection may take before `retry`. Default 15 s. */
@@ -80,6 +92,7 @@ interface Peer {
 export class SendSession {
   #options: SendSessionOptions;
   #signal: SignalClient | null = null;
+  #keys: ShareKeys | null = null;
   #peers = new Map<string, Peer>();
   #total: number;
   #stopped = false;
@@ -92,6 +105,7 @@ export class SendSession {
   /** Connects to signaling; resolves with this sender's peer id. */
   async start(): Promise<string> {
     const signal = await SignalClient.connect(this.#options.signalUrl);
+    this.#keys = await deriveKeys(this.#options.secret, signal.id);
     this.#signal = signal;
     signal.listen((frame) => this.#onFrame(frame));
     signal.onClose((code, reason) => {
@@ -137,14 +151,22 @@ export class SendSession {
       case EVENT.request: {
         const peer = this.#peer(from);
         const offer: Offer = { files: this.#options.files.map(metaOf) };
-        this.#signal?.send(EVENT.response, from, offer);
+        // Only the link's holders can read the file list: the server
+        // relays ciphertext.
+        seal(this.#keys!, from, offer).then((sealed) => {
+          this.#signal?.send(EVENT.response, from, sealed);
+        });
         if (peer.view.phase !== "done") this.#set(peer, { phase: "waiting" });
         return;
       }
       case EVENT.offer: {
-        const sdp = (frame.payload as { sdp?: unknown } | null)?.sdp;
-        if (typeof sdp !== "string") return;
-        this.#connect(this.#peer(from), sdp).catch(() => {});
+        const { sdp, mac } = (frame.payload ?? {}) as {
+          sdp?: unknown;
+          mac?: unknown;
+        };
+        this.#verified(from, sdp, mac).then((ok) => {
+          if (ok) return this.#connect(this.#peer(from), sdp as string);
+        }).catch(() => {});
         return;
       }
       case EVENT.candidate: {
@@ -156,7 +178,22 @@ export class SendSession {
       }
       case EVENT.progress: {
         const peer = this.#peers.get(from);
-        const bytes = (frame.payload as { bytes?: unknown } | null)?.bytes;
+        const report = (frame.payload ?? {}) as {
+          bytes?: unknown;
+          error?: unknown;
+        };
+        if (peer !== undefined && typeof report.error === "string") {
+          // The receiver refused this connection (say, an answer whose MAC
+          // failed): show its reason here too.
+          peer.link?.close();
+          peer.link = null;
+          this.#set(peer, {
+            phase: "failed",
+            message: report.error.slice(0, 200),
+          });
+          return;
+        }
+        const bytes = report.bytes;
         if (peer === undefined || typeof bytes !== "number" || !(bytes >= 0)) {
           return;
         }
@@ -169,6 +206,30 @@ export class SendSession {
         });
         return;
       }
+    }
+  }
+
+  /**
+   * Checks an offer's MAC over its DTLS fingerprints. A receiver that
+   * cannot sign (no key in its link) or signs wrongly is refused and told
+   * why in the `answer`, and no connection is made.
+   */
+  async #verified(from: string, sdp: unknown, mac: unknown): Promise<boolean> {
+    const keys = this.#keys!;
+    try {
+      if (sdp === null && mac === null) throw new AuthError(KEY_MISSING);
+      await verifySdp(keys, "offer", this.#signal!.id, from, sdp, mac);
+      return true;
+    } catch (error) {
+      const reason = error instanceof AuthError && error.message === KEY_MISSING
+        ? KEY_MISSING
+        : UNVERIFIED;
+      this.#signal?.send(EVENT.answer, from, { refused: reason });
+      const peer = this.#peer(from);
+      peer.link?.close();
+      peer.link = null;
+      this.#set(peer, { phase: "failed", message: `Refused: ${reason}` });
+      return false;
     }
   }
 
@@ -216,7 +277,14 @@ export class SendSession {
       await link.setRemote({ type: "offer", sdp });
       const answer = await link.pc.createAnswer();
       await link.pc.setLocalDescription(answer);
-      this.#signal?.send(EVENT.answer, id, { sdp: answer.sdp });
+      const mac = await signSdp(
+        this.#keys!,
+        "answer",
+        this.#signal!.id,
+        id,
+        answer.sdp!,
+      );
+      this.#signal?.send(EVENT.answer, id, { sdp: answer.sdp, mac });
       const timeout = this.#options.connectTimeoutMs ?? 15_000;
       channel = await withTimeout(channelReady, timeout);
       await link.waitOpen(channel, timeout);
