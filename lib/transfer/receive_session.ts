@@ -353,19 +353,39 @@ export class ReceiveSession {
         this.#interrupt?.(new Interrupt(LINK_INACTIVE, true));
         return;
       case EVENT.answer: {
-        const sdp = (frame.payload as { sdp?: unknown } | null)?.sdp;
-        if (
-          frame.from !== sender || typeof sdp !== "string" ||
-          this.#link === null
-        ) return;
-        this.#link.setRemote({ type: "answer", sdp }).catch(() => {
-          this.#interrupt?.(
-            new Interrupt(
-              "The sender's connection details were unusable",
-              false,
-            ),
-          );
-        });
+        if (frame.from !== sender) return;
+        const { sdp, mac, refused } = (frame.payload ?? {}) as {
+          sdp?: unknown;
+          mac?: unknown;
+          refused?: unknown;
+        };
+        if (typeof refused === "string") {
+          const message = `The sender refused: ${refused.slice(0, 200)}`;
+          this.#interrupt?.(new Interrupt(message, true));
+          if (this.#status.phase === "failed") this.#update({ message });
+          return;
+        }
+        const link = this.#link;
+        if (link === null || this.#keys === null || this.#signal === null) {
+          return;
+        }
+        verifySdp(this.#keys, "answer", sender, this.#signal.id, sdp, mac).then(
+          () =>
+            link.setRemote({ type: "answer", sdp: sdp as string }).catch(() => {
+              this.#interrupt?.(
+                new Interrupt(
+                  "The sender's connection details were unusable",
+                  false,
+                ),
+              );
+            }),
+          () => {
+            // Someone between the browsers changed the answer: refuse, and
+            // tell the sender so both pages say it.
+            this.#signal?.send(EVENT.progress, sender, { error: UNVERIFIED });
+            this.#interrupt?.(new Interrupt(UNVERIFIED, true));
+          },
+        );
         return;
       }
       case EVENT.candidate:
