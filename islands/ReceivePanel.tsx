@@ -1,6 +1,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import { Progress } from "../components/Progress.tsx";
+import { AwakeNote } from "../components/AwakeNote.tsx";
 import {
   ReceiveSession,
   type ReceiveStatus,
@@ -198,6 +199,10 @@ export default function ReceivePanel(
             label="Download progress"
           />
           {phase !== "done" && <p class="muted">{saveNote.value}</p>}
+          <AwakeNote
+            active={phase === "receiving" || phase === "reconnecting" ||
+              phase === "connecting-peer" || phase === "retrying"}
+          />
         </>
       )}
       {failed && (

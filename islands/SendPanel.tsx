@@ -2,6 +2,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import { QrCode } from "../components/QrCode.tsx";
 import { Progress } from "../components/Progress.tsx";
+import { AwakeNote } from "../components/AwakeNote.tsx";
 import {
   type ReceiverView,
   SendSession,
@@ -206,6 +207,12 @@ export default function SendPanel(
       {sharing && (
         <div class="receivers-box">
           <h2>Receivers</h2>
+          <AwakeNote
+            active={receivers.value.some((r) =>
+              r.phase === "connecting" || r.phase === "sending" ||
+              r.phase === "reconnecting"
+            )}
+          />
           {receivers.value.length === 0 && (
             <p class="muted">Nobody has opened the link yet.</p>
           )}

@@ -157,7 +157,7 @@ Deno.test(
   browserTest,
   async () => {
     const seen: string[] = [];
-    await scenario((dir, text) => {
+    await scenario((_dir, text) => {
       seen.push(text);
       return text;
     }, async ({ receiver }) => {
