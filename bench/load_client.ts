@@ -225,9 +225,9 @@ async function openPeer(chosenId: string, timeoutMs: number): Promise<Peer> {
         try {
           resolve(adapter.hello(text, chosenId));
         } catch (error) {
-          ws.close();
           const msg = /"msg":"([^"]*)"/.exec(text)?.[1] ?? text.slice(0, 40);
           reject(new ConnectError(`refused: ${msg}`, (error as Error).message));
+          ws.close();
         }
       },
       onClose(code, reason) {
@@ -246,8 +246,11 @@ async function openPeer(chosenId: string, timeoutMs: number): Promise<Peer> {
   ws.handlers = {
     onMessage: (buf, start, end, binary) =>
       onFrame(peer, buf, start, end, binary),
-    onClose: (code, reason) =>
-      bump(closes, `${code}${reason ? ` ${reason.slice(0, 60)}` : ""}`),
+    onClose: (code, reason) => {
+      // Count what the server or the network did, not our own closing.
+      if (reason.endsWith("by client")) return;
+      bump(closes, `${code}${reason ? ` ${reason.slice(0, 60)}` : ""}`);
+    },
   };
   return peer;
 }
@@ -451,6 +454,7 @@ async function paced(cmd: Record<string, number>): Promise<unknown> {
 }
 
 async function storm(cmd: Record<string, number>): Promise<unknown> {
+  closes.clear();
   const started = performance.now();
   const { opened, errors, firstErrorAt } = await openMany(
     cmd.n,
@@ -486,54 +490,78 @@ async function release(): Promise<unknown> {
   return report;
 }
 
-/**
- * A pair that exchanges progress frames at a steady rate: can a normal peer
- * still connect and be served while something else goes on?
- */
-async function probe(cmd: Record<string, number>): Promise<unknown> {
-  const timeoutMs = cmd.timeoutMs ?? 5000;
-  const h = new Histogram();
-  let r: Peer, s: Peer;
+let probePair: { r: Peer; s: Peer } | null = null;
+
+async function openProbePair(
+  timeoutMs: number,
+): Promise<{ r: Peer; s: Peer } | string> {
+  let r: Peer;
   try {
     r = await openPeer(`${tag}xprobe${randomTag()}r`, timeoutMs);
   } catch (error) {
-    return {
-      connected: false,
-      error: (error as ConnectError).kind ?? String(error),
-    };
+    return (error as ConnectError).kind ?? String(error);
   }
   try {
-    s = await openPeer(`${tag}xprobe${randomTag()}s`, timeoutMs);
+    return { r, s: await openPeer(`${tag}xprobe${randomTag()}s`, timeoutMs) };
   } catch (error) {
     r.ws.close();
-    return {
-      connected: false,
-      error: (error as ConnectError).kind ?? String(error),
-    };
+    return (error as ConnectError).kind ?? String(error);
   }
+}
+
+/** Opens the probe pair ahead of time, so it is among the admitted peers. */
+async function probeOpen(cmd: Record<string, number>): Promise<unknown> {
+  const pair = await openProbePair(cmd.timeoutMs ?? 5000);
+  if (typeof pair === "string") return { connected: false, failure: pair };
+  probePair = pair;
+  return { connected: true };
+}
+
+/**
+ * A pair that exchanges progress frames at a steady rate: is a peer still
+ * served while something else goes on? With `kept`, the pair opened by
+ * `probe-open` (is an admitted peer served?); else a new pair (can a new
+ * peer get in?), closed afterwards.
+ */
+async function probe(cmd: Record<string, number | boolean>): Promise<unknown> {
+  const timeoutMs = Number(cmd.timeoutMs ?? 5000);
+  const h = new Histogram();
+  let pair: { r: Peer; s: Peer };
+  if (cmd.kept) {
+    if (probePair === null) {
+      return { connected: false, failure: "no kept pair" };
+    }
+    pair = probePair;
+    if (pair.r.ws.closed || pair.s.ws.closed) {
+      return {
+        connected: false,
+        failure:
+          `kept pair closed (${pair.r.ws.closedCode}/${pair.s.ws.closedCode})`,
+      };
+    }
+  } else {
+    const opened = await openProbePair(timeoutMs);
+    if (typeof opened === "string") {
+      return { connected: false, failure: opened };
+    }
+    pair = opened;
+  }
+  const { r, s } = pair;
   let received = 0;
   const other = new Map<string, number>();
   s.ws.handlers.onMessage = (buf, start, end, binary) => {
     if (!binary && scanStamp(buf, start, end)) {
       h.record(nowUs() - stampT);
       received++;
-    } else {bump(
+    } else {
+      bump(
         other,
         binary ? "<binary>" : decodeText(buf, start, Math.min(end, start + 48)),
-      );}
+      );
+    }
   };
-  const pair: Pair = {
-    r,
-    s,
-    reqAt: 0,
-    answered: true,
-    sCands: 0,
-    progSent: 0,
-    progRecv: 0,
-    done: false,
-  };
-  const msgs = cmd.msgs ?? 100;
-  const interval = 1000 / (cmd.rate ?? 100);
+  const msgs = Number(cmd.msgs ?? 100);
+  const interval = 1000 / Number(cmd.rate ?? 100);
   const t0 = performance.now();
   let n = 0;
   while (n < msgs && !r.ws.closed) {
@@ -541,9 +569,8 @@ async function probe(cmd: Record<string, number>): Promise<unknown> {
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const step = FIRST_PROGRESS + (n % PROGRESS);
-    const to = s.id;
     r.ws.sendText(
-      adapter.encode(SCRIPT[step], step, to, Math.round(due * 1000)),
+      adapter.encode(SCRIPT[step], step, s.id, Math.round(due * 1000)),
     );
     n++;
   }
@@ -551,9 +578,10 @@ async function probe(cmd: Record<string, number>): Promise<unknown> {
   while (received < n && performance.now() < until && !s.ws.closed) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  void pair;
-  r.ws.close();
-  s.ws.close();
+  if (!cmd.kept) {
+    r.ws.close();
+    s.ws.close();
+  }
   return {
     connected: true,
     sent: n,
@@ -635,6 +663,7 @@ async function flood(cmd: Record<string, number>): Promise<unknown> {
   let budget = cmd.frames;
   let framesWritten = 0;
   let connects = 0;
+  let stalled = 0;
   const errors = new Map<string, number>();
   const closedBy = new Map<string, number>();
   async function attacker(i: number): Promise<void> {
@@ -653,12 +682,34 @@ async function flood(cmd: Record<string, number>): Promise<unknown> {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      ws.handlers = { onClose: (code) => bump(closedBy, String(code)) };
+      ws.handlers = {
+        onClose: (code, reason) => {
+          if (!reason.endsWith("by client")) bump(closedBy, String(code));
+        },
+      };
       ws.start();
-      while (!ws.closed && budget > 0 && performance.now() < deadline) {
+      // At most 20 batches per connection, then a new one: a server that
+      // stops reading without closing must not make the kernel buffer MBs.
+      for (
+        let batches = 0;
+        batches < 20 && !ws.closed && budget > 0 &&
+        performance.now() < deadline;
+        batches++
+      ) {
         budget -= perBatch;
         ws.sendRaw(batch);
-        await ws.drained();
+        const drained = await Promise.race([
+          ws.drained().then(() => true),
+          new Promise<boolean>((resolve) =>
+            setTimeout(() => resolve(false), 1000)
+          ),
+        ]);
+        if (!drained) {
+          // The server stopped reading this socket without closing it.
+          stalled++;
+          ws.abort();
+          break;
+        }
         if (!ws.closed) framesWritten += perBatch;
       }
       ws.close();
@@ -668,6 +719,7 @@ async function flood(cmd: Record<string, number>): Promise<unknown> {
   return {
     framesWritten,
     connects,
+    stalled,
     ms: performance.now() - t0,
     errors: Object.fromEntries(errors),
     closedBy: Object.fromEntries(closedBy),
@@ -679,6 +731,9 @@ async function closeAll(): Promise<unknown> {
   heartbeatTimer = undefined;
   for (const peer of peers) peer.ws.close();
   for (const peer of held) peer.ws.close();
+  probePair?.r.ws.close();
+  probePair?.s.ws.close();
+  probePair = null;
   peers = [];
   pairs = [];
   held = [];
@@ -709,6 +764,8 @@ async function dispatch(cmd: Record<string, unknown>): Promise<unknown> {
       return await release();
     case "probe":
       return await probe(args);
+    case "probe-open":
+      return await probeOpen(args);
     case "slow":
       return await slow(args);
     case "flood":

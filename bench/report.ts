@@ -18,6 +18,7 @@ export interface Results {
   machine: Record<string, unknown>;
   beamEntry: string;
   beamEntryNote?: string;
+  beamSource: string;
   totalSeconds: number;
   records: Rec[];
 }
@@ -360,20 +361,20 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
   const { load, paced, ratios, goals } = summary.data;
   const m = results.machine;
   const out: string[] = [];
+  const dirty = m.uncommittedServerFiles as string[];
+  const source = results.beamSource === "work tree"
+    ? `the work tree at commit ${m.commit}${
+      dirty.length ? ` plus uncommitted changes (${dirty.join(", ")})` : ""
+    }`
+    : results.beamSource;
   out.push(
     `Measured ${
       results.date.slice(0, 16).replace("T", " ")
     } UTC with \`${results.command}\` ` +
-      `(${results.totalSeconds} s in all) on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}; ` +
-      `Deno ${m.deno}, Node ${m.node}, peer ${m.peer}; Beam at commit ${m.commit} via \`${results.beamEntry}\`` +
-      `${
-        (m.uncommittedServerFiles as string[]).length
-          ? ` (uncommitted: ${
-            (m.uncommittedServerFiles as string[]).join(", ")
-          })`
-          : ""
-      }; ` +
-      `load average at start ${
+      `(${results.totalSeconds} s in all) on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ` +
+      `Linux ${m.kernel}; Deno ${m.deno}, Node ${m.node}, peer ${m.peer}. ` +
+      `Beam: \`${results.beamEntry}\` from ${source}. ` +
+      `Load average at start ${
         (m.loadavgAtStart as number[]).join(", ")
       }; pinning: ${m.pinned}.`,
   );
@@ -537,7 +538,7 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
           const probe = (x: Record<string, unknown>) =>
             x.connected
               ? `${x.received}/${x.sent}, p99 ${round(Number(x.p99Ms))} ms`
-              : `no connection (${x.error})`;
+              : `no connection (${x.failure})`;
           return [
             r.server,
             a.framesWritten as number,
@@ -568,31 +569,31 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
           "attempted",
           "opened",
           "failures",
-          "still open 1 s later",
+          "still open at release",
           "fds peak",
           "RSS peak",
-          "probe during",
-          "probe after",
+          "admitted pair, while held",
+          "new pair, while held",
+          "new pair, after release",
           "alive",
           "log",
         ],
         storm.map((r) => {
-          const p = r.probeDuring as Record<string, unknown>;
-          const q = r.probeAfter as Record<string, unknown>;
           const probe = (x: Record<string, unknown>) =>
             x.connected
-              ? `${x.received}/${x.sent}`
-              : `no connection (${x.error})`;
+              ? `${x.received}/${x.sent} relayed`
+              : `no (${x.failure})`;
           return [
             r.server,
             r.attempted as number,
             r.opened as number,
             compact(r.errors),
-            r.stillOpenAfter1s as number,
+            r.stillOpenAtRelease as number,
             r.serverFdsPeak as number,
             `${round(Number(r.rssPeakKiB) / 1024)} MiB`,
-            probe(p),
-            probe(q),
+            probe(r.probeDuring as Record<string, unknown>),
+            probe(r.probeNew as Record<string, unknown>),
+            probe(r.probeAfter as Record<string, unknown>),
             String(r.alive),
             compact((r.log as Record<string, unknown>).top),
           ];

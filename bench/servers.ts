@@ -146,6 +146,38 @@ export async function ensurePeerJs(): Promise<string> {
   return cli;
 }
 
+/**
+ * Extracts a commit's tree (git archive) outside the repository, with the
+ * work tree's node_modules and _build linked in, so Beam can be measured at
+ * a commit while the work tree is mid-edit. Returns the folder.
+ */
+export async function beamSnapshot(
+  ref: string,
+): Promise<{ dir: string; commit: string }> {
+  const commit =
+    (await run("git", ["rev-parse", "--verify", `${ref}^{commit}`])).trim();
+  const dir = `${WORK_DIR}/src-${commit.slice(0, 12)}`;
+  try {
+    await Deno.stat(`${dir}/main.ts`);
+    return { dir, commit };
+  } catch {
+    // Not extracted yet.
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  await run("bash", [
+    "-c",
+    `git archive ${shellQuote(commit)} | tar -x -C ${shellQuote(dir)}`,
+  ]);
+  await Deno.symlink(`${ROOT}/node_modules`, `${dir}/node_modules`);
+  try {
+    await Deno.stat(`${ROOT}/_build/manifest.json`);
+    await Deno.symlink(`${ROOT}/_build`, `${dir}/_build`);
+  } catch {
+    await run(Deno.execPath(), ["run", "-A", "lib/islands/build.ts"], dir);
+  }
+  return { dir, commit };
+}
+
 /** A running server under test. */
 export interface RunningServer {
   kind: ServerKind;
@@ -172,6 +204,8 @@ export interface StartOptions {
   beamEntry?: string;
   /** CPUs to pin the server to (taskset's list), if any. */
   cpus?: string;
+  /** Where Beam runs from: the work tree (default) or a snapshot. */
+  beamDir?: string;
 }
 
 function pinned(cpus: string | undefined): string {

@@ -17,11 +17,13 @@
 import { Histogram, round } from "./stats.ts";
 import type { ServerKind } from "./conversation.ts";
 import {
+  beamSnapshot,
   ensurePeerJs,
   hardFileLimit,
   LoadClient,
   machineBusyMs,
   PEER_VERSION,
+  type ProcStat,
   procStat,
   ROOT,
   run,
@@ -48,6 +50,8 @@ export interface Flags {
   pin: boolean;
   readme: boolean;
   out: string;
+  beamRef: string;
+  only: string[];
 }
 
 const HELP = `Usage: deno task bench [flags]
@@ -62,8 +66,11 @@ const HELP = `Usage: deno task bench [flags]
   --window=4         progress frames in flight per pair
   --storm=20000      connection attempts of the storm (0: no storm)
   --no-abuse         skip the slow consumer, flood and storm
+  --only=load,slow,flood,storm  run only these phases
   --server-nofile=16384  open-file limit of each server
   --no-pin           do not pin the server to CPU 0 and the load to the rest
+  --beam-ref=REF     run Beam from commit REF (git archive into a temp folder)
+                     instead of the work tree, e.g. --beam-ref=HEAD
   --no-readme        do not rewrite bench/README.md
   --out=PATH         results file (default bench/results/<date>[-quick].json)`;
 
@@ -128,6 +135,8 @@ export function parseFlags(args: string[]): Flags {
     readme: map.get("no-readme") !== "true" && !quick,
     out: map.get("out") ??
       `${ROOT}/bench/results/${date}${quick ? "-quick" : ""}.json`,
+    beamRef: map.get("beam-ref") ?? "",
+    only: (map.get("only") ?? "load,slow,flood,storm").split(","),
   };
 }
 
@@ -196,6 +205,7 @@ class Bench {
   peerCli = "";
   beamEntry = "main.ts";
   beamEntryNote = "";
+  beamDir: string | undefined;
   #label = 0;
 
   constructor(flags: Flags) {
@@ -228,6 +238,7 @@ class Bench {
       peerLimit,
       label,
       beamEntry: this.beamEntry,
+      beamDir: this.beamDir,
       cpus: this.flags.pin ? "0" : undefined,
     };
     try {
@@ -408,24 +419,37 @@ class Bench {
   }
 
   /** Samples a server's RSS and descriptors while `work` runs. */
+  /**
+   * Samples a server's RSS and descriptors while `work` runs; `last` is the
+   * last sample taken while it was alive (the flood may kill a server).
+   */
   async watch<T>(
     server: RunningServer,
     work: Promise<T>,
-  ): Promise<{ result: T; peakRssKiB: number; peakFds: number }> {
+  ): Promise<
+    { result: T; peakRssKiB: number; peakFds: number; last: ProcStat }
+  > {
     let peakRssKiB = 0;
     let peakFds = 0;
+    let last = procStat(server.pid);
     let done = false;
+    const sample = () => {
+      const s = procStat(server.pid);
+      if (!s.alive) return;
+      last = s;
+      if (s.rssKiB > peakRssKiB) peakRssKiB = s.rssKiB;
+      if (s.fds > peakFds) peakFds = s.fds;
+    };
     const sampler = (async () => {
       while (!done) {
-        const s = procStat(server.pid);
-        if (s.rssKiB > peakRssKiB) peakRssKiB = s.rssKiB;
-        if (s.fds > peakFds) peakFds = s.fds;
+        sample();
         await sleep(50);
       }
     })();
     try {
       const result = await work;
-      return { result, peakRssKiB, peakFds };
+      sample();
+      return { result, peakRssKiB, peakFds, last };
     } finally {
       done = true;
       await sampler;
@@ -473,22 +497,27 @@ class Bench {
       await this.warmUp();
       const before = procStat(server.pid);
       const ms = this.flags.quick ? 2000 : 5000;
+      const prober = this.clients[1] ?? this.clients[0];
+      await prober.call("probe-open");
       const attack = this.clients[0].call("flood", {
         conns: 50,
-        frames: 200_000,
+        frames: 5_000_000,
         ms,
       });
       await sleep(200);
-      const probe = (this.clients[1] ?? this.clients[0]).call("probe", {
+      const probe = prober.call("probe", {
+        kept: true,
         msgs: Math.round((ms - 500) / 20),
         rate: 50,
         timeoutMs: 5000,
       });
-      const { result, peakRssKiB } = await this.watch(
+      const { result, peakRssKiB, last } = await this.watch(
         server,
         Promise.all([attack, probe]),
       );
-      const after = procStat(server.pid);
+      const after = server.alive()
+        ? procStat(server.pid)
+        : (last.alive ? last : before);
       const probeAfter = await this.clients[0].call("probe", {
         msgs: 20,
         rate: 100,
@@ -502,8 +531,8 @@ class Bench {
         probeAfter,
         serverCpuMs: after.cpuMs - before.cpuMs,
         rssBeforeKiB: before.rssKiB,
-        rssPeakKiB: peakRssKiB,
-        growthKiB: peakRssKiB - before.rssKiB,
+        rssPeakKiB: Math.max(peakRssKiB, before.rssKiB),
+        growthKiB: Math.max(peakRssKiB, before.rssKiB) - before.rssKiB,
         alive: server.alive(),
         log: await logSummary(server.log),
       });
@@ -522,9 +551,10 @@ class Bench {
     try {
       await this.setup(kind, server.port);
       await this.warmUp();
+      await this.clients[0].call("probe-open");
       const before = procStat(server.pid);
       const parts = shares(f.storm, this.clients.length);
-      const { result, peakRssKiB, peakFds } = await this.watch(
+      const { result, peakRssKiB, peakFds, last } = await this.watch(
         server,
         Promise.all(
           this.clients.map((c, i) =>
@@ -538,7 +568,15 @@ class Bench {
       );
       await sleep(1000);
       const during = procStat(server.pid);
+      // A peer admitted before the storm: still served?
       const probeDuring = await this.clients[0].call("probe", {
+        kept: true,
+        msgs: 20,
+        rate: 100,
+        timeoutMs: 5000,
+      });
+      // A new peer while the storm's connections are held: let in?
+      const probeNew = await this.clients[0].call("probe", {
         msgs: 20,
         rate: 100,
         timeoutMs: 5000,
@@ -552,7 +590,9 @@ class Bench {
         rate: 100,
         timeoutMs: 5000,
       });
-      const after = procStat(server.pid);
+      const after = server.alive()
+        ? procStat(server.pid)
+        : (last.alive ? last : before);
       emit({
         type: "storm",
         server: kind,
@@ -562,15 +602,16 @@ class Bench {
         opened: sumOf(result, "opened"),
         errors: mergeCounts(result, "errors"),
         seconds: round(Math.max(...result.map((r) => r.ms as number)) / 1000),
-        stillOpenAfter1s: sumOf(held, "stillOpen"),
+        stillOpenAtRelease: sumOf(held, "stillOpen"),
         closedWhileHeld: mergeCounts(held, "closes"),
-        serverFdsPeak: peakFds,
+        serverFdsPeak: Math.max(peakFds, during.fds),
         serverFdsHeld: during.fds,
         rssBeforeKiB: before.rssKiB,
         rssPeakKiB: peakRssKiB,
         rssAfterReleaseKiB: after.rssKiB,
         serverCpuMs: after.cpuMs - before.cpuMs,
         probeDuring,
+        probeNew,
         probeAfter,
         alive: server.alive(),
         log: await logSummary(server.log),
@@ -647,6 +688,14 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const bench = new Bench(flags);
   if (flags.servers.includes("peerjs")) bench.peerCli = await ensurePeerJs();
+  let beamSource = "work tree";
+  if (flags.beamRef) {
+    const snap = await beamSnapshot(flags.beamRef);
+    bench.beamDir = snap.dir;
+    beamSource = `commit ${
+      snap.commit.slice(0, 7)
+    } (${flags.beamRef}), extracted to ${snap.dir}`;
+  }
   const meta = {
     date,
     command: `deno task bench${
@@ -654,10 +703,11 @@ async function main(): Promise<void> {
     }`,
     flags,
     machine: await machine(flags),
+    beamSource,
   };
   bench.start();
   try {
-    for (let r = 0; r < flags.runs; r++) {
+    for (let r = 0; r < (flags.only.includes("load") ? flags.runs : 0); r++) {
       for (const n of flags.ns) {
         for (const kind of rotate(flags.servers, r + flags.ns.indexOf(n))) {
           await bench.load(kind, n, r + 1);
@@ -665,9 +715,14 @@ async function main(): Promise<void> {
       }
     }
     if (flags.abuse) {
-      for (const kind of flags.servers) await bench.slowConsumer(kind);
-      for (const kind of flags.servers) await bench.flood(kind);
-      if (flags.storm > 0) {
+      const only = (phase: string) => flags.only.includes(phase);
+      if (only("slow")) {
+        for (const kind of flags.servers) await bench.slowConsumer(kind);
+      }
+      if (only("flood")) {
+        for (const kind of flags.servers) await bench.flood(kind);
+      }
+      if (only("storm") && flags.storm > 0) {
         for (const kind of flags.servers) await bench.storm(kind);
       }
     }

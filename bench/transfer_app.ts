@@ -1,0 +1,376 @@
+/**
+ * One transfer through the app as a person makes it: the send page, a file
+ * chosen in `#file-input`, the link from `#share-link` opened in a second
+ * page, "Download" pressed, the file saved through the save-picker stub into
+ * OPFS (on disk: the profile is persistent), until the receive page says
+ * `phase-done` (every byte written and the SHA-256 checked against the
+ * sender's). Meanwhile the receiver's renderer is watched: V8 heap through
+ * CDP and resident memory through /proc. Also the source file the runs
+ * send, and a check of the saved copy on disk.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { BrowserContext, CDPSession, Page } from "playwright-core";
+import { PICKER_STUB } from "../tests/_helpers/transfer.ts";
+import {
+  type ChromiumProcess,
+  chromiumProcesses,
+  cpuSnapshot,
+  machineBusyMs,
+  rendererOf,
+  rssBytes,
+} from "./transfer_procs.ts";
+import { withTimeout } from "./transfer_raw.ts";
+
+/** A file on disk to send, with its SHA-256. */
+export interface Source {
+  path: string;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Returns `dir/beam-bench-<size>.bin`, made once from random bytes and kept
+ * (with its hash beside it in `.sha256`) for later runs.
+ */
+export async function ensureSource(dir: string, size: number): Promise<Source> {
+  await Deno.mkdir(dir, { recursive: true });
+  const name = `beam-bench-${size}.bin`;
+  const path = `${dir}/${name}`;
+  try {
+    const [stat, sha256] = await Promise.all([
+      Deno.stat(path),
+      Deno.readTextFile(`${path}.sha256`),
+    ]);
+    if (stat.size === size && /^[0-9a-f]{64}$/.test(sha256.trim())) {
+      return { path, name, size, sha256: sha256.trim() };
+    }
+  } catch {
+    // Not made yet.
+  }
+  const file = await Deno.open(path, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  const hash = createHash("sha256");
+  const buffer = new Uint8Array(4 * 1024 * 1024);
+  try {
+    for (let done = 0; done < size;) {
+      const n = Math.min(buffer.length, size - done);
+      // getRandomValues fills at most 64 KiB per call.
+      for (let i = 0; i < n; i += 65536) {
+        crypto.getRandomValues(buffer.subarray(i, Math.min(n, i + 65536)));
+      }
+      const part = buffer.subarray(0, n);
+      hash.update(part);
+      for (let written = 0; written < n;) {
+        written += await file.write(part.subarray(written));
+      }
+      done += n;
+    }
+  } finally {
+    file.close();
+  }
+  const sha256 = hash.digest("hex");
+  await Deno.writeTextFile(`${path}.sha256`, sha256 + "\n");
+  return { path, name, size, sha256 };
+}
+
+/** SHA-256 (hex) of a file on disk, streamed. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(4 * 1024 * 1024);
+  for (;;) {
+    const n = await file.read(buffer);
+    if (n === null) break;
+    hash.update(buffer.subarray(0, n));
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * The newest regular file of exactly `size` bytes below `dir`: where
+ * Chromium keeps the OPFS file the receive page saved (its name there is
+ * Chromium's own, not the saved name).
+ */
+export async function findFileOfSize(
+  dir: string,
+  size: number,
+): Promise<string | null> {
+  let best: { path: string; mtime: number } | null = null;
+  const walk = async (at: string) => {
+    for await (const entry of Deno.readDir(at)) {
+      const path = `${at}/${entry.name}`;
+      if (entry.isDirectory) await walk(path);
+      else if (entry.isFile) {
+        const stat = await Deno.stat(path).catch(() => null);
+        const mtime = stat?.mtime?.getTime() ?? 0;
+        if (stat?.size === size && (best === null || mtime > best.mtime)) {
+          best = { path, mtime };
+        }
+      }
+    }
+  };
+  await walk(dir);
+  return (best as { path: string } | null)?.path ?? null;
+}
+
+/** Memory figures of the receiver's renderer, in bytes. */
+export interface MemoryFigures {
+  /** Before Download, after a forced GC. */
+  baseline: number;
+  /** Highest sample during the transfer. */
+  peak: number;
+  /** After the transfer, after a forced GC. */
+  after: number;
+  /** Samples taken during the transfer. */
+  samples: number;
+}
+
+/** What one app run measured. */
+export interface AppRunResult {
+  /** Download was pressed (ms since the epoch). */
+  click: number;
+  /** The receive page's phases, when each first showed (ms since the epoch). */
+  phases: Record<string, number>;
+  /** The receive page's status line at the end. */
+  status: string;
+  /** V8 heap in use (CDP `Performance.getMetrics` `JSHeapUsedSize`). */
+  heap: MemoryFigures;
+  /** Resident memory of the receiver's renderer (/proc VmRSS). */
+  rss: MemoryFigures;
+  /** Resident memory of the sender's renderer. */
+  senderRss: MemoryFigures;
+  /** CPU ms per process during the transfer, by role. */
+  cpuMs: Record<string, number>;
+  /** CPU ms the whole machine spent busy meanwhile. */
+  machineBusyMs: number;
+  /** SHA-256 of the saved file read back from the profile, if found. */
+  savedSha256: string | null;
+}
+
+/** Settings of an app run. */
+export interface AppRunOptions {
+  context: BrowserContext;
+  /** The profile folder of `context`. */
+  profileDir: string;
+  /** The app's origin, like `http://127.0.0.1:PORT`. */
+  origin: string;
+  source: Source;
+  /** Give up after this long. */
+  timeoutMs: number;
+  /** Read the saved file back from the profile and hash it. */
+  verifyOnDisk: boolean;
+}
+
+// Records when the receive page's status line first shows each phase.
+const PHASE_RECORDER = `
+  globalThis.__benchPhases = {};
+  addEventListener("DOMContentLoaded", () => {
+    const phases = globalThis.__benchPhases;
+    const check = () => {
+      const status = document.querySelector(".receive-panel [role=status]");
+      const m = status && /(?:^|\\s)phase-([\\w-]+)/.exec(status.className);
+      if (m && !(m[1] in phases)) {
+        phases[m[1]] = performance.timeOrigin + performance.now();
+      }
+    };
+    new MutationObserver(check).observe(document.documentElement, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ["class"],
+    });
+    check();
+  });
+`;
+
+/** Keeps one page's main thread busy for a moment (to find its renderer). */
+function burn(page: Page): () => Promise<unknown> {
+  return () =>
+    page.evaluate(() => {
+      const t = performance.now();
+      while (performance.now() - t < 400) { /* busy */ }
+    });
+}
+
+async function heapUsed(cdp: CDPSession): Promise<number> {
+  const { metrics } = await cdp.send("Performance.getMetrics");
+  return metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? NaN;
+}
+
+/** Samples a number now and then and keeps the highest. */
+class PeakSampler {
+  peak = -Infinity;
+  samples = 0;
+  #stopped = false;
+  #loop: Promise<void>;
+
+  constructor(read: () => number | Promise<number>, everyMs: number) {
+    this.#loop = (async () => {
+      while (!this.#stopped) {
+        try {
+          const value = await read();
+          if (Number.isFinite(value)) {
+            this.samples++;
+            if (value > this.peak) this.peak = value;
+          }
+        } catch {
+          // A sample lost to a closing page is no matter.
+        }
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+  }
+}
+
+/** Sends `options.source` through the app once. */
+export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
+  const { context, profileDir, origin, source, timeoutMs } = options;
+  const pages: Page[] = [];
+  let cdp: CDPSession | null = null;
+  try {
+    const sender = await context.newPage();
+    pages.push(sender);
+    await sender.goto(origin);
+    await sender.waitForSelector("beam-island[data-hydrated]");
+    await sender.setInputFiles("#file-input", source.path);
+    const input = sender.locator("#share-link");
+    await input.waitFor({ timeout: 30_000 });
+    const link = await input.inputValue();
+
+    const receiver = await context.newPage();
+    pages.push(receiver);
+    await receiver.addInitScript(PICKER_STUB + PHASE_RECORDER);
+    await receiver.goto(link);
+    await receiver.waitForSelector("beam-island[data-hydrated]");
+    const download = receiver.getByRole("button", {
+      name: "Download",
+      exact: true,
+    });
+    await download.waitFor({ timeout: 30_000 });
+
+    const senderPid = await rendererOf(profileDir, burn(sender));
+    const receiverPid = await rendererOf(profileDir, burn(receiver));
+
+    cdp = await context.newCDPSession(receiver);
+    await cdp.send("Performance.enable");
+    await cdp.send("HeapProfiler.collectGarbage");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const heapBaseline = await heapUsed(cdp);
+    const rssBaseline = rssBytes(receiverPid);
+    const senderRssBaseline = rssBytes(senderPid);
+
+    const session = cdp;
+    const heapSampler = new PeakSampler(() => heapUsed(session), 250);
+    const rssSampler = new PeakSampler(() => rssBytes(receiverPid), 100);
+    const senderRssSampler = new PeakSampler(() => rssBytes(senderPid), 100);
+    const procs = chromiumProcesses(profileDir);
+    const cpuBefore = cpuSnapshot(procs);
+    const busyBefore = machineBusyMs();
+
+    const click = Date.now();
+    await download.click();
+    try {
+      await withTimeout(
+        receiver.waitForSelector(".phase-done, .phase-failed", {
+          timeout: timeoutMs,
+        }),
+        timeoutMs + 1_000,
+        "the app transfer",
+      );
+    } finally {
+      await Promise.all([
+        heapSampler.stop(),
+        rssSampler.stop(),
+        senderRssSampler.stop(),
+      ]);
+    }
+    const busy = machineBusyMs() - busyBefore;
+    const cpuAfter = cpuSnapshot(procs);
+    const status = await receiver.locator(".receive-panel [role=status]")
+      .innerText();
+    const phases = await receiver.evaluate(() =>
+      (globalThis as unknown as { __benchPhases: Record<string, number> })
+        .__benchPhases
+    );
+    if (!("done" in phases)) {
+      throw new Error(`Cannot complete the app transfer: ${status}`);
+    }
+
+    await cdp.send("HeapProfiler.collectGarbage");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const heapAfter = await heapUsed(cdp);
+    const rssAfter = rssBytes(receiverPid);
+    const senderRssAfter = rssBytes(senderPid);
+
+    const cpuMs: Record<string, number> = {};
+    for (const proc of procs) {
+      const role = roleOf(proc, senderPid, receiverPid);
+      const ms = cpuAfter.get(proc.pid)! - cpuBefore.get(proc.pid)!;
+      if (Number.isFinite(ms)) cpuMs[role] = (cpuMs[role] ?? 0) + ms;
+    }
+
+    let savedSha256: string | null = null;
+    if (options.verifyOnDisk) {
+      const saved = await findFileOfSize(profileDir, source.size);
+      if (saved !== null) savedSha256 = await sha256File(saved);
+    }
+    // Free the disk for the next run.
+    await receiver.evaluate(async (name) => {
+      const root = await navigator.storage.getDirectory();
+      await root.removeEntry(name).catch(() => {});
+    }, source.name);
+
+    return {
+      click,
+      phases,
+      status,
+      heap: {
+        baseline: heapBaseline,
+        peak: Math.max(heapSampler.peak, heapBaseline),
+        after: heapAfter,
+        samples: heapSampler.samples,
+      },
+      rss: {
+        baseline: rssBaseline,
+        peak: Math.max(rssSampler.peak, rssBaseline),
+        after: rssAfter,
+        samples: rssSampler.samples,
+      },
+      senderRss: {
+        baseline: senderRssBaseline,
+        peak: Math.max(senderRssSampler.peak, senderRssBaseline),
+        after: senderRssAfter,
+        samples: senderRssSampler.samples,
+      },
+      cpuMs,
+      machineBusyMs: busy,
+      savedSha256,
+    };
+  } finally {
+    await cdp?.detach().catch(() => {});
+    for (const page of pages.reverse()) await page.close().catch(() => {});
+  }
+}
+
+/** What a process does in a run: its kind, or which page's renderer. */
+export function roleOf(
+  proc: ChromiumProcess,
+  senderPid: number,
+  receiverPid: number,
+): string {
+  if (proc.pid === senderPid) return "sendRenderer";
+  if (proc.pid === receiverPid) return "receiveRenderer";
+  return proc.kind === "renderer" ? "otherRenderers" : proc.kind;
+}

@@ -1,0 +1,218 @@
+/**
+ * The lab page (bundled by bench/transfer_lab.ts, run in Chromium): the
+ * app's own transfer code, `FileSender` and `FileReceiver` from
+ * lib/transfer, over one real RTCDataChannel between two pages, without the
+ * islands around it, with any `SendOptions`. It tells the transfer code's
+ * cost from the page's, and which tuning helps, without changing lib/.
+ *
+ * Sinks: `"opfs"` is the app's save-picker sink (`fileHandleSink`) on an OPFS
+ * file, as the benchmark's app runs use; `"null"` takes the bytes and drops
+ * them (the receiver still hashes them).
+ *
+ * Read-ahead (`readAhead` bytes, 0 for none) wraps the `File` so that each
+ * `slice().arrayBuffer()` of FileSender is served from one larger read: it
+ * shows what bigger reads would change without touching FileSender.
+ *
+ * @module
+ */
+
+import { FileSender, metaOf, type SourceFile } from "../lib/transfer/sender.ts";
+import { FileReceiver } from "../lib/transfer/receiver.ts";
+import { fileHandleSink } from "../lib/transfer/sinks.ts";
+import type { Sink } from "../lib/transfer/sink.ts";
+import { Sha256 } from "../lib/transfer/hash.ts";
+
+/** Settings of one lab transfer, sender side. */
+export interface LabSendOptions {
+  chunkSize: number;
+  highWaterMark: number;
+  lowWaterMark: number;
+  windowBytes: number;
+  /** Serve FileSender's reads from reads of this many bytes (0: off). */
+  readAhead: number;
+}
+
+/** Settings of one lab transfer, receiver side. */
+export interface LabReceiveOptions {
+  sink: "opfs" | "null";
+  /** FileReceiver's `ackBytes`. */
+  ackBytes: number;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+let pc: RTCPeerConnection | null = null;
+let channel: RTCDataChannel | null = null;
+let incoming: Promise<void> = Promise.resolve();
+let result: Promise<{ end: number; error?: string }> | null = null;
+
+function gathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    });
+  });
+}
+
+function opened(dc: RTCDataChannel): Promise<void> {
+  if (dc.readyState === "open") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    dc.addEventListener("open", () => resolve(), { once: true });
+    dc.addEventListener(
+      "close",
+      () => reject(new Error("Cannot open the channel: it closed")),
+      { once: true },
+    );
+  });
+}
+
+/** The file chosen in the page's `<input type=file>`. */
+function pickedFile(): File {
+  const input = document.querySelector("input[type=file]") as HTMLInputElement;
+  const file = input.files?.[0];
+  if (file === undefined) throw new TypeError("Cannot send: no file chosen");
+  return file;
+}
+
+/** A File whose small slices come from large reads, one read ahead. */
+function readAheadFile(file: File, block: number): SourceFile {
+  let cached: { start: number; bytes: Promise<ArrayBuffer> } | null = null;
+  let ahead: { start: number; bytes: Promise<ArrayBuffer> } | null = null;
+  const load = (start: number) => ({
+    start,
+    bytes: file.slice(start, Math.min(file.size, start + block)).arrayBuffer(),
+  });
+  return {
+    ...metaOf(file),
+    slice(start: number, end: number) {
+      return {
+        async arrayBuffer() {
+          const first = Math.floor(start / block) * block;
+          if (cached?.start !== first) {
+            cached = ahead?.start === first ? ahead : load(first);
+            ahead = first + block < file.size ? load(first + block) : null;
+          }
+          const bytes = await cached.bytes;
+          if (end <= first + block) {
+            return bytes.slice(start - first, end - first);
+          }
+          // Straddles two blocks (only if chunkSize does not divide block).
+          return await file.slice(start, end).arrayBuffer();
+        },
+      };
+    },
+  };
+}
+
+function nullSink(): Sink {
+  return {
+    kind: "file-picker",
+    inMemory: false,
+    open() {
+      return Promise.resolve({
+        write: () => Promise.resolve(),
+        close: () => Promise.resolve(),
+        abort: () => Promise.resolve(),
+      });
+    },
+    finish: () => Promise.resolve(),
+    abort: () => Promise.resolve(),
+  };
+}
+
+const lab = {
+  async offer(): Promise<RTCSessionDescriptionInit> {
+    pc = new RTCPeerConnection({ iceServers: [] });
+    channel = pc.createDataChannel("lab", { ordered: true });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    return pc.localDescription!.toJSON();
+  },
+  async answer(
+    offer: RTCSessionDescriptionInit,
+  ): Promise<RTCSessionDescriptionInit> {
+    pc = new RTCPeerConnection({ iceServers: [] });
+    const dc = new Promise<RTCDataChannel>((resolve) => {
+      pc!.ondatachannel = (event) => resolve(event.channel);
+    });
+    await pc.setRemoteDescription(offer);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc);
+    incoming = dc.then((d) => {
+      channel = d;
+      return opened(d);
+    });
+    return pc.localDescription!.toJSON();
+  },
+  async accept(answer: RTCSessionDescriptionInit): Promise<void> {
+    await pc!.setRemoteDescription(answer);
+    await opened(channel!);
+  },
+  opened(): Promise<void> {
+    return incoming;
+  },
+  /** The chosen file's metadata, for the receiver's offer. */
+  meta() {
+    return metaOf(pickedFile());
+  },
+  /** Starts receiving; `done()` resolves when the file is verified. */
+  async arm(meta: ReturnType<typeof metaOf>, options: LabReceiveOptions) {
+    let sink: Sink;
+    if (options.sink === "opfs") {
+      const root = await navigator.storage.getDirectory();
+      const handle = await root.getFileHandle(meta.name, { create: true });
+      sink = fileHandleSink(handle);
+    } else {
+      sink = nullSink();
+    }
+    const receiver = new FileReceiver({ files: [meta] }, sink, {
+      ackBytes: options.ackBytes,
+    });
+    result = receiver.receive(channel!).then(
+      () => ({ end: now() }),
+      (error) => ({ end: now(), error: String(error) }),
+    );
+  },
+  done() {
+    return result!;
+  },
+  async send(options: LabSendOptions) {
+    const file = pickedFile();
+    const source = options.readAhead > 0
+      ? readAheadFile(file, options.readAhead)
+      : file;
+    const sender = new FileSender(channel!, [source], {
+      chunkSize: options.chunkSize,
+      highWaterMark: options.highWaterMark,
+      lowWaterMark: options.lowWaterMark,
+      windowBytes: options.windowBytes,
+    });
+    const start = now();
+    try {
+      await sender.run();
+      return { start, end: now() };
+    } catch (error) {
+      return { start, end: now(), error: String(error) };
+    }
+  },
+  /** MB/s of the app's SHA-256 (noble) over `total` bytes in `chunk` pieces. */
+  hashSpeed(total: number, chunk: number): number {
+    const bytes = new Uint8Array(chunk);
+    crypto.getRandomValues(bytes.subarray(0, Math.min(chunk, 65536)));
+    const hash = new Sha256();
+    const start = performance.now();
+    for (let done = 0; done < total; done += chunk) hash.update(bytes);
+    hash.hex();
+    return total / (performance.now() - start) / 1000;
+  },
+  async removeFile(name: string) {
+    const root = await navigator.storage.getDirectory();
+    await root.removeEntry(name).catch(() => {});
+  },
+  close() {
+    pc?.close();
+  },
+};
+
+(globalThis as unknown as { lab: typeof lab }).lab = lab;
