@@ -46,11 +46,13 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 const watcher = Deno.watchFs(
   ["islands", "components", "lib"].map((dir) => `${root}/${dir}`),
 );
-Deno.addSignalListener("SIGINT", () => {
-  watcher.close();
-  server.kill("SIGTERM");
-  Deno.exit(0);
-});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => {
+    watcher.close();
+    server.kill("SIGTERM");
+    Deno.exit(0);
+  });
+}
 for await (const event of watcher) {
   if (!event.paths.some((path) => /\.(tsx?|css)$/.test(path))) continue;
   clearTimeout(timer);
