@@ -136,6 +136,8 @@ interface PageBeam {
     ms: number;
     namesAfterAbort: string[];
   }>;
+  abortedDownload(): Promise<string>;
+  cancelledDownload(): Promise<{ error: string | null; written: number }>;
   directory(): Promise<{ kind: string; files: Record<string, string> }>;
   memory(options: { size: number; chunk: number }): Promise<{
     kind: string;
@@ -231,6 +233,34 @@ Deno.test({
             } written, ` +
               `${rate(total, seconds)} end to end`,
           );
+        },
+      );
+
+      await t.step(
+        "serviceWorkerSink() fails the download when aborted",
+        async () => {
+          const [download, kind] = await Promise.all([
+            page.waitForEvent("download"),
+            page.evaluate(() => beam.abortedDownload()),
+          ]);
+          assert.equal(kind, "service-worker");
+          assert.notEqual(await download.failure(), null);
+        },
+      );
+
+      await t.step(
+        "serviceWorkerSink() stops the writer when the download is cancelled",
+        async () => {
+          const running = page.evaluate(() => beam.cancelledDownload());
+          const download = await page.waitForEvent("download");
+          await download.cancel();
+          assert.equal(await download.failure(), "canceled");
+          await page.evaluate(() =>
+            (globalThis as unknown as { afterCancel(): void }).afterCancel()
+          );
+          const result = await running;
+          assert.match(String(result.error), /^Cannot write to the download: /);
+          assert.ok(result.written < 64);
         },
       );
 

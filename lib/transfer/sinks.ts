@@ -228,7 +228,8 @@ function streamWriter(
   cleanup: () => Promise<void> = async () => {},
 ): FileWriter {
   const writer = stream.getWriter();
-  let state: "open" | "closed" | "aborted" = "open";
+  // "closing" also covers a close that failed: an abort may still clean up.
+  let state: "open" | "closing" | "closed" | "aborted" = "open";
   function check(action: string): void {
     if (state !== "open") {
       throw new Error(`Cannot ${action} ${what}: it is ${state}`);
@@ -250,7 +251,7 @@ function streamWriter(
     },
     async close() {
       check("close");
-      state = "closed";
+      state = "closing";
       try {
         await writer.close();
       } catch (error) {
@@ -258,9 +259,10 @@ function streamWriter(
           cause: error,
         });
       }
+      state = "closed";
     },
     async abort(reason) {
-      if (state !== "open") return;
+      if (state === "closed" || state === "aborted") return;
       state = "aborted";
       await writer.abort(reason).catch(() => {});
       await cleanup().catch(() => {});
@@ -300,8 +302,9 @@ class WriterSink implements Sink {
     const wrapped: FileWriter = {
       write: (chunk) => writer.write(chunk),
       close: async () => {
-        this.#writer = null;
         await writer.close();
+        // Left open when closing fails, so that abort() still reaches it.
+        this.#writer = null;
       },
       abort: async (reason) => {
         this.#writer = null;
@@ -478,10 +481,20 @@ async function openDownload(
   options: ServiceWorkerSinkOptions,
 ): Promise<FileWriter> {
   const scope = options.scope ?? DOWNLOAD_SCOPE;
-  const registration = await navigator.serviceWorker.register(
-    options.scriptUrl ?? "/sw.js",
-    { scope },
-  );
+  let registration: ServiceWorkerRegistration;
+  try {
+    registration = await navigator.serviceWorker.register(
+      options.scriptUrl ?? "/sw.js",
+      { scope },
+    );
+  } catch (error) {
+    throw new Error(
+      `Cannot start the download: the service worker did not register (${
+        errorOf(error).message
+      })`,
+      { cause: error },
+    );
+  }
   const worker = await activeWorker(registration);
 
   // The page writes into `writable`; the worker answers the download's
