@@ -42,6 +42,7 @@ class FakeFile {
   bytes = new Uint8Array();
   removed = false;
   writes = 0;
+  failClose = false;
   constructor(name: string) {
     this.name = name;
   }
@@ -54,6 +55,7 @@ class FakeFile {
           parts.push(chunk.slice());
         },
         close: () => {
+          if (this.failClose) throw new Error("disk full");
           this.bytes = new Uint8Array(
             parts.reduce((sum, part) => sum + part.length, 0),
           );
@@ -302,6 +304,19 @@ Deno.test("fileHandleSink() removes the file when aborted", async () => {
   await sink.abort(new Error("peer left"));
   assert.equal(file.removed, true);
   assert.equal(file.bytes.length, 0);
+});
+
+Deno.test("fileHandleSink() still cleans up after a failed close", async () => {
+  const file = new FakeFile("picked.bin");
+  file.failClose = true;
+  const sink = fileHandleSink(file.handle);
+  const writer = await sink.open(meta("x.bin", 1));
+  await writer.write(encoder.encode("x"));
+  await assert.rejects(() => writer.close(), {
+    message: 'Cannot close "picked.bin": disk full',
+  });
+  await sink.abort(new Error("disk full"));
+  assert.equal(file.removed, true);
 });
 
 Deno.test("directorySink() never overwrites a file", async () => {
