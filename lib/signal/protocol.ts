@@ -122,9 +122,8 @@ export interface ClientFrame {
  * `limit + 1`. It stops early, since only "too big or not" matters.
  */
 export function utf8LengthUpTo(text: string, limit: number): number {
-  // Each UTF-16 unit is at least one UTF-8 byte and at most three.
+  // Each UTF-16 unit is at least one UTF-8 byte.
   if (text.length > limit) return limit + 1;
-  if (text.length * 3 <= limit) return text.length;
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -157,7 +156,8 @@ export function parseFrame(data: unknown, maxBytes: number): ClientFrame {
       "Cannot accept frame: binary frames are not supported",
     );
   }
-  if (utf8LengthUpTo(data, maxBytes) > maxBytes) {
+  // Each UTF-16 unit is at most three UTF-8 bytes: most frames need no count.
+  if (data.length * 3 > maxBytes && utf8LengthUpTo(data, maxBytes) > maxBytes) {
     throw new FrameError(
       CLOSE.tooBig,
       `Cannot accept frame: larger than ${maxBytes} bytes`,
@@ -187,11 +187,12 @@ export function parseFrame(data: unknown, maxBytes: number): ClientFrame {
   }
   const arity = CLIENT_EVENT_ARITY[event];
   if (arity === undefined) {
+    // The name is echoed in the close reason, which may not pass 123 bytes
+    // (the socket would refuse to close): shown short and in plain ASCII.
+    const shown = event.slice(0, 24).replace(/[^\x20-\x7e]/g, "?");
     throw new FrameError(
       CLOSE.policyViolation,
-      `Cannot accept frame: unknown event ${
-        JSON.stringify(event.slice(0, 32))
-      }`,
+      `Cannot accept frame: unknown event ${JSON.stringify(shown)}`,
     );
   }
   if (value.length !== arity + 1) {

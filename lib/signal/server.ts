@@ -28,14 +28,15 @@ export interface SignalServerOptions {
   /** Largest accepted frame in bytes. Default 64 KiB. */
   maxFrameBytes?: number;
   /**
-   * Bytes that may wait to be sent to one peer before it is closed as a slow
-   * consumer. Default 1 MiB: dozens of whole conversations.
+   * Bytes that may still wait to be sent to one peer a turn of the event
+   * loop after they were queued, before it is closed as a slow consumer.
+   * Default 1 MiB: dozens of whole conversations.
    */
   maxBufferedBytes?: number;
   /**
-   * Seconds between heartbeat pings. A socket that misses a pong is closed
-   * at the next ping, so a dead one goes within twice this. Default 25, so
-   * within 50 s.
+   * The runtime's `idleTimeout`: a socket silent for half of this is pinged,
+   * and closed if the other half passes with no pong, so a dead one goes
+   * within this time. Default 25 s.
    */
   heartbeatSeconds?: number;
 }
@@ -48,6 +49,8 @@ const OPEN = 1;
 export class SignalServer {
   #peers = new PeerMap<WebSocket>();
   #sockets = new Set<WebSocket>();
+  /** Sockets over `maxBufferedBytes`, to be looked at again next turn. */
+  #checking = new Set<WebSocket>();
   #maxFrameBytes: number;
   #maxBufferedBytes: number;
   #heartbeatSeconds: number;
@@ -68,24 +71,29 @@ export class SignalServer {
    * or answers `426 Upgrade Required` when it is not an upgrade.
    */
   handle(request: Request): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response(
-        "426 Upgrade Required: /api/signal speaks WebSocket only\n",
-        {
-          status: 426,
-          headers: {
-            "content-type": "text/plain; charset=utf-8",
-            upgrade: "websocket",
-            connection: "Upgrade",
-          },
-        },
-      );
+    if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      try {
+        const { socket, response } = Deno.upgradeWebSocket(request, {
+          idleTimeout: this.#heartbeatSeconds,
+        });
+        this.#attach(socket);
+        return response;
+      } catch {
+        // Not a whole handshake (no key, no `Connection: Upgrade`): it is
+        // not an upgrade, so it gets the 426 below, not a 500.
+      }
     }
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: this.#heartbeatSeconds,
-    });
-    this.#attach(socket);
-    return response;
+    return new Response(
+      "426 Upgrade Required: /api/signal speaks WebSocket only\n",
+      {
+        status: 426,
+        headers: {
+          "content-type": "text/plain; charset=utf-8",
+          upgrade: "websocket",
+          connection: "Upgrade",
+        },
+      },
+    );
   }
 
   /** Closes every socket, as when the server stops. */
@@ -139,16 +147,27 @@ export class SignalServer {
 
   #deliver(socket: PeerSocket & WebSocket, id: string, text: string): void {
     if (socket.readyState !== OPEN) return;
-    if (socket.bufferedAmount + text.length > this.#maxBufferedBytes) {
-      this.#drop(
-        socket,
-        id,
-        CLOSE.policyViolation,
-        `Closing: peer is not reading, over ${this.#maxBufferedBytes} bytes wait for it`,
-      );
-      return;
-    }
     socket.send(text);
+    // `bufferedAmount` also counts what this turn of the event loop queued,
+    // which the runtime writes out only on the next: a burst to a peer that
+    // reads looks like a backlog for a moment. A backlog still there a turn
+    // later is a peer that does not read.
+    if (
+      socket.bufferedAmount > this.#maxBufferedBytes &&
+      !this.#checking.has(socket)
+    ) {
+      this.#checking.add(socket);
+      setTimeout(() => {
+        this.#checking.delete(socket);
+        if (socket.bufferedAmount <= this.#maxBufferedBytes) return;
+        this.#drop(
+          socket,
+          id,
+          CLOSE.policyViolation,
+          `Closing: peer is not reading, over ${this.#maxBufferedBytes} bytes wait for it`,
+        );
+      }, 0);
+    }
   }
 
   /** Closes a peer and forgets it at once, without waiting for its close. */

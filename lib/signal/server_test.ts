@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { SignalServer, type SignalServerOptions } from "./server.ts";
+import { isPeerId } from "./protocol.ts";
+
+const HANDSHAKE = {
+  upgrade: "websocket",
+  connection: "Upgrade",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+  "sec-websocket-version": "13",
+};
+
+/** A server on a free loopback port, with what a test needs of it. */
+function serve(options: SignalServerOptions = {}) {
+  const signal = new SignalServer(options);
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    (request) => signal.handle(request),
+  );
+  return {
+    signal,
+    url: `ws://127.0.0.1:${server.addr.port}/api/signal`,
+    async close() {
+      await server.shutdown();
+      await server.finished;
+    },
+  };
+}
+
+/** A client that has its id and queues every later frame. */
+interface Client {
+  socket: WebSocket;
+  id: string;
+  frames: string[];
+  closed: Promise<CloseEvent>;
+  /** Resolves once `frames` has `n` frames. */
+  receive(n: number): Promise<string[]>;
+}
+
+function connect(url: string): Promise<Client> {
+  const socket = new WebSocket(url);
+  const closed = Promise.withResolvers<CloseEvent>();
+  const assigned = Promise.withResolvers<Client>();
+  const frames: string[] = [];
+  let waiting: { n: number; resolve: () => void } | undefined;
+  const client: Client = {
+    socket,
+    id: "",
+    frames,
+    closed: closed.promise,
+    async receive(n) {
+      if (frames.length < n) {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        waiting = { n, resolve };
+        await promise;
+      }
+      return frames;
+    },
+  };
+  socket.onmessage = (event) => {
+    if (client.id === "") {
+      const [name, id] = JSON.parse(event.data);
+      assert.equal(name, "assign");
+      client.id = id;
+      assigned.resolve(client);
+      return;
+    }
+    frames.push(event.data);
+    if (waiting && frames.length >= waiting.n) waiting.resolve();
+  };
+  socket.onclose = (event) => {
+    closed.resolve(event);
+    assigned.reject(new Error(`Closed before assign: ${event.code}`));
+  };
+  return assigned.promise;
+}
+
+Deno.test("SignalServer.handle() answers 426 to a request that is not an upgrade", async () => {
+  const signal = new SignalServer();
+  for (const method of ["GET", "POST", "PUT", "DELETE"]) {
+    const response = signal.handle(
+      new Request("http://localhost/api/signal", { method }),
+    );
+    assert.equal(response.status, 426);
+    assert.equal(response.headers.get("upgrade"), "websocket");
+    assert.match(
+      response.headers.get("content-type") ?? "",
+      /^text\/plain; charset=utf-8$/,
+    );
+    const body = await response.text();
+    assert.match(body, /^426 Upgrade Required: [^\n]+\n$/);
+  }
+  const other = signal.handle(
+    new Request("http://localhost/api/signal", {
+      headers: { upgrade: "h2c", connection: "Upgrade" },
+    }),
+  );
+  await other.body?.cancel();
+  assert.equal(other.status, 426);
+  assert.equal(signal.peerCount, 0);
+});
+
+Deno.test("SignalServer.handle() answers 426 to an upgrade without the handshake", async () => {
+  const signal = new SignalServer();
+  const { "sec-websocket-key": _, ...noKey } = HANDSHAKE;
+  const { connection: __, ...noConnection } = HANDSHAKE;
+  for (const headers of [{ upgrade: "websocket" }, noKey, noConnection]) {
+    const response = signal.handle(
+      new Request("http://localhost/api/signal", { headers }),
+    );
+    await response.body?.cancel();
+    assert.equal(response.status, 426, JSON.stringify(headers));
+  }
+  assert.equal(signal.peerCount, 0);
+});
+
+Deno.test("SignalServer counts peers as they come and go", async () => {
+  const server = serve();
+  const a = await connect(server.url);
+  const b = await connect(server.url);
+  try {
+    assert.ok(isPeerId(a.id) && isPeerId(b.id));
+    assert.notEqual(a.id, b.id);
+    assert.equal(server.signal.peerCount, 2);
+    a.socket.close();
+    await a.closed;
+    b.socket.send(JSON.stringify(["request", a.id]));
+    assert.deepEqual(await b.receive(1), [`["peer not exists"]`]);
+    assert.equal(server.signal.peerCount, 1);
+  } finally {
+    a.socket.close();
+    b.socket.close();
+    await Promise.all([a.closed, b.closed]);
+    await server.close();
+  }
+});
+
+Deno.test("SignalServer honours maxFrameBytes", async () => {
+  const maxFrameBytes = 100;
+  const server = serve({ maxFrameBytes });
+  const a = await connect(server.url);
+  const b = await connect(server.url);
+  try {
+    const head = `["progress","${b.id}","`;
+    const fill = maxFrameBytes - head.length - 2;
+    a.socket.send(head + "x".repeat(fill) + `"]`);
+    assert.deepEqual(await b.receive(1), [
+      `["progress","${a.id}","${"x".repeat(fill)}"]`,
+    ]);
+    a.socket.send(head + "x".repeat(fill + 1) + `"]`);
+    const event = await a.closed;
+    assert.equal(event.code, 1009);
+    assert.match(event.reason, /100 bytes/);
+  } finally {
+    a.socket.close();
+    b.socket.close();
+    await Promise.all([a.closed, b.closed]);
+    await server.close();
+  }
+});
+
+Deno.test("SignalServer.closeAll() closes every socket with 1001 and a reason", async () => {
+  const server = serve();
+  const clients = await Promise.all([1, 2, 3].map(() => connect(server.url)));
+  try {
+    server.signal.closeAll();
+    for (const client of clients) {
+      const event = await client.closed;
+      assert.equal(event.code, 1001);
+      assert.equal(event.reason, "Server is shutting down");
+    }
+    server.signal.closeAll("Bye");
+  } finally {
+    for (const client of clients) client.socket.close();
+    await Promise.all(clients.map((client) => client.closed));
+    await server.close();
+  }
+  assert.equal(server.signal.peerCount, 0);
+});
