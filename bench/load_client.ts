@@ -548,11 +548,14 @@ async function probe(cmd: Record<string, number | boolean>): Promise<unknown> {
   }
   const { r, s } = pair;
   let received = 0;
+  let requested = false;
   const other = new Map<string, number>();
   s.ws.handlers.onMessage = (buf, start, end, binary) => {
-    if (!binary && scanStamp(buf, start, end)) {
+    if (!binary && scanStamp(buf, start, end) && stampS >= FIRST_PROGRESS) {
       h.record(nowUs() - stampT);
       received++;
+    } else if (!binary && (stampS === 0 || isRequest(buf, start))) {
+      requested = true;
     } else {
       bump(
         other,
@@ -560,6 +563,27 @@ async function probe(cmd: Record<string, number | boolean>): Promise<unknown> {
       );
     }
   };
+  // A server may relay progress only between peers that have paired up
+  // with a request, as browsers do: the probe does too.
+  stampS = -1;
+  r.ws.sendText(adapter.encode(SCRIPT[0], 0, s.id, nowUs()));
+  const requestBy = performance.now() + timeoutMs;
+  while (!requested && performance.now() < requestBy && !s.ws.closed) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  if (!requested) {
+    if (!cmd.kept) {
+      r.ws.close();
+      s.ws.close();
+    }
+    return {
+      connected: true,
+      sent: 0,
+      received: 0,
+      failure: "request not relayed",
+      other: Object.fromEntries(other),
+    };
+  }
   const msgs = Number(cmd.msgs ?? 100);
   const interval = 1000 / Number(cmd.rate ?? 100);
   const t0 = performance.now();
@@ -594,8 +618,10 @@ async function probe(cmd: Record<string, number | boolean>): Promise<unknown> {
 }
 
 /**
- * The slow consumer: A connects and stops reading; B sends A offers until
- * the server says A is gone, or the byte cap or the deadline is reached.
+ * The slow consumer: A reads its first frame and then never again; B pairs
+ * with A (`request`) and sends it large offers at a steady rate below any
+ * per-connection rate limit, until the server tells B that A is gone, or the
+ * byte cap or the deadline is reached.
  */
 async function slow(cmd: Record<string, number>): Promise<unknown> {
   const a = await openPeer(`${tag}xslowA${randomTag()}`, 5000);
@@ -612,21 +638,27 @@ async function slow(cmd: Record<string, number>): Promise<unknown> {
       noticeAfterBytes = bytes;
     }
   };
-  const step = SCRIPT[OFFER];
-  const frame = encodeTextFrame(adapter.encode(step, OFFER, a.id, 0));
-  const batch = new Uint8Array(frame.length * 32);
-  for (let i = 0; i < 32; i++) batch.set(frame, i * frame.length);
+  b.ws.sendText(adapter.encode(SCRIPT[0], 0, a.id, nowUs()));
+  const big = {
+    event: "offer",
+    from: "R" as const,
+    rest: `,"type":"offer","sdp":"${"a".repeat(cmd.frameBytes - 120)}"}`,
+  };
+  const frame = encodeTextFrame(adapter.encode(big, OFFER, a.id, 0));
   const t0 = performance.now();
   const deadline = t0 + cmd.ms;
+  const interval = 1000 / cmd.rate;
   while (
     bytes < cmd.bytesCap && performance.now() < deadline && notice === "" &&
     !b.ws.closed
   ) {
-    b.ws.sendRaw(batch);
-    await b.ws.drained();
-    bytes += batch.length;
-    frames += 32;
+    const wait = t0 + frames * interval - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    b.ws.sendRaw(frame);
+    bytes += frame.length;
+    frames++;
   }
+  await b.ws.drained();
   return {
     bytesSent: bytes,
     framesSent: frames,
@@ -634,7 +666,7 @@ async function slow(cmd: Record<string, number>): Promise<unknown> {
     ms: performance.now() - t0,
     notice,
     noticeAfterBytes,
-    senderClosed: b.ws.closed ? b.ws.closedCode : 0,
+    senderClosed: b.ws.closed ? `${b.ws.closedCode} ${b.ws.closedReason}` : "",
   };
 }
 

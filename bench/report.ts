@@ -76,7 +76,7 @@ function ratio(a: number | undefined, b: number | undefined): number {
 
 /** Medians per N and server, Beam's ratios, and the goals. */
 export function summarize(results: Results): Summary {
-  const recs = results.records;
+  const recs = results.records.filter((r) => !r.discarded);
   const load: Record<string, Record<string, Medians>> = {};
   const ns = [
     ...new Set(recs.filter((r) => r.type === "load").map((r) => Number(r.n))),
@@ -219,8 +219,12 @@ function goalsOf(
         `serves during: ${serving ? "yes" : "no"}, after: ${
           recovers ? "yes" : "no"
         }`,
-      met: refused > 0 && clean && !emfile && serving && recovers &&
-        Number(storm.serverFdsPeak) < Number(storm.serverNofile),
+      // Fewer attempts than the server has descriptors (--quick) cannot
+      // tell whether it would refuse in time.
+      met: Number(storm.attempted) < Number(storm.serverNofile)
+        ? null
+        : refused > 0 && clean && !emfile && serving &&
+          recovers && Number(storm.serverFdsPeak) < Number(storm.serverNofile),
     });
   }
   return goals;
@@ -327,7 +331,7 @@ function textSummary(
   for (const g of goals) {
     out.push(
       `${
-        g.met === null ? "  ?" : g.met ? "MET" : "MISSED"
+        g.met === null ? "N/A" : g.met ? "MET" : "MISSED"
       }  ${g.goal}: ${g.measured}`,
     );
   }
@@ -385,7 +389,13 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
     "",
     md(
       ["goal", "measured", "verdict"],
-      goals.map((g) => [g.goal, g.measured, g.met ? "met" : "missed"]),
+      goals.map((
+        g,
+      ) => [
+        g.goal,
+        g.measured,
+        g.met === null ? "not tested" : g.met ? "met" : "missed",
+      ]),
     ),
   );
   out.push("", "### Throughput, latency, CPU and memory (medians)", "");
@@ -617,7 +627,9 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
       "server CPU",
       "load CPU",
       "connect s",
+      "other CPU",
       "complete",
+      "note",
     ],
     results.records.filter((r) => r.type === "load" || r.type === "paced").map((
       r,
@@ -635,7 +647,9 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
       r.serverCpuUtil as number,
       r.clientCpuUtil as number | undefined,
       r.connectMs === undefined ? undefined : round(Number(r.connectMs) / 1000),
+      r.otherCpuUtil as number,
       r.type === "load" ? String(r.complete) : `lost ${r.lost}`,
+      r.discarded ? `not counted: ${r.discarded}` : "",
     ]),
   ));
   return out.join("\n");

@@ -206,10 +206,20 @@ export interface StartOptions {
   cpus?: string;
   /** Where Beam runs from: the work tree (default) or a snapshot. */
   beamDir?: string;
+  /** More environment for the server. */
+  env?: Record<string, string>;
 }
 
 function pinned(cpus: string | undefined): string {
   return cpus ? `taskset -c ${shellQuote(cpus)} ` : "";
+}
+
+/**
+ * BENCH_SERVER_FLAGS: extra runtime flags for the Deno servers, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile Beam under the load.
+ */
+function serverFlags(): string[] {
+  return (Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ").filter(Boolean);
 }
 
 /** Starts a server on a fresh loopback port and waits until it accepts. */
@@ -222,9 +232,21 @@ export async function startServer(
   const log = `${WORK_DIR}/logs/${options.label}.log`;
   let argv: string[];
   if (kind === "beam") {
-    argv = [Deno.execPath(), "run", "-A", options.beamEntry ?? "main.ts"];
+    argv = [
+      Deno.execPath(),
+      "run",
+      "-A",
+      ...serverFlags(),
+      options.beamEntry ?? "main.ts",
+    ];
   } else if (kind === "bare") {
-    argv = [Deno.execPath(), "run", "-A", "bench/bare_relay.ts"];
+    argv = [
+      Deno.execPath(),
+      "run",
+      "-A",
+      ...serverFlags(),
+      "bench/bare_relay.ts",
+    ];
   } else {
     argv = [
       "node",
@@ -243,8 +265,9 @@ export async function startServer(
   } >${shellQuote(log)} 2>&1`;
   const child = new Deno.Command("bash", {
     args: ["-c", script],
-    cwd: ROOT,
+    cwd: kind === "beam" ? options.beamDir ?? ROOT : ROOT,
     env: {
+      ...options.env,
       PORT: String(port),
       HOSTNAME: "127.0.0.1",
       NO_COLOR: "1",
@@ -384,6 +407,15 @@ export class LoadClient {
       throw new Error(`Client ${this.index} failed ${cmd}: ${result.error}`);
     }
     return result;
+  }
+
+  /** Kills the process at once (the benchmark's watchdog). */
+  kill(): void {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
   }
 
   /** Ends the process. */
