@@ -84,9 +84,7 @@ function buildScript(): Step[] {
     `,"candidate":"candidate:${842163049 + i} 1 udp 1677729535 192.168.1.${
       20 + i
     } ` +
-    `${
-      50000 + i
-    } typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag EsAw network-cost 999",` +
+    `${50000 + i} typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag EsAw",` +
     `"sdpMid":"0","sdpMLineIndex":0}`;
   for (let i = 0; i < CANDIDATES; i++) {
     steps.push({ event: "candidate", from: "R", rest: candidate(i) });

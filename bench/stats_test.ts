@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { Histogram, median, round } from "./stats.ts";
+import { encodeClientFrame, encodeTextFrame } from "./ws_client.ts";
+import { adapterFor, SCRIPT } from "./conversation.ts";
+
+Deno.test("Histogram.quantile() is within 2 % of the exact quantile", () => {
+  const h = new Histogram();
+  const values: number[] = [];
+  for (let i = 1; i <= 10_000; i++) {
+    const v = i * i / 100; // 0.01 µs .. 1 s, skewed
+    values.push(v);
+    h.record(v);
+  }
+  for (const q of [0.5, 0.9, 0.99]) {
+    const exact = values[Math.ceil(q * values.length) - 1];
+    const got = h.quantile(q);
+    assert(Math.abs(got - exact) / exact < 0.02, `q${q}: ${got} vs ${exact}`);
+  }
+});
+
+Deno.test("Histogram.fromSparse() round-trips toSparse() and add() sums", () => {
+  const a = new Histogram();
+  const b = new Histogram();
+  for (let i = 0; i < 1000; i++) a.record(i);
+  for (let i = 0; i < 500; i++) b.record(10 * i);
+  const c = Histogram.fromSparse(a.toSparse(), a.max, a.sum);
+  assert.equal(c.count, 1000);
+  assert.equal(c.quantile(0.5), a.quantile(0.5));
+  c.add(b);
+  assert.equal(c.count, 1500);
+  assert.equal(c.max, 4990);
+});
+
+Deno.test("median() and round() behave on small inputs", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 2, 3]), 2.5);
+  assert(Number.isNaN(median([NaN])));
+  assert.equal(round(12345.678), 12346);
+  assert.equal(round(0.0123456), 0.0123);
+});
+
+Deno.test("encodeTextFrame() masks with a zero key and sizes the header", () => {
+  for (const n of [0, 125, 126, 65535, 65536]) {
+    const frame = encodeTextFrame("a".repeat(n));
+    const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+    assert.equal(frame.length, head + 4 + n);
+    assert.equal(frame[0], 0x81);
+    assert.equal(frame[1] & 0x80, 0x80);
+    assert.deepEqual([...frame.subarray(head, head + 4)], [0, 0, 0, 0]);
+  }
+  // Non-ASCII text is encoded as UTF-8, not cut short.
+  const utf8 = encodeTextFrame("é");
+  assert.deepEqual([...utf8.subarray(6)], [0xc3, 0xa9]);
+  assert.deepEqual(encodeClientFrame(0x8, new Uint8Array([3, 232]))[1], 0x82);
+});
+
+Deno.test("the conversation has the sizes the benchmark claims", () => {
+  const beam = adapterFor("beam");
+  const to = "AAAAAAAAAAAAAAAA";
+  const size = (i: number) =>
+    beam.encode(SCRIPT[i], i, to, 12_345_678_901).length;
+  assert.equal(SCRIPT.length, 124);
+  assert(size(1) > 250 && size(1) < 350, `response ${size(1)}`);
+  assert(size(2) > 2900 && size(2) < 3100, `offer ${size(2)}`);
+  assert(size(3) > 170 && size(3) < 230, `candidate ${size(3)}`);
+  assert(size(123) > 80 && size(123) < 120, `progress ${size(123)}`);
+  for (let i = 0; i < SCRIPT.length; i++) {
+    // Every frame is valid JSON, so Beam relays it.
+    JSON.parse(beam.encode(SCRIPT[i], i, to, 1));
+    JSON.parse(adapterFor("peerjs").encode(SCRIPT[i], i, to, 1));
+  }
+});
