@@ -8,7 +8,12 @@
 import assert from "node:assert/strict";
 import * as esbuild from "esbuild";
 import type { Download, Page } from "playwright-core";
-import { launchBrowser, type TestBrowser } from "./_helpers/browser.ts";
+import {
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  launchBrowser,
+  type TestBrowser,
+} from "./_helpers/browser.ts";
 import { uniqueNames } from "../lib/transfer/sinks.ts";
 import { zipSize } from "../lib/transfer/zip.ts";
 import type { FileMeta } from "../lib/transfer/sink.ts";
@@ -310,33 +315,206 @@ Deno.test({
           assert.equal(result.savedSha, result.sha);
         },
       );
-
-      if (Deno.env.get("BEAM_SLOW_TESTS") === "1") {
-        await t.step(
-          "serviceWorkerSink() keeps the worker alive through a 45 s pause",
-          async () => {
-            const size = 4 * MB;
-            const { result, path } = await withDownload(
-              page,
-              () =>
-                page.evaluate(
-                  (options) => beam.serviceWorker(options),
-                  {
-                    name: "paused.bin",
-                    size,
-                    chunk: 64 << 10,
-                    pauseAt: 2 * MB,
-                    pauseMs: 45_000,
-                  },
-                ),
-            );
-            assert.equal(await sha256File(path), result.sha);
-          },
-        );
-      }
     } finally {
       await browser.close();
       await server.shutdown();
+    }
+  },
+});
+
+/**
+ * A bare Chrome DevTools Protocol client. Playwright attaches DevTools to
+ * every service worker, and Chromium never stops a worker under DevTools;
+ * this client attaches to the page only, so the worker lives as it would
+ * for a person.
+ */
+class Cdp {
+  #socket: WebSocket;
+  #next = 1;
+  #calls = new Map<number, (message: CdpMessage) => void>();
+  #listeners: ((message: CdpMessage) => void)[] = [];
+
+  private constructor(socket: WebSocket) {
+    this.#socket = socket;
+    socket.onmessage = (event) => {
+      const message: CdpMessage = JSON.parse(event.data);
+      if (message.id !== undefined) this.#calls.get(message.id)?.(message);
+      else for (const listener of this.#listeners) listener(message);
+    };
+  }
+
+  static async connect(url: string): Promise<Cdp> {
+    const socket = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = reject;
+    });
+    return new Cdp(socket);
+  }
+
+  // deno-lint-ignore no-explicit-any
+  send(method: string, params = {}, sessionId?: string): Promise<any> {
+    const id = this.#next++;
+    this.#socket.send(JSON.stringify({ id, method, params, sessionId }));
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, (message) => {
+        this.#calls.delete(id);
+        if (message.error) {
+          reject(new Error(`${method}: ${message.error.message}`));
+        } else resolve(message.result);
+      });
+    });
+  }
+
+  on(listener: (message: CdpMessage) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) =>
+      this.#socket.onclose = () => resolve()
+    );
+    this.#socket.close();
+    return closed;
+  }
+}
+
+interface CdpMessage {
+  id?: number;
+  method?: string;
+  // deno-lint-ignore no-explicit-any
+  params?: any;
+  // deno-lint-ignore no-explicit-any
+  result?: any;
+  error?: { message: string };
+}
+
+Deno.test({
+  name:
+    "serviceWorkerSink() outlives the worker's idle timeout (BEAM_SLOW_TESTS=1, ~90 s)",
+  ignore: Deno.env.get("BEAM_SLOW_TESTS") !== "1",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await startFixtureServer();
+    const profile = await Deno.makeTempDir({ prefix: "beam-chromium-" });
+    const downloads = await Deno.makeTempDir({ prefix: "beam-downloads-" });
+    const chromium = new Deno.Command(CHROMIUM_PATH, {
+      args: [
+        ...CHROMIUM_ARGS,
+        `--user-data-dir=${profile}`,
+        "--remote-debugging-port=0",
+        "about:blank",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let cdp: Cdp | undefined;
+    try {
+      const lines = chromium.stderr.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let text = "";
+      let match: RegExpExecArray | null = null;
+      while (match === null) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error("Cannot drive Chromium: it exited");
+        text += value;
+        match = /DevTools listening on (ws:\S+)/.exec(text);
+      }
+      (async () => {
+        while (!(await lines.read()).done) { /* drain */ }
+      })();
+      cdp = await Cdp.connect(match[1]);
+
+      const started = performance.now();
+      const stopped: number[] = [];
+      const downloaded = new Promise<{ guid: string; state: string }>((
+        resolve,
+      ) =>
+        cdp!.on((message) => {
+          if (
+            message.method === "Browser.downloadProgress" &&
+            message.params.state !== "inProgress"
+          ) {
+            resolve(message.params);
+          }
+          if (message.method === "ServiceWorker.workerVersionUpdated") {
+            for (const version of message.params.versions) {
+              if (
+                version.runningStatus === "stopped" &&
+                version.status === "activated"
+              ) {
+                stopped.push(performance.now() - started);
+              }
+            }
+          }
+        })
+      );
+      await cdp.send("Browser.setDownloadBehavior", {
+        behavior: "allowAndName",
+        downloadPath: downloads,
+        eventsEnabled: true,
+      });
+      const { targetInfos } = await cdp.send("Target.getTargets");
+      const target = targetInfos.find((t: { type: string }) =>
+        t.type === "page"
+      );
+      const { sessionId } = await cdp.send("Target.attachToTarget", {
+        targetId: target.targetId,
+        flatten: true,
+      });
+      // Reports the worker's running status; it does not attach to it.
+      await cdp.send("ServiceWorker.enable", {}, sessionId);
+      const evaluate = async (expression: string) => {
+        const reply = await cdp!.send("Runtime.evaluate", {
+          expression,
+          awaitPromise: true,
+          returnByValue: true,
+        }, sessionId);
+        if (reply.exceptionDetails) {
+          throw new Error(reply.exceptionDetails.exception?.description);
+        }
+        return reply.result.value;
+      };
+      await cdp.send("Page.navigate", {
+        url: `http://127.0.0.1:${server.addr.port}/`,
+      }, sessionId);
+      for (let i = 0; i < 100 && !await evaluate(`"beam" in globalThis`); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+
+      // 2 MB, then 45 s with no byte, then 2 MB more: the worker must live.
+      const result = await evaluate(`beam.serviceWorker({
+        name: "paused.bin", size: ${4 * MB}, chunk: 65536,
+        pauseAt: ${2 * MB}, pauseMs: 45000 })`);
+      const download = await downloaded;
+      assert.equal(download.state, "completed");
+      assert.equal(
+        await sha256File(`${downloads}/${download.guid}`),
+        result.sha,
+      );
+      assert.deepEqual(stopped, [], "the worker stopped during the download");
+
+      // And the check means something: with nothing to do, the worker stops.
+      const idleSince = performance.now() - started;
+      while (
+        stopped.length === 0 && performance.now() - started - idleSince < 60_000
+      ) {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.equal(stopped.length, 1, "the idle worker never stopped");
+      console.log(
+        `  idle worker stopped after ${
+          ((stopped[0] - idleSince) / 1000).toFixed(0)
+        } s`,
+      );
+    } finally {
+      await cdp?.close().catch(() => {});
+      chromium.kill();
+      await chromium.status;
+      await server.shutdown();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+      await Deno.remove(downloads, { recursive: true }).catch(() => {});
     }
   },
 });
