@@ -47,8 +47,9 @@ self.addEventListener("message", (event) => {
     port.postMessage({ type: "beam-ready" });
   }
   // "beam-keepalive" needs no answer: a message event alone restarts the
-  // browser's idle timer, which would otherwise stop this worker ~30 s after
-  // its last event while a long download still streams through it.
+  // browser's idle timer (~30 s). Chromium already keeps a worker alive
+  // while its streamed response is read; the page's messages during a
+  // download are for engines that do not.
 });
 
 self.addEventListener("fetch", (event) => {

@@ -545,8 +545,10 @@ async function openDownload(
   }
   const ended = nextMessage(port1, ["beam-done", "beam-cancelled"], Infinity);
 
-  // Chromium stops a worker ~30 s after its last event, even while a
-  // response it made still streams; a message now and then is an event.
+  // A browser may stop a worker ~30 s after its last event. Chromium (156)
+  // keeps one alive while a response it made still streams, even through a
+  // 5-minute stall (tests/sinks_test.ts checks a 45 s one), but a message
+  // now and then is an event for any engine, and costs nothing.
   const keepAlive = setInterval(() => {
     worker.postMessage({ type: "beam-keepalive" });
   }, options.keepAliveMs ?? 10_000);
