@@ -5,363 +5,30 @@
  */
 
 import assert from "node:assert/strict";
-import { startServer } from "./_helpers/server.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   isPeerId,
   newPeerId,
 } from "../lib/signal/protocol.ts";
 import {
-  SignalServer,
-  type SignalServerOptions,
-} from "../lib/signal/server.ts";
-
-const HOST = "127.0.0.1";
-/** How long a test waits for a frame before it fails instead of hanging. */
-const FRAME_WAIT_MS = 10_000;
-
-// Servers
-
-/** A running server, seen from the signaling side. */
-interface Harness {
-  /** `ws://127.0.0.1:port/api/signal`. */
-  url: string;
-  port: number;
-  signal: SignalServer;
-  /** Stops the server; every client must be closed first. */
-  close(): Promise<void>;
-}
-
-/** The whole app, as `main.ts` builds it from `beam.gen.ts`. */
-async function startApp(): Promise<Harness> {
-  const server = await startServer();
-  return {
-    url: server.wsUrl,
-    port: server.port,
-    signal: server.app.state.signal,
-    close: () => server.close(),
-  };
-}
-
-/** A bare signaling server with its own options, on a free port. */
-function startSignal(options: SignalServerOptions): Harness {
-  const signal = new SignalServer(options);
-  const server = Deno.serve(
-    { port: 0, hostname: HOST, onListen() {} },
-    (request) => signal.handle(request),
-  );
-  return {
-    url: `ws://${HOST}:${server.addr.port}/api/signal`,
-    port: server.addr.port,
-    signal,
-    close: async () => {
-      await server.shutdown();
-      await server.finished;
-    },
-  };
-}
-
-// A browser-like client
-
-/** A WebSocket client that queues what it receives. */
-class Peer {
-  readonly socket: WebSocket;
-  /** The id the server assigned. */
-  id = "";
-  /** Resolves with the close event. */
-  readonly closed: Promise<CloseEvent>;
-  #frames: string[] = [];
-  #wake: (() => void) | undefined;
-  #closeEvent: CloseEvent | undefined;
-
-  private constructor(url: string) {
-    this.socket = new WebSocket(url);
-    const closed = Promise.withResolvers<CloseEvent>();
-    this.closed = closed.promise;
-    this.socket.onmessage = (event) => {
-      this.#frames.push(event.data);
-      this.#wake?.();
-    };
-    this.socket.onclose = (event) => {
-      this.#closeEvent = event;
-      closed.resolve(event);
-      this.#wake?.();
-    };
-  }
-
-  /** Connects and reads the `assign` frame, which must come first. */
-  static async connect(url: string): Promise<Peer> {
-    const peer = new Peer(url);
-    const first = await peer.next();
-    assert.equal(first.length, 2, `first frame: ${JSON.stringify(first)}`);
-    assert.equal(first[0], "assign");
-    assert.ok(isPeerId(first[1]), `assigned id: ${first[1]}`);
-    peer.id = first[1] as string;
-    return peer;
-  }
-
-  /** Sends a frame given as a value (JSON-encoded) or as raw data. */
-  send(frame: unknown[] | string | Uint8Array<ArrayBuffer>): void {
-    this.socket.send(Array.isArray(frame) ? JSON.stringify(frame) : frame);
-  }
-
-  /** The next frame's text, as received. */
-  async nextRaw(): Promise<string> {
-    if (this.#frames.length === 0) {
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        this.#wake?.();
-      }, FRAME_WAIT_MS);
-      try {
-        while (this.#frames.length === 0) {
-          if (this.#closeEvent !== undefined) {
-            const { code, reason } = this.#closeEvent;
-            throw new Error(
-              `Peer ${this.id} closed (${code} ${reason}) while waiting for a frame`,
-            );
-          }
-          if (timedOut) throw new Error(`Peer ${this.id} got no frame in time`);
-          const woken = Promise.withResolvers<void>();
-          this.#wake = woken.resolve;
-          await woken.promise;
-        }
-      } finally {
-        clearTimeout(timer);
-        this.#wake = undefined;
-      }
-    }
-    return this.#frames.shift()!;
-  }
-
-  /** The next frame, parsed. */
-  async next(): Promise<unknown[]> {
-    const value = JSON.parse(await this.nextRaw());
-    assert.ok(Array.isArray(value));
-    return value;
-  }
-
-  /** Frames received and not yet read. */
-  get pending(): number {
-    return this.#frames.length;
-  }
-
-  /** Closes (if still open) and waits for the close event. */
-  async close(): Promise<CloseEvent> {
-    if (this.socket.readyState < WebSocket.CLOSING) this.socket.close();
-    return await this.closed;
-  }
-}
-
-/** Connects `n` peers. */
-function connectAll(url: string, n: number): Promise<Peer[]> {
-  return Promise.all(Array.from({ length: n }, () => Peer.connect(url)));
-}
-
-/** Closes peers and waits for every close. */
-async function closeAll(...peers: Peer[]): Promise<void> {
-  await Promise.all(peers.map((peer) => peer.close()));
-}
-
-/** Waits for `promise`; fails after `ms` instead of hanging the test. */
-async function within<T>(promise: Promise<T>, ms: number, what: string) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits until `condition()` holds, polling; fails after `ms`. */
-async function waitFor(
-  condition: () => boolean,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Waits until the server has forgotten every closed socket. */
-async function settle(server: Harness, peers: number): Promise<void> {
-  await waitFor(
-    () => server.signal.peerCount === peers,
-    FRAME_WAIT_MS,
-    `${peers} peers on the server`,
-  );
-}
-
-/**
- * Sends a frame the server answers at once (`invalid peer id`) and reads up
- * to that answer: every frame sent before it has then been handled. Returns
- * the frames read on the way.
- */
-async function barrier(peer: Peer): Promise<unknown[][]> {
-  peer.send(["request", 0]);
-  const seen: unknown[][] = [];
-  for (;;) {
-    const frame = await peer.next();
-    if (frame.length === 1 && frame[0] === "invalid peer id") return seen;
-    seen.push(frame);
-  }
-}
-
-/** Asserts that `peer` gets `frame` next. */
-async function expectFrame(peer: Peer, frame: unknown[]): Promise<void> {
-  assert.deepEqual(await peer.next(), frame);
-}
-
-/** Asserts that the two peers still talk both ways. */
-async function assertTalking(a: Peer, b: Peer): Promise<void> {
-  a.send(["request", b.id]);
-  await expectFrame(b, ["request", a.id]);
-  b.send(["response", a.id, { ok: true }]);
-  await expectFrame(a, ["response", b.id, { ok: true }]);
-}
-
-// A raw WebSocket client over TCP, for clients that misbehave
-
-/** A WebSocket client written by hand over `Deno.connect`. */
-class RawClient {
-  readonly conn: Deno.TcpConn;
-  #buffer = new Uint8Array(0);
-  #eof = false;
-
-  private constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-  }
-
-  /** Connects and does the opening handshake. */
-  static async connect(port: number): Promise<RawClient> {
-    const conn = await Deno.connect({ hostname: HOST, port });
-    const client = new RawClient(conn);
-    const key = btoa(
-      String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
-    );
-    await client.#write(
-      new TextEncoder().encode(
-        "GET /api/signal HTTP/1.1\r\n" +
-          `Host: ${HOST}:${port}\r\n` +
-          "Upgrade: websocket\r\n" +
-          "Connection: Upgrade\r\n" +
-          `Sec-WebSocket-Key: ${key}\r\n` +
-          "Sec-WebSocket-Version: 13\r\n\r\n",
-      ),
-    );
-    const head = await client.#readHead();
-    assert.match(head, /^HTTP\/1\.1 101 /);
-    return client;
-  }
-
-  async #write(bytes: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < bytes.length) {
-      written += await this.conn.write(bytes.subarray(written));
-    }
-  }
-
-  /** Reads more bytes into the buffer; false at end of stream. */
-  async #fill(): Promise<boolean> {
-    if (this.#eof) return false;
-    const chunk = new Uint8Array(64 * 1024);
-    const n = await this.conn.read(chunk);
-    if (n === null) {
-      this.#eof = true;
-      return false;
-    }
-    const joined = new Uint8Array(this.#buffer.length + n);
-    joined.set(this.#buffer);
-    joined.set(chunk.subarray(0, n), this.#buffer.length);
-    this.#buffer = joined;
-    return true;
-  }
-
-  async #readHead(): Promise<string> {
-    for (;;) {
-      const text = new TextDecoder().decode(this.#buffer);
-      const end = text.indexOf("\r\n\r\n");
-      if (end !== -1) {
-        this.#buffer = this.#buffer.subarray(end + 4);
-        return text.slice(0, end);
-      }
-      if (!await this.#fill()) throw new Error("Handshake cut short");
-    }
-  }
-
-  /** Reads one frame (unfragmented, as the server sends them). */
-  async readFrame(): Promise<{ opcode: number; payload: Uint8Array }> {
-    for (;;) {
-      const b = this.#buffer;
-      if (b.length >= 2) {
-        assert.equal(b[1] & 0x80, 0, "a server frame is never masked");
-        let length = b[1] & 0x7f;
-        let offset = 2;
-        if (length === 126 && b.length >= 4) {
-          length = (b[2] << 8) | b[3];
-          offset = 4;
-        } else if (length === 127 && b.length >= 10) {
-          length = Number(new DataView(b.buffer, b.byteOffset).getBigUint64(2));
-          offset = 10;
-        }
-        if (length < 126 || offset > 2) {
-          if (b.length >= offset + length) {
-            this.#buffer = b.subarray(offset + length);
-            return {
-              opcode: b[0] & 0x0f,
-              payload: b.subarray(offset, offset + length),
-            };
-          }
-        }
-      }
-      if (!await this.#fill()) throw new Error("Stream ended mid-frame");
-    }
-  }
-
-  /** Reads a text frame and parses it. */
-  async readJson(): Promise<unknown[]> {
-    const { opcode, payload } = await this.readFrame();
-    assert.equal(opcode, 1, "a text frame");
-    return JSON.parse(new TextDecoder().decode(payload));
-  }
-
-  /** Sends a masked frame. */
-  async sendFrame(opcode: number, payload: Uint8Array): Promise<void> {
-    assert.ok(payload.length < 126);
-    const mask = crypto.getRandomValues(new Uint8Array(4));
-    const frame = new Uint8Array(6 + payload.length);
-    frame[0] = 0x80 | opcode;
-    frame[1] = 0x80 | payload.length;
-    frame.set(mask, 2);
-    for (let i = 0; i < payload.length; i++) {
-      frame[6 + i] = payload[i] ^ mask[i % 4];
-    }
-    await this.#write(frame);
-  }
-
-  /** Reads until the server ends the TCP stream. */
-  async readToEnd(): Promise<void> {
-    while (await this.#fill()) this.#buffer = new Uint8Array(0);
-  }
-
-  close(): void {
-    this.conn.close();
-  }
-}
-
-/** The code and reason of a close frame's payload. */
-function closePayload(payload: Uint8Array): { code: number; reason: string } {
-  return {
-    code: (payload[0] << 8) | payload[1],
-    reason: new TextDecoder().decode(payload.subarray(2)),
-  };
-}
+  assertTalking,
+  barrier,
+  closeAll,
+  closePayload,
+  connectAll,
+  expectFrame,
+  FRAME_WAIT_MS,
+  type Harness,
+  HOST,
+  pair,
+  Peer,
+  RawClient,
+  settle,
+  startApp,
+  startSignal,
+  waitFor,
+  within,
+} from "./_helpers/ws.ts";
 
 // The endpoint
 
@@ -477,6 +144,8 @@ Deno.test("the server relays a payload's value even when it re-encodes it", asyn
     const escaped = b.id.split("").map((c) =>
       "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")
     ).join("");
+    a.send(`["request","${escaped}"]`);
+    await expectFrame(b, ["request", a.id]);
     for (const payload of PAYLOADS) {
       // Re-encoded: the same value, in JSON.stringify's spelling.
       a.send(`["offer","${escaped}",${payload}]`);
@@ -485,8 +154,6 @@ Deno.test("the server relays a payload's value even when it re-encodes it", asyn
         JSON.stringify(["offer", a.id, JSON.parse(payload)]),
       );
     }
-    a.send(`["request","${escaped}"]`);
-    await expectFrame(b, ["request", a.id]);
   } finally {
     await closeAll(a, b);
     await settle(server, 0);
@@ -498,6 +165,8 @@ Deno.test("the server never lets a client claim another's id", async () => {
   const server = await startApp();
   const [a, b, c] = await connectAll(server.url, 3);
   try {
+    await pair(a, b);
+    await pair(b, a);
     a.send(["offer", b.id, { from: c.id, to: b.id }]);
     await expectFrame(b, ["offer", a.id, { from: c.id, to: b.id }]);
     a.send(`["answer","${b.id}","${c.id}"]`);
@@ -514,6 +183,7 @@ Deno.test("the server relays a multibyte frame of exactly the limit", async () =
   const server = await startApp();
   const [a, b] = await connectAll(server.url, 2);
   try {
+    await pair(a, b);
     const head = `["progress","${b.id}","`;
     const tail = `"]`;
     const room = DEFAULT_MAX_FRAME_BYTES - head.length - tail.length;
@@ -906,6 +576,7 @@ Deno.test("the server keeps a reading peer through a burst past maxBufferedBytes
   const server = startSignal({ maxBufferedBytes });
   const [sender, reader] = await connectAll(server.url, 2);
   try {
+    await pair(sender, reader);
     // Fifteen times the limit at once: it waits in the server only until
     // the runtime writes it out, which is no sign of a slow reader.
     const pad = "x".repeat(60_000);
@@ -928,7 +599,12 @@ Deno.test("the server keeps a reading peer through a burst past maxBufferedBytes
 
 Deno.test("the server closes a slow consumer past maxBufferedBytes", async () => {
   const maxBufferedBytes = 64 * 1024;
-  const server = startSignal({ maxBufferedBytes });
+  // The feeder sends far past the default rate limit on purpose.
+  const server = startSignal({
+    maxBufferedBytes,
+    ratePerSecond: 1e6,
+    rateBurst: 1e6,
+  });
   const feeder = await Peer.connect(server.url);
   const slow = await RawClient.connect(server.port);
   let newcomer: Peer | undefined;
@@ -937,6 +613,10 @@ Deno.test("the server closes a slow consumer past maxBufferedBytes", async () =>
     assert.equal(event, "assign");
     assert.ok(isPeerId(slowId));
     await settle(server, 2);
+    // The pair rules: the feeder requests from the slow peer first.
+    feeder.send(["request", slowId]);
+    assert.deepEqual(await barrier(feeder), []);
+    assert.deepEqual(await slow.readJson(), ["request", feeder.id]);
 
     // Feed the peer that never reads, in batches, until the server gives up
     // on it. The kernel's socket buffers take some megabytes first.

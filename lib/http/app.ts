@@ -35,6 +35,8 @@ export interface AppState {
 
 /** What a route handler gets besides the request. */
 export interface RouteContext {
+  /** Who is asking: the client's address, as `Deno.serve` tells it. */
+  info?: Deno.ServeHandlerInfo;
   /** Path parameters. */
   params: Record<string, string>;
   /** The request URL, parsed. */
@@ -90,7 +92,7 @@ export interface AppOptions {
 /** A running app. */
 export interface App {
   /** Answers one request. */
-  handler(request: Request): Promise<Response>;
+  handler(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
   /** Its state. */
   state: AppState;
   /** Closes every signaling socket. */
@@ -125,7 +127,14 @@ export async function createApp(options: AppOptions): Promise<App> {
   const { config, root } = options;
   const state: AppState = {
     config,
-    signal: new SignalServer({ maxFrameBytes: config.maxFrameBytes }),
+    signal: new SignalServer({
+      maxFrameBytes: config.maxFrameBytes,
+      maxPeers: config.maxPeers,
+      maxPeersPerIp: config.maxPeersPerIp,
+      ratePerSecond: config.rateLimit,
+      rateBurst: config.rateBurst,
+      allowedOrigins: config.allowedOrigins,
+    }),
     startedAt: Date.now(),
   };
   const router = new Router<RouteModule>(options.routes);
@@ -195,7 +204,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     });
   }
 
-  async function respond(request: Request): Promise<Response> {
+  async function respond(
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+  ): Promise<Response> {
     const url = new URL(request.url);
     if (config.dev) {
       const stamp = await refresh();
@@ -208,6 +220,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (match === undefined) return notFound(url);
     const { route, params } = match;
     const context: RouteContext = {
+      info,
       params,
       url,
       app: state,
@@ -232,10 +245,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     });
   }
 
-  async function handler(request: Request): Promise<Response> {
+  async function handler(
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Promise<Response> {
     let response: Response;
     try {
-      response = await respond(request);
+      response = await respond(request, info);
     } catch (error) {
       console.error(`Cannot answer ${request.method} ${request.url}:`, error);
       response = new Response("500 Internal Server Error\n", {

@@ -20,6 +20,16 @@ export interface Config {
   iceServers: RTCIceServer[];
   /** How long a browser-to-browser connection may take before `retry`. */
   connectTimeoutMs: number;
+  /** Most signaling connections at once. */
+  maxPeers: number;
+  /** Most signaling connections from one address. */
+  maxPeersPerIp: number;
+  /** Sustained signaling frames per second per connection. */
+  rateLimit: number;
+  /** Frames a connection may send in a burst. */
+  rateBurst: number;
+  /** Origins whose pages may connect; `[]` means only our own, `["*"]` any. */
+  allowedOrigins: string[];
   /** Development mode: no caching of the build, live reload. */
   dev: boolean;
 }
@@ -51,8 +61,54 @@ export function loadConfig(
       1_000,
       300_000,
     ),
+    maxPeers: readInteger(env, "MAX_PEERS", defaultMaxPeers(), 1, 1_000_000),
+    maxPeersPerIp: readInteger(env, "MAX_PEERS_PER_IP", 100, 1, 1_000_000),
+    rateLimit: readInteger(env, "RATE_LIMIT", 100, 1, 1_000_000),
+    rateBurst: readInteger(env, "RATE_BURST", 400, 1, 1_000_000),
+    allowedOrigins: readOrigins(env),
     dev: env.BEAM_DEV === "1",
   };
+}
+
+/**
+ * The default connection cap: under the process's open-file limit (each
+ * connection is a descriptor, and some must stay free for files and new
+ * connections that are refused), and at most 50,000.
+ */
+export function defaultMaxPeers(limits = readLimits()): number {
+  const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
+  if (soft === undefined || soft === "unlimited") return 10_000;
+  return Math.max(16, Math.min(50_000, Math.floor(Number(soft) * 0.9) - 64));
+}
+
+function readLimits(): string {
+  try {
+    return Deno.readTextFileSync("/proc/self/limits");
+  } catch {
+    // Not Linux, or no permission: the fixed default applies.
+    return "";
+  }
+}
+
+function readOrigins(env: Record<string, string | undefined>): string[] {
+  const text = env.ALLOWED_ORIGINS?.trim();
+  if (text === undefined || text === "") return [];
+  const origins = text.split(",").map((o) => o.trim()).filter((o) => o !== "");
+  for (const origin of origins) {
+    if (origin === "*") continue;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // Reported below.
+    }
+    if (parsed === undefined || parsed.origin !== origin) {
+      throw new TypeError(
+        `Cannot read ALLOWED_ORIGINS: "${origin}" is not an origin like https://example.com`,
+      );
+    }
+  }
+  return origins;
 }
 
 /** Reads `Deno.env` as a plain record. */

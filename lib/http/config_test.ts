@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_ICE_SERVERS, loadConfig } from "./config.ts";
+import { DEFAULT_ICE_SERVERS, defaultMaxPeers, loadConfig } from "./config.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../signal/protocol.ts";
 
 Deno.test("loadConfig() uses the documented defaults for an empty env", () => {
@@ -71,6 +71,16 @@ const BAD: [string, string][] = [
   ["ICE_SERVERS", '[{"urls": [1]}]'],
   ["ICE_SERVERS", '[{"urls": "stun:x", "username": 1}]'],
   ["ICE_SERVERS", '[{"urls": "stun:x", "credential": {}}]'],
+  ["CONNECT_TIMEOUT_MS", "soon"],
+  ["CONNECT_TIMEOUT_MS", "10"],
+  ["MAX_PEERS", "0"],
+  ["MAX_PEERS", "many"],
+  ["MAX_PEERS_PER_IP", "-3"],
+  ["RATE_LIMIT", "fast"],
+  ["RATE_BURST", "0"],
+  ["ALLOWED_ORIGINS", "example.com"],
+  ["ALLOWED_ORIGINS", "https://example.com/"],
+  ["ALLOWED_ORIGINS", "https://a.example, nope"],
 ];
 
 for (const [name, value] of BAD) {
@@ -88,3 +98,37 @@ for (const [name, value] of BAD) {
     );
   });
 }
+
+Deno.test("loadConfig() reads the hardening variables", () => {
+  const config = loadConfig({
+    CONNECT_TIMEOUT_MS: "5000",
+    MAX_PEERS: "123",
+    MAX_PEERS_PER_IP: "7",
+    RATE_LIMIT: "10",
+    RATE_BURST: "40",
+    ALLOWED_ORIGINS: "https://beam.example, http://localhost:8000",
+  });
+  assert.equal(config.connectTimeoutMs, 5000);
+  assert.equal(config.maxPeers, 123);
+  assert.equal(config.maxPeersPerIp, 7);
+  assert.equal(config.rateLimit, 10);
+  assert.equal(config.rateBurst, 40);
+  assert.deepEqual(config.allowedOrigins, [
+    "https://beam.example",
+    "http://localhost:8000",
+  ]);
+  assert.deepEqual(loadConfig({ ALLOWED_ORIGINS: "*" }).allowedOrigins, ["*"]);
+  assert.deepEqual(loadConfig({}).allowedOrigins, []);
+});
+
+Deno.test("defaultMaxPeers() stays under the open-file limit", () => {
+  const limits = (soft: string) =>
+    `Limit                     Soft Limit           Hard Limit           Units\n` +
+    `Max open files            ${soft}                20000                files\n`;
+  assert.equal(defaultMaxPeers(limits("20000")), 17_936);
+  assert.equal(defaultMaxPeers(limits("1024")), 857);
+  assert.equal(defaultMaxPeers(limits("1048576")), 50_000);
+  assert.equal(defaultMaxPeers(limits("unlimited")), 10_000);
+  assert.equal(defaultMaxPeers(""), 10_000);
+  assert.ok(loadConfig({}).maxPeers < 20_000);
+});

@@ -3,10 +3,18 @@
  * each socket an id, and relays frames between peers exactly as PROTOCOL.md
  * says. It never looks inside a payload.
  *
- * Memory stays bounded per peer: frames are capped in size on the way in,
- * and a peer whose outgoing queue passes a limit (it stopped reading) is
- * closed rather than buffered for. Dead sockets are found by the runtime's
- * ping/pong heartbeat (`idleTimeout`).
+ * It is built to face the open internet:
+ * - frames are capped in size, and each connection has a token-bucket rate
+ *   limit (past it: close 1008);
+ * - pair rules: `response`, `answer` and `retry` reach only a peer that sent
+ *   the sender a `request`, `offer` and `progress` only a peer that was
+ *   requested, `candidate` only a requested pair; anything else is answered
+ *   `peer not exists`, so knowing an id is not enough to steer a transfer;
+ * - upgrades are refused (503) past a total and a per-address cap set below
+ *   the process's file-descriptor limit, and (403) from foreign origins;
+ * - a peer whose outgoing queue passes a limit (it stopped reading) is
+ *   dropped rather than buffered for, and dead sockets are found by the
+ *   runtime's ping/pong heartbeat (`idleTimeout`).
  *
  * @module
  */
@@ -39,26 +47,116 @@ export interface SignalServerOptions {
    * within this time. Default 25 s.
    */
   heartbeatSeconds?: number;
+  /** Most connections at once; past it upgrades get 503. Default 10,000. */
+  maxPeers?: number;
+  /** Most connections from one client address. Default 100. */
+  maxPeersPerIp?: number;
+  /** Sustained frames per second per connection. Default 100. */
+  ratePerSecond?: number;
+  /** Frames a connection may send in a burst. Default 400. */
+  rateBurst?: number;
+  /**
+   * Origins whose pages may connect (`Origin` header), or `["*"]`. Default:
+   * only the server's own (same host as the request). Clients that send no
+   * `Origin` (not browsers) are not limited by it.
+   */
+  allowedOrigins?: string[];
+}
+
+/** Who asks for an upgrade, as `Deno.serve` tells it. */
+export interface ClientInfo {
+  remoteAddr?: { hostname?: string } | Deno.Addr;
 }
 
 const INVALID_PEER_ID = encodeFrame(EVENT.invalidPeerId);
 const PEER_NOT_EXISTS = encodeFrame(EVENT.peerNotExists);
 const OPEN = 1;
+/** Most request links one peer keeps; older ones are forgotten first. */
+const MAX_PAIRS = 256;
+
+/** Events a sender sends to a peer that requested from it. */
+const TO_REQUESTER = new Set<string>([
+  EVENT.response,
+  EVENT.answer,
+  EVENT.retry,
+]);
+/** Events a receiver sends to a peer it requested from. */
+const TO_REQUESTED = new Set<string>([EVENT.offer, EVENT.progress]);
+
+/** One connection: its socket, id, rate bucket and pairs. */
+class Peer implements PeerSocket {
+  id = "";
+  readonly socket: WebSocket;
+  readonly address: string;
+  tokens: number;
+  stamp: number;
+  /** Peers this one sent `request` to (null until it does: most never do). */
+  requested: Set<string> | null = null;
+  /** Peers that sent `request` to this one. */
+  requestedBy: Set<string> | null = null;
+  /** Dropped: frames still arriving from it are ignored. */
+  gone = false;
+
+  constructor(socket: WebSocket, address: string, burst: number) {
+    this.socket = socket;
+    this.address = address;
+    this.tokens = burst;
+    this.stamp = Date.now();
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  send(text: string): void {
+    this.socket.send(text);
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+}
+
+function addPair(set: Set<string> | null, id: string): Set<string> {
+  const pairs = set ?? new Set<string>();
+  pairs.delete(id);
+  pairs.add(id);
+  if (pairs.size > MAX_PAIRS) pairs.delete(pairs.values().next().value!);
+  return pairs;
+}
+
+/** The client's address, without the IPv4-in-IPv6 prefix. */
+export function clientAddress(info: ClientInfo | undefined): string {
+  const addr = info?.remoteAddr as { hostname?: string } | undefined;
+  return (addr?.hostname ?? "unknown").replace(/^::ffff:/, "");
+}
 
 /** The signaling server's state and its WebSocket handling. */
 export class SignalServer {
-  #peers = new PeerMap<WebSocket>();
+  #peers = new PeerMap<Peer>();
   #sockets = new Set<WebSocket>();
-  /** Sockets over `maxBufferedBytes`, to be looked at again next turn. */
-  #checking = new Set<WebSocket>();
+  #perAddress = new Map<string, number>();
+  /** Peers over `maxBufferedBytes`, to be looked at again next turn. */
+  #checking = new Set<Peer>();
   #maxFrameBytes: number;
   #maxBufferedBytes: number;
   #heartbeatSeconds: number;
+  #maxPeers: number;
+  #maxPeersPerIp: number;
+  #rate: number;
+  #burst: number;
+  #origins: Set<string> | null;
 
   constructor(options: SignalServerOptions = {}) {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
     this.#heartbeatSeconds = options.heartbeatSeconds ?? 25;
+    this.#maxPeers = options.maxPeers ?? 10_000;
+    this.#maxPeersPerIp = options.maxPeersPerIp ?? 100;
+    this.#rate = (options.ratePerSecond ?? 100) / 1000;
+    this.#burst = options.rateBurst ?? 400;
+    const origins = options.allowedOrigins ?? [];
+    this.#origins = origins.includes("*") ? null : new Set(origins);
   }
 
   /** How many peers are connected. */
@@ -67,33 +165,64 @@ export class SignalServer {
   }
 
   /**
-   * Answers a request to the signaling endpoint: upgrades it to a WebSocket,
-   * or answers `426 Upgrade Required` when it is not an upgrade.
+   * Answers a request to the signaling endpoint: upgrades it to a WebSocket;
+   * or `426` when it is not an upgrade, `403` from a foreign origin, `503`
+   * past a connection cap, each with a one-line reason.
    */
-  handle(request: Request): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      try {
-        const { socket, response } = Deno.upgradeWebSocket(request, {
-          idleTimeout: this.#heartbeatSeconds,
-        });
-        this.#attach(socket);
-        return response;
-      } catch {
-        // Not a whole handshake (no key, no `Connection: Upgrade`): it is
-        // not an upgrade, so it gets the 426 below, not a 500.
-      }
-    }
-    return new Response(
-      "426 Upgrade Required: /api/signal speaks WebSocket only\n",
-      {
-        status: 426,
-        headers: {
-          "content-type": "text/plain; charset=utf-8",
+  handle(request: Request, info?: ClientInfo): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return refuse(
+        426,
+        "Upgrade Required: /api/signal speaks WebSocket only",
+        {
           upgrade: "websocket",
           connection: "Upgrade",
         },
-      },
-    );
+      );
+    }
+    const origin = request.headers.get("origin");
+    if (origin !== null && !this.#originAllowed(origin, request)) {
+      return refuse(
+        403,
+        `Forbidden: pages from ${origin.slice(0, 100)} may not connect`,
+      );
+    }
+    if (this.#sockets.size >= this.#maxPeers) {
+      return refuse(
+        503,
+        `Service Unavailable: the server is full (${this.#maxPeers} peers); try again later`,
+        { "retry-after": "10" },
+      );
+    }
+    const address = clientAddress(info);
+    const count = this.#perAddress.get(address) ?? 0;
+    if (count >= this.#maxPeersPerIp) {
+      return refuse(
+        503,
+        `Service Unavailable: too many connections from your address (${this.#maxPeersPerIp})`,
+        { "retry-after": "10" },
+      );
+    }
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(request, {
+        idleTimeout: this.#heartbeatSeconds,
+      });
+    } catch {
+      // Not a whole handshake (no key, no `Connection: Upgrade`): it is not
+      // an upgrade, so a 426, not a 500.
+      return refuse(
+        426,
+        "Upgrade Required: /api/signal speaks WebSocket only",
+        {
+          upgrade: "websocket",
+          connection: "Upgrade",
+        },
+      );
+    }
+    this.#perAddress.set(address, count + 1);
+    this.#attach(new Peer(upgraded.socket, address, this.#burst));
+    return upgraded.response;
   }
 
   /** Closes every socket, as when the server stops. */
@@ -107,62 +236,116 @@ export class SignalServer {
     }
   }
 
-  #attach(socket: WebSocket): void {
-    let id = "";
+  #originAllowed(origin: string, request: Request): boolean {
+    if (this.#origins === null || this.#origins.has(origin)) return true;
+    // The server's own origin: same host as the request. The scheme is not
+    // compared, since a TLS proxy in front makes `https:` pages reach us as
+    // `http:`.
+    try {
+      return new URL(origin).host === request.headers.get("host");
+    } catch {
+      return false;
+    }
+  }
+
+  #attach(peer: Peer): void {
+    const socket = peer.socket;
     this.#sockets.add(socket);
     socket.onopen = () => {
-      id = this.#peers.add(socket);
-      socket.send(encodeFrame(EVENT.assign, id));
+      peer.id = this.#peers.add(peer);
+      socket.send(encodeFrame(EVENT.assign, peer.id));
     };
-    socket.onmessage = (event) => this.#receive(socket, id, event.data);
+    socket.onmessage = (event) => this.#receive(peer, event.data);
+    let closed = false;
     socket.onclose = () => {
+      // A close can be reported twice (a close, then a broken pipe).
+      if (closed) return;
+      closed = true;
       this.#sockets.delete(socket);
-      if (id) this.#peers.delete(id, socket);
+      const left = (this.#perAddress.get(peer.address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(peer.address, left);
+      else this.#perAddress.delete(peer.address);
+      this.#forget(peer);
     };
     // A close event always follows an error; the close handler cleans up.
     socket.onerror = () => {};
   }
 
-  #receive(socket: WebSocket, id: string, data: unknown): void {
+  #receive(peer: Peer, data: unknown): void {
+    if (peer.gone || !this.#take(peer)) return;
     let frame;
     try {
       frame = parseFrame(data, this.#maxFrameBytes);
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
-      this.#drop(socket, id, error.code, error.message);
+      this.#drop(peer, error.code, error.message);
       return;
     }
     const target = frame.target;
-    if (!isPeerId(target) || target === id) {
-      this.#deliver(socket, id, INVALID_PEER_ID);
+    if (!isPeerId(target) || target === peer.id) {
+      this.#deliver(peer, INVALID_PEER_ID);
       return;
     }
-    const peer = this.#peers.get(target);
-    if (peer === undefined) {
-      this.#deliver(socket, id, PEER_NOT_EXISTS);
+    const other = this.#peers.get(target);
+    if (other === undefined || !this.#paired(peer, frame.event, target)) {
+      this.#deliver(peer, PEER_NOT_EXISTS);
       return;
     }
-    this.#deliver(peer, target, relayFrame(frame, id));
+    if (frame.event === EVENT.request) {
+      peer.requested = addPair(peer.requested, target);
+      other.requestedBy = addPair(other.requestedBy, peer.id);
+    }
+    this.#deliver(other, relayFrame(frame, peer.id));
   }
 
-  #deliver(socket: PeerSocket & WebSocket, id: string, text: string): void {
-    if (socket.readyState !== OPEN) return;
-    socket.send(text);
+  /** Whether the pair rules let `peer` send `event` to `target`. */
+  #paired(peer: Peer, event: string, target: string): boolean {
+    if (event === EVENT.request) return true;
+    if (TO_REQUESTER.has(event)) return peer.requestedBy?.has(target) ?? false;
+    if (TO_REQUESTED.has(event)) return peer.requested?.has(target) ?? false;
+    // candidate: either way within a requested pair.
+    return (peer.requested?.has(target) || peer.requestedBy?.has(target)) ??
+      false;
+  }
+
+  /** Takes a token from the peer's bucket; closes it when there is none. */
+  #take(peer: Peer): boolean {
+    const now = Date.now();
+    peer.tokens = Math.min(
+      this.#burst,
+      peer.tokens + (now - peer.stamp) * this.#rate,
+    );
+    peer.stamp = now;
+    if (peer.tokens >= 1) {
+      peer.tokens -= 1;
+      return true;
+    }
+    this.#drop(
+      peer,
+      CLOSE.policyViolation,
+      `Closing: rate limit of ${
+        Math.round(this.#rate * 1000)
+      } frames per second exceeded`,
+    );
+    return false;
+  }
+
+  #deliver(peer: Peer, text: string): void {
+    if (peer.socket.readyState !== OPEN) return;
+    peer.send(text);
     // `bufferedAmount` also counts what this turn of the event loop queued,
     // which the runtime writes out only on the next: a burst to a peer that
     // reads looks like a backlog for a moment. A backlog still there a turn
     // later is a peer that does not read.
     if (
-      socket.bufferedAmount > this.#maxBufferedBytes &&
-      !this.#checking.has(socket)
+      peer.bufferedAmount > this.#maxBufferedBytes && !this.#checking.has(peer)
     ) {
-      this.#checking.add(socket);
+      this.#checking.add(peer);
       setTimeout(() => {
-        this.#checking.delete(socket);
-        if (socket.bufferedAmount <= this.#maxBufferedBytes) return;
+        this.#checking.delete(peer);
+        if (peer.bufferedAmount <= this.#maxBufferedBytes) return;
         this.#drop(
-          socket,
-          id,
+          peer,
           CLOSE.policyViolation,
           `Closing: peer is not reading, over ${this.#maxBufferedBytes} bytes wait for it`,
         );
@@ -170,13 +353,37 @@ export class SignalServer {
     }
   }
 
+  /** Removes a peer from the map and from its pairs' records. */
+  #forget(peer: Peer): void {
+    peer.gone = true;
+    if (!peer.id || !this.#peers.delete(peer.id, peer)) return;
+    for (const id of peer.requested ?? []) {
+      this.#peers.get(id)?.requestedBy?.delete(peer.id);
+    }
+    for (const id of peer.requestedBy ?? []) {
+      this.#peers.get(id)?.requested?.delete(peer.id);
+    }
+    peer.requested = peer.requestedBy = null;
+  }
+
   /** Closes a peer and forgets it at once, without waiting for its close. */
-  #drop(socket: WebSocket, id: string, code: number, reason: string): void {
-    if (id) this.#peers.delete(id, socket);
+  #drop(peer: Peer, code: number, reason: string): void {
+    this.#forget(peer);
     try {
-      socket.close(code, reason);
+      peer.close(code, reason);
     } catch {
       // Already closing: it is forgotten, which is all that matters.
     }
   }
+}
+
+function refuse(
+  status: number,
+  reason: string,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(`${status} ${reason}\n`, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  });
 }

@@ -1,5 +1,5 @@
 import type { Handler } from "../../lib/http/app.ts";
 
 /** The signaling WebSocket endpoint (PROTOCOL.md). */
-export const handler: Handler = (request, { app }) =>
-  app.signal.handle(request);
+export const handler: Handler = (request, { app, info }) =>
+  app.signal.handle(request, info);

@@ -1,0 +1,199 @@
+/**
+ * The signaling server under abuse: pair rules, the per-connection rate
+ * limit, connection caps (total and per address), and allowed origins.
+ */
+
+import assert from "node:assert/strict";
+import {
+  barrier,
+  closeAll,
+  expectFrame,
+  pair,
+  Peer,
+  settle,
+  startSignal,
+  tryUpgrade,
+  within,
+} from "./_helpers/ws.ts";
+import { startServer } from "./_helpers/server.ts";
+
+Deno.test("pair rules: a sender's events reach only a peer that requested from it", async () => {
+  const server = startSignal({});
+  const [sender, receiver, stranger] = await Promise.all(
+    [0, 1, 2].map(() => Peer.connect(server.url)),
+  );
+  try {
+    // Nobody requested anything yet: every event but request is refused.
+    for (
+      const frame of [
+        ["response", receiver.id, {}],
+        ["answer", receiver.id, {}],
+        ["retry", receiver.id],
+        ["offer", sender.id, {}],
+        ["progress", sender.id, {}],
+        ["candidate", sender.id, {}],
+        ["candidate", receiver.id, {}],
+      ]
+    ) {
+      const from = frame[0] === "offer" || frame[0] === "progress" ||
+          frame[1] === sender.id
+        ? receiver
+        : sender;
+      from.send(frame);
+      assert.deepEqual(
+        await from.next(),
+        ["peer not exists"],
+        JSON.stringify(frame),
+      );
+    }
+    await pair(receiver, sender);
+    // Now the conversation flows both ways.
+    sender.send(["response", receiver.id, { files: 1 }]);
+    await expectFrame(receiver, ["response", sender.id, { files: 1 }]);
+    receiver.send(["offer", sender.id, { sdp: "o" }]);
+    await expectFrame(sender, ["offer", receiver.id, { sdp: "o" }]);
+    sender.send(["answer", receiver.id, { sdp: "a" }]);
+    await expectFrame(receiver, ["answer", sender.id, { sdp: "a" }]);
+    receiver.send(["candidate", sender.id, 1]);
+    await expectFrame(sender, ["candidate", receiver.id, 1]);
+    sender.send(["candidate", receiver.id, 2]);
+    await expectFrame(receiver, ["candidate", sender.id, 2]);
+    receiver.send(["progress", sender.id, { bytes: 5 }]);
+    await expectFrame(sender, ["progress", receiver.id, { bytes: 5 }]);
+    sender.send(["retry", receiver.id]);
+    await expectFrame(receiver, ["retry", sender.id]);
+    // Direction matters: the requester cannot answer, the requested cannot offer.
+    receiver.send(["answer", sender.id, {}]);
+    assert.deepEqual(await receiver.next(), ["peer not exists"]);
+    sender.send(["offer", receiver.id, {}]);
+    assert.deepEqual(await sender.next(), ["peer not exists"]);
+    // A third peer that knows both ids cannot steer them.
+    stranger.send(["answer", receiver.id, { sdp: "evil" }]);
+    assert.deepEqual(await stranger.next(), ["peer not exists"]);
+    stranger.send(["candidate", sender.id, {}]);
+    assert.deepEqual(await stranger.next(), ["peer not exists"]);
+    assert.deepEqual(await barrier(sender), []);
+    assert.deepEqual(await barrier(receiver), []);
+  } finally {
+    await closeAll(sender, receiver, stranger);
+    await settle(server, 0);
+    await server.close();
+  }
+});
+
+Deno.test("the rate limit closes a connection past its burst with 1008 and a reason", async () => {
+  const server = startSignal({ ratePerSecond: 1, rateBurst: 5 });
+  const [talker, a, b] = await Promise.all(
+    [0, 1, 2].map(() => Peer.connect(server.url)),
+  );
+  try {
+    for (let i = 0; i < 5; i++) {
+      talker.send(["request", "AAAAAAAAAAAAAAAA"]);
+      assert.deepEqual(await talker.next(), ["peer not exists"]);
+    }
+    talker.send(["request", "AAAAAAAAAAAAAAAA"]);
+    const event = await within(talker.closed, 10_000, "the close");
+    assert.equal(event.code, 1008);
+    assert.match(event.reason, /rate limit of 1 frames per second/);
+    await pair(a, b);
+    await settle(server, 2);
+  } finally {
+    await closeAll(talker, a, b);
+    await settle(server, 0);
+    await server.close();
+  }
+});
+
+Deno.test("a flood of frames is cut off at the rate limit and spares the others", async () => {
+  const server = startSignal({ ratePerSecond: 20, rateBurst: 50 });
+  const [flooder, a, b] = await Promise.all(
+    [0, 1, 2].map(() => Peer.connect(server.url)),
+  );
+  try {
+    // A client that keeps sending after its close gets no clean close
+    // frame back, only the end of the connection; either way it is gone.
+    for (let i = 0; i < 2000; i++) flooder.send(["request", a.id]);
+    await within(flooder.closed, 10_000, "the flooder's close");
+    await settle(server, 2);
+    // At most the burst got through to its target.
+    const got = await barrier(a);
+    assert.ok(
+      got.length > 0 && got.length <= 50,
+      `${got.length} frames reached a`,
+    );
+    await pair(a, b);
+    await pair(b, a);
+  } finally {
+    await closeAll(flooder, a, b);
+    await settle(server, 0);
+    await server.close();
+  }
+});
+
+Deno.test("past MAX_PEERS an upgrade gets 503 with a reason, and the server keeps serving", async () => {
+  const server = startSignal({ maxPeers: 3 });
+  const peers = await Promise.all(
+    [0, 1, 2].map(() => Peer.connect(server.url)),
+  );
+  try {
+    const refused = await tryUpgrade(server.port);
+    assert.equal(refused.status, 503);
+    assert.match(refused.text, /server is full/);
+    await pair(peers[0], peers[1]);
+    await peers[2].close();
+    await settle(server, 2);
+    peers[2] = await Peer.connect(server.url);
+    await pair(peers[2], peers[0]);
+  } finally {
+    await closeAll(...peers);
+    await settle(server, 0);
+    await server.close();
+  }
+});
+
+Deno.test("past MAX_PEERS_PER_IP an address gets 503", async () => {
+  const server = startSignal({ maxPeersPerIp: 2 });
+  const peers = await Promise.all([0, 1].map(() => Peer.connect(server.url)));
+  try {
+    const refused = await tryUpgrade(server.port);
+    assert.equal(refused.status, 503);
+    assert.match(refused.text, /too many connections from your address/);
+  } finally {
+    await closeAll(...peers);
+    await settle(server, 0);
+    await server.close();
+  }
+});
+
+Deno.test("a page from another origin is refused with 403; our own pages and non-browsers connect", async () => {
+  const server = await startServer();
+  try {
+    const foreign = await tryUpgrade(server.port, {
+      Origin: "https://evil.example",
+    });
+    assert.equal(foreign.status, 403);
+    assert.match(foreign.text, /evil\.example may not connect/);
+    assert.equal(
+      (await tryUpgrade(server.port, { Origin: server.url })).status,
+      101,
+    );
+    assert.equal((await tryUpgrade(server.port)).status, 101);
+  } finally {
+    await server.close();
+  }
+  const listed = await startServer({
+    ALLOWED_ORIGINS: "https://beam.example, https://other.example",
+  });
+  try {
+    const ok = await tryUpgrade(listed.port, {
+      Origin: "https://other.example",
+    });
+    assert.equal(ok.status, 101);
+    const no = await tryUpgrade(listed.port, {
+      Origin: "https://third.example",
+    });
+    assert.equal(no.status, 403);
+  } finally {
+    await listed.close();
+  }
+});
