@@ -185,7 +185,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       body: h(route.default, props) as VNode,
       islands: registry,
       assets,
-      icon: "/favicon.svg",
+      icon: files.has("/favicon.svg") ? "/favicon.svg" : undefined,
       styles: ["/styles.css"],
       scripts: config.dev ? [DEV_CLIENT_URL] : [],
     });
