@@ -140,10 +140,14 @@ Deno.test("SignalServer honours maxFrameBytes", async () => {
   const a = await connect(server.url);
   const b = await connect(server.url);
   try {
+    // The pair rules: a requests from b before it may send progress.
+    a.socket.send(`["request","${b.id}"]`);
+    assert.deepEqual(await b.receive(1), [`["request","${a.id}"]`]);
     const head = `["progress","${b.id}","`;
     const fill = maxFrameBytes - head.length - 2;
     a.socket.send(head + "x".repeat(fill) + `"]`);
-    assert.deepEqual(await b.receive(1), [
+    assert.deepEqual(await b.receive(2), [
+      `["request","${a.id}"]`,
       `["progress","${a.id}","${"x".repeat(fill)}"]`,
     ]);
     a.socket.send(head + "x".repeat(fill + 1) + `"]`);
