@@ -76,8 +76,8 @@ for (const side of ["sender", "receiver"] as const) {
           { timeout: 60_000 },
         );
         // The page keeps the screen awake, or says it cannot.
-      await receiver.locator("[data-awake]").waitFor();
-      const cut = side === "sender" ? sender : receiver;
+        await receiver.locator("[data-awake]").waitFor();
+        const cut = side === "sender" ? sender : receiver;
         await cut.evaluate(() => {
           for (
             const pc
