@@ -64,6 +64,8 @@ let relayed = 0;
 let sent = 0;
 let window = 4;
 let donePairs = 0;
+/** When each pair finished, in wall-clock ms: how fairly the server served them. */
+let doneAt: number[] = [];
 let lastReceiveAt = 0;
 let onAllDone: (() => void) | null = null;
 let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -167,6 +169,7 @@ function react(pair: Pair, step: number): void {
     if (pair.progSent < PROGRESS) sendProgress(pair);
     if (pair.progRecv === PROGRESS && !pair.done) {
       pair.done = true;
+      doneAt.push(wallMs());
       donePairs++;
       if (donePairs === pairs.length) onAllDone?.();
     }
@@ -358,6 +361,7 @@ async function converse(cmd: Record<string, number>): Promise<unknown> {
   resetCounters();
   window = cmd.window ?? 4;
   donePairs = 0;
+  doneAt = [];
   for (const pair of pairs) {
     Object.assign(pair, {
       answered: false,
@@ -387,6 +391,7 @@ async function converse(cmd: Record<string, number>): Promise<unknown> {
     complete,
     pairs: pairs.length,
     donePairs,
+    doneAt,
     sent,
     relayed,
     startAt,

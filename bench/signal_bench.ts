@@ -57,6 +57,7 @@ export interface Flags {
   retryUntilS: number;
   maxMinutes: number;
   quietWaitS: number;
+  budgetMinutes: number;
 }
 
 const HELP = `Usage: deno task bench [flags]
@@ -82,6 +83,8 @@ const HELP = `Usage: deno task bench [flags]
   --retry-until=540  and only in the first this many seconds
   --quiet-wait=150   before each load run, wait (at most 30 s each, this many
                      seconds in all) until other processes use < --retry-busy cores
+  --budget-minutes=12.5  start no measurement after this long: what is left
+                     is listed as skipped (a busy machine is slower)
   --max-minutes=20   watchdog: kill everything and exit 2 after this long
   --no-readme        do not rewrite bench/README.md (--readme: do, even with --quick)
   --out=PATH         results file (default bench/results/<date>[-quick].json)`;
@@ -155,6 +158,7 @@ export function parseFlags(args: string[]): Flags {
     retryUntilS: num("retry-until", 540),
     maxMinutes: num("max-minutes", 20),
     quietWaitS: num("quiet-wait", quick ? 30 : 150),
+    budgetMinutes: num("budget-minutes", quick ? 5 : 12.5),
   };
 }
 
@@ -206,6 +210,24 @@ function mergeCounts(
     }
   }
   return out;
+}
+
+function pairSpread(
+  replies: Record<string, unknown>[],
+  startAt: number,
+): Record<string, number> {
+  const done = replies.flatMap((r) => (r.doneAt ?? []) as number[]).sort((
+    a,
+    b,
+  ) => a - b);
+  const at = (q: number) =>
+    done.length
+      ? round(
+        (done[Math.min(done.length - 1, Math.floor(q * done.length))] -
+          startAt) / 1000,
+      )
+      : NaN;
+  return { p1: at(0.01), p50: at(0.5), p99: at(0.99) };
 }
 
 /** Shares of `n` for `k` clients, each even so that peers pair up. */
@@ -391,6 +413,9 @@ class Bench {
         connectErrors: mergeCounts(connects, "errors"),
         connectMs: round(connectMs),
         complete: replies.every((r) => r.complete),
+        // When pairs finished, from the start: a fair server finishes them
+        // together near the end, an unfair one early and late.
+        pairDoneS: pairSpread(replies, startAt),
         relayed,
         seconds: round(seconds, 4),
         msgsPerSec: round(relayed / seconds),
@@ -630,7 +655,7 @@ class Bench {
             c.call("storm", {
               n: parts[i],
               concurrency: 250,
-              timeoutMs: 10_000,
+              timeoutMs: 5_000,
             })
           ),
         ),
@@ -754,9 +779,21 @@ async function machine(flags: Flags): Promise<Record<string, unknown>> {
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args);
   const started = performance.now();
+  const elapsedS = () => (performance.now() - started) / 1000;
   const date = new Date().toISOString();
   const bench = new Bench(flags);
   bench.quietBudgetMs = flags.quietWaitS * 1000;
+  const skipped: string[] = [];
+  let meta: Record<string, unknown> = { date, flags };
+  const resultsNow = (aborted?: string) => ({
+    ...meta,
+    beamEntry: bench.beamEntry,
+    beamEntryNote: bench.beamEntryNote || undefined,
+    totalSeconds: round(elapsedS()),
+    aborted,
+    skipped: skipped.length ? skipped : undefined,
+    records,
+  });
   const abort = (why: string, code: number) => {
     console.error(`bench: ${why}: stopping the servers and the load`);
     for (const c of bench.clients) c.kill();
@@ -764,6 +801,19 @@ async function main(): Promise<void> {
       if (bench.current) Deno.kill(bench.current.pid, "SIGKILL");
     } catch {
       // Already gone.
+    }
+    // Keep what was measured, marked as cut short; the README is left alone.
+    try {
+      Deno.mkdirSync(`${ROOT}/bench/results`, { recursive: true });
+      Deno.writeTextFileSync(
+        flags.out,
+        JSON.stringify(resultsNow(why), null, 2) + "\n",
+      );
+      console.error(`bench: wrote what was measured to ${flags.out}`);
+    } catch (error) {
+      console.error(
+        `bench: cannot write ${flags.out}: ${(error as Error).message}`,
+      );
     }
     Deno.exit(code);
   };
@@ -775,6 +825,15 @@ async function main(): Promise<void> {
     () => abort(`still running after ${flags.maxMinutes} min`, 2),
     flags.maxMinutes * 60_000,
   );
+  /** Whether there is time left for `what`; if not, notes it as skipped. */
+  const inBudget = (what: string) => {
+    if (elapsedS() <= flags.budgetMinutes * 60) return true;
+    skipped.push(`${what} (over the ${flags.budgetMinutes} min budget)`);
+    console.error(
+      `bench: skipping ${what}: over the ${flags.budgetMinutes} min budget`,
+    );
+    return false;
+  };
   if (flags.servers.includes("peerjs")) bench.peerCli = await ensurePeerJs();
   let beamSource = "work tree";
   if (flags.beamRef) {
@@ -784,7 +843,7 @@ async function main(): Promise<void> {
       snap.commit.slice(0, 7)
     } (${flags.beamRef}), extracted to ${snap.dir}`;
   }
-  const meta = {
+  meta = {
     date,
     command: `deno task bench${
       Deno.args.length ? " " + Deno.args.join(" ") : ""
@@ -798,6 +857,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < (flags.only.includes("load") ? flags.runs : 0); r++) {
       for (const n of flags.ns) {
         for (const kind of rotate(flags.servers, r + flags.ns.indexOf(n))) {
+          if (!inBudget(`${kind} N=${n} run ${r + 1}`)) continue;
           for (let attempt = 1;; attempt++) {
             const first = records.length;
             await bench.load(kind, n, r + 1);
@@ -805,10 +865,9 @@ async function main(): Promise<void> {
             const busy = Math.max(
               ...mine.map((x) => Number(x.otherCpuUtil ?? 0)),
             );
-            const elapsed = (performance.now() - started) / 1000;
             if (
               busy <= flags.retryBusy || attempt > flags.retries ||
-              elapsed > flags.retryUntilS
+              elapsedS() > flags.retryUntilS
             ) break;
             // Something else took the machine meanwhile (it is shared):
             // keep the figures, mark them, and measure again.
@@ -822,26 +881,24 @@ async function main(): Promise<void> {
     }
     if (flags.abuse) {
       const only = (phase: string) => flags.only.includes(phase);
+      const scenarios: [string, (kind: ServerKind) => Promise<void>][] = [];
       if (only("slow")) {
-        for (const kind of flags.servers) await bench.slowConsumer(kind);
+        scenarios.push(["slow consumer", (k) => bench.slowConsumer(k)]);
       }
-      if (only("flood")) {
-        for (const kind of flags.servers) await bench.flood(kind);
-      }
+      if (only("flood")) scenarios.push(["flood", (k) => bench.flood(k)]);
       if (only("storm") && flags.storm > 0) {
-        for (const kind of flags.servers) await bench.storm(kind);
+        scenarios.push(["storm", (k) => bench.storm(k)]);
+      }
+      for (const [name, scenario] of scenarios) {
+        for (const kind of flags.servers) {
+          if (inBudget(`${name} ${kind}`)) await scenario(kind);
+        }
       }
     }
   } finally {
     await bench.stop();
   }
-  const results = {
-    ...meta,
-    beamEntry: bench.beamEntry,
-    beamEntryNote: bench.beamEntryNote || undefined,
-    totalSeconds: round((performance.now() - started) / 1000),
-    records,
-  };
+  const results = resultsNow() as unknown as Parameters<typeof summarize>[0];
   const summary = summarize(results);
   console.log(summary.text);
   await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });
