@@ -19,6 +19,7 @@ export interface Results {
   beamEntry: string;
   beamEntryNote?: string;
   beamSource: string;
+  skipped?: string[];
   totalSeconds: number;
   records: Rec[];
 }
@@ -383,6 +384,14 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
       }; pinning: ${m.pinned}.`,
   );
   if (results.beamEntryNote) out.push("", `Note: ${results.beamEntryNote}`);
+  if (results.skipped?.length) {
+    out.push(
+      "",
+      `Skipped, the run being over its time budget: ${
+        results.skipped.join("; ")
+      }.`,
+    );
+  }
   out.push(
     "",
     "### Goals",
@@ -628,6 +637,7 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
       "load CPU",
       "connect s",
       "other CPU",
+      "pairs done p1/p50/p99 s",
       "complete",
       "note",
     ],
@@ -648,6 +658,9 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
       r.clientCpuUtil as number | undefined,
       r.connectMs === undefined ? undefined : round(Number(r.connectMs) / 1000),
       r.otherCpuUtil as number,
+      r.pairDoneS
+        ? Object.values(r.pairDoneS as Record<string, number>).join(" / ")
+        : undefined,
       r.type === "load" ? String(r.complete) : `lost ${r.lost}`,
       r.discarded ? `not counted: ${r.discarded}` : "",
     ]),
