@@ -1,6 +1,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import { Progress } from "../components/Progress.tsx";
+import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
 import {
   ReceiveSession,
@@ -144,22 +145,7 @@ export default function ReceivePanel(
           ` (attempt ${st.attempt} of ${st.maxAttempts})`}
       </p>
 
-      {o && (
-        <>
-          <h2>
-            {o.files.length} file{o.files.length === 1 ? "" : "s"},{" "}
-            <span class="total">{formatBytes(total)}</span>
-          </h2>
-          <ul class="file-list">
-            {o.files.map((file, i) => (
-              <li key={i}>
-                <span class="name">{file.name}</span>
-                <span class="size">{formatBytes(file.size)}</span>
-              </li>
-            ))}
-          </ul>
-        </>
-      )}
+      {o && <FileList files={o.files} />}
 
       {o && !started.value && !failed && (
         <div class="actions">

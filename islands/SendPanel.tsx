@@ -2,6 +2,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import { QrCode } from "../components/QrCode.tsx";
 import { Progress } from "../components/Progress.tsx";
+import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
 import {
   type ReceiverView,
@@ -9,7 +10,6 @@ import {
 } from "../lib/transfer/send_session.ts";
 import { newSecret, shareLink } from "../lib/transfer/secret.ts";
 import { signalUrl } from "../lib/signal/client.ts";
-import { formatBytes } from "../lib/transfer/rate.ts";
 
 interface SendPanelProps {
   iceServers: RTCIceServer[];
@@ -151,22 +151,7 @@ export default function SendPanel(
         </p>
       </div>
 
-      {files.value.length > 0 && (
-        <>
-          <h2>
-            {files.value.length} file{files.value.length === 1 ? "" : "s"},{" "}
-            <span class="total">{formatBytes(total)}</span>
-          </h2>
-          <ul class="file-list">
-            {files.value.map((file, i) => (
-              <li key={i}>
-                <span class="name">{file.name}</span>
-                <span class="size">{formatBytes(file.size)}</span>
-              </li>
-            ))}
-          </ul>
-        </>
-      )}
+      {files.value.length > 0 && <FileList files={files.value} />}
 
       {phase.value === "starting" && <p class="status">Getting a link…</p>}
 

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import type { Download, Page } from "playwright-core";
 import { startServer, type TestServer } from "./_helpers/server.ts";
 import {
   collectPageErrors,
@@ -68,9 +68,10 @@ async function share(
 }
 
 /** Opens a link in a new page with the save pickers stubbed. */
-async function open(s: Setup, link: string, stub = true): Promise<Page> {
+/** Opens a link in a new page, after `init` (the save pickers stubbed). */
+async function open(s: Setup, link: string, init = PICKER_STUB): Promise<Page> {
   const page = await s.browser.newPage();
-  if (stub) await page.addInitScript(PICKER_STUB);
+  await page.addInitScript(init);
   await page.goto(link);
   await page.waitForSelector("beam-island[data-hydrated]");
   return page;
@@ -289,6 +290,15 @@ const NO_PICKERS = `
   delete globalThis.showDirectoryPicker;
 `;
 
+/** Presses Download where the browser has no picker; returns the download. */
+async function downloadWithoutPicker(receiver: Page): Promise<Download> {
+  const downloading = receiver.waitForEvent("download", { timeout: 30_000 });
+  await receiver.getByRole("button", { name: "Download", exact: true }).click();
+  const download = await downloading;
+  await waitDone(receiver);
+  return download;
+}
+
 Deno.test(
   "without a save picker the file streams through the service worker as a download",
   browserTest,
@@ -299,17 +309,9 @@ Deno.test(
         await makeFile(s.dir, "streamed 文件.bin", 20 * 1024 * 1024, 13),
       ];
       const { link } = await share(s, files);
-      const receiver = await s.browser.newPage();
-      await receiver.addInitScript(NO_PICKERS);
-      await receiver.goto(link);
-      await receiver.waitForSelector("beam-island[data-hydrated]");
-      const downloading = receiver.waitForEvent("download", {
-        timeout: 30_000,
-      });
-      await receiver.getByRole("button", { name: "Download", exact: true })
-        .click();
-      const download = await downloading;
-      await waitDone(receiver);
+      const download = await downloadWithoutPicker(
+        await open(s, link, NO_PICKERS),
+      );
       assert.equal(download.suggestedFilename(), "streamed 文件.bin");
       const path = await download.path();
       assert.equal(await hashFile(path), files[0].sha256);
@@ -331,17 +333,9 @@ Deno.test(
         await makeFile(s.dir, "ß ü 名前.txt", 4321, 22),
       ];
       const { link } = await share(s, files);
-      const receiver = await s.browser.newPage();
-      await receiver.addInitScript(NO_PICKERS);
-      await receiver.goto(link);
-      await receiver.waitForSelector("beam-island[data-hydrated]");
-      const downloading = receiver.waitForEvent("download", {
-        timeout: 30_000,
-      });
-      await receiver.getByRole("button", { name: "Download", exact: true })
-        .click();
-      const download = await downloading;
-      await waitDone(receiver);
+      const download = await downloadWithoutPicker(
+        await open(s, link, NO_PICKERS),
+      );
       assert.equal(download.suggestedFilename(), "beam-files.zip");
       const zipPath = `${s.dir}/got.zip`;
       await download.saveAs(zipPath);
