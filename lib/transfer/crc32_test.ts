@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { crc32 } from "./crc32.ts";
+import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -13,18 +14,6 @@ function slowCrc32(bytes: Uint8Array): number {
     }
   }
   return (crc ^ 0xffffffff) >>> 0;
-}
-
-function randomBytes(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let x = seed;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    bytes[i] = x;
-  }
-  return bytes;
 }
 
 Deno.test("crc32() matches the standard check values", () => {
@@ -41,7 +30,7 @@ Deno.test("crc32() matches the standard check values", () => {
 });
 
 Deno.test("crc32() agrees with the bitwise algorithm at every length", () => {
-  const bytes = randomBytes(300, 12345);
+  const bytes = pseudoRandomBytes(300, 12345);
   for (let length = 0; length <= bytes.length; length++) {
     const part = bytes.subarray(0, length);
     assert.equal(crc32(part), slowCrc32(part), `length ${length}`);
@@ -49,7 +38,7 @@ Deno.test("crc32() agrees with the bitwise algorithm at every length", () => {
 });
 
 Deno.test("crc32() continues from a previous value across any split", () => {
-  const bytes = randomBytes(4099, 777);
+  const bytes = pseudoRandomBytes(4099, 777);
   const whole = crc32(bytes);
   for (const step of [1, 3, 7, 8, 9, 64, 1000, 4098]) {
     let crc = 0;
@@ -65,7 +54,7 @@ Deno.test("crc32() continues from a previous value across any split", () => {
 });
 
 Deno.test("crc32() matches Python's zlib.crc32 on a megabyte", async () => {
-  const bytes = randomBytes(1 << 20, 99);
+  const bytes = pseudoRandomBytes(1 << 20, 99);
   const path = await Deno.makeTempFile();
   try {
     await Deno.writeFile(path, bytes);

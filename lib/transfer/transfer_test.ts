@@ -6,6 +6,7 @@ import { ChannelClosedError } from "./channel.ts";
 import { Sha256 } from "./hash.ts";
 import type { FileMeta, FileWriter, Sink } from "./sink.ts";
 import { encodeControl } from "./wire.ts";
+import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
 
 function source(
   name: string,
@@ -21,16 +22,6 @@ function source(
       arrayBuffer: () => Promise.resolve(bytes.slice(start, end).buffer),
     }),
   };
-}
-
-function random(size: number, seed = 1): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
 }
 
 interface MemorySink extends Sink {
@@ -91,9 +82,9 @@ function joined(parts: Uint8Array[] | undefined): Uint8Array {
 
 Deno.test("FileSender and FileReceiver move several files intact, an empty one too", async () => {
   const files = [
-    source("a.bin", random(300_000, 1)),
+    source("a.bin", pseudoRandomBytes(300_000, 1)),
     source("empty.txt", new Uint8Array(0)),
-    source("résumé 履歴書.txt", random(70_001, 2)),
+    source("résumé 履歴書.txt", pseudoRandomBytes(70_001, 2)),
   ];
   const [tx, rx] = channelPair();
   const sink = memorySink();
@@ -113,7 +104,7 @@ Deno.test("FileSender and FileReceiver move several files intact, an empty one t
 });
 
 Deno.test("FileSender keeps at most its window in flight while the disk is slow", async () => {
-  const file = source("slow.bin", random(2_000_000));
+  const file = source("slow.bin", pseudoRandomBytes(2_000_000));
   const [tx, rx] = channelPair(64 * 1024);
   let maxInFlight = 0;
   const sink = memorySink(2);
@@ -142,7 +133,7 @@ Deno.test("FileSender keeps at most its window in flight while the disk is slow"
 });
 
 Deno.test("FileReceiver resumes on a new channel from the last written byte", async () => {
-  const file = source("big.bin", random(1_500_000, 7));
+  const file = source("big.bin", pseudoRandomBytes(1_500_000, 7));
   const sink = memorySink();
   const receiver = new FileReceiver({ files: [file] }, sink, {
     ackBytes: 32 * 1024,
@@ -176,7 +167,7 @@ Deno.test("FileReceiver resumes on a new channel from the last written byte", as
 });
 
 Deno.test("FileReceiver refuses a file whose checksum does not match, on both sides", async () => {
-  const file = source("x.bin", random(50_000));
+  const file = source("x.bin", pseudoRandomBytes(50_000));
   const [tx, rx] = channelPair();
   const sink = memorySink();
   const receiver = new FileReceiver({ files: [file] }, sink);
@@ -203,7 +194,7 @@ Deno.test("FileReceiver refuses a file whose checksum does not match, on both si
 });
 
 Deno.test("FileSender rejects when the receiver reports a checksum mismatch", async () => {
-  const file = source("y.bin", random(10_000));
+  const file = source("y.bin", pseudoRandomBytes(10_000));
   const [tx, rx] = channelPair();
   const run = new FileSender(tx, [file]).run();
   rx.send(encodeControl({ t: "start", index: 0, offset: 0 }));
@@ -213,7 +204,7 @@ Deno.test("FileSender rejects when the receiver reports a checksum mismatch", as
 });
 
 Deno.test("FileReceiver rejects bytes beyond a file's size", async () => {
-  const file = source("z.bin", random(10));
+  const file = source("z.bin", pseudoRandomBytes(10));
   const [tx, rx] = channelPair();
   const sink = memorySink();
   const result = new FileReceiver({ files: [file] }, sink).receive(rx);
@@ -224,7 +215,7 @@ Deno.test("FileReceiver rejects bytes beyond a file's size", async () => {
 });
 
 Deno.test("Sha256 hashes incrementally like a one-shot digest", async () => {
-  const bytes = random(1_000_003);
+  const bytes = pseudoRandomBytes(1_000_003);
   const h = new Sha256();
   for (let i = 0; i < bytes.length; i += 65_536) {
     h.update(bytes.subarray(i, i + 65_536));

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { FileMeta } from "./sink.ts";
 import { dosDateTime, type ZipOptions, zipSize, ZipWriter } from "./zip.ts";
 import { crc32 } from "./crc32.ts";
+import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -16,18 +17,6 @@ function file(name: string, bytes: Uint8Array | string, lastModified = 0) {
     meta: { name, size: data.length, type: "", lastModified },
     bytes: data,
   };
-}
-
-function pattern(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let x = seed;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    bytes[i] = x;
-  }
-  return bytes;
 }
 
 /** Writes the files as a zip, in `chunk`-byte writes, into a temp file. */
@@ -162,7 +151,7 @@ Deno.test("ZipWriter writes stored entries that zipfile and unzip verify", async
   const view = await assertArchive([
     file("hello.txt", "Hello, Beam!\n"),
     file("empty", ""),
-    file("random.bin", pattern(100_000, 42)),
+    file("random.bin", pseudoRandomBytes(100_000, 42)),
     file("one byte", "x"),
   ]);
   assert.equal(view.zip64, false);
@@ -187,7 +176,7 @@ Deno.test("ZipWriter writes ZIP64 records that zipfile reads", async () => {
   const files = [
     file("a.txt", "alpha\n"),
     file("empty.txt", ""),
-    file("名前 b.bin", pattern(70_000, 7)),
+    file("名前 b.bin", pseudoRandomBytes(70_000, 7)),
   ];
   const view = await assertArchive(files, { forceZip64: true }, 4096);
   assert.equal(view.zip64, true);
@@ -217,10 +206,10 @@ Deno.test("zipSize() equals the bytes written for many shapes", async () => {
   const shapes: TestFile[][] = [
     [],
     [file("a", "")],
-    [file("é", "abc"), file("b c", pattern(5000, 1))],
+    [file("é", "abc"), file("b c", pseudoRandomBytes(5000, 1))],
     Array.from(
       { length: 40 },
-      (_, i) => file(`file ${i} 文件`, pattern(i * 37, i + 1)),
+      (_, i) => file(`file ${i} 文件`, pseudoRandomBytes(i * 37, i + 1)),
     ),
   ];
   for (const files of shapes) {
