@@ -8,6 +8,8 @@
  * @module
  */
 
+import { toHex } from "../transfer/hash.ts";
+
 /** One folder to serve under a URL prefix. */
 export interface StaticRoot {
   /** Folder on disk. */
@@ -137,11 +139,4 @@ async function* walk(dir: string, rel: string): AsyncGenerator<string> {
     if (entry.isDirectory) yield* walk(dir, path);
     else if (entry.isFile) yield path;
   }
-}
-
-/** Hex-encodes bytes. */
-export function toHex(bytes: Uint8Array): string {
-  let hex = "";
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
-  return hex;
 }
