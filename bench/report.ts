@@ -47,6 +47,8 @@ type Medians = Record<string, number> & { runs: number };
 
 function mediansOf(records: Rec[], keys: readonly string[]): Medians {
   const out: Medians = { runs: records.length } as Medians;
+  // Runs during which other processes used more than a quarter of a core.
+  out.busyRuns = records.filter((r) => Number(r.otherCpuUtil) > 0.25).length;
   for (const key of keys) {
     out[key] = round(median(records.map((r) => Number(r[key]))));
   }
@@ -414,7 +416,7 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
       rows.push([
         n,
         s,
-        x.runs,
+        x.busyRuns ? `${x.runs} (${x.busyRuns} busy)` : x.runs,
         x.msgsPerSec,
         x.p50Ms,
         x.p99Ms,
@@ -479,7 +481,7 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
         [s, x],
       ) => [
         s,
-        x.runs,
+        x.busyRuns ? `${x.runs} (${x.busyRuns} busy)` : x.runs,
         x.offeredRate,
         x.p50Ms,
         x.p99Ms,
