@@ -15,11 +15,9 @@ import { createHash } from "node:crypto";
 import type { BrowserContext, CDPSession, Page } from "playwright-core";
 import { PICKER_STUB } from "../tests/_helpers/transfer.ts";
 import {
-  type ChromiumProcess,
-  chromiumProcesses,
-  cpuSnapshot,
-  machineBusyMs,
-  rendererOf,
+  cpuWindow,
+  PeakSampler,
+  rendererOfPage,
   rssBytes,
 } from "./transfer_procs.ts";
 import { withTimeout } from "./transfer_raw.ts";
@@ -146,10 +144,12 @@ export interface AppRunResult {
   rss: MemoryFigures;
   /** Resident memory of the sender's renderer. */
   senderRss: MemoryFigures;
-  /** CPU ms per process during the transfer, by role. */
+  /** CPU ms per process from Download to done, by role. */
   cpuMs: Record<string, number>;
-  /** CPU ms the whole machine spent busy meanwhile. */
-  machineBusyMs: number;
+  /** Cores the rest of the machine used meanwhile. */
+  otherCores: number;
+  /** The busiest threads by role (see `cpuWindow`). */
+  threads: Record<string, Record<string, number>>;
   /** SHA-256 of the saved file read back from the profile, if found. */
   savedSha256: string | null;
 }
@@ -190,48 +190,9 @@ const PHASE_RECORDER = `
   });
 `;
 
-/** Keeps one page's main thread busy for a moment (to find its renderer). */
-function burn(page: Page): () => Promise<unknown> {
-  return () =>
-    page.evaluate(() => {
-      const t = performance.now();
-      while (performance.now() - t < 400) { /* busy */ }
-    });
-}
-
 async function heapUsed(cdp: CDPSession): Promise<number> {
   const { metrics } = await cdp.send("Performance.getMetrics");
   return metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? NaN;
-}
-
-/** Samples a number now and then and keeps the highest. */
-class PeakSampler {
-  peak = -Infinity;
-  samples = 0;
-  #stopped = false;
-  #loop: Promise<void>;
-
-  constructor(read: () => number | Promise<number>, everyMs: number) {
-    this.#loop = (async () => {
-      while (!this.#stopped) {
-        try {
-          const value = await read();
-          if (Number.isFinite(value)) {
-            this.samples++;
-            if (value > this.peak) this.peak = value;
-          }
-        } catch {
-          // A sample lost to a closing page is no matter.
-        }
-        await new Promise((resolve) => setTimeout(resolve, everyMs));
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#loop;
-  }
 }
 
 /** Sends `options.source` through the app once. */
@@ -260,8 +221,8 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     });
     await download.waitFor({ timeout: 30_000 });
 
-    const senderPid = await rendererOf(profileDir, burn(sender));
-    const receiverPid = await rendererOf(profileDir, burn(receiver));
+    const senderPid = await rendererOfPage(profileDir, sender);
+    const receiverPid = await rendererOfPage(profileDir, receiver);
 
     cdp = await context.newCDPSession(receiver);
     await cdp.send("Performance.enable");
@@ -275,9 +236,7 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     const heapSampler = new PeakSampler(() => heapUsed(session), 250);
     const rssSampler = new PeakSampler(() => rssBytes(receiverPid), 100);
     const senderRssSampler = new PeakSampler(() => rssBytes(senderPid), 100);
-    const procs = chromiumProcesses(profileDir);
-    const cpuBefore = cpuSnapshot(procs);
-    const busyBefore = machineBusyMs();
+    const cpu = cpuWindow(profileDir, senderPid, receiverPid);
 
     const click = Date.now();
     await download.click();
@@ -296,8 +255,7 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
         senderRssSampler.stop(),
       ]);
     }
-    const busy = machineBusyMs() - busyBefore;
-    const cpuAfter = cpuSnapshot(procs);
+    const { cpuMs, otherCores, threads } = cpu.stop();
     const status = await receiver.locator(".receive-panel [role=status]")
       .innerText();
     const phases = await receiver.evaluate(() =>
@@ -313,13 +271,6 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     const heapAfter = await heapUsed(cdp);
     const rssAfter = rssBytes(receiverPid);
     const senderRssAfter = rssBytes(senderPid);
-
-    const cpuMs: Record<string, number> = {};
-    for (const proc of procs) {
-      const role = roleOf(proc, senderPid, receiverPid);
-      const ms = cpuAfter.get(proc.pid)! - cpuBefore.get(proc.pid)!;
-      if (Number.isFinite(ms)) cpuMs[role] = (cpuMs[role] ?? 0) + ms;
-    }
 
     let savedSha256: string | null = null;
     if (options.verifyOnDisk) {
@@ -355,22 +306,12 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
         samples: senderRssSampler.samples,
       },
       cpuMs,
-      machineBusyMs: busy,
+      otherCores,
+      threads,
       savedSha256,
     };
   } finally {
     await cdp?.detach().catch(() => {});
     for (const page of pages.reverse()) await page.close().catch(() => {});
   }
-}
-
-/** What a process does in a run: its kind, or which page's renderer. */
-export function roleOf(
-  proc: ChromiumProcess,
-  senderPid: number,
-  receiverPid: number,
-): string {
-  if (proc.pid === senderPid) return "sendRenderer";
-  if (proc.pid === receiverPid) return "receiveRenderer";
-  return proc.kind === "renderer" ? "otherRenderers" : proc.kind;
 }

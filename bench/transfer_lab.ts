@@ -9,15 +9,15 @@
  */
 
 import * as esbuild from "esbuild";
-import type { BrowserContext, CDPSession, Page } from "playwright-core";
+import type { BrowserContext, CDPSession } from "playwright-core";
 import { withTimeout } from "./transfer_raw.ts";
 import type { Source } from "./transfer_app.ts";
 import type { LabReceiveOptions, LabSendOptions } from "./transfer_lab_page.ts";
 import {
-  chromiumProcesses,
-  cpuSnapshot,
-  machineBusyMs,
-  rendererOf,
+  cpuWindow,
+  rendererOfPage,
+  type RssFigures,
+  watchRss,
 } from "./transfer_procs.ts";
 
 export type { LabReceiveOptions, LabSendOptions };
@@ -29,41 +29,90 @@ const ENTRY = decodeURIComponent(
   new URL("./transfer_lab_page.ts", import.meta.url).pathname,
 );
 
-/** Bundles the lab page and serves it in every page of `context`. */
+/**
+ * Stands in for lib/transfer/hash.ts in the `hash: "off"` bundle: no
+ * hashing at all, the same digest on both sides. It measures what the
+ * SHA-256 costs (the most a faster hash could win), not a way to ship.
+ */
+const HASH_OFF_MODULE = `
+export class Sha256 {
+  update(bytes) { return this; }
+  hex() { return "0".repeat(64); }
+}
+export function toHex(bytes) {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+`;
+
+async function bundle(hashOff: boolean): Promise<string> {
+  const plugins: esbuild.Plugin[] = hashOff
+    ? [{
+      name: "hash-off",
+      setup(build) {
+        build.onResolve({ filter: /\/hash\.ts$/ }, (args) =>
+          args.importer.includes("/lib/transfer/")
+            ? { path: "hash-off", namespace: "hash-off" }
+            : undefined);
+        build.onLoad(
+          { filter: /.*/, namespace: "hash-off" },
+          () => ({ contents: HASH_OFF_MODULE, loader: "js" }),
+        );
+      },
+    }]
+    : [];
+  const result = await esbuild.build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "browser",
+    target: ["chrome110"],
+    logLevel: "warning",
+    plugins,
+  });
+  return result.outputFiles[0].text;
+}
+
+/**
+ * Bundles the lab page (twice: as is, and with hashing off) and serves it
+ * in every page of `context`: `LAB_PATH` runs the real code,
+ * `LAB_PATH?hash=off` the stand-in hash.
+ */
 export async function routeLabPage(context: BrowserContext): Promise<void> {
   let code: string;
+  let codeHashOff: string;
   try {
-    const result = await esbuild.build({
-      entryPoints: [ENTRY],
-      bundle: true,
-      write: false,
-      format: "esm",
-      platform: "browser",
-      target: ["chrome110"],
-      logLevel: "warning",
-    });
-    code = result.outputFiles[0].text;
+    code = await bundle(false);
+    codeHashOff = await bundle(true);
   } finally {
     await esbuild.stop();
   }
-  const html = `<!doctype html>
+  const html = (script: string) =>
+    `<!doctype html>
 <meta charset="utf-8">
 <title>transfer lab</title>
 <input type="file">
-<script type="module" src="${LAB_PATH}.js"></script>
+<script type="module" src="${script}"></script>
 `;
-  await context.route(`**${LAB_PATH}`, (route) =>
-    route.fulfill({
-      status: 200,
-      contentType: "text/html; charset=utf-8",
-      body: html,
-    }));
-  await context.route(`**${LAB_PATH}.js`, (route) =>
-    route.fulfill({
-      status: 200,
-      contentType: "text/javascript; charset=utf-8",
-      body: code,
-    }));
+  await context.route(`**${LAB_PATH}*`, (route) => {
+    const url = new URL(route.request().url());
+    const hashOff = url.searchParams.get("hash") === "off";
+    if (url.pathname === LAB_PATH) {
+      return route.fulfill({
+        status: 200,
+        contentType: "text/html; charset=utf-8",
+        body: html(`${LAB_PATH}.js${hashOff ? "?hash=off" : ""}`),
+      });
+    }
+    if (url.pathname === `${LAB_PATH}.js`) {
+      return route.fulfill({
+        status: 200,
+        contentType: "text/javascript; charset=utf-8",
+        body: hashOff ? codeHashOff : code,
+      });
+    }
+    return route.continue();
+  });
 }
 
 // What the lab page puts on globalThis; functions passed to evaluate() run
@@ -77,9 +126,8 @@ type Lab = {
     meta(): unknown;
     arm(meta: unknown, options: LabReceiveOptions): Promise<void>;
     done(): Promise<{ end: number; error?: string }>;
-    send(
-      options: LabSendOptions,
-    ): Promise<{ start: number; end: number; error?: string }>;
+    send(options: LabSendOptions): number;
+    sent(): Promise<{ start: number; end: number; error?: string }>;
     hashSpeed(total: number, chunk: number): number;
     removeFile(name: string): Promise<void>;
     close(): void;
@@ -101,7 +149,12 @@ export interface LabResult {
   end: number;
   /** CPU ms per process during the transfer, by role. */
   cpuMs: Record<string, number>;
-  machineBusyMs: number;
+  /** Cores the rest of the machine used meanwhile. */
+  otherCores: number;
+  /** The busiest threads by role (see `cpuWindow`). */
+  threads: Record<string, Record<string, number>>;
+  /** Resident memory of the receiving renderer. */
+  rss: RssFigures;
   /** Heaviest functions by self time, per renderer, when profiled. */
   profile?: { sender: HotFunction[]; receiver: HotFunction[] };
 }
@@ -133,13 +186,15 @@ export async function runLab(
   receive: LabReceiveOptions,
   timeoutMs: number,
   profile = false,
+  hashOff = false,
 ): Promise<LabResult> {
   const sender = await context.newPage();
   const receiver = await context.newPage();
   const sessions: CDPSession[] = [];
+  let rssDone: Promise<RssFigures> | undefined;
   try {
     for (const page of [sender, receiver]) {
-      await page.goto(origin + LAB_PATH);
+      await page.goto(origin + LAB_PATH + (hashOff ? "?hash=off" : ""));
       await page.waitForFunction(() => "lab" in globalThis);
     }
     await sender.setInputFiles("input[type=file]", source.path);
@@ -153,17 +208,8 @@ export async function runLab(
       receiver.evaluate(() => (globalThis as G).lab.opened()),
     ]);
     const meta = await sender.evaluate(() => (globalThis as G).lab.meta());
-    await receiver.evaluate(
-      ([m, o]) => (globalThis as G).lab.arm(m, o),
-      [meta, receive] as const,
-    );
-    const burn = (page: Page) => () =>
-      page.evaluate(() => {
-        const t = performance.now();
-        while (performance.now() - t < 400) { /* busy */ }
-      });
-    const senderPid = await rendererOf(profileDir, burn(sender));
-    const receiverPid = await rendererOf(profileDir, burn(receiver));
+    const senderPid = await rendererOfPage(profileDir, sender);
+    const receiverPid = await rendererOfPage(profileDir, receiver);
     if (profile) {
       for (const page of [sender, receiver]) {
         const cdp = await context.newCDPSession(page);
@@ -173,38 +219,34 @@ export async function runLab(
         sessions.push(cdp);
       }
     }
-    const procs = chromiumProcesses(profileDir);
-    const cpuBefore = cpuSnapshot(procs);
-    const busyBefore = machineBusyMs();
+    const cpu = cpuWindow(profileDir, senderPid, receiverPid);
+    const rss = watchRss(receiverPid);
+    // The sender listens first: the receiver speaks first (`start`).
+    await sender.evaluate((o) => (globalThis as G).lab.send(o), send);
+    await receiver.evaluate(
+      ([m, o]) => (globalThis as G).lab.arm(m, o),
+      [meta, receive] as const,
+    );
     const work = Promise.all([
-      sender.evaluate((o) => (globalThis as G).lab.send(o), send),
+      sender.evaluate(() => (globalThis as G).lab.sent()),
       receiver.evaluate(() => (globalThis as G).lab.done()),
     ]);
-    const [sent, got] = await withTimeout(work, timeoutMs, "the lab transfer");
-    const busy = machineBusyMs() - busyBefore;
-    const cpuAfter = cpuSnapshot(procs);
+    const [sent, got] = await withTimeout(work, timeoutMs, "the lab transfer")
+      .finally(() => rssDone = rss.stop());
+    const { cpuMs, otherCores, threads } = cpu.stop();
+    const rssFigures = await rssDone!;
     if (sent.error || got.error) {
       throw new Error(
         `Cannot complete the lab transfer: ${sent.error ?? got.error}`,
       );
     }
-    const cpuMs: Record<string, number> = {};
-    for (const proc of procs) {
-      const role = proc.pid === senderPid
-        ? "sendRenderer"
-        : proc.pid === receiverPid
-        ? "receiveRenderer"
-        : proc.kind === "renderer"
-        ? "otherRenderers"
-        : proc.kind;
-      const ms = cpuAfter.get(proc.pid)! - cpuBefore.get(proc.pid)!;
-      if (Number.isFinite(ms)) cpuMs[role] = (cpuMs[role] ?? 0) + ms;
-    }
     const result: LabResult = {
       start: sent.start,
       end: got.end,
       cpuMs,
-      machineBusyMs: busy,
+      otherCores,
+      threads,
+      rss: rssFigures,
     };
     if (profile) {
       const [s, r] = await Promise.all(

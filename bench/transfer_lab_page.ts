@@ -45,6 +45,8 @@ let pc: RTCPeerConnection | null = null;
 let channel: RTCDataChannel | null = null;
 let incoming: Promise<void> = Promise.resolve();
 let result: Promise<{ end: number; error?: string }> | null = null;
+let sending: Promise<{ start: number; end: number; error?: string }> | null =
+  null;
 
 function gathered(pc: RTCPeerConnection): Promise<void> {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -177,7 +179,11 @@ const lab = {
   done() {
     return result!;
   },
-  async send(options: LabSendOptions) {
+  /**
+   * Starts FileSender (listening for the receiver's `start`, so call it
+   * before `arm`); `sent()` resolves when the receiver verified the file.
+   */
+  send(options: LabSendOptions): number {
     const file = pickedFile();
     const source = options.readAhead > 0
       ? readAheadFile(file, options.readAhead)
@@ -189,12 +195,14 @@ const lab = {
       windowBytes: options.windowBytes,
     });
     const start = now();
-    try {
-      await sender.run();
-      return { start, end: now() };
-    } catch (error) {
-      return { start, end: now(), error: String(error) };
-    }
+    sending = sender.run().then(
+      () => ({ start, end: now() }),
+      (error) => ({ start, end: now(), error: String(error) }),
+    );
+    return start;
+  },
+  sent() {
+    return sending!;
   },
   /** MB/s of the app's SHA-256 (noble) over `total` bytes in `chunk` pieces. */
   hashSpeed(total: number, chunk: number): number {

@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { Page } from "playwright-core";
+
 /** Clock ticks per second of /proc/PID/stat (`getconf CLK_TCK`, 100 on Linux). */
 const TICKS = 100;
 
@@ -83,6 +85,31 @@ export function machineBusyMs(): number {
   return (user + nice + system + irq + softirq + steal) * (1000 / TICKS);
 }
 
+/** CPU ms of each thread of a process, keyed by `tid:name`. */
+export function threadCpuMs(pid: number): Map<string, number> {
+  const threads = new Map<string, number>();
+  let tids: Deno.DirEntry[];
+  try {
+    tids = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch {
+    return threads;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid.name}/stat`);
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      threads.set(
+        `${tid.name}:${name}`,
+        (Number(fields[11]) + Number(fields[12])) * (1000 / TICKS),
+      );
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return threads;
+}
+
 /** CPU ms of each process, keyed by pid. */
 export function cpuSnapshot(procs: ChromiumProcess[]): Map<number, number> {
   return new Map(procs.map((p) => [p.pid, cpuMs(p.pid)]));
@@ -126,4 +153,151 @@ export async function rendererOf(
       );
     }
   }
+}
+
+/** The pid of the renderer that runs `page` (one of `profileDir`'s). */
+export function rendererOfPage(
+  profileDir: string,
+  page: Page,
+): Promise<number> {
+  return rendererOf(profileDir, () =>
+    page.evaluate(() => {
+      const t = performance.now();
+      while (performance.now() - t < 400) { /* busy */ }
+    }));
+}
+
+/** CPU used during a span, by process role. */
+export interface CpuWindow {
+  /** CPU ms by role: `sendRenderer`, `receiveRenderer`, or a process kind. */
+  cpuMs: Record<string, number>;
+  /** Cores used on average by everything else on the machine (not this browser, not this benchmark). */
+  otherCores: number;
+  /** Wall-clock ms of the span. */
+  wallMs: number;
+  /**
+   * The busiest threads of each role (at most 3, each over 5 % of a core),
+   * as `name: cores`: a thread near 1.0 would be a single-thread limit.
+   */
+  threads: Record<string, Record<string, number>>;
+}
+
+/**
+ * Starts measuring the CPU time of `profileDir`'s processes; `stop()`
+ * returns it by role (the two given renderers named as such).
+ */
+export function cpuWindow(
+  profileDir: string,
+  senderPid: number,
+  receiverPid: number,
+): { stop(): CpuWindow } {
+  const procs = chromiumProcesses(profileDir);
+  const before = cpuSnapshot(procs);
+  const threadsBefore = new Map(procs.map((p) => [p.pid, threadCpuMs(p.pid)]));
+  const selfBefore = cpuMs(Deno.pid);
+  const busyBefore = machineBusyMs();
+  const started = performance.now();
+  return {
+    stop() {
+      const wallMs = performance.now() - started;
+      const busy = machineBusyMs() - busyBefore;
+      const self = cpuMs(Deno.pid) - selfBefore;
+      const after = cpuSnapshot(procs);
+      const byRole: Record<string, number> = {};
+      const threads: Record<string, Record<string, number>> = {};
+      let ours = 0;
+      for (const proc of procs) {
+        const role = proc.pid === senderPid
+          ? "sendRenderer"
+          : proc.pid === receiverPid
+          ? "receiveRenderer"
+          : proc.kind === "renderer"
+          ? "otherRenderers"
+          : proc.kind;
+        const ms = after.get(proc.pid)! - before.get(proc.pid)!;
+        if (!Number.isFinite(ms)) continue;
+        byRole[role] = (byRole[role] ?? 0) + ms;
+        ours += ms;
+        const old = threadsBefore.get(proc.pid)!;
+        const busiest = [...threadCpuMs(proc.pid)]
+          .map(([key, ms]) =>
+            [key, (ms - (old.get(key) ?? 0)) / wallMs] as const
+          )
+          .filter(([, cores]) => cores > 0.05)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 3);
+        if (busiest.length > 0) {
+          threads[role] = Object.fromEntries(
+            busiest.map((
+              [key, cores],
+            ) => [
+              key.slice(key.indexOf(":") + 1),
+              Math.round(cores * 100) / 100,
+            ]),
+          );
+        }
+      }
+      return {
+        threads,
+        cpuMs: byRole,
+        otherCores: Math.max(0, (busy - ours - self) / wallMs),
+        wallMs,
+      };
+    },
+  };
+}
+
+/** Samples a number now and then and keeps the highest. */
+export class PeakSampler {
+  peak = -Infinity;
+  samples = 0;
+  #stopped = false;
+  #loop: Promise<void>;
+
+  constructor(read: () => number | Promise<number>, everyMs: number) {
+    this.#loop = (async () => {
+      while (!this.#stopped) {
+        try {
+          const value = await read();
+          if (Number.isFinite(value)) {
+            this.samples++;
+            if (value > this.peak) this.peak = value;
+          }
+        } catch {
+          // A sample lost to a closing page is no matter.
+        }
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+  }
+}
+
+/** Resident memory of a process over a span, in bytes. */
+export interface RssFigures {
+  /** When watching began. */
+  baseline: number;
+  /** Highest sample (every 100 ms). */
+  peak: number;
+  samples: number;
+}
+
+/** Watches a process's resident memory until `stop()`. */
+export function watchRss(pid: number): { stop(): Promise<RssFigures> } {
+  const baseline = rssBytes(pid);
+  const sampler = new PeakSampler(() => rssBytes(pid), 100);
+  return {
+    async stop() {
+      await sampler.stop();
+      return {
+        baseline,
+        peak: Math.max(sampler.peak, baseline),
+        samples: sampler.samples,
+      };
+    },
+  };
 }

@@ -1,0 +1,678 @@
+/**
+ * `deno task bench:transfer`: how fast the app moves a large file between
+ * two Chromium pages, against the raw RTCDataChannel ceiling measured in the
+ * same browser in the same run, and how much the receiving page's memory
+ * grows meanwhile.
+ *
+ * One server (the real app, in-process, 127.0.0.1), one headless Chromium
+ * with a persistent profile on disk (so the OPFS file the receive page saves
+ * is on disk, not in RAM). First the raw chunk sizes are compared on a
+ * smaller transfer and the best kept; then, for each round, one app transfer
+ * and one raw transfer of `--size` bytes, in alternating order. Prints one
+ * JSON line per transfer and a summary line, writes them to
+ * bench/results/transfer-<date>.jsonl, and for a full run rewrites the
+ * results in bench/README.md's Transfer section.
+ *
+ * `--lab` runs the app's transfer code (FileSender, FileReceiver) alone in
+ * bare pages with other settings instead, to see where the time goes.
+ * See bench/README.md ("Transfer") for the method and the flags.
+ *
+ * @module
+ */
+
+import { startServer } from "../tests/_helpers/server.ts";
+import { launchBrowser } from "../tests/_helpers/browser.ts";
+import { ensureSource, runApp, type Source } from "./transfer_app.ts";
+import {
+  connectRawPair,
+  pushRaw,
+  routeRawPage,
+  withTimeout,
+} from "./transfer_raw.ts";
+import {
+  hashSpeed,
+  type LabReceiveOptions,
+  type LabSendOptions,
+  routeLabPage,
+  runLab,
+} from "./transfer_lab.ts";
+import {
+  cpuWindow,
+  rendererOfPage,
+  type RssFigures,
+  watchRss,
+} from "./transfer_procs.ts";
+import {
+  groups,
+  median,
+  perMB,
+  round as roundTo,
+  type RunRecord,
+} from "./transfer_stats.ts";
+import {
+  labMarkdown,
+  replaceBlock,
+  resultsMarkdown,
+  type Summary,
+} from "./transfer_report.ts";
+
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
+  .replace(/\/$/, "");
+const WORK_DIR = `${Deno.env.get("TMPDIR") ?? "/tmp"}/beam-bench/transfer`;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Command-line settings. */
+export interface Flags {
+  size: number;
+  rounds: number;
+  rawChunks: number[];
+  pickSize: number;
+  pickRounds: number;
+  timeoutMs: number;
+  budgetMs: number;
+  verifyOnDisk: boolean;
+  lab: boolean;
+  labSize: number;
+  labRounds: number;
+  profile: boolean;
+  readme: boolean;
+  quick: boolean;
+  out: string | null;
+}
+
+const HELP = `Usage: deno task bench:transfer [flags]
+  --size=1GiB          bytes per app and raw transfer (suffixes KiB, MiB, GiB)
+  --rounds=3           rounds of one app and one raw transfer, alternating
+  --raw-chunks=64KiB,256KiB  raw chunk sizes to compare (the best is kept)
+  --pick-size=128MiB   bytes per transfer of that comparison
+  --pick-rounds=2      rounds of that comparison
+  --timeout=180        seconds one transfer may take
+  --budget=570         seconds for the whole run: no new transfer starts
+                       that would not fit (the summary says so)
+  --no-verify          do not read the saved file back from the profile
+  --quick              --size=256MiB --rounds=1 --pick-rounds=1, no README
+  --lab                instead: the transfer code alone, with other settings
+  --lab-size=256MiB    bytes per lab transfer
+  --lab-rounds=2       rounds of the lab variants (and one raw run each)
+  --profile            with --lab: CPU-profile the default variant
+  --no-readme          do not rewrite bench/README.md
+  --out=PATH           JSON lines file (default bench/results/transfer-<date>.jsonl)`;
+
+/** Parses `1GiB`, `256MiB`, `64KiB` or plain bytes. */
+export function parseBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)?$/i.exec(text.trim());
+  if (!m) throw new TypeError(`Cannot parse "${text}": not a byte count`);
+  const unit = (m[2] ?? "B").toLowerCase();
+  const scale = { b: 1, kib: KiB, mib: MiB, gib: 1024 * MiB }[unit]!;
+  return Math.round(Number(m[1]) * scale);
+}
+
+/** `65536` as `64KiB`. */
+export function formatSize(bytes: number): string {
+  if (bytes % (1024 * MiB) === 0) return `${bytes / (1024 * MiB)}GiB`;
+  if (bytes % MiB === 0) return `${bytes / MiB}MiB`;
+  if (bytes % KiB === 0) return `${bytes / KiB}KiB`;
+  return `${bytes}B`;
+}
+
+/** Parses the command line. */
+export function parseFlags(args: string[]): Flags {
+  const map = new Map<string, string>();
+  for (const arg of args) {
+    if (arg === "--help" || arg === "-h") {
+      console.log(HELP);
+      Deno.exit(0);
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new TypeError(`Cannot parse flag "${arg}": see --help`);
+    map.set(m[1], m[2] ?? "true");
+  }
+  const known = new Set([
+    "size",
+    "rounds",
+    "raw-chunks",
+    "pick-size",
+    "pick-rounds",
+    "timeout",
+    "budget",
+    "no-verify",
+    "quick",
+    "lab",
+    "lab-size",
+    "lab-rounds",
+    "profile",
+    "no-readme",
+    "out",
+  ]);
+  for (const key of map.keys()) {
+    if (!known.has(key)) {
+      throw new TypeError(`Cannot parse flag "--${key}": see --help`);
+    }
+  }
+  const quick = map.has("quick");
+  const lab = map.has("lab");
+  const int = (key: string, fallback: number) => {
+    const value = Number(map.get(key) ?? fallback);
+    if (!Number.isInteger(value) || value < 0) {
+      throw new RangeError(`Cannot use --${key}: not a whole number`);
+    }
+    return value;
+  };
+  return {
+    size: parseBytes(map.get("size") ?? (quick ? "256MiB" : "1GiB")),
+    rounds: int("rounds", quick ? 1 : 3),
+    rawChunks: (map.get("raw-chunks") ?? "64KiB,256KiB").split(",").map(
+      parseBytes,
+    ),
+    pickSize: parseBytes(map.get("pick-size") ?? "128MiB"),
+    pickRounds: int("pick-rounds", quick ? 1 : 2),
+    timeoutMs: int("timeout", 180) * 1000,
+    budgetMs: int("budget", 570) * 1000,
+    verifyOnDisk: !map.has("no-verify"),
+    lab,
+    labSize: parseBytes(map.get("lab-size") ?? "256MiB"),
+    labRounds: int("lab-rounds", 2),
+    profile: map.has("profile"),
+    readme: !map.has("no-readme") && !quick,
+    quick,
+    out: map.get("out") ?? null,
+  };
+}
+
+/** The raw sender's settings for a chunk size: the app's ratios (16x, 4x). */
+function rawSettings(chunkSize: number) {
+  return {
+    chunkSize,
+    highWaterMark: 16 * chunkSize,
+    lowWaterMark: 4 * chunkSize,
+  };
+}
+
+/** Where and on what the run happened. */
+export async function machineInfo(): Promise<Record<string, string>> {
+  const cpu = /model name\s*:\s*(.*)/.exec(
+    await Deno.readTextFile("/proc/cpuinfo"),
+  )?.[1] ?? "unknown CPU";
+  const mem = /MemTotal:\s+(\d+) kB/.exec(
+    await Deno.readTextFile("/proc/meminfo"),
+  )?.[1];
+  const text = async (cmd: string, args: string[]) => {
+    try {
+      const out = await new Deno.Command(cmd, {
+        args,
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      return new TextDecoder().decode(out.stdout).trim();
+    } catch {
+      return "";
+    }
+  };
+  const dirty = await text("git", [
+    "status",
+    "--porcelain",
+    "--",
+    "lib",
+    "islands",
+    "routes",
+    "components",
+    "static",
+  ]);
+  return {
+    cpu: `${navigator.hardwareConcurrency} x ${cpu}`,
+    memory: mem ? `${Math.round(Number(mem) / 1024 / 1024)} GiB` : "unknown",
+    kernel: (await text("uname", ["-r"])) || "unknown",
+    chromium: (await text("/usr/bin/chromium", ["--version"])).split("\n")
+      .at(-1) ?? "",
+    deno: Deno.version.deno,
+    commit: (await text("git", ["rev-parse", "--short", "HEAD"])) +
+      (dirty ? " (app files modified in the work tree)" : ""),
+  };
+}
+
+/** Builds the islands if there is no build yet. */
+async function ensureBuild(): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "lib/islands/build.ts", "--if-missing"],
+    cwd: ROOT,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) {
+    throw new Error("Cannot build the islands: lib/islands/build.ts failed");
+  }
+}
+
+function emit(record: unknown): void {
+  console.log(JSON.stringify(record));
+}
+
+function note(text: string): void {
+  console.error(`bench:transfer: ${text}`);
+}
+
+/** Runs the benchmark. */
+export async function main(args: string[]): Promise<void> {
+  const flags = parseFlags(args);
+  const started = Date.now();
+  const deadline = started + flags.budgetMs;
+  const date = new Date().toISOString();
+  const machine = await machineInfo();
+  const command = `deno task bench:transfer${
+    args.length ? " " + args.join(" ") : ""
+  }`;
+  await ensureBuild();
+  const sizes = flags.lab
+    ? [flags.labSize]
+    : [flags.size, ...(flags.rawChunks.length > 1 ? [flags.pickSize] : [])];
+  const sources = new Map<number, Source>();
+  for (const size of new Set(sizes)) {
+    note(`source file of ${formatSize(size)} in ${WORK_DIR}`);
+    sources.set(size, await ensureSource(WORK_DIR, size));
+  }
+
+  const server = await startServer();
+  const browser = await launchBrowser({ origin: server.url });
+  const records: RunRecord[] = [];
+  let truncated = false;
+  const context = browser.context;
+  const left = () => deadline - Date.now();
+  /** Whether a transfer expected to take `ms` still fits the budget. */
+  const fits = (ms: number) => {
+    if (ms < left()) return true;
+    truncated = true;
+    return false;
+  };
+  const expected = (name: string, bytes: number) => {
+    const done = records.filter((r) => r.name === name);
+    if (done.length === 0) return 0;
+    const mbps = median(done.map((r) => r.mbps));
+    return (bytes / 1e6 / mbps) * 1000 * 1.3 + 5_000;
+  };
+
+  const raw = async (round: number, chunkSize: number, source: Source) => {
+    const settings = rawSettings(chunkSize);
+    let rssDone: Promise<RssFigures> | undefined;
+    const pair = await connectRawPair(context, server.url);
+    try {
+      const senderPid = await rendererOfPage(browser.dir, pair.sender);
+      const receiverPid = await rendererOfPage(browser.dir, pair.receiver);
+      const cpu = cpuWindow(browser.dir, senderPid, receiverPid);
+      const watch = watchRss(receiverPid);
+      const times = await pushRaw(pair, {
+        total: source.size,
+        ...settings,
+        timeoutMs: Math.min(flags.timeoutMs, left()),
+      }).finally(() => rssDone = watch.stop());
+      const { cpuMs, otherCores, threads } = cpu.stop();
+      const rss = await rssDone!;
+      const seconds = (times.end - times.sendStart) / 1000;
+      const record: RunRecord = {
+        kind: "run",
+        mode: "raw",
+        name: `raw-${formatSize(chunkSize)}`,
+        round,
+        bytes: source.size,
+        seconds: round3(seconds),
+        span: "first send() to the last byte counted by the receiver",
+        mbps: roundTo(source.size / 1e6 / seconds, 1),
+        ...settings,
+        cpuMs,
+        cpuMsPerMB: perMB(cpuMs, source.size),
+        otherCores: roundTo(otherCores, 2),
+        threads,
+        rss: { ...rss, after: NaN },
+      };
+      records.push(record);
+      emit(record);
+    } finally {
+      await pair.close();
+    }
+  };
+
+  const app = async (round: number, source: Source) => {
+    const result = await runApp({
+      context,
+      profileDir: browser.dir,
+      origin: server.url,
+      source,
+      timeoutMs: Math.min(flags.timeoutMs, left()),
+      verifyOnDisk: flags.verifyOnDisk,
+    });
+    const seconds = (result.phases.done - result.phases.receiving) / 1000;
+    const record: RunRecord = {
+      kind: "run",
+      mode: "app",
+      name: "app",
+      round,
+      bytes: source.size,
+      seconds: round3(seconds),
+      span:
+        "data channel open (phase-receiving) to saved and verified (phase-done)",
+      mbps: roundTo(source.size / 1e6 / seconds, 1),
+      clickToDoneSeconds: round3((result.phases.done - result.click) / 1000),
+      cpuMs: result.cpuMs,
+      cpuMsPerMB: perMB(result.cpuMs, source.size),
+      otherCores: roundTo(result.otherCores, 2),
+      threads: result.threads,
+      heap: result.heap,
+      rss: result.rss,
+      senderRss: result.senderRss,
+      savedSha256Matches: result.savedSha256 === null
+        ? null
+        : result.savedSha256 === source.sha256,
+      status: result.status,
+    };
+    records.push(record);
+    emit(record);
+    if (record.savedSha256Matches === false) {
+      throw new Error(
+        "Cannot trust the app run: the saved file's SHA-256 differs from the source's",
+      );
+    }
+  };
+
+  const lab = async (
+    round: number,
+    variant: LabVariant,
+    source: Source,
+    profile: boolean,
+  ) => {
+    const { name, send, receive, hashOff } = variant;
+    const result = await runLab(
+      context,
+      browser.dir,
+      server.url,
+      source,
+      send,
+      receive,
+      Math.min(flags.timeoutMs, left()),
+      profile,
+      hashOff,
+    );
+    const seconds = (result.end - result.start) / 1000;
+    const record: RunRecord & { profile?: unknown } = {
+      kind: "run",
+      mode: "lab",
+      name,
+      round,
+      bytes: source.size,
+      seconds: round3(seconds),
+      span: "FileSender.run() start to FileReceiver verified",
+      mbps: roundTo(source.size / 1e6 / seconds, 1),
+      options: { ...send, ...receive, hash: hashOff ? "off" : "sha256" },
+      cpuMs: result.cpuMs,
+      cpuMsPerMB: perMB(result.cpuMs, source.size),
+      otherCores: roundTo(result.otherCores, 2),
+      threads: result.threads,
+      rss: { ...result.rss, after: NaN },
+    };
+    if (result.profile) record.profile = result.profile;
+    records.push(record);
+    emit(record);
+  };
+
+  let hashMbps: number | null = null;
+  let rawChunk = flags.rawChunks[0];
+  try {
+    await routeRawPage(context);
+    if (flags.lab) {
+      await routeLabPage(context);
+      hashMbps = roundTo(await hashSpeed(context, server.url), 0);
+      emit({ kind: "hash", library: "@noble/hashes sha256", mbps: hashMbps });
+      const source = sources.get(flags.labSize)!;
+      const variants = labVariants();
+      if (flags.profile) {
+        // Apart from the rounds: the profiler slows the pages down.
+        const variant = variants[0];
+        await lab(
+          0,
+          { ...variant, name: `${variant.name}-profiled` },
+          source,
+          true,
+        );
+      }
+      for (let round = 1; round <= flags.labRounds; round++) {
+        const order = rotate(
+          ["raw", ...variants.map((v) => v.name)],
+          round - 1,
+        );
+        for (const name of order) {
+          const variant = variants.find((v) => v.name === name);
+          const estimate = expected(
+            name === "raw" ? `raw-${formatSize(rawChunk)}` : name,
+            source.size,
+          );
+          if (!fits(estimate)) break;
+          if (variant === undefined) await raw(round, rawChunk, source);
+          else await lab(round, variant, source, false);
+        }
+      }
+    } else {
+      // Which raw chunk size is the ceiling: compare them on a smaller
+      // transfer, alternating, and keep the best median.
+      if (flags.rawChunks.length > 1) {
+        const source = sources.get(flags.pickSize)!;
+        for (let round = 1; round <= flags.pickRounds; round++) {
+          for (const chunk of rotate(flags.rawChunks, round - 1)) {
+            if (!fits(expected(`raw-${formatSize(chunk)}`, source.size))) {
+              break;
+            }
+            await raw(0, chunk, source);
+          }
+        }
+        const pick = groups(records.filter((r) => r.round === 0));
+        pick.sort((a, b) => b.medianMbps - a.medianMbps);
+        rawChunk = flags.rawChunks.find((c) =>
+          `raw-${formatSize(c)}` === pick[0]?.name
+        ) ?? rawChunk;
+        note(`raw chunk size kept: ${formatSize(rawChunk)}`);
+      }
+      const source = sources.get(flags.size)!;
+      for (let round = 1; round <= flags.rounds; round++) {
+        for (const mode of rotate(["app", "raw"], round - 1)) {
+          const name = mode === "app" ? "app" : `raw-${formatSize(rawChunk)}`;
+          if (!fits(expected(name, source.size))) break;
+          if (mode === "app") await app(round, source);
+          else await raw(round, rawChunk, source);
+        }
+      }
+    }
+  } finally {
+    await withTimeout(browser.close(), 30_000, "closing the browser").catch(
+      (error) => note(String(error)),
+    );
+    await server.close();
+  }
+
+  const summary = summarize(records, {
+    date,
+    command,
+    machine,
+    flags,
+    rawChunk,
+    truncated,
+    hashMbps,
+    elapsedSeconds: roundTo((Date.now() - started) / 1000, 0),
+  });
+  emit(summary);
+
+  const out = flags.out ??
+    `${ROOT}/bench/results/transfer-${date.slice(0, 19).replaceAll(":", "-")}${
+      flags.lab ? "-lab" : flags.quick ? "-quick" : ""
+    }.jsonl`;
+  await Deno.mkdir(out.replace(/\/[^/]*$/, ""), { recursive: true });
+  await Deno.writeTextFile(
+    out,
+    [...records, summary].map((r) => JSON.stringify(r)).join("\n") + "\n",
+  );
+  note(`wrote ${out}`);
+
+  if (flags.readme) {
+    const path = `${ROOT}/bench/README.md`;
+    // Read right before writing: bench/README.md has other owners.
+    const readme = await Deno.readTextFile(path);
+    const block = flags.lab ? "lab" : "results";
+    const markdown = flags.lab
+      ? labMarkdown(summary)
+      : resultsMarkdown(summary);
+    const next = replaceBlock(readme, block, markdown);
+    if (next === null) {
+      note(
+        `bench/README.md has no <!-- bench:transfer:${block}:start/end --> markers: not rewritten`,
+      );
+    } else {
+      await Deno.writeTextFile(path, next);
+      note(`rewrote the transfer ${block} in bench/README.md`);
+    }
+  }
+}
+
+function round3(value: number): number {
+  return roundTo(value, 3);
+}
+
+function rotate<T>(items: T[], by: number): T[] {
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/** One lab setting. */
+export interface LabVariant {
+  name: string;
+  send: LabSendOptions;
+  receive: LabReceiveOptions;
+  /** Whether SHA-256 is replaced by a no-op (both sides). */
+  hashOff: boolean;
+}
+
+/**
+ * The lab's settings: the app's defaults, then one change at a time, then
+ * the changes that helped together, with and without hashing.
+ */
+export function labVariants(): LabVariant[] {
+  const send: LabSendOptions = {
+    chunkSize: 64 * KiB,
+    highWaterMark: MiB,
+    lowWaterMark: 256 * KiB,
+    windowBytes: 16 * MiB,
+    readAhead: 0,
+  };
+  const receive: LabReceiveOptions = { sink: "opfs", ackBytes: MiB };
+  const tuned: LabSendOptions = {
+    ...send,
+    chunkSize: 256 * KiB,
+    highWaterMark: 4 * MiB,
+    lowWaterMark: MiB,
+    readAhead: MiB,
+  };
+  const base = { send, receive, hashOff: false };
+  return [
+    { ...base, name: "lab-default" },
+    { ...base, name: "lab-null-sink", receive: { ...receive, sink: "null" } },
+    { ...base, name: "lab-hash-off", hashOff: true },
+    { ...base, name: "lab-read-1MiB", send: { ...send, readAhead: MiB } },
+    {
+      ...base,
+      name: "lab-chunk-256KiB",
+      send: {
+        ...send,
+        chunkSize: 256 * KiB,
+        highWaterMark: 4 * MiB,
+        lowWaterMark: MiB,
+      },
+    },
+    {
+      ...base,
+      name: "lab-high-4MiB",
+      send: { ...send, highWaterMark: 4 * MiB, lowWaterMark: MiB },
+    },
+    { ...base, name: "lab-tuned", send: tuned },
+    { ...base, name: "lab-tuned-hash-off", send: tuned, hashOff: true },
+  ];
+}
+
+/** The summary line: medians, the ratio, memory. */
+export function summarize(
+  records: RunRecord[],
+  info: Omit<
+    Summary,
+    "kind" | "groups" | "app" | "raw" | "ratio" | "cpuRatio" | "memory"
+  >,
+): Summary {
+  const measured = records.filter((r) => r.round > 0);
+  const all = groups(measured);
+  const appRuns = measured.filter((r) => r.mode === "app");
+  const rawName = `raw-${formatSize(info.rawChunk)}`;
+  const rawRuns = measured.filter((r) => r.name === rawName);
+  const appMbps = median(appRuns.map((r) => r.mbps));
+  const rawMbps = median(rawRuns.map((r) => r.mbps));
+  const growth = (pick: (r: RunRecord) => RunRecord["rss"]) =>
+    appRuns.map((r) => pick(r)!).filter(Boolean).map((m) =>
+      (m.peak - m.baseline) / 1e6
+    );
+  const heap = growth((r) => r.heap);
+  const rss = growth((r) => r.rss);
+  const senderRss = growth((r) => r.senderRss);
+  const rawRss = rawRuns.filter((r) => r.rss).map((r) =>
+    (r.rss!.peak - r.rss!.baseline) / 1e6
+  );
+  return {
+    kind: "summary",
+    ...info,
+    // Round 0: the chunk-size comparison (or the profiled lab run), apart.
+    groups: [
+      ...groups(records.filter((r) => r.round === 0)).map((g) => ({
+        ...g,
+        name: `${g.name} (round 0, ${
+          formatSize(records.find((r) => r.round === 0)!.bytes)
+        })`,
+      })),
+      ...all,
+    ],
+    app: {
+      runs: appRuns.length,
+      medianMbps: roundTo(appMbps, 1),
+      medianClickToDoneSeconds: roundTo(
+        median(appRuns.map((r) => r.clickToDoneSeconds!)),
+        2,
+      ),
+      allVerified: appRuns.every((r) => r.savedSha256Matches !== false),
+    },
+    raw: {
+      name: rawName,
+      runs: rawRuns.length,
+      medianMbps: roundTo(rawMbps, 1),
+    },
+    ratio: roundTo(appMbps / rawMbps, 2),
+    cpuRatio: roundTo(
+      median(rawRuns.map((r) => r.cpuMsPerMB.total)) /
+        median(appRuns.map((r) => r.cpuMsPerMB.total)),
+      2,
+    ),
+    memory: {
+      heapGrowthMB: {
+        median: roundTo(median(heap), 1),
+        max: roundTo(Math.max(...heap), 1),
+      },
+      rssGrowthMB: {
+        median: roundTo(median(rss), 1),
+        max: roundTo(Math.max(...rss), 1),
+      },
+      senderRssGrowthMB: {
+        median: roundTo(median(senderRss), 1),
+        max: roundTo(Math.max(...senderRss), 1),
+      },
+      rawReceiverRssGrowthMB: {
+        median: roundTo(median(rawRss), 1),
+        max: roundTo(Math.max(...rawRss), 1),
+      },
+    },
+  };
+}
+
+if (import.meta.main) {
+  await main(Deno.args);
+}
