@@ -520,7 +520,6 @@ class Bench {
     });
   }
 
-  /** Samples a server's RSS and descriptors while `work` runs. */
   /**
    * Samples a server's RSS and descriptors while `work` runs; `last` is the
    * last sample taken while it was alive (the flood may kill a server).
@@ -529,8 +528,19 @@ class Bench {
     server: RunningServer,
     work: Promise<T>,
   ): Promise<
-    { result: T; peakRssKiB: number; peakFds: number; last: ProcStat }
+    {
+      result: T;
+      peakRssKiB: number;
+      peakFds: number;
+      last: ProcStat;
+      otherCpuUtil: number;
+    }
   > {
+    const ours = () =>
+      procStat(Deno.pid).cpuMs + procStat(server.pid).cpuMs +
+      this.clients.reduce((sum, c) => sum + procStat(c.pid).cpuMs, 0);
+    const t0 = performance.now();
+    const m0 = machineBusyMs() - ours();
     let peakRssKiB = 0;
     let peakFds = 0;
     let last = procStat(server.pid);
@@ -551,7 +561,9 @@ class Bench {
     try {
       const result = await work;
       sample();
-      return { result, peakRssKiB, peakFds, last };
+      const other = Math.max(0, machineBusyMs() - ours() - m0) /
+        (performance.now() - t0);
+      return { result, peakRssKiB, peakFds, last, otherCpuUtil: round(other) };
     } finally {
       done = true;
       await sampler;
@@ -567,7 +579,7 @@ class Bench {
       // 60 KB frames at 90 a second: 5.4 MB/s, under the frame limit and
       // under Beam's default rate limit, so only the slow consumer
       // protection can stop it.
-      const { result, peakRssKiB } = await this.watch(
+      const { result, peakRssKiB, otherCpuUtil } = await this.watch(
         server,
         this.clients[0].call("slow", {
           bytesCap: 64 << 20,
@@ -590,6 +602,7 @@ class Bench {
         rssAfterReleaseKiB: after.rssKiB,
         growthKiB: peakRssKiB - before.rssKiB,
         alive: server.alive(),
+        otherCpuUtil,
       });
     } finally {
       await Promise.all(
@@ -620,7 +633,7 @@ class Bench {
         rate: 50,
         timeoutMs: 5000,
       });
-      const { result, peakRssKiB, last } = await this.watch(
+      const { result, peakRssKiB, last, otherCpuUtil } = await this.watch(
         server,
         Promise.all([attack, probe]),
       );
@@ -643,6 +656,7 @@ class Bench {
         rssPeakKiB: Math.max(peakRssKiB, before.rssKiB),
         growthKiB: Math.max(peakRssKiB, before.rssKiB) - before.rssKiB,
         alive: server.alive(),
+        otherCpuUtil,
         log: await logSummary(server.log),
       });
     } finally {
@@ -663,18 +677,19 @@ class Bench {
       await this.clients[0].call("probe-open");
       const before = procStat(server.pid);
       const parts = shares(f.storm, this.clients.length);
-      const { result, peakRssKiB, peakFds, last } = await this.watch(
-        server,
-        Promise.all(
-          this.clients.map((c, i) =>
-            c.call("storm", {
-              n: parts[i],
-              concurrency: 250,
-              timeoutMs: 5_000,
-            })
+      const { result, peakRssKiB, peakFds, last, otherCpuUtil } = await this
+        .watch(
+          server,
+          Promise.all(
+            this.clients.map((c, i) =>
+              c.call("storm", {
+                n: parts[i],
+                concurrency: 250,
+                timeoutMs: 10_000,
+              })
+            ),
           ),
-        ),
-      );
+        );
       await sleep(1000);
       const during = procStat(server.pid);
       // A peer admitted before the storm: still served?
@@ -723,6 +738,7 @@ class Bench {
         probeNew,
         probeAfter,
         alive: server.alive(),
+        otherCpuUtil,
         log: await logSummary(server.log),
       });
     } finally {
@@ -892,7 +908,8 @@ async function main(): Promise<void> {
           if (!inBudget(`${kind} N=${n} run ${r + 1}`)) continue;
           const mine = await measure(kind, n, r + 1);
           const busy = busyOf(mine);
-          if (busy > flags.retryBusy) {
+          const cut = mine.some((x) => x.complete === false);
+          if (busy > flags.retryBusy || cut) {
             redo.push({ kind, n, run: r + 1, records: mine });
             console.error(
               `bench: ${kind} N=${n} run ${
