@@ -518,7 +518,7 @@ export async function main(args: string[]): Promise<void> {
     const markdown = flags.lab
       ? labMarkdown(summary)
       : resultsMarkdown(summary);
-    const next = replaceBlock(readme, block, markdown);
+    const next = replaceBlock(readme, block, await formatMarkdown(markdown));
     if (next === null) {
       note(
         `bench/README.md has no <!-- bench:transfer:${block}:start/end --> markers: not rewritten`,
@@ -528,6 +528,21 @@ export async function main(args: string[]): Promise<void> {
       note(`rewrote the transfer ${block} in bench/README.md`);
     }
   }
+}
+
+/** `markdown` as `deno fmt` writes it (so `deno fmt --check` stays clean). */
+async function formatMarkdown(markdown: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--ext=md", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(markdown));
+  await writer.close();
+  const out = await child.output();
+  return out.success ? new TextDecoder().decode(out.stdout) : markdown;
 }
 
 function round3(value: number): number {
