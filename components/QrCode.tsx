@@ -1,3 +1,4 @@
+import { useMemo } from "preact/hooks";
 import qrcode from "qrcode-generator";
 
 /** Builds one SVG path of a QR code's dark modules for `text`. */
@@ -17,7 +18,9 @@ function qrPath(text: string): { size: number; d: string } {
 
 /** A QR code as inline SVG (no inline styles or scripts: CSP-clean). */
 export function QrCode({ text, label }: { text: string; label: string }) {
-  const { size, d } = qrPath(text);
+  // The send page re-renders with every progress report; the code only
+  // changes with the link.
+  const { size, d } = useMemo(() => qrPath(text), [text]);
   return (
     <div class="qr">
       <svg

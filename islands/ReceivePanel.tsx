@@ -1,5 +1,5 @@
 import { useSignal } from "@preact/signals";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useMemo, useRef } from "preact/hooks";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
@@ -126,7 +126,9 @@ export default function ReceivePanel(
   const o = offer.value;
   const phase = st?.phase ?? "connecting";
   const total = o?.files.reduce((n, f) => n + f.size, 0) ?? 0;
-  const choices = o ? destinations(o.files) : [];
+  // Feature detection makes a MessageChannel and a stream: once per offer,
+  // never per render (a render per progress step leaked them by thousands).
+  const choices = useMemo(() => o ? destinations(o.files) : [], [o]);
   const failed = phase === "failed";
 
   return (

@@ -163,16 +163,20 @@ export class ReceiveSession {
         total: sum(offer),
       });
     }, 250);
+    // The page re-renders on each status: a few times a second is plenty,
+    // not once per chunk.
+    const show = throttle((bytes: number) => {
+      this.#meter.sample(bytes, Date.now());
+      this.#update({
+        bytes,
+        rate: this.#meter.rate,
+        secondsLeft: this.#meter.secondsLeft(sum(offer)),
+      });
+    }, 100);
     const receiver = new FileReceiver(offer, sink, {
       onProgress: (bytes) => {
-        const now = Date.now();
-        this.#meter.sample(bytes, now);
         report(bytes);
-        this.#update({
-          bytes,
-          rate: this.#meter.rate,
-          secondsLeft: this.#meter.secondsLeft(sum(offer)),
-        });
+        show(bytes);
       },
     });
     let attempt = 0;
@@ -216,6 +220,7 @@ export class ReceiveSession {
       }
     }
     report.flush();
+    show.flush();
     this.#update({
       phase: "done",
       bytes: sum(offer),
