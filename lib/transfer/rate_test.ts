@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { formatBytes, formatDuration, RateMeter, throttle } from "./rate.ts";
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+Deno.test("RateMeter measures the rate from samples", () => {
+  const meter = new RateMeter();
+  assert.equal(meter.rate, 0);
+  meter.sample(0, 1000);
+  meter.sample(1000, 2000);
+  assert.equal(meter.rate, 1000);
+  meter.sample(3000, 3000);
+  // Smoothed: between the old rate and the new one.
+  assert.ok(meter.rate > 1000 && meter.rate < 2000, `${meter.rate}`);
+});
+
+Deno.test("RateMeter follows a steady rate exactly", () => {
+  const meter = new RateMeter(500);
+  for (let i = 0; i <= 20; i++) meter.sample(i * 500, 1000 + i * 250);
+  assert.equal(meter.rate, 2000);
+});
+
+Deno.test("RateMeter ignores samples less than 100 ms apart", () => {
+  const meter = new RateMeter();
+  meter.sample(0, 1000);
+  meter.sample(1_000_000, 1099);
+  assert.equal(meter.rate, 0);
+  // The ignored sample did not move the baseline: 100 ms after the first.
+  meter.sample(100, 1100);
+  assert.equal(meter.rate, 1000);
+});
+
+Deno.test("RateMeter restarts when the byte count goes back", () => {
+  const meter = new RateMeter();
+  meter.sample(0, 1000);
+  meter.sample(5000, 2000);
+  assert.equal(meter.rate, 5000);
+  meter.sample(0, 3000); // a new transfer: new baseline, rate kept
+  meter.sample(5000, 4000);
+  assert.equal(meter.rate, 5000);
+});
+
+Deno.test("RateMeter.secondsLeft() is Infinity when idle", () => {
+  const meter = new RateMeter();
+  assert.equal(meter.secondsLeft(1000), Infinity);
+  meter.sample(0, 1000);
+  assert.equal(meter.secondsLeft(1000), Infinity);
+  meter.sample(0, 2000);
+  assert.equal(meter.secondsLeft(1000), Infinity);
+});
+
+Deno.test("RateMeter.secondsLeft() divides what is left by the rate", () => {
+  const meter = new RateMeter();
+  meter.sample(0, 1000);
+  meter.sample(1000, 2000);
+  assert.equal(meter.secondsLeft(11_000), 10);
+  assert.equal(meter.secondsLeft(1000), 0);
+  assert.equal(meter.secondsLeft(500), 0);
+});
+
+Deno.test("formatBytes() uses SI units", () => {
+  assert.equal(formatBytes(0), "0 B");
+  assert.equal(formatBytes(999), "999 B");
+  assert.equal(formatBytes(1000), "1.00 kB");
+  assert.equal(formatBytes(1500), "1.50 kB");
+  assert.equal(formatBytes(12_345), "12.3 kB");
+  assert.equal(formatBytes(123_456), "123 kB");
+  assert.equal(formatBytes(1_500_000), "1.50 MB");
+  assert.equal(formatBytes(2_000_000_000), "2.00 GB");
+  assert.equal(formatBytes(3_000_000_000_000), "3.00 TB");
+});
+
+Deno.test("formatBytes() stops at TB", () => {
+  assert.equal(formatBytes(5_000_000_000_000_000), "5000 TB");
+});
+
+Deno.test("formatDuration() shows seconds, minutes and hours", () => {
+  assert.equal(formatDuration(0), "0 s");
+  assert.equal(formatDuration(4.4), "4 s");
+  assert.equal(formatDuration(59), "59 s");
+  assert.equal(formatDuration(59.6), "1 min 0 s");
+  assert.equal(formatDuration(65), "1 min 5 s");
+  assert.equal(formatDuration(3599), "59 min 59 s");
+  assert.equal(formatDuration(3600), "1 h 0 min");
+  assert.equal(formatDuration(2 * 3600 + 15 * 60 + 30), "2 h 15 min");
+});
+
+Deno.test("formatDuration() shows a dash when unknown", () => {
+  assert.equal(formatDuration(Infinity), "—");
+  assert.equal(formatDuration(NaN), "—");
+});
+
+Deno.test("throttle() calls at once the first time", () => {
+  const calls: number[] = [];
+  const report = throttle((value: number) => calls.push(value), 1000);
+  report(1);
+  assert.deepEqual(calls, [1]);
+  report.flush();
+  assert.deepEqual(calls, [1]);
+});
+
+Deno.test("throttle() coalesces later calls to the latest value", async () => {
+  const calls: number[] = [];
+  const report = throttle((value: number) => calls.push(value), 30);
+  report(1);
+  report(2);
+  report(3);
+  report(4);
+  assert.deepEqual(calls, [1]);
+  await delay(80);
+  assert.deepEqual(calls, [1, 4]);
+  report.flush();
+  assert.deepEqual(calls, [1, 4]);
+});
+
+Deno.test("throttle() flush() delivers the pending value at once", async () => {
+  const calls: string[] = [];
+  const report = throttle((value: string) => calls.push(value), 50);
+  report("a");
+  report("b");
+  report("c");
+  report.flush();
+  assert.deepEqual(calls, ["a", "c"]);
+  // The timer was cleared: nothing more arrives.
+  await delay(80);
+  assert.deepEqual(calls, ["a", "c"]);
+});
+
+Deno.test("throttle() calls at once again after a quiet interval", async () => {
+  const calls: number[] = [];
+  const report = throttle((value: number) => calls.push(value), 20);
+  report(1);
+  await delay(40);
+  report(2);
+  assert.deepEqual(calls, [1, 2]);
+  report.flush();
+});
