@@ -1,0 +1,212 @@
+import assert from "node:assert/strict";
+import {
+  type ControlMessage,
+  encodeControl,
+  isFileMeta,
+  parseControl,
+  parseOffer,
+} from "./wire.ts";
+import type { FileMeta } from "./sink.ts";
+
+const META: FileMeta = {
+  name: "photo.jpg",
+  size: 1234,
+  type: "image/jpeg",
+  lastModified: 1_700_000_000_000,
+};
+const SHA = "0123456789abcdef".repeat(4);
+
+/** Asserts `parseControl(text)` throws a TypeError matching `message`. */
+function rejects(text: string, message: RegExp): void {
+  assert.throws(() => parseControl(text), (error: unknown) => {
+    assert.ok(error instanceof TypeError, String(error));
+    assert.match(error.message, message);
+    return true;
+  }, text);
+}
+
+/** Asserts a message of type `t` built from `fields` is malformed. */
+function malformed(t: string, fields: Record<string, unknown>): void {
+  rejects(
+    JSON.stringify({ t, ...fields }),
+    new RegExp(`^Cannot parse control message: malformed "${t}" message$`),
+  );
+}
+
+Deno.test("parseControl() accepts every message type", () => {
+  const messages: ControlMessage[] = [
+    { t: "file", index: 0, offset: 0, meta: META },
+    { t: "file", index: 3, offset: 65536, meta: { ...META, size: 0 } },
+    { t: "end", index: 2, sha256: SHA },
+    { t: "done" },
+    { t: "start", index: 1, offset: 42 },
+    { t: "ack", bytes: 0 },
+    { t: "ack", bytes: Number.MAX_SAFE_INTEGER },
+    { t: "verified", index: 0, ok: true },
+    { t: "verified", index: 1, ok: false },
+    { t: "error", message: "Disk full" },
+    { t: "error", message: "" },
+  ];
+  for (const message of messages) {
+    assert.deepEqual(parseControl(encodeControl(message)), message);
+  }
+});
+
+Deno.test("encodeControl() writes JSON text", () => {
+  assert.equal(encodeControl({ t: "done" }), '{"t":"done"}');
+  assert.deepEqual(JSON.parse(encodeControl({ t: "ack", bytes: 7 })), {
+    t: "ack",
+    bytes: 7,
+  });
+});
+
+Deno.test("parseControl() rejects text that is not JSON", () => {
+  for (const text of ["", "{", "done", "{t:'done'}", '{"t":"done"'] as const) {
+    rejects(text, /^Cannot parse control message: not valid JSON$/);
+  }
+});
+
+Deno.test("parseControl() rejects JSON that is not an object", () => {
+  for (const text of ["null", "1", '"done"', "true"]) {
+    rejects(text, /^Cannot parse control message: not an object$/);
+  }
+});
+
+Deno.test("parseControl() rejects unknown or missing types", () => {
+  rejects("{}", /malformed "undefined" message/);
+  rejects("[]", /malformed "undefined" message/);
+  rejects('["done"]', /malformed "undefined" message/);
+  malformed("hello", {});
+  malformed("DONE", {});
+  rejects('{"t":1}', /malformed "1" message/);
+  rejects('{"t":null}', /malformed "null" message/);
+});
+
+Deno.test("parseControl() rejects wrong field types", () => {
+  malformed("file", { index: "0", offset: 0, meta: META });
+  malformed("file", { index: 0, offset: null, meta: META });
+  malformed("file", { index: 0, offset: 0 });
+  malformed("file", { index: 0, offset: 0, meta: "photo.jpg" });
+  malformed("end", { index: 0 });
+  malformed("end", { index: 0, sha256: 1 });
+  malformed("end", { sha256: SHA });
+  malformed("start", { index: 0 });
+  malformed("start", { index: true, offset: 0 });
+  malformed("ack", {});
+  malformed("ack", { bytes: "10" });
+  malformed("verified", { index: 0 });
+  malformed("verified", { index: 0, ok: "true" });
+  malformed("verified", { index: 0, ok: 1 });
+  malformed("error", {});
+  malformed("error", { message: 42 });
+  malformed("error", { message: null });
+});
+
+Deno.test("parseControl() rejects negative and non-integer numbers", () => {
+  for (const bad of [-1, 0.5, 1e300, Number.MAX_SAFE_INTEGER + 1]) {
+    malformed("file", { index: bad, offset: 0, meta: META });
+    malformed("file", { index: 0, offset: bad, meta: META });
+    malformed("end", { index: bad, sha256: SHA });
+    malformed("start", { index: bad, offset: 0 });
+    malformed("start", { index: 0, offset: bad });
+    malformed("ack", { bytes: bad });
+    malformed("verified", { index: bad, ok: true });
+  }
+});
+
+Deno.test("parseControl() rejects a bad sha256", () => {
+  for (
+    const sha256 of [
+      "",
+      SHA.slice(1),
+      SHA + "0",
+      SHA.toUpperCase(),
+      "g" + SHA.slice(1),
+      ` ${SHA.slice(1)}`,
+      `${SHA}\n`,
+    ]
+  ) {
+    malformed("end", { index: 0, sha256 });
+  }
+});
+
+Deno.test("parseControl() truncates error messages to 500 characters", () => {
+  const message = parseControl(
+    encodeControl({ t: "error", message: "x".repeat(2000) }),
+  );
+  assert.deepEqual(message, { t: "error", message: "x".repeat(500) });
+});
+
+Deno.test("parseControl() shows at most 20 characters of an unknown type", () => {
+  rejects(
+    JSON.stringify({ t: "a".repeat(100) }),
+    new RegExp(
+      `^Cannot parse control message: malformed "${"a".repeat(20)}" message$`,
+    ),
+  );
+});
+
+Deno.test("parseControl() drops extra fields of done and error messages", () => {
+  assert.deepEqual(parseControl('{"t":"done","extra":[1,2,3]}'), {
+    t: "done",
+  });
+  assert.deepEqual(
+    parseControl('{"t":"error","message":"no","extra":true}'),
+    { t: "error", message: "no" },
+  );
+});
+
+Deno.test("isFileMeta() accepts well-formed metadata", () => {
+  assert.equal(isFileMeta(META), true);
+  assert.equal(isFileMeta({ ...META, size: 0, type: "" }), true);
+  assert.equal(isFileMeta({ ...META, name: "n".repeat(1024) }), true);
+  assert.equal(isFileMeta({ ...META, lastModified: 0 }), true);
+  assert.equal(isFileMeta({ ...META, lastModified: 1.5 }), true);
+});
+
+Deno.test("isFileMeta() rejects malformed metadata", () => {
+  assert.equal(isFileMeta(null), false);
+  assert.equal(isFileMeta(undefined), false);
+  assert.equal(isFileMeta("photo.jpg"), false);
+  assert.equal(isFileMeta(42), false);
+  assert.equal(isFileMeta({}), false);
+  assert.equal(isFileMeta({ ...META, name: "" }), false);
+  assert.equal(isFileMeta({ ...META, name: "n".repeat(1025) }), false);
+  assert.equal(isFileMeta({ ...META, name: 1 }), false);
+  assert.equal(isFileMeta({ ...META, size: -1 }), false);
+  assert.equal(isFileMeta({ ...META, size: 1.5 }), false);
+  assert.equal(isFileMeta({ ...META, size: "1" }), false);
+  assert.equal(isFileMeta({ ...META, size: Infinity }), false);
+  assert.equal(isFileMeta({ ...META, type: null }), false);
+  assert.equal(isFileMeta({ ...META, lastModified: "yesterday" }), false);
+  const { type: _, ...noType } = META;
+  assert.equal(isFileMeta(noType), false);
+});
+
+Deno.test("parseOffer() accepts a list of files", () => {
+  const files = [META, { ...META, name: "b.txt", type: "text/plain" }];
+  assert.deepEqual(parseOffer({ files }), { files });
+  assert.deepEqual(parseOffer({ files: [META], extra: 1 }), { files: [META] });
+});
+
+Deno.test("parseOffer() rejects a malformed file list", () => {
+  for (
+    const value of [
+      undefined,
+      null,
+      "files",
+      [],
+      {},
+      { files: [] },
+      { files: META },
+      { files: "photo.jpg" },
+      { files: [META, null] },
+      { files: [META, { ...META, size: -1 }] },
+    ]
+  ) {
+    assert.throws(
+      () => parseOffer(value),
+      new TypeError("Cannot read the file list: it is malformed"),
+    );
+  }
+});
