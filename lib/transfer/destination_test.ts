@@ -1,0 +1,343 @@
+import assert from "node:assert/strict";
+import { type Destination, destinations, makeSink } from "./destination.ts";
+import type { FileMeta, Sink } from "./sink.ts";
+import { type SinkFeatures, ZIP_NAME } from "./sinks.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function meta(name: string, size: number, type = "text/plain"): FileMeta {
+  return { name, size, type, lastModified: 0 };
+}
+
+const ONE = [meta("a.txt", 5)];
+const TWO = [meta("a.txt", 5), meta("b.txt", 3)];
+
+/** Every combination of the three features. */
+function allFeatures(): SinkFeatures[] {
+  const list: SinkFeatures[] = [];
+  for (const saveFilePicker of [false, true]) {
+    for (const directoryPicker of [false, true]) {
+      for (const serviceWorker of [false, true]) {
+        list.push({ saveFilePicker, directoryPicker, serviceWorker });
+      }
+    }
+  }
+  return list;
+}
+
+/** A fake file handle keeping what was written once its stream closes. */
+class FakeFile {
+  name: string;
+  text: string | null = null;
+  constructor(name: string) {
+    this.name = name;
+  }
+  createWritable(): Promise<WritableStream<Uint8Array>> {
+    const parts: string[] = [];
+    return Promise.resolve(
+      new WritableStream<Uint8Array>({
+        write: (chunk) => {
+          parts.push(decoder.decode(chunk));
+        },
+        close: () => {
+          this.text = parts.join("");
+        },
+      }),
+    );
+  }
+  remove(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A fake folder that starts empty. */
+class FakeDirectory {
+  files = new Map<string, FakeFile>();
+  getFileHandle(name: string, options: { create?: boolean } = {}) {
+    let file = this.files.get(name);
+    if (file === undefined) {
+      if (!options.create) {
+        return Promise.reject(new DOMException(name, "NotFoundError"));
+      }
+      file = new FakeFile(name);
+      this.files.set(name, file);
+    }
+    return Promise.resolve(file);
+  }
+  removeEntry(name: string): Promise<void> {
+    this.files.delete(name);
+    return Promise.resolve();
+  }
+}
+
+/** Page actions that record what was asked of them. */
+function fakePage(has: { save?: boolean; folder?: boolean } = {}) {
+  const calls: string[] = [];
+  const saved: { blob: Blob; name: string }[] = [];
+  const picked: FakeFile[] = [];
+  const folder = new FakeDirectory();
+  return {
+    calls,
+    saved,
+    picked,
+    folder,
+    actions: {
+      showSaveFilePicker: has.save
+        ? (options: { suggestedName: string }) => {
+          calls.push(`save:${options.suggestedName}`);
+          const file = new FakeFile(options.suggestedName);
+          picked.push(file);
+          return Promise.resolve(file as unknown as FileSystemFileHandle);
+        }
+        : undefined,
+      showDirectoryPicker: has.folder
+        ? (options: { mode: "readwrite" }) => {
+          calls.push(`folder:${options.mode}`);
+          return Promise.resolve(
+            folder as unknown as FileSystemDirectoryHandle,
+          );
+        }
+        : undefined,
+      startDownload(url: string) {
+        calls.push(`download:${url}`);
+      },
+      saveBlob(blob: Blob, name: string) {
+        calls.push(`blob:${name}`);
+        saved.push({ blob, name });
+      },
+    },
+  };
+}
+
+/** Writes `contents` (one per file) through `sink` and finishes it. */
+async function writeAll(sink: Sink, files: FileMeta[], contents: string[]) {
+  for (let i = 0; i < files.length; i++) {
+    const writer = await sink.open(files[i]);
+    await writer.write(encoder.encode(contents[i]));
+    await writer.close();
+  }
+  await sink.finish();
+}
+
+function download(features: SinkFeatures, files: FileMeta[]): Destination {
+  return destinations(files, features)[0];
+}
+
+Deno.test("destinations() offers one download for one file", () => {
+  for (const features of allFeatures()) {
+    const list = destinations(ONE, features);
+    assert.equal(list.length, 1, JSON.stringify(features));
+    assert.equal(list[0].id, "download");
+    assert.equal(list[0].label, "Download");
+    assert.equal(
+      list[0].inMemory,
+      !features.saveFilePicker && !features.serviceWorker,
+    );
+    assert.doesNotMatch(list[0].description, /zip/);
+  }
+});
+
+Deno.test("destinations() offers a folder for several files only with a directory picker", () => {
+  for (const features of allFeatures()) {
+    const list = destinations(TWO, features);
+    const name = JSON.stringify(features);
+    assert.equal(list[0].id, "download", name);
+    assert.equal(list[0].label, "Download");
+    assert.match(list[0].description, new RegExp(ZIP_NAME.replace(".", "\\.")));
+    if (features.directoryPicker) {
+      assert.equal(list.length, 2, name);
+      assert.deepEqual(list[1], {
+        id: "folder",
+        label: "Save into a folder…",
+        description:
+          "Saving each file into the folder you chose, as it arrives.",
+        inMemory: false,
+      });
+    } else {
+      assert.equal(list.length, 1, name);
+    }
+  }
+});
+
+Deno.test("destinations() says where the download goes", () => {
+  const none = {
+    saveFilePicker: false,
+    directoryPicker: false,
+    serviceWorker: false,
+  };
+  assert.equal(
+    download({ ...none, saveFilePicker: true }, ONE).description,
+    "Saving straight to the place you chose, as it arrives.",
+  );
+  assert.equal(
+    download({ ...none, serviceWorker: true }, ONE).description,
+    "Saving as a download streamed to disk as it arrives.",
+  );
+  assert.equal(
+    download(none, ONE).description,
+    "Saving in memory first: this browser cannot stream to disk.",
+  );
+  assert.equal(
+    download(none, TWO).description,
+    `Saving as one zip file (${ZIP_NAME}), in memory first: this browser cannot stream to disk.`,
+  );
+  assert.equal(download(none, ONE).inMemory, true);
+  assert.equal(download({ ...none, serviceWorker: true }, TWO).inMemory, false);
+});
+
+Deno.test("makeSink() saves one file through the save picker", async () => {
+  const page = fakePage({ save: true, folder: true });
+  const sink = await makeSink(
+    download({
+      saveFilePicker: true,
+      directoryPicker: true,
+      serviceWorker: true,
+    }, ONE),
+    ONE,
+    page.actions,
+  );
+  assert.equal(sink.kind, "file-picker");
+  assert.equal(sink.inMemory, false);
+  assert.deepEqual(page.calls, ["save:a.txt"]);
+  await writeAll(sink, ONE, ["hello"]);
+  assert.equal(page.picked[0].text, "hello");
+});
+
+Deno.test("makeSink() zips several files through the save picker", async () => {
+  const page = fakePage({ save: true });
+  const sink = await makeSink(
+    download({
+      saveFilePicker: true,
+      directoryPicker: false,
+      serviceWorker: false,
+    }, TWO),
+    TWO,
+    page.actions,
+  );
+  assert.equal(sink.kind, "zip");
+  assert.equal(sink.inMemory, false);
+  assert.deepEqual(page.calls, [`save:${ZIP_NAME}`]);
+  await writeAll(sink, TWO, ["hello", "bye"]);
+  const zip = page.picked[0].text!;
+  assert.ok(zip.startsWith("PK\x03\x04"), "a zip archive");
+  assert.ok(zip.includes("a.txt") && zip.includes("hello"));
+  assert.ok(zip.includes("b.txt") && zip.includes("bye"));
+});
+
+Deno.test("makeSink() saves several files into the picked folder", async () => {
+  const page = fakePage({ save: true, folder: true });
+  const features = {
+    saveFilePicker: true,
+    directoryPicker: true,
+    serviceWorker: true,
+  };
+  const folder = destinations(TWO, features)[1];
+  const sink = await makeSink(folder, TWO, page.actions);
+  assert.equal(sink.kind, "directory");
+  assert.equal(sink.inMemory, false);
+  assert.deepEqual(page.calls, ["folder:readwrite"]);
+  await writeAll(sink, TWO, ["hello", "bye"]);
+  assert.deepEqual(
+    [...page.folder.files].map(([name, file]) => [name, file.text]),
+    [["a.txt", "hello"], ["b.txt", "bye"]],
+  );
+});
+
+Deno.test("makeSink() rejects a folder without a folder picker", async () => {
+  const page = fakePage({ save: true });
+  const folder = destinations(TWO, {
+    saveFilePicker: true,
+    directoryPicker: true,
+    serviceWorker: false,
+  })[1];
+  await assert.rejects(
+    makeSink(folder, TWO, page.actions),
+    new TypeError(
+      "Cannot save into a folder: this browser has no folder picker",
+    ),
+  );
+  assert.deepEqual(page.calls, []);
+});
+
+Deno.test("makeSink() passes on a cancelled picker", async () => {
+  const page = fakePage();
+  const cancelled = () =>
+    Promise.reject(new DOMException("The user aborted", "AbortError"));
+  await assert.rejects(
+    makeSink(
+      download({
+        saveFilePicker: true,
+        directoryPicker: true,
+        serviceWorker: false,
+      }, ONE),
+      ONE,
+      { ...page.actions, showSaveFilePicker: cancelled },
+    ),
+    (error: unknown) =>
+      error instanceof DOMException && error.name === "AbortError",
+  );
+  await assert.rejects(
+    makeSink(
+      destinations(TWO, {
+        saveFilePicker: false,
+        directoryPicker: true,
+        serviceWorker: false,
+      })[1],
+      TWO,
+      { ...page.actions, showDirectoryPicker: cancelled },
+    ),
+    (error: unknown) =>
+      error instanceof DOMException && error.name === "AbortError",
+  );
+});
+
+Deno.test("makeSink() streams through the service worker without a picker", async () => {
+  const features = {
+    saveFilePicker: false,
+    directoryPicker: false,
+    serviceWorker: true,
+  };
+  const page = fakePage();
+  const one = await makeSink(download(features, ONE), ONE, page.actions);
+  assert.equal(one.kind, "service-worker");
+  assert.equal(one.inMemory, false);
+  const two = await makeSink(download(features, TWO), TWO, page.actions);
+  assert.equal(two.kind, "zip");
+  assert.equal(two.inMemory, false);
+  // The download starts only when the first file opens.
+  assert.deepEqual(page.calls, []);
+});
+
+Deno.test("makeSink() keeps one file in memory as the last resort", async () => {
+  const page = fakePage();
+  const features = {
+    saveFilePicker: false,
+    directoryPicker: false,
+    serviceWorker: false,
+  };
+  const sink = await makeSink(download(features, ONE), ONE, page.actions);
+  assert.equal(sink.kind, "memory");
+  assert.equal(sink.inMemory, true);
+  await writeAll(sink, ONE, ["hello"]);
+  assert.deepEqual(page.calls, ["blob:a.txt"]);
+  assert.equal(await page.saved[0].blob.text(), "hello");
+  assert.match(page.saved[0].blob.type, /^text\/plain/);
+});
+
+Deno.test("makeSink() zips several files in memory as the last resort", async () => {
+  const page = fakePage();
+  const features = {
+    saveFilePicker: false,
+    directoryPicker: false,
+    serviceWorker: false,
+  };
+  const sink = await makeSink(download(features, TWO), TWO, page.actions);
+  assert.equal(sink.kind, "zip");
+  assert.equal(sink.inMemory, true);
+  await writeAll(sink, TWO, ["hello", "bye"]);
+  assert.deepEqual(page.calls, [`blob:${ZIP_NAME}`]);
+  const zip = await page.saved[0].blob.text();
+  assert.ok(zip.startsWith("PK\x03\x04"), "a zip archive");
+  assert.ok(zip.includes("hello") && zip.includes("bye"));
+});
