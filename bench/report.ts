@@ -398,7 +398,11 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
     } UTC with \`${results.command}\` ` +
       `(${results.totalSeconds} s in all) on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ` +
       `Linux ${m.kernel}; Deno ${m.deno}, Node ${m.node}, peer ${m.peer}. ` +
-      `Beam: \`${results.beamEntry}\` from ${source}. ` +
+      `Beam: \`${results.beamEntry}\` from ${source}${
+        m.signalCommit
+          ? `; lib/signal as of ${String(m.signalCommit).split(" ")[0]}`
+          : ""
+      }. ` +
       `Load average at start ${
         (m.loadavgAtStart as number[]).join(", ")
       }; pinning: ${m.pinned}.`,

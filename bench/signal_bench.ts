@@ -797,9 +797,19 @@ async function machine(flags: Flags): Promise<Record<string, unknown>> {
     "main.ts",
   ])
     .catch(() => "")).trim();
+  // The last commit that changed the signaling server, at what is measured.
+  const signalCommit = (await run("git", [
+    "log",
+    "-1",
+    "--format=%h %s",
+    flags.beamRef || "HEAD",
+    "--",
+    "lib/signal",
+  ]).catch(() => "?")).trim();
   return {
     cpu,
     cores: navigator.hardwareConcurrency,
+    signalCommit,
     memoryGiB: round(Deno.systemMemoryInfo().total / 2 ** 30),
     kernel: Deno.osRelease(),
     deno: Deno.version.deno,
