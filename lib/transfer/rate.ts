@@ -52,15 +52,16 @@ export class RateMeter {
 export function formatBytes(bytes: number): string {
   if (bytes < 1000) return `${bytes} B`;
   const units = ["kB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = -1;
-  do {
+  let value = bytes / 1000;
+  let unit = 0;
+  // Pick the unit and the decimals after rounding, so 999,999 B reads
+  // "1.00 MB", not "1000 kB".
+  while (value >= 999.5 && unit < units.length - 1) {
     value /= 1000;
     unit++;
-  } while (value >= 1000 && unit < units.length - 1);
-  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${
-    units[unit]
-  }`;
+  }
+  const digits = value < 9.995 ? 2 : value < 99.95 ? 1 : 0;
+  return `${value.toFixed(digits)} ${units[unit]}`;
 }
 
 /** Formats seconds for people: `1 min 5 s`, `—` when unknown. */

@@ -137,3 +137,9 @@ Deno.test("throttle() calls at once again after a quiet interval", async () => {
   assert.deepEqual(calls, [1, 2]);
   report.flush();
 });
+
+Deno.test("formatBytes() picks the unit after rounding", () => {
+  assert.equal(formatBytes(999_999), "1.00 MB");
+  assert.equal(formatBytes(9_999), "10.0 kB");
+  assert.equal(formatBytes(99_960), "100 kB");
+});
