@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { type Destination, destinations, makeSink } from "./destination.ts";
 import type { FileMeta, Sink } from "./sink.ts";
 import { type SinkFeatures, ZIP_NAME } from "./sinks.ts";
+import { FakeDirectory, FakeFile } from "../../tests/_helpers/fake_fs.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function meta(name: string, size: number, type = "text/plain"): FileMeta {
   return { name, size, type, lastModified: 0 };
@@ -26,52 +26,6 @@ function allFeatures(): SinkFeatures[] {
   return list;
 }
 
-/** A fake file handle keeping what was written once its stream closes. */
-class FakeFile {
-  name: string;
-  text: string | null = null;
-  constructor(name: string) {
-    this.name = name;
-  }
-  createWritable(): Promise<WritableStream<Uint8Array>> {
-    const parts: string[] = [];
-    return Promise.resolve(
-      new WritableStream<Uint8Array>({
-        write: (chunk) => {
-          parts.push(decoder.decode(chunk));
-        },
-        close: () => {
-          this.text = parts.join("");
-        },
-      }),
-    );
-  }
-  remove(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** A fake folder that starts empty. */
-class FakeDirectory {
-  files = new Map<string, FakeFile>();
-  getFileHandle(name: string, options: { create?: boolean } = {}) {
-    let file = this.files.get(name);
-    if (file === undefined) {
-      if (!options.create) {
-        return Promise.reject(new DOMException(name, "NotFoundError"));
-      }
-      file = new FakeFile(name);
-      this.files.set(name, file);
-    }
-    return Promise.resolve(file);
-  }
-  removeEntry(name: string): Promise<void> {
-    this.files.delete(name);
-    return Promise.resolve();
-  }
-}
-
-/** Page actions that record what was asked of them. */
 function fakePage(has: { save?: boolean; folder?: boolean } = {}) {
   const calls: string[] = [];
   const saved: { blob: Blob; name: string }[] = [];

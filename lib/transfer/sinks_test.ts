@@ -17,6 +17,7 @@ import {
   zipSink,
 } from "./sinks.ts";
 import { zipSize } from "./zip.ts";
+import { FakeDirectory, FakeFile } from "../../tests/_helpers/fake_fs.ts";
 
 const encoder = new TextEncoder();
 
@@ -34,74 +35,6 @@ async function writeAll(sink: Sink, files: [FileMeta, Uint8Array][]) {
     await writer.close();
   }
   await sink.finish();
-}
-
-/** A fake file handle that records what its writable stream got. */
-class FakeFile {
-  name: string;
-  bytes = new Uint8Array();
-  removed = false;
-  writes = 0;
-  failClose = false;
-  constructor(name: string) {
-    this.name = name;
-  }
-  createWritable(): Promise<WritableStream<Uint8Array>> {
-    const parts: Uint8Array[] = [];
-    return Promise.resolve(
-      new WritableStream<Uint8Array>({
-        write: (chunk) => {
-          this.writes++;
-          parts.push(chunk.slice());
-        },
-        close: () => {
-          if (this.failClose) throw new Error("disk full");
-          this.bytes = new Uint8Array(
-            parts.reduce((sum, part) => sum + part.length, 0),
-          );
-          let at = 0;
-          for (const part of parts) {
-            this.bytes.set(part, at);
-            at += part.length;
-          }
-        },
-      }),
-    );
-  }
-  remove(): Promise<void> {
-    this.removed = true;
-    return Promise.resolve();
-  }
-  get handle(): FileSystemFileHandle {
-    return this as unknown as FileSystemFileHandle;
-  }
-}
-
-/** A fake folder of fake files. */
-class FakeDirectory {
-  files = new Map<string, FakeFile>();
-  folders = new Set<string>();
-  getFileHandle(name: string, options: { create?: boolean } = {}) {
-    if (this.folders.has(name)) {
-      return Promise.reject(new DOMException(name, "TypeMismatchError"));
-    }
-    let file = this.files.get(name);
-    if (file === undefined) {
-      if (!options.create) {
-        return Promise.reject(new DOMException(name, "NotFoundError"));
-      }
-      file = new FakeFile(name);
-      this.files.set(name, file);
-    }
-    return Promise.resolve(file);
-  }
-  removeEntry(name: string): Promise<void> {
-    this.files.delete(name);
-    return Promise.resolve();
-  }
-  get handle(): FileSystemDirectoryHandle {
-    return this as unknown as FileSystemDirectoryHandle;
-  }
 }
 
 Deno.test("chooseSink() prefers pickers, then the service worker, then memory", () => {

@@ -1,0 +1,78 @@
+/**
+ * Fake File System Access handles for sink tests: files record what their
+ * writable streams got, folders hold fake files.
+ *
+ * @module
+ */
+
+/** A fake file handle that records what its writable stream got. */
+export class FakeFile {
+  name: string;
+  bytes = new Uint8Array();
+  removed = false;
+  writes = 0;
+  failClose = false;
+  constructor(name: string) {
+    this.name = name;
+  }
+  createWritable(): Promise<WritableStream<Uint8Array>> {
+    const parts: Uint8Array[] = [];
+    return Promise.resolve(
+      new WritableStream<Uint8Array>({
+        write: (chunk) => {
+          this.writes++;
+          parts.push(chunk.slice());
+        },
+        close: () => {
+          if (this.failClose) throw new Error("disk full");
+          this.bytes = new Uint8Array(
+            parts.reduce((sum, part) => sum + part.length, 0),
+          );
+          let at = 0;
+          for (const part of parts) {
+            this.bytes.set(part, at);
+            at += part.length;
+          }
+        },
+      }),
+    );
+  }
+  remove(): Promise<void> {
+    this.removed = true;
+    return Promise.resolve();
+  }
+  /** What was written, as text. */
+  get text(): string {
+    return new TextDecoder().decode(this.bytes);
+  }
+  get handle(): FileSystemFileHandle {
+    return this as unknown as FileSystemFileHandle;
+  }
+}
+
+/** A fake folder of fake files. */
+export class FakeDirectory {
+  files = new Map<string, FakeFile>();
+  folders = new Set<string>();
+  getFileHandle(name: string, options: { create?: boolean } = {}) {
+    if (this.folders.has(name)) {
+      return Promise.reject(new DOMException(name, "TypeMismatchError"));
+    }
+    let file = this.files.get(name);
+    if (file === undefined) {
+      if (!options.create) {
+        return Promise.reject(new DOMException(name, "NotFoundError"));
+      }
+      file = new FakeFile(name);
+      this.files.set(name, file);
+    }
+    return Promise.resolve(file);
+  }
+  removeEntry(name: string): Promise<void> {
+    this.files.delete(name);
+    return Promise.resolve();
+  }
+  get handle(): FileSystemDirectoryHandle {
+    return this as unknown as FileSystemDirectoryHandle;
+  }
+}
