@@ -123,7 +123,6 @@ export default function SendPanel(
     };
   }, []);
 
-  const total = files.value.reduce((n, f) => n + f.size, 0);
   const sharing = phase.value === "sharing";
 
   return (
