@@ -32,6 +32,7 @@ import {
   WORK_DIR,
 } from "./servers.ts";
 import { renderReadme, summarize } from "./report.ts";
+import { readFlags } from "./flags.ts";
 
 /** Command-line settings. */
 export interface Flags {
@@ -94,22 +95,7 @@ const HELP = `Usage: deno task bench [flags]
 
 /** Parses the command line. */
 export function parseFlags(args: string[]): Flags {
-  const map = new Map<string, string>();
-  for (const arg of args) {
-    if (arg === "--help" || arg === "-h") {
-      console.log(HELP);
-      Deno.exit(0);
-    }
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!m) {
-      throw new TypeError(
-        `Cannot read flag ${
-          JSON.stringify(arg)
-        }: expected --name or --name=value`,
-      );
-    }
-    map.set(m[1], m[2] ?? "true");
-  }
+  const map = readFlags(args, HELP);
   const quick = map.get("quick") === "true";
   const num = (name: string, fallback: number) => {
     const text = map.get(name);

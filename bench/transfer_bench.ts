@@ -55,6 +55,7 @@ import {
   resultsMarkdown,
   type Summary,
 } from "./transfer_report.ts";
+import { readFlags } from "./flags.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
   .replace(/\/$/, "");
@@ -118,16 +119,7 @@ export function formatSize(bytes: number): string {
 
 /** Parses the command line. */
 export function parseFlags(args: string[]): Flags {
-  const map = new Map<string, string>();
-  for (const arg of args) {
-    if (arg === "--help" || arg === "-h") {
-      console.log(HELP);
-      Deno.exit(0);
-    }
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!m) throw new TypeError(`Cannot parse flag "${arg}": see --help`);
-    map.set(m[1], m[2] ?? "true");
-  }
+  const map = readFlags(args, HELP);
   const known = new Set([
     "size",
     "rounds",

@@ -57,6 +57,14 @@ export function encodeClientFrame(
   const n = payload.length;
   const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
   const frame = new Uint8Array(head + 4 + n);
+  writeHeader(frame, opcode, n);
+  // The four mask bytes stay zero, so the payload is copied unmasked.
+  frame.set(payload, head + 4);
+  return frame;
+}
+
+/** Writes a masked client frame's head (FIN, opcode, length; zero mask). */
+function writeHeader(frame: Uint8Array, opcode: number, n: number): void {
   frame[0] = 0x80 | opcode;
   if (n < 126) {
     frame[1] = 0x80 | n;
@@ -68,9 +76,6 @@ export function encodeClientFrame(
     frame[1] = 0x80 | 127;
     new DataView(frame.buffer).setUint32(6, n);
   }
-  // The four mask bytes stay zero, so the payload is copied unmasked.
-  frame.set(payload, head + 4);
-  return frame;
 }
 
 /** Encodes a text frame; ASCII text (every frame the benchmark sends) is encoded once. */
@@ -83,17 +88,7 @@ export function encodeTextFrame(text: string): Uint8Array {
   if (read !== n || written !== n) {
     return encodeClientFrame(OP_TEXT, encoder.encode(text));
   }
-  frame[0] = 0x80 | OP_TEXT;
-  if (n < 126) {
-    frame[1] = 0x80 | n;
-  } else if (n < 65536) {
-    frame[1] = 0x80 | 126;
-    frame[2] = n >>> 8;
-    frame[3] = n & 0xff;
-  } else {
-    frame[1] = 0x80 | 127;
-    new DataView(frame.buffer).setUint32(6, n);
-  }
+  writeHeader(frame, OP_TEXT, n);
   return frame;
 }
 

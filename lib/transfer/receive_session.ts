@@ -367,7 +367,6 @@ export class ReceiveSession {
         if (typeof refused === "string") {
           const message = `The sender refused: ${refused.slice(0, 200)}`;
           this.#interrupt?.(new Interrupt(message, true));
-          if (this.#status.phase === "failed") this.#update({ message });
           return;
         }
         const link = this.#link;
