@@ -66,6 +66,21 @@ function mediansOf(records: Rec[], keys: readonly string[]): Medians {
 }
 
 /** "3", "2 of 3 (1 busy left out)" or "3 (1 busy)". */
+/** The cells both load tables share: N, server, runs and the medians. */
+function loadCells(n: string, server: string, x: Medians): (string | number)[] {
+  return [
+    n,
+    server,
+    runsCell(x),
+    x.msgsPerSec,
+    x.p50Ms,
+    x.p99Ms,
+    x.cpuUsPerMsg,
+    x.memPerIdleConnKB,
+    x.serverCpuUtil,
+  ];
+}
+
 function runsCell(x: Medians): string {
   if (x.used < x.runs) {
     return `${x.used} of ${x.runs} (${x.runs - x.used} busy left out)`;
@@ -277,17 +292,7 @@ function textSummary(
   const rows: (string | number)[][] = [];
   for (const [n, byServer] of Object.entries(load)) {
     for (const [s, m] of Object.entries(byServer)) {
-      rows.push([
-        n,
-        s,
-        runsCell(m),
-        m.msgsPerSec,
-        m.p50Ms,
-        m.p99Ms,
-        m.cpuUsPerMsg,
-        m.memPerIdleConnKB,
-        m.serverCpuUtil,
-      ]);
+      rows.push(loadCells(n, s, m));
     }
   }
   out.push(
@@ -436,15 +441,7 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
   for (const [n, byServer] of Object.entries(load)) {
     for (const [s, x] of Object.entries(byServer)) {
       rows.push([
-        n,
-        s,
-        runsCell(x),
-        x.msgsPerSec,
-        x.p50Ms,
-        x.p99Ms,
-        x.cpuUsPerMsg,
-        x.memPerIdleConnKB,
-        x.serverCpuUtil,
+        ...loadCells(n, s, x),
         x.clientCpuUtil,
       ]);
     }
