@@ -413,7 +413,7 @@ export async function main(args: string[]): Promise<void> {
     if (flags.lab) {
       await routeLabPage(context);
       hashMbps = roundTo(await hashSpeed(context, server.url), 0);
-      emit({ kind: "hash", library: "@noble/hashes sha256", mbps: hashMbps });
+      emit({ kind: "hash", library: "hash-wasm sha256", mbps: hashMbps });
       const source = sources.get(flags.labSize)!;
       const variants = labVariants();
       if (flags.profile) {

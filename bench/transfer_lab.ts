@@ -36,6 +36,7 @@ const ENTRY = decodeURIComponent(
  */
 const HASH_OFF_MODULE = `
 export class Sha256 {
+  static async create() { return new Sha256(); }
   update(bytes) { return this; }
   hex() { return "0".repeat(64); }
 }
@@ -128,7 +129,7 @@ type Lab = {
     done(): Promise<{ end: number; error?: string }>;
     send(options: LabSendOptions): number;
     sent(): Promise<{ start: number; end: number; error?: string }>;
-    hashSpeed(total: number, chunk: number): number;
+    hashSpeed(total: number, chunk: number): Promise<number>;
     removeFile(name: string): Promise<void>;
     close(): void;
   };

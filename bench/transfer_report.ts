@@ -147,7 +147,7 @@ export function resultsMarkdown(s: Summary): string {
 export function labMarkdown(s: Summary): string {
   return [
     ...machineLines(s),
-    `- The app's SHA-256 (@noble/hashes) in a page: ${s.hashMbps} MB/s on one core.`,
+    `- The app's SHA-256 (hash-wasm) in a page: ${s.hashMbps} MB/s on one core.`,
     "",
     ...cpuTable(s.groups),
   ].join("\n");

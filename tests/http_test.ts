@@ -23,8 +23,12 @@ function assertSecurityHeaders(response: Response, what: string): void {
   const scriptSrc = csp.split(";").map((d) => d.trim()).find((d) =>
     d.startsWith("script-src ")
   );
-  assert.equal(scriptSrc, "script-src 'self'", `${what}: CSP script-src`);
-  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, `${what}: CSP`);
+  assert.equal(
+    scriptSrc,
+    "script-src 'self' 'wasm-unsafe-eval'",
+    `${what}: CSP script-src`,
+  );
+  assert.doesNotMatch(csp, /'unsafe-(inline|eval)'/, `${what}: CSP`);
   assert.match(csp, /default-src 'self'/, `${what}: CSP default-src`);
   assert.match(csp, /frame-ancestors 'none'/, `${what}: CSP frame-ancestors`);
   assert.equal(response.headers.get("x-content-type-options"), "nosniff", what);

@@ -72,7 +72,7 @@ Deno.test({
         const response = await page.goto(`${server.url}/`);
         assert.equal(response?.status(), 200);
         const csp = await response?.headerValue("content-security-policy");
-        assert.match(csp ?? "", /script-src 'self'(;|$)/);
+        assert.match(csp ?? "", /script-src 'self' 'wasm-unsafe-eval'(;|$)/);
       });
 
       await t.step("the island hydrates and answers a click", async () => {

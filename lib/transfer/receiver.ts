@@ -159,7 +159,7 @@ export class FileReceiver {
         }
         if (this.#writer === null) {
           this.#writer = await this.#sink.open(expected);
-          this.#hash = new Sha256();
+          this.#hash = await Sha256.create();
         }
         return false;
       }

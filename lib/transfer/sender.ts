@@ -130,7 +130,7 @@ export class FileSender {
         `Cannot resume ${file.name}: offset ${offset} is past its end`,
       );
     }
-    const hash = new Sha256();
+    const hash = await Sha256.create();
     // Resuming: the receiver kept its hash of the bytes it has; rebuild
     // ours from the local file, which costs a read, not the network.
     for (let at = 0; at < offset; at += 4 * 1024 * 1024) {

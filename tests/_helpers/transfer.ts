@@ -33,7 +33,7 @@ export async function makeFile(
     create: true,
     truncate: true,
   });
-  const hash = new Sha256();
+  const hash = await Sha256.create();
   const chunk = new Uint8Array(1024 * 1024);
   let x = seed;
   try {
@@ -60,7 +60,7 @@ export async function makeFile(
 
 /** SHA-256 of a file on disk, streamed. */
 export async function hashFile(path: string): Promise<string> {
-  const hash = new Sha256();
+  const hash = await Sha256.create();
   const file = await Deno.open(path);
   for await (const chunk of file.readable) hash.update(chunk);
   return hash.hex();
