@@ -21,6 +21,7 @@ import {
   rssBytes,
 } from "./transfer_procs.ts";
 import { withTimeout } from "./transfer_raw.ts";
+import { type HotFunction, topSelf } from "./transfer_lab.ts";
 
 /** A file on disk to send, with its SHA-256. */
 export interface Source {
@@ -152,6 +153,8 @@ export interface AppRunResult {
   threads: Record<string, Record<string, number>>;
   /** SHA-256 of the saved file read back from the profile, if found. */
   savedSha256: string | null;
+  /** Heaviest functions by self time, per page, when profiled. */
+  profile?: { sender: HotFunction[]; receiver: HotFunction[] };
 }
 
 /** Settings of an app run. */
@@ -166,6 +169,8 @@ export interface AppRunOptions {
   timeoutMs: number;
   /** Read the saved file back from the profile and hash it. */
   verifyOnDisk: boolean;
+  /** CPU-profile both pages' main threads (slows them down). */
+  profile?: boolean;
 }
 
 // Records when the receive page's status line first shows each phase.
@@ -200,6 +205,7 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
   const { context, profileDir, origin, source, timeoutMs } = options;
   const pages: Page[] = [];
   let cdp: CDPSession | null = null;
+  const profilers: CDPSession[] = [];
   try {
     const sender = await context.newPage();
     pages.push(sender);
@@ -236,6 +242,15 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     const heapSampler = new PeakSampler(() => heapUsed(session), 250);
     const rssSampler = new PeakSampler(() => rssBytes(receiverPid), 100);
     const senderRssSampler = new PeakSampler(() => rssBytes(senderPid), 100);
+    if (options.profile) {
+      for (const page of [sender, receiver]) {
+        const session = await context.newCDPSession(page);
+        await session.send("Profiler.enable");
+        await session.send("Profiler.setSamplingInterval", { interval: 500 });
+        await session.send("Profiler.start");
+        profilers.push(session);
+      }
+    }
     const cpu = cpuWindow(profileDir, senderPid, receiverPid);
 
     const click = Date.now();
@@ -256,6 +271,13 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
       ]);
     }
     const { cpuMs, otherCores, threads } = cpu.stop();
+    let profile: AppRunResult["profile"];
+    if (profilers.length > 0) {
+      const [s, r] = await Promise.all(
+        profilers.map((session) => session.send("Profiler.stop")),
+      );
+      profile = { sender: topSelf(s.profile), receiver: topSelf(r.profile) };
+    }
     const status = await receiver.locator(".receive-panel [role=status]")
       .innerText();
     const phases = await receiver.evaluate(() =>
@@ -309,8 +331,10 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
       otherCores,
       threads,
       savedSha256,
+      ...(profile ? { profile } : {}),
     };
   } finally {
+    for (const session of profilers) await session.detach().catch(() => {});
     await cdp?.detach().catch(() => {});
     for (const page of pages.reverse()) await page.close().catch(() => {});
   }

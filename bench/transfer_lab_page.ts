@@ -9,14 +9,10 @@
  * file, as the benchmark's app runs use; `"null"` takes the bytes and drops
  * them (the receiver still hashes them).
  *
- * Read-ahead (`readAhead` bytes, 0 for none) wraps the `File` so that each
- * `slice().arrayBuffer()` of FileSender is served from one larger read: it
- * shows what bigger reads would change without touching FileSender.
- *
  * @module
  */
 
-import { FileSender, metaOf, type SourceFile } from "../lib/transfer/sender.ts";
+import { FileSender, metaOf } from "../lib/transfer/sender.ts";
 import { FileReceiver } from "../lib/transfer/receiver.ts";
 import { fileHandleSink } from "../lib/transfer/sinks.ts";
 import type { Sink } from "../lib/transfer/sink.ts";
@@ -28,8 +24,8 @@ export interface LabSendOptions {
   highWaterMark: number;
   lowWaterMark: number;
   windowBytes: number;
-  /** Serve FileSender's reads from reads of this many bytes (0: off). */
-  readAhead: number;
+  /** FileSender's `readSize`. */
+  readSize: number;
 }
 
 /** Settings of one lab transfer, receiver side. */
@@ -75,36 +71,6 @@ function pickedFile(): File {
   const file = input.files?.[0];
   if (file === undefined) throw new TypeError("Cannot send: no file chosen");
   return file;
-}
-
-/** A File whose small slices come from large reads, one read ahead. */
-function readAheadFile(file: File, block: number): SourceFile {
-  let cached: { start: number; bytes: Promise<ArrayBuffer> } | null = null;
-  let ahead: { start: number; bytes: Promise<ArrayBuffer> } | null = null;
-  const load = (start: number) => ({
-    start,
-    bytes: file.slice(start, Math.min(file.size, start + block)).arrayBuffer(),
-  });
-  return {
-    ...metaOf(file),
-    slice(start: number, end: number) {
-      return {
-        async arrayBuffer() {
-          const first = Math.floor(start / block) * block;
-          if (cached?.start !== first) {
-            cached = ahead?.start === first ? ahead : load(first);
-            ahead = first + block < file.size ? load(first + block) : null;
-          }
-          const bytes = await cached.bytes;
-          if (end <= first + block) {
-            return bytes.slice(start - first, end - first);
-          }
-          // Straddles two blocks (only if chunkSize does not divide block).
-          return await file.slice(start, end).arrayBuffer();
-        },
-      };
-    },
-  };
 }
 
 function nullSink(): Sink {
@@ -185,14 +151,12 @@ const lab = {
    */
   send(options: LabSendOptions): number {
     const file = pickedFile();
-    const source = options.readAhead > 0
-      ? readAheadFile(file, options.readAhead)
-      : file;
-    const sender = new FileSender(channel!, [source], {
+    const sender = new FileSender(channel!, [file], {
       chunkSize: options.chunkSize,
       highWaterMark: options.highWaterMark,
       lowWaterMark: options.lowWaterMark,
       windowBytes: options.windowBytes,
+      readSize: options.readSize,
     });
     const start = now();
     sending = sender.run().then(

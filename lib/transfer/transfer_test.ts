@@ -226,3 +226,32 @@ Deno.test("Sha256 hashes incrementally like a one-shot digest", async () => {
     [...expected].map((b) => b.toString(16).padStart(2, "0")).join(""),
   );
 });
+
+Deno.test("FileSender reads readSize blocks and sends them as chunkSize messages", async () => {
+  const file = source("blocks.bin", pseudoRandomBytes(1_000_000, 3));
+  const reads: number[] = [];
+  const counted: SourceFile = {
+    ...file,
+    slice: (start, end) => {
+      reads.push(end - start);
+      return file.slice(start, end);
+    },
+  };
+  const [tx, rx] = channelPair();
+  const sizes: number[] = [];
+  rx.addEventListener("message", (event) => {
+    const data = (event as MessageEvent).data;
+    if (typeof data !== "string") sizes.push(data.byteLength);
+  });
+  const sink = memorySink();
+  await Promise.all([
+    new FileSender(tx, [counted], { chunkSize: 10_000, readSize: 300_000 })
+      .run(),
+    new FileReceiver({ files: [file] }, sink).receive(rx),
+  ]);
+  assert.deepEqual(reads, [300_000, 300_000, 300_000, 100_000]);
+  assert.equal(sizes.length, 100);
+  assert.ok(sizes.every((n) => n === 10_000));
+  assert.deepEqual(joined(sink.files.get("blocks.bin")), file.bytes);
+  tx.close();
+});
