@@ -39,6 +39,59 @@ export class Sha256 {
   }
 }
 
+/** Something to hash: a `File` in a page, anything sliceable in tests. */
+export interface Sliceable {
+  readonly size: number;
+  slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+/** SHA-256 (lowercase hex) of a file, read `readSize` bytes at a time. */
+export async function sha256Of(
+  file: Sliceable,
+  readSize = 1024 * 1024,
+): Promise<string> {
+  const hash = await Sha256.create();
+  for (let at = 0; at < file.size; at += readSize) {
+    const end = Math.min(file.size, at + readSize);
+    hash.update(new Uint8Array(await file.slice(at, end).arrayBuffer()));
+  }
+  return hash.hex();
+}
+
+/**
+ * The SHA-256 of each file of a share, computed once, one file after the
+ * other, from when the share starts. Every receiver's transfer then only
+ * reads and sends: the sender hashes each file once however many receivers
+ * there are, not once per receiver, and a resumed transfer need not re-hash
+ * what was already sent.
+ */
+export class ShareDigests {
+  #digests: Promise<string>[] = [];
+
+  constructor(files: readonly Sliceable[]) {
+    let previous: Promise<unknown> = Promise.resolve();
+    for (const file of files) {
+      // One after the other: reading files at once only splits the disk.
+      const digest = previous.then(() => sha256Of(file));
+      // A failure is reported to whoever asks for this file's digest.
+      digest.catch(() => {});
+      previous = digest.catch(() => {});
+      this.#digests.push(digest);
+    }
+  }
+
+  /** The digest of file `index` (rejects if it could not be read). */
+  get(index: number): Promise<string> {
+    const digest = this.#digests[index];
+    if (digest === undefined) {
+      return Promise.reject(
+        new RangeError(`Cannot hash file ${index}: it is not in this share`),
+      );
+    }
+    return digest;
+  }
+}
+
 /** Lowercase hex of bytes. */
 export function toHex(bytes: Uint8Array): string {
   let hex = "";

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ShareDigests } from "./hash.ts";
 import { EVENT, type ServerFrame } from "../signal/protocol.ts";
 import { SignalClient } from "../signal/client.ts";
 import { ConnectError, type PeerConnectionFactory, PeerLink } from "./rtc.ts";
@@ -96,6 +97,7 @@ export class SendSession {
   #peers = new Map<string, Peer>();
   #total: number;
   #stopped = false;
+  #digests: ShareDigests | null = null;
 
   constructor(options: SendSessionOptions) {
     this.#options = options;
@@ -104,6 +106,9 @@ export class SendSession {
 
   /** Connects to signaling; resolves with this sender's peer id. */
   async start(): Promise<string> {
+    // Hash every file once now, while the link is being passed on, instead
+    // of once per receiver while sending.
+    this.#digests ??= new ShareDigests(this.#options.files);
     const signal = await SignalClient.connect(this.#options.signalUrl);
     this.#keys = await deriveKeys(this.#options.secret, signal.id);
     this.#signal = signal;
@@ -313,6 +318,7 @@ export class SendSession {
       this.#options.files,
       {
         chunkSize: Math.min(256 * 1024, maxMessage),
+        digest: (index) => this.#digests!.get(index),
         ...this.#options.sendOptions,
       },
     );

@@ -45,6 +45,12 @@ export interface SendOptions {
   windowBytes?: number;
   /** Called as the receiver acknowledges: bytes of the share written so far. */
   onProgress?: (bytes: number) => void;
+  /**
+   * The SHA-256 of file `index`, computed elsewhere (see `ShareDigests`):
+   * then the sender does not hash while it sends. Without it, each file is
+   * hashed as it is sent.
+   */
+  digest?: (index: number) => Promise<string>;
 }
 
 /** Metadata of a file, without anything else a `File` carries. */
@@ -67,6 +73,7 @@ export class FileSender {
   #low: number;
   #window: number;
   #onProgress: (bytes: number) => void;
+  #digest: ((index: number) => Promise<string>) | null;
   // Positions in the whole share (all files end to end), not per file.
   #sent = 0;
   #acked = 0;
@@ -91,6 +98,7 @@ export class FileSender {
     this.#low = options.lowWaterMark ?? 256 * 1024;
     this.#window = options.windowBytes ?? 16 * 1024 * 1024;
     this.#onProgress = options.onProgress ?? (() => {});
+    this.#digest = options.digest ?? null;
     if (this.#chunkSize < 1 || this.#low > this.#high) {
       throw new RangeError(
         "Cannot send: chunkSize must be positive and lowWaterMark at most highWaterMark",
@@ -141,12 +149,15 @@ export class FileSender {
         `Cannot resume ${file.name}: offset ${offset} is past its end`,
       );
     }
-    const hash = await Sha256.create();
-    // Resuming: the receiver kept its hash of the bytes it has; rebuild
-    // ours from the local file, which costs a read, not the network.
-    for (let at = 0; at < offset; at += 4 * 1024 * 1024) {
-      const end = Math.min(offset, at + 4 * 1024 * 1024);
-      hash.update(new Uint8Array(await file.slice(at, end).arrayBuffer()));
+    let hash: Sha256 | null = null;
+    if (this.#digest === null) {
+      hash = await Sha256.create();
+      // Resuming: the receiver kept its hash of the bytes it has; rebuild
+      // ours from the local file, which costs a read, not the network.
+      for (let at = 0; at < offset; at += 4 * 1024 * 1024) {
+        const end = Math.min(offset, at + 4 * 1024 * 1024);
+        hash.update(new Uint8Array(await file.slice(at, end).arrayBuffer()));
+      }
     }
     this.#send(encodeControl({ t: "file", index, offset, meta: metaOf(file) }));
     let next = offset < file.size ? this.#read(file, offset) : null;
@@ -155,7 +166,7 @@ export class FileSender {
       const end = at + block.byteLength;
       // Read the next block while this one is sent.
       next = end < file.size ? this.#read(file, end) : null;
-      hash.update(block);
+      hash?.update(block);
       for (let i = 0; i < block.byteLength; i += this.#chunkSize) {
         const chunk = block.subarray(i, i + this.#chunkSize);
         await this.#room(chunk.byteLength);
@@ -164,7 +175,8 @@ export class FileSender {
       }
       at = end;
     }
-    this.#send(encodeControl({ t: "end", index, sha256: hash.hex() }));
+    const sha256 = hash === null ? await this.#digest!(index) : hash.hex();
+    this.#send(encodeControl({ t: "end", index, sha256 }));
   }
 
   /** The share-wide position of byte `offset` of file `index`. */

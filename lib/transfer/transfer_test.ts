@@ -3,7 +3,7 @@ import { channelPair } from "./memory_channel.ts";
 import { FileSender, type SourceFile } from "./sender.ts";
 import { FileReceiver, IntegrityError } from "./receiver.ts";
 import { ChannelClosedError } from "./channel.ts";
-import { Sha256 } from "./hash.ts";
+import { Sha256, sha256Of, ShareDigests, toHex } from "./hash.ts";
 import type { FileMeta, FileWriter, Sink } from "./sink.ts";
 import { encodeControl } from "./wire.ts";
 import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
@@ -11,7 +11,7 @@ import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
 function source(
   name: string,
   bytes: Uint8Array<ArrayBuffer>,
-): SourceFile & { bytes: Uint8Array } {
+): SourceFile & { bytes: Uint8Array<ArrayBuffer> } {
   return {
     name,
     size: bytes.byteLength,
@@ -254,4 +254,96 @@ Deno.test("FileSender reads readSize blocks and sends them as chunkSize messages
   assert.ok(sizes.every((n) => n === 10_000));
   assert.deepEqual(joined(sink.files.get("blocks.bin")), file.bytes);
   tx.close();
+});
+
+Deno.test("sha256Of() hashes a file in blocks like a one-shot digest", async () => {
+  const file = source("whole.bin", pseudoRandomBytes(2_500_001, 6));
+  const expected = toHex(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", file.bytes)),
+  );
+  assert.equal(await sha256Of(file, 1_000_000), expected);
+  assert.equal(
+    await sha256Of(source("none", new Uint8Array(0))),
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+  );
+});
+
+Deno.test("ShareDigests hashes each file once and names a missing index", async () => {
+  const files = [
+    source("one", pseudoRandomBytes(10_000, 1)),
+    source("two", pseudoRandomBytes(20_000, 2)),
+  ];
+  let reads = 0;
+  const counted = files.map((file) => ({
+    ...file,
+    slice: (start: number, end: number) => {
+      reads++;
+      return file.slice(start, end);
+    },
+  }));
+  const digests = new ShareDigests(counted);
+  assert.equal(await digests.get(1), await sha256Of(files[1]));
+  assert.equal(await digests.get(0), await sha256Of(files[0]));
+  await digests.get(0);
+  assert.equal(reads, 2);
+  await assert.rejects(digests.get(2), /Cannot hash file 2/);
+});
+
+Deno.test("FileSender with digests sends the given SHA-256 and re-reads nothing on resume", async () => {
+  const file = source("given.bin", pseudoRandomBytes(600_000, 8));
+  const digests = new ShareDigests([file]);
+  const sink = memorySink();
+  const receiver = new FileReceiver({ files: [file] }, sink, {
+    ackBytes: 32 * 1024,
+  });
+  const [tx1, rx1] = channelPair(64 * 1024);
+  const first = receiver.receive(rx1);
+  const run1 = new FileSender(tx1, [file], {
+    chunkSize: 16 * 1024,
+    digest: (i) => digests.get(i),
+  }).run().catch((e) => e);
+  while (receiver.position < 200_000) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  tx1.close();
+  await assert.rejects(first, ChannelClosedError);
+  assert.ok((await run1) instanceof ChannelClosedError);
+  const resumedAt = receiver.position;
+
+  const reads: number[] = [];
+  const counted: SourceFile = {
+    ...file,
+    slice: (start, end) => {
+      reads.push(start);
+      return file.slice(start, end);
+    },
+  };
+  const [tx2, rx2] = channelPair(64 * 1024);
+  await Promise.all([
+    new FileSender(tx2, [counted], {
+      chunkSize: 16 * 1024,
+      digest: (i) => digests.get(i),
+    }).run(),
+    receiver.receive(rx2),
+  ]);
+  assert.deepEqual(joined(sink.files.get("given.bin")), file.bytes);
+  // Nothing before the resume point was read again.
+  assert.ok(reads.every((start) => start >= resumedAt), `${reads}`);
+  tx2.close();
+});
+
+Deno.test("FileSender fails the transfer when a file's digest cannot be made", async () => {
+  const file = source("gone.bin", pseudoRandomBytes(1_000, 9));
+  const [tx, rx] = channelPair();
+  const receiver = new FileReceiver({ files: [file] }, memorySink());
+  const got = receiver.receive(rx).catch((e) => e);
+  await assert.rejects(
+    new FileSender(tx, [file], {
+      digest: () =>
+        Promise.reject(new Error("Cannot read gone.bin: it was modified")),
+    }).run(),
+    /Cannot read gone.bin: it was modified/,
+  );
+  tx.close();
+  assert.ok((await got) instanceof Error);
 });
