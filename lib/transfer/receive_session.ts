@@ -163,8 +163,8 @@ export class ReceiveSession {
         total: sum(offer),
       });
     }, 250);
-    // The page re-renders on each status: a few times a second is plenty,
-    // not once per chunk.
+    // The page re-renders on each status (a render, a layout and a frame):
+    // four times a second, like the sender's rows, not once per chunk.
     const show = throttle((bytes: number) => {
       this.#meter.sample(bytes, Date.now());
       this.#update({
@@ -172,7 +172,7 @@ export class ReceiveSession {
         rate: this.#meter.rate,
         secondsLeft: this.#meter.secondsLeft(sum(offer)),
       });
-    }, 100);
+    }, 250);
     const receiver = new FileReceiver(offer, sink, {
       onProgress: (bytes) => {
         report(bytes);
