@@ -211,6 +211,9 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     pages.push(sender);
     await sender.goto(origin);
     await sender.waitForSelector("beam-island[data-hydrated]");
+    // Found while the page is idle: once a file is chosen, it hashes it
+    // (SendSession), and a busy sender would hide which renderer is whose.
+    const senderPid = await rendererOfPage(profileDir, sender);
     await sender.setInputFiles("#file-input", source.path);
     const input = sender.locator("#share-link");
     await input.waitFor({ timeout: 30_000 });
@@ -227,8 +230,7 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     });
     await download.waitFor({ timeout: 30_000 });
 
-    const senderPid = await rendererOfPage(profileDir, sender);
-    const receiverPid = await rendererOfPage(profileDir, receiver);
+    const receiverPid = await rendererOfPage(profileDir, receiver, [senderPid]);
 
     cdp = await context.newCDPSession(receiver);
     await cdp.send("Performance.enable");

@@ -118,15 +118,17 @@ export function cpuSnapshot(procs: ChromiumProcess[]): Map<number, number> {
 /**
  * The renderer among `profileDir`'s processes that runs the code `burn`
  * starts: `burn` should keep one page's main thread busy for a few hundred
- * milliseconds. Throws if no renderer stands out.
+ * milliseconds. Throws if no renderer stands out. Renderers in `exclude`
+ * (already known to run other pages, which may be busy) are not candidates.
  */
 export async function rendererOf(
   profileDir: string,
   burn: () => Promise<unknown>,
+  exclude: readonly number[] = [],
 ): Promise<number> {
   for (let attempt = 1;; attempt++) {
     const renderers = chromiumProcesses(profileDir).filter((p) =>
-      p.kind === "renderer"
+      p.kind === "renderer" && !exclude.includes(p.pid)
     );
     const before = cpuSnapshot(renderers);
     const started = performance.now();
@@ -159,12 +161,13 @@ export async function rendererOf(
 export function rendererOfPage(
   profileDir: string,
   page: Page,
+  exclude: readonly number[] = [],
 ): Promise<number> {
   return rendererOf(profileDir, () =>
     page.evaluate(() => {
       const t = performance.now();
       while (performance.now() - t < 400) { /* busy */ }
-    }));
+    }), exclude);
 }
 
 /** CPU used during a span, by process role. */
