@@ -220,12 +220,14 @@ const WRITE_BATCH = 1 << 20;
 /**
  * A {@linkcode FileWriter} over a WritableStream. Writes are pipelined: the
  * next chunk is taken while the stream still writes this one, up to the
- * stream's own high-water mark; `cleanup` runs after an abort.
+ * stream's own high-water mark; `cleanup` runs after an abort, `written`
+ * after the stream has taken each chunk (its bytes may then be reused).
  */
 function streamWriter(
   stream: WritableStream<Uint8Array>,
   what: string,
   cleanup: () => Promise<void> = async () => {},
+  written: (chunk: Uint8Array<ArrayBuffer>) => void = () => {},
 ): FileWriter {
   const writer = stream.getWriter();
   // "closing" also covers a close that failed: an abort may still clean up.
@@ -247,7 +249,10 @@ function streamWriter(
       }
       // A failed write also errors the stream: the next ready or close
       // reports it.
-      writer.write(chunk).catch(() => {});
+      writer.write(chunk).then(
+        () => written(chunk as Uint8Array<ArrayBuffer>),
+        () => {},
+      );
     },
     async close() {
       check("close");
@@ -268,6 +273,22 @@ function streamWriter(
       await cleanup().catch(() => {});
     },
   };
+}
+
+/**
+ * A writer to a file's writable stream (File System Access): 1 MiB batches
+ * from a pool, each buffer reused once the browser has taken its bytes.
+ */
+function fileWriter(
+  writable: WritableStream<Uint8Array>,
+  what: string,
+  cleanup: () => Promise<void>,
+): FileWriter {
+  const pool = new BufferPool(WRITE_BATCH);
+  const writer = streamWriter(writable, what, cleanup, (chunk) => {
+    pool.give(chunk);
+  });
+  return batchWriter(writer, WRITE_BATCH, pool);
 }
 
 /**
@@ -354,11 +375,10 @@ export function fileHandleSink(handle: FileSystemFileHandle): Sink {
     // The browser writes to a temporary file and moves it over the chosen
     // one on close, so an abort leaves the chosen file as it was.
     const writable = await handle.createWritable();
-    const writer = streamWriter(writable, `"${handle.name}"`, async () => {
+    return fileWriter(writable, `"${handle.name}"`, async () => {
       // The picker created the file empty: remove it (Chromium 110+).
       await (handle as RemovableHandle).remove?.();
     });
-    return batchWriter(writer, WRITE_BATCH);
   });
 }
 
@@ -392,10 +412,7 @@ export function directorySink(dir: FileSystemDirectoryHandle): Sink {
     taken.add(name.toLowerCase());
     const handle = await dir.getFileHandle(name, { create: true });
     const writable = await handle.createWritable();
-    const writer = streamWriter(writable, `"${name}"`, async () => {
-      await dir.removeEntry(name);
-    });
-    return batchWriter(writer, WRITE_BATCH);
+    return fileWriter(writable, `"${name}"`, () => dir.removeEntry(name));
   });
 }
 
@@ -580,18 +597,53 @@ async function openDownload(
 }
 
 /**
- * Gathers chunks into fresh `size`-byte buffers and writes those to
+ * Buffers of one size, taken for batches and given back once the stream
+ * has taken their bytes. Reusing them keeps a long transfer from leaving a
+ * megabyte of garbage per megabyte received, on top of the data channel's
+ * own messages: garbage that only a GC returns, so it shows as resident
+ * memory (bench/README.md, Transfer).
+ */
+class BufferPool {
+  #size: number;
+  #free: Uint8Array<ArrayBuffer>[] = [];
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  /** A buffer of the pool's size: a free one, or a new one. */
+  take(): Uint8Array<ArrayBuffer> {
+    return this.#free.pop() ?? new Uint8Array(this.#size);
+  }
+
+  /** Gives a whole buffer back (a view of part of one is dropped). */
+  give(buffer: Uint8Array<ArrayBuffer>): void {
+    if (
+      buffer.byteOffset === 0 && buffer.byteLength === this.#size &&
+      buffer.buffer.byteLength === this.#size && this.#free.length < 4 &&
+      !this.#free.includes(buffer)
+    ) this.#free.push(buffer);
+  }
+}
+
+/**
+ * Gathers chunks into `size`-byte buffers (from `pool`) and writes those to
  * `inner` (the last one shorter, on close). Copying also means that
  * `inner` never sees a view of a larger buffer, which posting would clone
  * whole.
  */
-function batchWriter(inner: FileWriter, size: number): FileWriter {
-  let batch = new Uint8Array(size);
+function batchWriter(
+  inner: FileWriter,
+  size: number,
+  pool = new BufferPool(size),
+): FileWriter {
+  let batch = pool.take();
   let used = 0;
   async function flush(): Promise<void> {
     if (used === 0) return;
     const full = used === size ? batch : batch.slice(0, used);
-    batch = new Uint8Array(size);
+    if (full !== batch) pool.give(batch);
+    batch = pool.take();
     used = 0;
     await inner.write(full);
   }

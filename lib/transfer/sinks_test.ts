@@ -220,6 +220,24 @@ Deno.test("fileHandleSink() writes large chunks in 1 MiB batches", async () => {
   assert.deepEqual(file.bytes, bytes);
 });
 
+Deno.test("fileHandleSink() reuses a batch buffer only once the stream has taken it", async () => {
+  const file = new FakeFile("reused.bin");
+  // A slow disk: a buffer reused too early would be overwritten before the
+  // stream copies it, and the file would differ.
+  file.writeDelayMs = 2;
+  const bytes = new Uint8Array(10 * (1 << 20) + 3).map((_, i) => i * 13);
+  const sink = fileHandleSink(file.handle);
+  const writer = await sink.open(meta("reused.bin", bytes.length));
+  for (let at = 0; at < bytes.length; at += 256 * 1024) {
+    await writer.write(bytes.subarray(at, at + 256 * 1024));
+  }
+  await writer.close();
+  await sink.finish();
+  assert.deepEqual(file.bytes, bytes);
+  assert.equal(file.writes, 11);
+  assert.ok(file.buffers.size <= 4, `${file.buffers.size} buffers`);
+});
+
 Deno.test("fileHandleSink() holds one file only", async () => {
   const sink = fileHandleSink(new FakeFile("f").handle);
   const writer = await sink.open(meta("a", 0));

@@ -12,6 +12,10 @@ export class FakeFile {
   removed = false;
   writes = 0;
   failClose = false;
+  /** Each write takes this long before it copies the chunk. */
+  writeDelayMs = 0;
+  /** The distinct buffers that writes were given. */
+  buffers = new Set<ArrayBufferLike>();
   constructor(name: string) {
     this.name = name;
   }
@@ -19,8 +23,12 @@ export class FakeFile {
     const parts: Uint8Array[] = [];
     return Promise.resolve(
       new WritableStream<Uint8Array>({
-        write: (chunk) => {
+        write: async (chunk) => {
           this.writes++;
+          this.buffers.add(chunk.buffer);
+          if (this.writeDelayMs > 0) {
+            await new Promise((r) => setTimeout(r, this.writeDelayMs));
+          }
           parts.push(chunk.slice());
         },
         close: () => {
