@@ -45,13 +45,18 @@ export interface Sliceable {
   slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
 }
 
-/** SHA-256 (lowercase hex) of a file, read `readSize` bytes at a time. */
+/**
+ * SHA-256 (lowercase hex) of a file, read `readSize` bytes at a time.
+ * Rejects with `signal`'s reason once it is aborted.
+ */
 export async function sha256Of(
   file: Sliceable,
   readSize = 1024 * 1024,
+  signal?: AbortSignal,
 ): Promise<string> {
   const hash = await Sha256.create();
   for (let at = 0; at < file.size; at += readSize) {
+    signal?.throwIfAborted();
     const end = Math.min(file.size, at + readSize);
     hash.update(new Uint8Array(await file.slice(at, end).arrayBuffer()));
   }
@@ -67,17 +72,24 @@ export async function sha256Of(
  */
 export class ShareDigests {
   #digests: Promise<string>[] = [];
+  #abort = new AbortController();
 
   constructor(files: readonly Sliceable[]) {
     let previous: Promise<unknown> = Promise.resolve();
+    const signal = this.#abort.signal;
     for (const file of files) {
       // One after the other: reading files at once only splits the disk.
-      const digest = previous.then(() => sha256Of(file));
+      const digest = previous.then(() => sha256Of(file, undefined, signal));
       // A failure is reported to whoever asks for this file's digest.
       digest.catch(() => {});
       previous = digest.catch(() => {});
       this.#digests.push(digest);
     }
+  }
+
+  /** Stops hashing (the share ended): digests not yet made reject. */
+  stop(): void {
+    this.#abort.abort(new Error("Cannot hash the files: sharing stopped"));
   }
 
   /** The digest of file `index` (rejects if it could not be read). */

@@ -137,6 +137,7 @@ export class SendSession {
   /** Stops sharing: every connection closes and the link stops working. */
   stop(): void {
     this.#stopped = true;
+    this.#digests?.stop();
     for (const peer of this.#peers.values()) {
       clearTimeout(peer.forget);
       peer.link?.close();

@@ -289,6 +289,17 @@ Deno.test("ShareDigests hashes each file once and names a missing index", async 
   await assert.rejects(digests.get(2), /Cannot hash file 2/);
 });
 
+Deno.test("ShareDigests.stop() ends the hashing of files not yet hashed", async () => {
+  const files = [
+    source("first", pseudoRandomBytes(3_000_000, 1)),
+    source("second", pseudoRandomBytes(3_000_000, 2)),
+  ];
+  const digests = new ShareDigests(files);
+  digests.stop();
+  await assert.rejects(digests.get(0), /sharing stopped/);
+  await assert.rejects(digests.get(1), /sharing stopped/);
+});
+
 Deno.test("FileSender with digests sends the given SHA-256 and re-reads nothing on resume", async () => {
   const file = source("given.bin", pseudoRandomBytes(600_000, 8));
   const digests = new ShareDigests([file]);
