@@ -222,6 +222,47 @@ function serverFlags(): string[] {
   return (Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ").filter(Boolean);
 }
 
+/**
+ * BENCH_SERVER_ENV: extra environment for the Deno servers only, as
+ * space-separated `NAME=value` words, e.g. `MALLOC_ARENA_MAX=2`: set for the
+ * whole benchmark, it would reach the load processes too.
+ */
+function serverEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const word of (Deno.env.get("BENCH_SERVER_ENV") ?? "").split(" ")) {
+    const at = word.indexOf("=");
+    if (at > 0) env[word.slice(0, at)] = word.slice(at + 1);
+  }
+  return env;
+}
+
+/**
+ * The `deno run` flags of the `start` task in `dir`'s deno.json, the way the
+ * app is started: its last command, less `deno run` and the entry point.
+ * Beam is measured with exactly these, so a runtime flag the app is
+ * deployed with (permissions, V8 heap settings) is in its figures.
+ */
+export function startTaskFlags(dir = ROOT): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${dir}/deno.json`));
+  const task = String(config.tasks?.start ?? "");
+  const words = task.split("&&").at(-1)!.trim().split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run" || words.length < 3) {
+    throw new TypeError(
+      `Cannot read the start task of ${dir}/deno.json: its last command is not \`deno run ... main.ts\``,
+    );
+  }
+  return words.slice(2, -1);
+}
+
+/**
+ * The start task's flags that tune the runtime rather than grant
+ * permissions: the bare relay runs with them too, so that what separates it
+ * from Beam is code, not settings.
+ */
+function runtimeFlags(flags: string[]): string[] {
+  return flags.filter((flag) => !/^--allow-|^-A$/.test(flag));
+}
+
 /** Starts a server on a fresh loopback port and waits until it accepts. */
 export async function startServer(
   kind: ServerKind,
@@ -235,7 +276,7 @@ export async function startServer(
     argv = [
       Deno.execPath(),
       "run",
-      "-A",
+      ...startTaskFlags(options.beamDir ?? ROOT),
       ...serverFlags(),
       options.beamEntry ?? "main.ts",
     ];
@@ -244,6 +285,7 @@ export async function startServer(
       Deno.execPath(),
       "run",
       "-A",
+      ...runtimeFlags(startTaskFlags()),
       ...serverFlags(),
       "bench/bare_relay.ts",
     ];
@@ -267,6 +309,7 @@ export async function startServer(
     args: ["-c", script],
     cwd: kind === "beam" ? options.beamDir ?? ROOT : ROOT,
     env: {
+      ...(kind === "peerjs" ? {} : serverEnv()),
       ...options.env,
       PORT: String(port),
       HOSTNAME: "127.0.0.1",
