@@ -18,6 +18,8 @@ export interface Results {
   machine: Record<string, unknown>;
   beamEntry: string;
   beamEntryNote?: string;
+  /** The environment the start task sets (results before 2026-11-26 lack it). */
+  beamEnv?: Record<string, string>;
   /** The `deno run` flags Beam ran with (results before 2026-11-26 lack them). */
   beamFlags?: string[];
   beamSource: string;
@@ -407,7 +409,10 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
       `Linux ${m.kernel}; Deno ${m.deno}, Node ${m.node}, peer ${m.peer}. ` +
       `Beam: \`${results.beamEntry}\`${
         results.beamFlags
-          ? ` (\`deno run ${results.beamFlags.join(" ")}\`)`
+          ? ` (\`${
+            Object.entries(results.beamEnv ?? {}).map(([k, v]) => `${k}=${v} `)
+              .join("")
+          }deno run ${results.beamFlags.join(" ")}\`)`
           : ""
       } from ${source}${
         m.signalCommit

@@ -236,28 +236,41 @@ function serverEnv(): Record<string, string> {
   return env;
 }
 
+/** How the `start` task runs the app: its environment and `deno run` flags. */
+export interface StartTask {
+  /** `NAME=value` words before `deno run`, such as allocator settings. */
+  env: Record<string, string>;
+  /** The flags between `deno run` and the entry point. */
+  flags: string[];
+}
+
 /**
- * The `deno run` flags of the `start` task in `dir`'s deno.json, the way the
- * app is started: its last command, less `deno run` and the entry point.
- * Beam is measured with exactly these, so a runtime flag the app is
- * deployed with (permissions, V8 heap settings) is in its figures.
+ * The last command of the `start` task in `dir`'s deno.json, the way the app
+ * is started. Beam is measured with exactly this, so a setting the app is
+ * deployed with (permissions, V8 heap, allocator) is in its figures.
  */
-export function startTaskFlags(dir = ROOT): string[] {
+export function startTask(dir = ROOT): StartTask {
   const config = JSON.parse(Deno.readTextFileSync(`${dir}/deno.json`));
   const task = String(config.tasks?.start ?? "");
   const words = task.split("&&").at(-1)!.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0] ?? "")) {
+    const word = words.shift()!;
+    const at = word.indexOf("=");
+    env[word.slice(0, at)] = word.slice(at + 1);
+  }
   if (words[0] !== "deno" || words[1] !== "run" || words.length < 3) {
     throw new TypeError(
       `Cannot read the start task of ${dir}/deno.json: its last command is not \`deno run ... main.ts\``,
     );
   }
-  return words.slice(2, -1);
+  return { env, flags: words.slice(2, -1) };
 }
 
 /**
  * The start task's flags that tune the runtime rather than grant
- * permissions: the bare relay runs with them too, so that what separates it
- * from Beam is code, not settings.
+ * permissions: the bare relay runs with them (and the task's environment)
+ * too, so that what separates it from Beam is code, not settings.
  */
 function runtimeFlags(flags: string[]): string[] {
   return flags.filter((flag) => !/^--allow-|^-A$/.test(flag));
@@ -272,11 +285,13 @@ export async function startServer(
   await Deno.mkdir(`${WORK_DIR}/logs`, { recursive: true });
   const log = `${WORK_DIR}/logs/${options.label}.log`;
   let argv: string[];
+  // Beam's own start task for Beam; the work tree's for the bare relay.
+  const task = startTask(kind === "beam" ? options.beamDir : ROOT);
   if (kind === "beam") {
     argv = [
       Deno.execPath(),
       "run",
-      ...startTaskFlags(options.beamDir ?? ROOT),
+      ...task.flags,
       ...serverFlags(),
       options.beamEntry ?? "main.ts",
     ];
@@ -285,7 +300,7 @@ export async function startServer(
       Deno.execPath(),
       "run",
       "-A",
-      ...runtimeFlags(startTaskFlags()),
+      ...runtimeFlags(task.flags),
       ...serverFlags(),
       "bench/bare_relay.ts",
     ];
@@ -309,7 +324,7 @@ export async function startServer(
     args: ["-c", script],
     cwd: kind === "beam" ? options.beamDir ?? ROOT : ROOT,
     env: {
-      ...(kind === "peerjs" ? {} : serverEnv()),
+      ...(kind === "peerjs" ? {} : { ...task.env, ...serverEnv() }),
       ...options.env,
       PORT: String(port),
       HOSTNAME: "127.0.0.1",

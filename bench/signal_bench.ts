@@ -29,7 +29,7 @@ import {
   run,
   type RunningServer,
   startServer,
-  startTaskFlags,
+  startTask,
   WORK_DIR,
 } from "./servers.ts";
 import { renderReadme, summarize } from "./report.ts";
@@ -845,9 +845,11 @@ async function main(): Promise<void> {
     ...meta,
     beamEntry: bench.beamEntry,
     beamEntryNote: bench.beamEntryNote || undefined,
-    // How Beam ran: the start task's flags, and any added for the run.
+    // How Beam ran: the start task's environment and flags, and any added
+    // for the run.
+    beamEnv: startTask(bench.beamDir).env,
     beamFlags: [
-      ...startTaskFlags(bench.beamDir),
+      ...startTask(bench.beamDir).flags,
       ...(Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ").filter(Boolean),
     ],
     serverEnv: Deno.env.get("BENCH_SERVER_ENV") || undefined,
