@@ -297,17 +297,25 @@ export class SignalServer {
       return;
     }
     const target = frame.target;
-    if (!isPeerId(target) || target === peer.id) {
-      this.#deliver(peer, INVALID_PEER_ID);
+    // Looked up first: a peer found is a well-formed id, since ids are the
+    // server's, so the id check runs only to tell a miss's two answers apart.
+    const other = typeof target === "string"
+      ? this.#peers.get(target)
+      : undefined;
+    if (other === undefined || other === peer) {
+      this.#deliver(
+        peer,
+        other === peer || !isPeerId(target) ? INVALID_PEER_ID : PEER_NOT_EXISTS,
+      );
       return;
     }
-    const other = this.#peers.get(target);
-    if (other === undefined || !this.#paired(peer, frame.event, target)) {
+    const to = target as string;
+    if (!this.#paired(peer, frame.event, to)) {
       this.#deliver(peer, PEER_NOT_EXISTS);
       return;
     }
     if (frame.event === EVENT.request) {
-      peer.requested = addPair(peer.requested, target);
+      peer.requested = addPair(peer.requested, to);
       other.requestedBy = addPair(other.requestedBy, peer.id);
     }
     this.#deliver(other, relayFrame(frame, peer.id));
