@@ -18,6 +18,10 @@ export interface Results {
   machine: Record<string, unknown>;
   beamEntry: string;
   beamEntryNote?: string;
+  /** The environment the start task sets (results before 2026-11-26 lack it). */
+  beamEnv?: Record<string, string>;
+  /** The `deno run` flags Beam ran with (results before 2026-11-26 lack them). */
+  beamFlags?: string[];
   beamSource: string;
   skipped?: string[];
   totalSeconds: number;
@@ -403,7 +407,14 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
     } UTC with \`${results.command}\` ` +
       `(${results.totalSeconds} s in all) on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ` +
       `Linux ${m.kernel}; Deno ${m.deno}, Node ${m.node}, peer ${m.peer}. ` +
-      `Beam: \`${results.beamEntry}\` from ${source}${
+      `Beam: \`${results.beamEntry}\`${
+        results.beamFlags
+          ? ` (\`${
+            Object.entries(results.beamEnv ?? {}).map(([k, v]) => `${k}=${v} `)
+              .join("")
+          }deno run ${results.beamFlags.join(" ")}\`)`
+          : ""
+      } from ${source}${
         m.signalCommit
           ? `; lib/signal as of ${String(m.signalCommit).split(" ")[0]}`
           : ""

@@ -222,6 +222,60 @@ function serverFlags(): string[] {
   return (Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ").filter(Boolean);
 }
 
+/**
+ * BENCH_SERVER_ENV: extra environment for the Deno servers only, as
+ * space-separated `NAME=value` words, e.g. `MALLOC_ARENA_MAX=2`: set for the
+ * whole benchmark, it would reach the load processes too.
+ */
+function serverEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const word of (Deno.env.get("BENCH_SERVER_ENV") ?? "").split(" ")) {
+    const at = word.indexOf("=");
+    if (at > 0) env[word.slice(0, at)] = word.slice(at + 1);
+  }
+  return env;
+}
+
+/** How the `start` task runs the app: its environment and `deno run` flags. */
+export interface StartTask {
+  /** `NAME=value` words before `deno run`, such as allocator settings. */
+  env: Record<string, string>;
+  /** The flags between `deno run` and the entry point. */
+  flags: string[];
+}
+
+/**
+ * The last command of the `start` task in `dir`'s deno.json, the way the app
+ * is started. Beam is measured with exactly this, so a setting the app is
+ * deployed with (permissions, V8 heap, allocator) is in its figures.
+ */
+export function startTask(dir = ROOT): StartTask {
+  const config = JSON.parse(Deno.readTextFileSync(`${dir}/deno.json`));
+  const task = String(config.tasks?.start ?? "");
+  const words = task.split("&&").at(-1)!.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0] ?? "")) {
+    const word = words.shift()!;
+    const at = word.indexOf("=");
+    env[word.slice(0, at)] = word.slice(at + 1);
+  }
+  if (words[0] !== "deno" || words[1] !== "run" || words.length < 3) {
+    throw new TypeError(
+      `Cannot read the start task of ${dir}/deno.json: its last command is not \`deno run ... main.ts\``,
+    );
+  }
+  return { env, flags: words.slice(2, -1) };
+}
+
+/**
+ * The start task's flags that tune the runtime rather than grant
+ * permissions: the bare relay runs with them (and the task's environment)
+ * too, so that what separates it from Beam is code, not settings.
+ */
+function runtimeFlags(flags: string[]): string[] {
+  return flags.filter((flag) => !/^--allow-|^-A$/.test(flag));
+}
+
 /** Starts a server on a fresh loopback port and waits until it accepts. */
 export async function startServer(
   kind: ServerKind,
@@ -231,11 +285,13 @@ export async function startServer(
   await Deno.mkdir(`${WORK_DIR}/logs`, { recursive: true });
   const log = `${WORK_DIR}/logs/${options.label}.log`;
   let argv: string[];
+  // Beam's own start task for Beam; the work tree's for the bare relay.
+  const task = startTask(kind === "beam" ? options.beamDir : ROOT);
   if (kind === "beam") {
     argv = [
       Deno.execPath(),
       "run",
-      "-A",
+      ...task.flags,
       ...serverFlags(),
       options.beamEntry ?? "main.ts",
     ];
@@ -244,6 +300,7 @@ export async function startServer(
       Deno.execPath(),
       "run",
       "-A",
+      ...runtimeFlags(task.flags),
       ...serverFlags(),
       "bench/bare_relay.ts",
     ];
@@ -267,6 +324,7 @@ export async function startServer(
     args: ["-c", script],
     cwd: kind === "beam" ? options.beamDir ?? ROOT : ROOT,
     env: {
+      ...(kind === "peerjs" ? {} : { ...task.env, ...serverEnv() }),
       ...options.env,
       PORT: String(port),
       HOSTNAME: "127.0.0.1",

@@ -29,6 +29,7 @@ import {
   run,
   type RunningServer,
   startServer,
+  startTask,
   WORK_DIR,
 } from "./servers.ts";
 import { renderReadme, summarize } from "./report.ts";
@@ -844,6 +845,14 @@ async function main(): Promise<void> {
     ...meta,
     beamEntry: bench.beamEntry,
     beamEntryNote: bench.beamEntryNote || undefined,
+    // How Beam ran: the start task's environment and flags, and any added
+    // for the run.
+    beamEnv: startTask(bench.beamDir).env,
+    beamFlags: [
+      ...startTask(bench.beamDir).flags,
+      ...(Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ").filter(Boolean),
+    ],
+    serverEnv: Deno.env.get("BENCH_SERVER_ENV") || undefined,
     totalSeconds: round(elapsedS()),
     aborted,
     skipped: skipped.length ? skipped : undefined,

@@ -224,10 +224,22 @@ export function parseFrame(data: unknown, maxBytes: number): ClientFrame {
  */
 export function relayFrame(frame: ClientFrame, from: string): string {
   const to = frame.target as string;
-  const at = frame.raw.indexOf(`"${to}"`);
-  if (at !== -1 && at < 48 && RELAY_PREFIX.test(frame.raw.slice(0, at))) {
-    return frame.raw.slice(0, at + 1) + from +
-      frame.raw.slice(at + 1 + to.length);
+  const raw = frame.raw;
+  // What clients send: `["event","id"` with no space, the id at a fixed
+  // offset, compared in place rather than sliced off and matched. The quote
+  // after the id ends the string unless the target holds a backslash,
+  // which no id does: such a target takes the general way below.
+  const id = frame.event.length + 5;
+  if (
+    raw.startsWith('["') && raw.startsWith(frame.event, 2) &&
+    raw.startsWith('","', id - 3) && raw.startsWith(to, id) &&
+    raw.charCodeAt(id + to.length) === QUOTE && !to.includes("\\")
+  ) {
+    return raw.slice(0, id) + from + raw.slice(id + to.length);
+  }
+  const at = raw.indexOf(`"${to}"`);
+  if (at !== -1 && at < 48 && RELAY_PREFIX.test(raw.slice(0, at))) {
+    return raw.slice(0, at + 1) + from + raw.slice(at + 1 + to.length);
   }
   return CLIENT_EVENT_ARITY[frame.event] === 2
     ? JSON.stringify([frame.event, from, frame.payload])
@@ -235,6 +247,7 @@ export function relayFrame(frame: ClientFrame, from: string): string {
 }
 
 const RELAY_PREFIX = /^\s*\[\s*"[a-z]+"\s*,\s*$/;
+const QUOTE = 0x22;
 
 /** Encodes a frame: `[event, ...args]`. */
 export function encodeFrame(event: EventName, ...args: unknown[]): string {

@@ -134,7 +134,8 @@ export function clientAddress(info: ClientInfo | undefined): string {
 /** The signaling server's state and its WebSocket handling. */
 export class SignalServer {
   #peers = new PeerMap<Peer>();
-  #sockets = new Set<WebSocket>();
+  /** Every socket accepted and not yet closed, with its peer. */
+  #sockets = new Map<WebSocket, Peer>();
   #perAddress = new Map<string, number>();
   /** Peers over `maxBufferedBytes`, to be looked at again next turn. */
   #checking = new Set<Peer>();
@@ -227,7 +228,7 @@ export class SignalServer {
 
   /** Closes every socket, as when the server stops. */
   closeAll(reason = "Server is shutting down"): void {
-    for (const socket of this.#sockets) {
+    for (const socket of this.#sockets.keys()) {
       try {
         socket.close(CLOSE.goingAway, reason);
       } catch {
@@ -250,26 +251,40 @@ export class SignalServer {
 
   #attach(peer: Peer): void {
     const socket = peer.socket;
-    this.#sockets.add(socket);
-    socket.onopen = () => {
-      peer.id = this.#peers.add(peer);
-      socket.send(encodeFrame(EVENT.assign, peer.id));
-    };
-    socket.onmessage = (event) => this.#receive(peer, event.data);
-    let closed = false;
-    socket.onclose = () => {
-      // A close can be reported twice (a close, then a broken pipe).
-      if (closed) return;
-      closed = true;
-      this.#sockets.delete(socket);
-      const left = (this.#perAddress.get(peer.address) ?? 1) - 1;
-      if (left > 0) this.#perAddress.set(peer.address, left);
-      else this.#perAddress.delete(peer.address);
-      this.#forget(peer);
-    };
-    // A close event always follows an error; the close handler cleans up.
-    socket.onerror = () => {};
+    this.#sockets.set(socket, peer);
+    // The same three listeners for every socket, which find their peer by
+    // its socket: a closure or an `on...` handler per socket would cost
+    // memory for each of thousands of idle peers. No error listener: an
+    // error is always followed by a close, which cleans up.
+    socket.addEventListener("open", this.#onOpen, { once: true });
+    socket.addEventListener("message", this.#onMessage);
+    socket.addEventListener("close", this.#onClose);
   }
+
+  #onOpen = (event: Event): void => {
+    const peer = this.#sockets.get(event.target as WebSocket);
+    if (peer === undefined) return;
+    peer.id = this.#peers.add(peer);
+    peer.send(encodeFrame(EVENT.assign, peer.id));
+  };
+
+  #onMessage = (event: MessageEvent): void => {
+    const peer = this.#sockets.get(event.target as WebSocket);
+    if (peer !== undefined) this.#receive(peer, event.data);
+  };
+
+  #onClose = (event: Event): void => {
+    const socket = event.target as WebSocket;
+    const peer = this.#sockets.get(socket);
+    // A close can be reported twice (a close, then a broken pipe): the
+    // first one took the socket out.
+    if (peer === undefined) return;
+    this.#sockets.delete(socket);
+    const left = (this.#perAddress.get(peer.address) ?? 1) - 1;
+    if (left > 0) this.#perAddress.set(peer.address, left);
+    else this.#perAddress.delete(peer.address);
+    this.#forget(peer);
+  };
 
   #receive(peer: Peer, data: unknown): void {
     if (peer.gone || !this.#take(peer)) return;
@@ -282,17 +297,25 @@ export class SignalServer {
       return;
     }
     const target = frame.target;
-    if (!isPeerId(target) || target === peer.id) {
-      this.#deliver(peer, INVALID_PEER_ID);
+    // Looked up first: a peer found is a well-formed id, since ids are the
+    // server's, so the id check runs only to tell a miss's two answers apart.
+    const other = typeof target === "string"
+      ? this.#peers.get(target)
+      : undefined;
+    if (other === undefined || other === peer) {
+      this.#deliver(
+        peer,
+        other === peer || !isPeerId(target) ? INVALID_PEER_ID : PEER_NOT_EXISTS,
+      );
       return;
     }
-    const other = this.#peers.get(target);
-    if (other === undefined || !this.#paired(peer, frame.event, target)) {
+    const to = target as string;
+    if (!this.#paired(peer, frame.event, to)) {
       this.#deliver(peer, PEER_NOT_EXISTS);
       return;
     }
     if (frame.event === EVENT.request) {
-      peer.requested = addPair(peer.requested, target);
+      peer.requested = addPair(peer.requested, to);
       other.requestedBy = addPair(other.requestedBy, peer.id);
     }
     this.#deliver(other, relayFrame(frame, peer.id));
