@@ -73,7 +73,9 @@ export function loadConfig(
 /**
  * The default connection cap: under the process's open-file limit (each
  * connection is a descriptor, and some must stay free for files and new
- * connections that are refused), and at most 50,000.
+ * connections that are refused), and at most 50,000. Deno lets a program
+ * read /proc/self/limits only with `--allow-all` (which `deno task start`
+ * gives): without it, or off Linux, the cap is 10,000.
  */
 export function defaultMaxPeers(limits = readLimits()): number {
   const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
