@@ -93,6 +93,8 @@ export function isFileMeta(value: unknown): value is FileMeta {
 /**
  * Parses a control message; throws a `TypeError` for anything that is not
  * one, so a confused or hostile peer cannot steer a transfer with garbage.
+ * The message returned holds only its known fields: whatever else a peer
+ * adds is dropped here, not carried along.
  */
 export function parseControl(text: string): ControlMessage {
   let value: Record<string, unknown>;
@@ -109,7 +111,13 @@ export function parseControl(text: string): ControlMessage {
       if (
         isCount(value.index) && isCount(value.offset) && isFileMeta(value.meta)
       ) {
-        return value as unknown as FileHeader;
+        const { name, size, type, lastModified } = value.meta;
+        return {
+          t: "file",
+          index: value.index,
+          offset: value.offset,
+          meta: { name, size, type, lastModified },
+        };
       }
       break;
     case "end":
@@ -117,22 +125,22 @@ export function parseControl(text: string): ControlMessage {
         isCount(value.index) && typeof value.sha256 === "string" &&
         /^[0-9a-f]{64}$/.test(value.sha256)
       ) {
-        return value as unknown as FileEnd;
+        return { t: "end", index: value.index, sha256: value.sha256 };
       }
       break;
     case "done":
       return { t: "done" };
     case "start":
       if (isCount(value.index) && isCount(value.offset)) {
-        return value as unknown as Start;
+        return { t: "start", index: value.index, offset: value.offset };
       }
       break;
     case "ack":
-      if (isCount(value.bytes)) return value as unknown as Ack;
+      if (isCount(value.bytes)) return { t: "ack", bytes: value.bytes };
       break;
     case "verified":
       if (isCount(value.index) && typeof value.ok === "boolean") {
-        return value as unknown as Verified;
+        return { t: "verified", index: value.index, ok: value.ok };
       }
       break;
     case "error":
