@@ -8,7 +8,8 @@
 
 /** Measures a transfer's rate from (time, bytes) samples. */
 export class RateMeter {
-  #lastTime = 0;
+  // No sample yet: null, not 0, since 0 is a valid time (a test's clock).
+  #lastTime: number | null = null;
   #lastBytes = 0;
   #rate = 0;
   #halfLifeMs: number;
@@ -20,7 +21,7 @@ export class RateMeter {
 
   /** Adds a sample: `bytes` done in all at time `now` (ms). */
   sample(bytes: number, now: number): void {
-    if (this.#lastTime === 0 || bytes < this.#lastBytes) {
+    if (this.#lastTime === null || bytes < this.#lastBytes) {
       this.#lastTime = now;
       this.#lastBytes = bytes;
       return;

@@ -143,3 +143,10 @@ Deno.test("formatBytes() picks the unit after rounding", () => {
   assert.equal(formatBytes(9_999), "10.0 kB");
   assert.equal(formatBytes(99_960), "100 kB");
 });
+
+Deno.test("RateMeter takes a first sample at time 0 as a sample", () => {
+  const meter = new RateMeter();
+  meter.sample(0, 0);
+  meter.sample(1000, 1000);
+  assert.equal(meter.rate, 1000);
+});
