@@ -19,7 +19,13 @@
  * @module
  */
 
+import { readFlags } from "./flags.ts";
 import { LoadClient, procStat, startServer, WORK_DIR } from "./servers.ts";
+
+const HELP = `Usage: deno run -A bench/memory_probe.ts [flags]
+  --kind=beam   beam (as \`deno task start\` runs it) or bare
+  --n=10000     idle peers to open (even)
+Extra server flags and environment: BENCH_SERVER_FLAGS, BENCH_SERVER_ENV.`;
 
 /** What the preloaded module writes: the server's own view of its memory. */
 interface MemorySample {
@@ -44,12 +50,6 @@ const timer = setInterval(() => {
 Deno.unrefTimer(timer);
 `;
 
-function option(name: string, fallback: string): string {
-  const prefix = `--${name}=`;
-  return Deno.args.find((a) => a.startsWith(prefix))?.slice(prefix.length) ??
-    fallback;
-}
-
 /** Resident KiB of a process by mapping name (anonymous ones as "anon"). */
 function smaps(pid: number): Map<string, number> {
   const sizes = new Map<string, number>();
@@ -71,11 +71,17 @@ async function sample(pid: number): Promise<MemorySample> {
 }
 
 async function main(): Promise<void> {
-  const kind = option("kind", "beam");
+  const flags = readFlags(Deno.args, HELP);
+  for (const name of flags.keys()) {
+    if (name !== "kind" && name !== "n") {
+      throw new TypeError(`Cannot read flag --${name}: unknown (see --help)`);
+    }
+  }
+  const kind = flags.get("kind") ?? "beam";
   if (kind !== "beam" && kind !== "bare") {
     throw new TypeError(`Cannot probe "${kind}": --kind is beam or bare`);
   }
-  const n = Number(option("n", "10000"));
+  const n = Number(flags.get("n") ?? "10000");
   if (!Number.isInteger(n) || n < 2 || n % 2 !== 0) {
     throw new RangeError(`Cannot open ${n} peers: --n must be an even count`);
   }

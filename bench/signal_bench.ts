@@ -841,23 +841,28 @@ async function main(): Promise<void> {
   bench.endBy = performance.now() + (flags.budgetMinutes + 1.5) * 60_000;
   const skipped: string[] = [];
   let meta: Record<string, unknown> = { date, flags };
-  const resultsNow = (aborted?: string) => ({
-    ...meta,
-    beamEntry: bench.beamEntry,
-    beamEntryNote: bench.beamEntryNote || undefined,
-    // How Beam ran: the start task's environment and flags, and any added
-    // for the run.
-    beamEnv: startTask(bench.beamDir).env,
-    beamFlags: [
-      ...startTask(bench.beamDir).flags,
-      ...(Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ").filter(Boolean),
-    ],
-    serverEnv: Deno.env.get("BENCH_SERVER_ENV") || undefined,
-    totalSeconds: round(elapsedS()),
-    aborted,
-    skipped: skipped.length ? skipped : undefined,
-    records,
-  });
+  const resultsNow = (aborted?: string) => {
+    const beamTask = startTask(bench.beamDir);
+    return {
+      ...meta,
+      beamEntry: bench.beamEntry,
+      beamEntryNote: bench.beamEntryNote || undefined,
+      // How Beam ran: the start task's environment and flags, and any added
+      // for the run.
+      beamEnv: beamTask.env,
+      beamFlags: [
+        ...beamTask.flags,
+        ...(Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ").filter(
+          Boolean,
+        ),
+      ],
+      serverEnv: Deno.env.get("BENCH_SERVER_ENV") || undefined,
+      totalSeconds: round(elapsedS()),
+      aborted,
+      skipped: skipped.length ? skipped : undefined,
+      records,
+    };
+  };
   const abort = (why: string, code: number) => {
     console.error(`bench: ${why}: stopping the servers and the load`);
     for (const c of bench.clients) c.kill();

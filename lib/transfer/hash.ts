@@ -41,8 +41,27 @@ export class Sha256 {
 
 /** Something to hash: a `File` in a page, anything sliceable in tests. */
 export interface Sliceable {
-  readonly size: number;
+  size: number;
   slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+/**
+ * Adds bytes `start` to `end` of `file` to `hash`, read `readSize` at a
+ * time. Rejects with `signal`'s reason once it is aborted.
+ */
+export async function hashRange(
+  hash: Sha256,
+  file: Sliceable,
+  start: number,
+  end: number,
+  readSize: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (let at = start; at < end; at += readSize) {
+    signal?.throwIfAborted();
+    const to = Math.min(end, at + readSize);
+    hash.update(new Uint8Array(await file.slice(at, to).arrayBuffer()));
+  }
 }
 
 /**
@@ -55,11 +74,7 @@ export async function sha256Of(
   signal?: AbortSignal,
 ): Promise<string> {
   const hash = await Sha256.create();
-  for (let at = 0; at < file.size; at += readSize) {
-    signal?.throwIfAborted();
-    const end = Math.min(file.size, at + readSize);
-    hash.update(new Uint8Array(await file.slice(at, end).arrayBuffer()));
-  }
+  await hashRange(hash, file, 0, file.size, readSize, signal);
   return hash.hex();
 }
 

@@ -19,13 +19,11 @@ import {
   type DataChannelLike,
   drained,
 } from "./channel.ts";
-import { Sha256 } from "./hash.ts";
+import { hashRange, Sha256, type Sliceable } from "./hash.ts";
 import type { FileMeta } from "./sink.ts";
 
 /** A file to send: a `File` in a page, anything sliceable in tests. */
-export interface SourceFile extends FileMeta {
-  slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
-}
+export interface SourceFile extends FileMeta, Sliceable {}
 
 /** Tuning of a {@linkcode FileSender}; the defaults were measured (bench/). */
 export interface SendOptions {
@@ -154,10 +152,7 @@ export class FileSender {
       hash = await Sha256.create();
       // Resuming: the receiver kept its hash of the bytes it has; rebuild
       // ours from the local file, which costs a read, not the network.
-      for (let at = 0; at < offset; at += 4 * 1024 * 1024) {
-        const end = Math.min(offset, at + 4 * 1024 * 1024);
-        hash.update(new Uint8Array(await file.slice(at, end).arrayBuffer()));
-      }
+      await hashRange(hash, file, 0, offset, 4 * 1024 * 1024);
     }
     this.#send(encodeControl({ t: "file", index, offset, meta: metaOf(file) }));
     let next = offset < file.size ? this.#read(file, offset) : null;

@@ -313,7 +313,9 @@ Deno.test("FileSender with digests sends the given SHA-256 and re-reads nothing 
     chunkSize: 16 * 1024,
     digest: (i) => digests.get(i),
   }).run().catch((e) => e);
+  const deadline = Date.now() + 10_000;
   while (receiver.position < 200_000) {
+    assert.ok(Date.now() < deadline, "the first transfer stalled");
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   tx1.close();
