@@ -14,7 +14,7 @@ const root = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 async function build(): Promise<void> {
   const started = performance.now();
   try {
-    const assets = await buildIslands({ root, dev: true });
+    const assets = await buildIslands({ root, dev: true, keepService: true });
     console.log(
       `dev: built ${Object.keys(assets.islands).length} islands in ${
         Math.round(performance.now() - started)

@@ -5,6 +5,12 @@
  * writes `beam.gen.ts`, the static list of routes and islands that lets the
  * server start without scanning folders (and without esbuild).
  *
+ * The "esbuild" import is esbuild-wasm (see deno.json): the same compiler
+ * as WebAssembly, so a build needs no native binary that runs on the builder
+ * (Deno Deploy's builders failed to run esbuild's). Its service, a child
+ * process, starts in about 2 to 3 s where the native one took milliseconds;
+ * the dev loop keeps it between builds (`keepService`).
+ *
  * Run as `deno task build`; `--if-missing` skips the work when a build
  * exists, which is how `deno task start` builds on a fresh clone.
  *
@@ -23,6 +29,13 @@ export interface BuildOptions {
   outDir?: string;
   /** Skip minifying (the dev loop). */
   dev?: boolean;
+  /**
+   * Leave esbuild's service running after the build, so that the next one
+   * skips its start-up (the dev loop, which rebuilds until it is stopped).
+   * By default the service stops: a script or test that builds then ends,
+   * and Deno's sanitizers see no child process left behind.
+   */
+  keepService?: boolean;
 }
 
 /** The URL prefix of built files. */
@@ -147,7 +160,7 @@ export async function buildIslands(
     );
     return assets;
   } finally {
-    await esbuild.stop();
+    if (!options.keepService) await esbuild.stop();
   }
 }
 
