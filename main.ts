@@ -1,26 +1,42 @@
 /**
  * Starts Beam: reads the configuration, builds the app from the generated
- * manifest of routes and islands, and serves it. Never imports esbuild: the
- * islands are built beforehand by `deno task build`.
+ * manifest of routes and islands, and serves it. Never imports esbuild and
+ * never writes a file: the islands are built beforehand by `deno task build`,
+ * and Deno Deploy runs this file as it is, on a read-only file system.
  *
  * @module
  */
 
 import { islands, routes } from "./beam.gen.ts";
 import { createApp } from "./lib/http/app.ts";
-import { loadConfig, processEnv } from "./lib/http/config.ts";
+import { deployWarning, loadConfig, processEnv } from "./lib/http/config.ts";
+import { redactUrl, RedisBus } from "./lib/signal/redis_bus.ts";
 
 const root = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 
+const env = processEnv();
 let config;
 try {
-  config = loadConfig(processEnv());
+  config = loadConfig(env);
 } catch (error) {
   console.error(`Beam cannot start: ${(error as Error).message}`);
   Deno.exit(1);
 }
+const warning = deployWarning(env, config);
+if (warning !== undefined) console.warn(`Warning: ${warning}`);
 
-const app = await createApp({ config, routes, islands, root });
+let bus: RedisBus | undefined;
+if (config.redisUrl !== undefined) {
+  bus = new RedisBus({ url: config.redisUrl });
+  console.log(
+    `Beam joins other instances through ${redactUrl(config.redisUrl)}`,
+  );
+  // Not awaited: until Redis answers, this instance serves its own peers
+  // and /healthz says the bus is down; the client keeps trying.
+  bus.connect().catch(() => {});
+}
+
+const app = await createApp({ config, routes, islands, root, bus });
 const server = Deno.serve({
   port: config.port,
   hostname: config.hostname,
@@ -32,8 +48,7 @@ const server = Deno.serve({
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
-    app.close();
-    server.shutdown().then(() => Deno.exit(0));
+    Promise.all([app.close(), server.shutdown()]).then(() => Deno.exit(0));
     // Sockets that do not close promptly must not hold the process.
     setTimeout(() => Deno.exit(0), 2000);
   });

@@ -11,6 +11,7 @@ import type { Config } from "./config.ts";
 import { Router } from "./router.ts";
 import { StaticFiles } from "./static.ts";
 import { SignalServer } from "../signal/server.ts";
+import type { SignalBus } from "../signal/bus.ts";
 import {
   type IslandAssets,
   type IslandRegistry,
@@ -80,6 +81,11 @@ export interface RouteModule {
 export interface AppOptions {
   /** Configuration. */
   config: Config;
+  /**
+   * How the signaling server reaches other instances. Default: one
+   * instance alone. The app closes it when it closes.
+   */
+  bus?: SignalBus;
   /** Route modules by file path. */
   routes: Record<string, RouteModule>;
   /** Island components by name. */
@@ -95,8 +101,8 @@ export interface App {
   handler(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
   /** Its state. */
   state: AppState;
-  /** Closes every signaling socket. */
-  close(): void;
+  /** Closes every signaling socket, then the bus. */
+  close(): Promise<void>;
 }
 
 /**
@@ -139,6 +145,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       ratePerSecond: config.rateLimit,
       rateBurst: config.rateBurst,
       allowedOrigins: config.allowedOrigins,
+      bus: options.bus,
+      trustProxy: config.trustProxy,
     }),
     startedAt: Date.now(),
   };
@@ -283,5 +291,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     return response;
   }
 
-  return { handler, state, close: () => state.signal.closeAll() };
+  return {
+    handler,
+    state,
+    close() {
+      state.signal.closeAll();
+      return state.signal.bus.close();
+    },
+  };
 }

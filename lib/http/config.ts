@@ -32,6 +32,16 @@ export interface Config {
   allowedOrigins: string[];
   /** Development mode: no caching of the build, live reload. */
   dev: boolean;
+  /**
+   * Redis that joins several instances into one signaling server, or
+   * `undefined` for a single instance.
+   */
+  redisUrl: string | undefined;
+  /**
+   * Proxies whose `X-Forwarded-For` is believed (addresses and CIDR
+   * ranges), or `undefined` when none is.
+   */
+  trustProxy: ((address: string) => boolean) | undefined;
 }
 
 /** The public STUN server used when `ICE_SERVERS` is not set. */
@@ -67,7 +77,143 @@ export function loadConfig(
     rateBurst: readInteger(env, "RATE_BURST", 400, 1, 1_000_000),
     allowedOrigins: readOrigins(env),
     dev: env.BEAM_DEV === "1",
+    redisUrl: readRedisUrl(env),
+    trustProxy: readTrustProxy(env),
   };
+}
+
+/**
+ * A warning for a configuration that breaks share links: Deno Deploy runs
+ * several instances of one deployment and sends each request to any of
+ * them, so without a bus a sender and a receiver often never meet.
+ */
+export function deployWarning(
+  env: Record<string, string | undefined>,
+  config: Config,
+): string | undefined {
+  if (!env.DENO_DEPLOYMENT_ID || config.redisUrl !== undefined) return;
+  return "Beam runs on Deno Deploy without REDIS_URL: Deploy starts several " +
+    "instances, and a sender and a receiver on two of them never meet, so " +
+    "share links will fail at random. Set REDIS_URL to a hosted Redis " +
+    "(see docs/deploy.md).";
+}
+
+function readRedisUrl(
+  env: Record<string, string | undefined>,
+): string | undefined {
+  const text = env.REDIS_URL?.trim();
+  if (text === undefined || text === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // Reported below.
+  }
+  if (
+    url === undefined ||
+    (url.protocol !== "redis:" && url.protocol !== "rediss:") ||
+    url.hostname === ""
+  ) {
+    // The value may hold a password: it is not echoed.
+    throw new TypeError(
+      "Cannot read REDIS_URL: not a URL like redis://[:password@]host:port[/db] (or rediss:// for TLS)",
+    );
+  }
+  if (
+    url.pathname !== "" && url.pathname !== "/" && !/^\/\d+$/.test(url.pathname)
+  ) {
+    throw new TypeError(
+      "Cannot read REDIS_URL: the path must be a database number, like /0",
+    );
+  }
+  return text;
+}
+
+/**
+ * Reads `TRUST_PROXY`: a comma-separated list of proxy addresses and CIDR
+ * ranges (IPv4 or IPv6), or `loopback` for 127.0.0.0/8 and ::1.
+ */
+function readTrustProxy(
+  env: Record<string, string | undefined>,
+): ((address: string) => boolean) | undefined {
+  const text = env.TRUST_PROXY?.trim();
+  if (text === undefined || text === "") return undefined;
+  const ranges: Range[] = [];
+  for (let item of text.split(",").map((part) => part.trim())) {
+    if (item === "") continue;
+    if (item === "loopback") {
+      ranges.push(parseRange("127.0.0.0/8")!, parseRange("::1/128")!);
+      continue;
+    }
+    if (!item.includes("/")) item += item.includes(":") ? "/128" : "/32";
+    const range = parseRange(item);
+    if (range === undefined) {
+      throw new TypeError(
+        `Cannot read TRUST_PROXY: "${item}" is not an address or CIDR range like 10.0.0.0/8`,
+      );
+    }
+    ranges.push(range);
+  }
+  return (address) => {
+    const bytes = parseAddress(address.replace(/^::ffff:/, ""));
+    return bytes !== undefined && ranges.some((range) => inRange(bytes, range));
+  };
+}
+
+/** An address range: its first address's bytes and the prefix length. */
+interface Range {
+  bytes: Uint8Array;
+  bits: number;
+}
+
+function parseRange(text: string): Range | undefined {
+  const [address, prefix] = text.split("/");
+  const bytes = parseAddress(address);
+  if (bytes === undefined || !/^\d{1,3}$/.test(prefix)) return undefined;
+  const bits = Number(prefix);
+  if (bits > bytes.length * 8) return undefined;
+  return { bytes, bits };
+}
+
+function inRange(bytes: Uint8Array, range: Range): boolean {
+  if (bytes.length !== range.bytes.length) return false;
+  for (let bit = 0; bit < range.bits; bit += 8) {
+    const left = Math.min(8, range.bits - bit);
+    const mask = (0xff << (8 - left)) & 0xff;
+    const i = bit / 8;
+    if ((bytes[i] & mask) !== (range.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+
+/** The bytes of an IPv4 (4) or IPv6 (16) address, or `undefined`. */
+export function parseAddress(text: string): Uint8Array | undefined {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (v4) {
+    const parts = v4.slice(1).map(Number);
+    return parts.every((n) => n <= 255) ? new Uint8Array(parts) : undefined;
+  }
+  if (!/^[0-9a-fA-F:]+$/.test(text) || !text.includes(":")) return undefined;
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (half: string) => half === "" ? [] : half.split(":");
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const all = [
+    ...head,
+    ...Array(halves.length === 2 ? missing : 0).fill("0"),
+    ...tail,
+  ];
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(all[i])) return undefined;
+    const n = parseInt(all[i], 16);
+    bytes[2 * i] = n >> 8;
+    bytes[2 * i + 1] = n & 0xff;
+  }
+  return bytes;
 }
 
 /**

@@ -16,6 +16,13 @@
  *   dropped rather than buffered for, and dead sockets are found by the
  *   runtime's ping/pong heartbeat (`idleTimeout`).
  *
+ * Several instances act as one server through a {@linkcode SignalBus}: a
+ * frame whose target is not held here goes to the bus, which delivers it on
+ * the instance that holds the target or says that none does. Every rule
+ * holds across instances, because each is checked where the sender is
+ * connected (its id, size, rate and pairs are all known there) and pair
+ * records are kept by the instance of the peer they belong to.
+ *
  * @module
  */
 
@@ -30,6 +37,7 @@ import {
   relayFrame,
 } from "./protocol.ts";
 import { PeerMap, type PeerSocket } from "./peer_map.ts";
+import { LocalBus, type SignalBus } from "./bus.ts";
 
 /** Options of a {@linkcode SignalServer}. */
 export interface SignalServerOptions {
@@ -61,6 +69,17 @@ export interface SignalServerOptions {
    * `Origin` (not browsers) are not limited by it.
    */
   allowedOrigins?: string[];
+  /**
+   * How to reach peers on other instances. Default: a {@linkcode LocalBus}
+   * (a single instance).
+   */
+  bus?: SignalBus;
+  /**
+   * Whether a socket's address is a proxy of ours, whose
+   * `X-Forwarded-For` is believed. Default: none is (the header is
+   * ignored).
+   */
+  trustProxy?: (address: string) => boolean;
 }
 
 /** Who asks for an upgrade, as `Deno.serve` tells it. */
@@ -96,6 +115,13 @@ class Peer implements PeerSocket {
   requestedBy: Set<string> | null = null;
   /** Dropped: frames still arriving from it are ignored. */
   gone = false;
+  /**
+   * Answers to this peer that wait behind frames still on the bus, so it
+   * hears them in the order it sent the frames they answer.
+   */
+  queue: Promise<void> | null = null;
+  /** How many answers wait in `queue`. */
+  queued = 0;
 
   constructor(socket: WebSocket, address: string, burst: number) {
     this.socket = socket;
@@ -131,6 +157,30 @@ export function clientAddress(info: ClientInfo | undefined): string {
   return (addr?.hostname ?? "unknown").replace(/^::ffff:/, "");
 }
 
+/**
+ * The address a request came from, behind proxies: when the socket's own
+ * address is a trusted proxy, `X-Forwarded-For` is read from the right (the
+ * hop our proxy added) leftwards, past every trusted hop, and the first
+ * untrusted one is the client. Hops further left were written by the client
+ * itself and could say anything, so they are never taken.
+ */
+export function forwardedAddress(
+  socketAddress: string,
+  forwardedFor: string | null,
+  trusted: (address: string) => boolean,
+): string {
+  if (forwardedFor === null || !trusted(socketAddress)) return socketAddress;
+  const hops = forwardedFor.split(",").map((hop) =>
+    hop.trim().replace(/^::ffff:/, "")
+  ).filter((hop) => hop !== "");
+  let address = socketAddress;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    address = hops[i];
+    if (!trusted(address)) break;
+  }
+  return address;
+}
+
 /** The signaling server's state and its WebSocket handling. */
 export class SignalServer {
   #peers = new PeerMap<Peer>();
@@ -147,6 +197,8 @@ export class SignalServer {
   #rate: number;
   #burst: number;
   #origins: Set<string> | null;
+  #bus: SignalBus;
+  #trustProxy: ((address: string) => boolean) | undefined;
 
   constructor(options: SignalServerOptions = {}) {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -158,11 +210,19 @@ export class SignalServer {
     this.#burst = options.rateBurst ?? 400;
     const origins = options.allowedOrigins ?? [];
     this.#origins = origins.includes("*") ? null : new Set(origins);
+    this.#bus = options.bus ?? new LocalBus();
+    this.#bus.listen(this.#fromBus);
+    this.#trustProxy = options.trustProxy;
   }
 
-  /** How many peers are connected. */
+  /** How many peers are connected to this instance. */
   get peerCount(): number {
     return this.#peers.size;
+  }
+
+  /** The bus to other instances. */
+  get bus(): SignalBus {
+    return this.#bus;
   }
 
   /**
@@ -195,7 +255,14 @@ export class SignalServer {
         { "retry-after": "10" },
       );
     }
-    const address = clientAddress(info);
+    const socketAddress = clientAddress(info);
+    const address = this.#trustProxy === undefined
+      ? socketAddress
+      : forwardedAddress(
+        socketAddress,
+        request.headers.get("x-forwarded-for"),
+        this.#trustProxy,
+      );
     const count = this.#perAddress.get(address) ?? 0;
     if (count >= this.#maxPeersPerIp) {
       return refuse(
@@ -265,8 +332,20 @@ export class SignalServer {
     const peer = this.#sockets.get(event.target as WebSocket);
     if (peer === undefined) return;
     peer.id = this.#peers.add(peer);
-    peer.send(encodeFrame(EVENT.assign, peer.id));
+    const joined = this.#bus.join(peer.id);
+    if (joined === undefined) this.#assign(peer);
+    else joined.then(() => this.#assign(peer));
   };
+
+  /**
+   * Tells a peer its id, once other instances can reach it: an id someone
+   * learns must never be answered `peer not exists` for lack of a
+   * subscription. Frames the peer sends before this are handled as usual.
+   */
+  #assign(peer: Peer): void {
+    if (peer.gone) return;
+    this.#deliver(peer, encodeFrame(EVENT.assign, peer.id));
+  }
 
   #onMessage = (event: MessageEvent): void => {
     const peer = this.#sockets.get(event.target as WebSocket);
@@ -302,24 +381,77 @@ export class SignalServer {
     const other = typeof target === "string"
       ? this.#peers.get(target)
       : undefined;
-    if (other === undefined || other === peer) {
-      this.#deliver(
-        peer,
-        other === peer || !isPeerId(target) ? INVALID_PEER_ID : PEER_NOT_EXISTS,
-      );
+    if (other === peer || (other === undefined && !isPeerId(target))) {
+      this.#answer(peer, INVALID_PEER_ID);
       return;
     }
     const to = target as string;
     if (!this.#paired(peer, frame.event, to)) {
-      this.#deliver(peer, PEER_NOT_EXISTS);
+      this.#answer(peer, PEER_NOT_EXISTS);
       return;
     }
+    if (other !== undefined) {
+      if (frame.event === EVENT.request) {
+        peer.requested = addPair(peer.requested, to);
+        other.requestedBy = addPair(other.requestedBy, peer.id);
+      }
+      this.#deliver(other, relayFrame(frame, peer.id));
+      return;
+    }
+    // Not here: another instance may hold it. The request is recorded now,
+    // so that frames the pair rules allow after it pass before the bus has
+    // answered; the instance that holds the target records its side.
     if (frame.event === EVENT.request) {
       peer.requested = addPair(peer.requested, to);
-      other.requestedBy = addPair(other.requestedBy, peer.id);
     }
-    this.#deliver(other, relayFrame(frame, peer.id));
+    const sent = this.#bus.send(to, relayFrame(frame, peer.id));
+    if (sent === true) return;
+    if (sent === false) {
+      this.#unknown(peer, to);
+      return;
+    }
+    peer.queued++;
+    peer.queue = (peer.queue ?? Promise.resolve()).then(async () => {
+      if (!await sent) this.#unknown(peer, to);
+      if (--peer.queued === 0) peer.queue = null;
+    });
   }
+
+  /** Answers `peer not exists` for `to`, which no instance holds. */
+  #unknown(peer: Peer, to: string): void {
+    // A pair with a peer that no longer exists anywhere is over.
+    peer.requested?.delete(to);
+    peer.requestedBy?.delete(to);
+    this.#answer(peer, PEER_NOT_EXISTS);
+  }
+
+  /**
+   * Answers a peer's own frame: at once, or after the answers to its frames
+   * still on the bus, so that answers keep the order of their frames.
+   */
+  #answer(peer: Peer, text: string): void {
+    if (peer.queue === null) {
+      this.#deliver(peer, text);
+      return;
+    }
+    peer.queued++;
+    peer.queue = peer.queue.then(() => {
+      this.#deliver(peer, text);
+      if (--peer.queued === 0) peer.queue = null;
+    });
+  }
+
+  /** A frame another instance sent to one of this instance's peers. */
+  #fromBus = (to: string, text: string, event: string, from: string): void => {
+    const peer = this.#peers.get(to);
+    // Left in the moment the frame was on its way: as for a local peer
+    // that closed just after a frame was delivered to it.
+    if (peer === undefined || peer.gone) return;
+    if (event === EVENT.request) {
+      peer.requestedBy = addPair(peer.requestedBy, from);
+    }
+    this.#deliver(peer, text);
+  };
 
   /** Whether the pair rules let `peer` send `event` to `target`. */
   #paired(peer: Peer, event: string, target: string): boolean {
@@ -380,6 +512,7 @@ export class SignalServer {
   #forget(peer: Peer): void {
     peer.gone = true;
     if (!peer.id || !this.#peers.delete(peer.id, peer)) return;
+    this.#bus.leave(peer.id);
     for (const id of peer.requested ?? []) {
       this.#peers.get(id)?.requestedBy?.delete(peer.id);
     }

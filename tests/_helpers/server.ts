@@ -53,7 +53,7 @@ export async function startServer(
     app,
     close() {
       closed ??= (async () => {
-        app.close();
+        await app.close();
         await server.shutdown();
         await server.finished;
       })();
