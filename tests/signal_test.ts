@@ -15,7 +15,6 @@ import {
   barrier,
   closeAll,
   closePayload,
-  connectAll,
   expectFrame,
   FRAME_WAIT_MS,
   type Harness,
@@ -26,9 +25,26 @@ import {
   settle,
   startApp,
   startSignal,
+  TOPOLOGIES,
   waitFor,
   within,
 } from "./_helpers/ws.ts";
+import type { SignalServerOptions } from "../lib/signal/server.ts";
+
+/**
+ * A test of the protocol's semantics, run against one instance and again
+ * with consecutive clients on two instances over Redis.
+ */
+function testEach(
+  name: string,
+  fn: (
+    start: (options?: SignalServerOptions) => Promise<Harness>,
+  ) => Promise<void>,
+): void {
+  for (const topology of TOPOLOGIES) {
+    Deno.test(name + topology.suffix, () => fn(topology.start));
+  }
+}
 
 // The endpoint
 
@@ -66,20 +82,23 @@ Deno.test("GET /api/signal with a broken upgrade answers 426", async () => {
 
 // Assign
 
-Deno.test("the server assigns each client a well-formed id first", async () => {
-  const server = await startApp();
-  const peers = await connectAll(server.url, 10);
-  try {
-    const ids = new Set(peers.map((peer) => peer.id));
-    assert.equal(ids.size, 10);
-    for (const peer of peers) assert.equal(peer.pending, 0);
-    assert.equal(server.signal.peerCount, 10);
-  } finally {
-    await closeAll(...peers);
-    await settle(server, 0);
-    await server.close();
-  }
-});
+testEach(
+  "the server assigns each client a well-formed id first",
+  async (start) => {
+    const server = await start();
+    const peers = await server.connectAll(10);
+    try {
+      const ids = new Set(peers.map((peer) => peer.id));
+      assert.equal(ids.size, 10);
+      for (const peer of peers) assert.equal(peer.pending, 0);
+      assert.equal(server.peerCount(), 10);
+    } finally {
+      await closeAll(...peers);
+      await settle(server, 0);
+      await server.close();
+    }
+  },
+);
 
 // Relay
 
@@ -101,69 +120,75 @@ const PAYLOADS: string[] = [
   `{ "spaced" : [ 1 , 2 ] ,\n "tab":\t"x" }`,
 ];
 
-Deno.test("the server relays every event with the sender's id", async () => {
-  const server = await startApp();
-  const [receiver, sender] = await connectAll(server.url, 2);
-  try {
-    // The table's rows, each in its direction.
-    const rows: [string, Peer, Peer, boolean][] = [
-      ["request", receiver, sender, false],
-      ["response", sender, receiver, true],
-      ["offer", receiver, sender, true],
-      ["answer", sender, receiver, true],
-      ["candidate", receiver, sender, true],
-      ["candidate", sender, receiver, true],
-      ["retry", sender, receiver, false],
-      ["progress", receiver, sender, true],
-    ];
-    for (const [event, from, to, hasPayload] of rows) {
-      const payloads = hasPayload ? PAYLOADS : [""];
-      for (const payload of payloads) {
-        const tail = hasPayload ? `,${payload}` : "";
-        from.send(`["${event}","${to.id}"${tail}]`);
+testEach(
+  "the server relays every event with the sender's id",
+  async (start) => {
+    const server = await start();
+    const [receiver, sender] = await server.connectAll(2);
+    try {
+      // The table's rows, each in its direction.
+      const rows: [string, Peer, Peer, boolean][] = [
+        ["request", receiver, sender, false],
+        ["response", sender, receiver, true],
+        ["offer", receiver, sender, true],
+        ["answer", sender, receiver, true],
+        ["candidate", receiver, sender, true],
+        ["candidate", sender, receiver, true],
+        ["retry", sender, receiver, false],
+        ["progress", receiver, sender, true],
+      ];
+      for (const [event, from, to, hasPayload] of rows) {
+        const payloads = hasPayload ? PAYLOADS : [""];
+        for (const payload of payloads) {
+          const tail = hasPayload ? `,${payload}` : "";
+          from.send(`["${event}","${to.id}"${tail}]`);
+          assert.equal(
+            await to.nextRaw(),
+            `["${event}","${from.id}"${tail}]`,
+            `${event} ${payload}`,
+          );
+        }
+      }
+      assert.equal(receiver.pending + sender.pending, 0);
+    } finally {
+      await closeAll(receiver, sender);
+      await settle(server, 0);
+      await server.close();
+    }
+  },
+);
+
+testEach(
+  "the server relays a payload's value even when it re-encodes it",
+  async (start) => {
+    const server = await start();
+    const [a, b] = await server.connectAll(2);
+    try {
+      // A target with JSON escapes is not spliced; the value still arrives.
+      const escaped = b.id.split("").map((c) =>
+        "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")
+      ).join("");
+      a.send(`["request","${escaped}"]`);
+      await expectFrame(b, ["request", a.id]);
+      for (const payload of PAYLOADS) {
+        // Re-encoded: the same value, in JSON.stringify's spelling.
+        a.send(`["offer","${escaped}",${payload}]`);
         assert.equal(
-          await to.nextRaw(),
-          `["${event}","${from.id}"${tail}]`,
-          `${event} ${payload}`,
+          await b.nextRaw(),
+          JSON.stringify(["offer", a.id, JSON.parse(payload)]),
         );
       }
+    } finally {
+      await closeAll(a, b);
+      await settle(server, 0);
+      await server.close();
     }
-    assert.equal(receiver.pending + sender.pending, 0);
-  } finally {
-    await closeAll(receiver, sender);
-    await settle(server, 0);
-    await server.close();
-  }
-});
+  },
+);
 
-Deno.test("the server relays a payload's value even when it re-encodes it", async () => {
-  const server = await startApp();
-  const [a, b] = await connectAll(server.url, 2);
-  try {
-    // A target with JSON escapes is not spliced; the value still arrives.
-    const escaped = b.id.split("").map((c) =>
-      "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")
-    ).join("");
-    a.send(`["request","${escaped}"]`);
-    await expectFrame(b, ["request", a.id]);
-    for (const payload of PAYLOADS) {
-      // Re-encoded: the same value, in JSON.stringify's spelling.
-      a.send(`["offer","${escaped}",${payload}]`);
-      assert.equal(
-        await b.nextRaw(),
-        JSON.stringify(["offer", a.id, JSON.parse(payload)]),
-      );
-    }
-  } finally {
-    await closeAll(a, b);
-    await settle(server, 0);
-    await server.close();
-  }
-});
-
-Deno.test("the server never lets a client claim another's id", async () => {
-  const server = await startApp();
-  const [a, b, c] = await connectAll(server.url, 3);
+testEach("the server never lets a client claim another's id", async (start) => {
+  const server = await start();
+  const [a, b, c] = await server.connectAll(3);
   try {
     await pair(a, b);
     await pair(b, a);
@@ -179,24 +204,27 @@ Deno.test("the server never lets a client claim another's id", async () => {
   }
 });
 
-Deno.test("the server relays a multibyte frame of exactly the limit", async () => {
-  const server = await startApp();
-  const [a, b] = await connectAll(server.url, 2);
-  try {
-    await pair(a, b);
-    const head = `["progress","${b.id}","`;
-    const tail = `"]`;
-    const room = DEFAULT_MAX_FRAME_BYTES - head.length - tail.length;
-    const frame = head + "é".repeat(room / 2) + tail;
-    assert.equal(new TextEncoder().encode(frame).length, 65536);
-    a.send(frame);
-    assert.equal(await b.nextRaw(), frame.replace(b.id, a.id));
-  } finally {
-    await closeAll(a, b);
-    await settle(server, 0);
-    await server.close();
-  }
-});
+testEach(
+  "the server relays a multibyte frame of exactly the limit",
+  async (start) => {
+    const server = await start();
+    const [a, b] = await server.connectAll(2);
+    try {
+      await pair(a, b);
+      const head = `["progress","${b.id}","`;
+      const tail = `"]`;
+      const room = DEFAULT_MAX_FRAME_BYTES - head.length - tail.length;
+      const frame = head + "é".repeat(room / 2) + tail;
+      assert.equal(new TextEncoder().encode(frame).length, 65536);
+      a.send(frame);
+      assert.equal(await b.nextRaw(), frame.replace(b.id, a.id));
+    } finally {
+      await closeAll(a, b);
+      await settle(server, 0);
+      await server.close();
+    }
+  },
+);
 
 // Invalid peer id and peer not exists
 
@@ -205,7 +233,7 @@ async function expectInvalid(
   server: Harness,
   frames: (self: Peer, other: Peer) => unknown[][],
 ): Promise<void> {
-  const [self, other] = await connectAll(server.url, 2);
+  const [self, other] = await server.connectAll(2);
   try {
     for (const frame of frames(self, other)) {
       self.send(frame);
@@ -218,115 +246,135 @@ async function expectInvalid(
     // Answered, not closed; and nothing reached the other peer.
     await assertTalking(self, other);
     assert.equal(self.pending + other.pending, 0);
-    assert.equal(server.signal.peerCount, 2);
+    assert.equal(server.peerCount(), 2);
   } finally {
     await closeAll(self, other);
     await settle(server, 0);
   }
 }
 
-Deno.test("the server answers invalid peer id for a target that is not a string", async () => {
-  const server = await startApp();
-  try {
-    await expectInvalid(
-      server,
-      (_, other) =>
-        [42, null, true, {}, { id: other.id }, [other.id], 1e16].flatMap((
-          target,
-        ) => [["request", target], ["offer", target, {}]]),
-    );
-  } finally {
-    await server.close();
-  }
-});
-
-Deno.test("the server answers invalid peer id for a target of the wrong length", async () => {
-  const server = await startApp();
-  try {
-    await expectInvalid(server, (_, other) =>
-      [
-        "",
-        "A",
-        other.id.slice(1),
-        other.id + "A",
-        other.id + other.id,
-        " " + other.id,
-      ].flatMap((target) => [["retry", target], ["candidate", target, null]]));
-  } finally {
-    await server.close();
-  }
-});
-
-Deno.test("the server answers invalid peer id for a target outside the alphabet", async () => {
-  const server = await startApp();
-  try {
-    await expectInvalid(
-      server,
-      (_, other) =>
-        ["+", "/", "=", ".", " ", "%", "é", "\n"].flatMap((c) => {
-          const target = c + other.id.slice(1);
-          return [["request", target], ["progress", target, 1]];
-        }),
-    );
-  } finally {
-    await server.close();
-  }
-});
-
-Deno.test("the server answers invalid peer id for the sender's own id", async () => {
-  const server = await startApp();
-  try {
-    await expectInvalid(server, (self) => [
-      ["request", self.id],
-      ["response", self.id, {}],
-      ["offer", self.id, {}],
-      ["answer", self.id, {}],
-      ["candidate", self.id, {}],
-      ["retry", self.id],
-      ["progress", self.id, 0.5],
-    ]);
-  } finally {
-    await server.close();
-  }
-});
-
-Deno.test("the server answers peer not exists for an unknown id", async () => {
-  const server = await startApp();
-  const [a, b] = await connectAll(server.url, 2);
-  try {
-    for (let i = 0; i < 5; i++) {
-      const unknown = newPeerId();
-      a.send(["request", unknown]);
-      await expectFrame(a, ["peer not exists"]);
-      a.send(["offer", unknown, { sdp: "x" }]);
-      await expectFrame(a, ["peer not exists"]);
+testEach(
+  "the server answers invalid peer id for a target that is not a string",
+  async (start) => {
+    const server = await start();
+    try {
+      await expectInvalid(
+        server,
+        (_, other) =>
+          [42, null, true, {}, { id: other.id }, [other.id], 1e16].flatMap((
+            target,
+          ) => [["request", target], ["offer", target, {}]]),
+      );
+    } finally {
+      await server.close();
     }
-    await assertTalking(a, b);
-    assert.equal(a.pending + b.pending, 0);
-  } finally {
-    await closeAll(a, b);
-    await settle(server, 0);
-    await server.close();
-  }
-});
+  },
+);
 
-Deno.test("the server answers peer not exists for a peer that has left", async () => {
-  const server = await startApp();
-  const [a, b] = await connectAll(server.url, 2);
-  try {
-    const gone = b.id;
-    await b.close();
-    await settle(server, 1);
-    a.send(["request", gone]);
-    await expectFrame(a, ["peer not exists"]);
-    a.send(["progress", gone, { bytes: 1 }]);
-    await expectFrame(a, ["peer not exists"]);
-  } finally {
-    await closeAll(a, b);
-    await settle(server, 0);
-    await server.close();
-  }
-});
+testEach(
+  "the server answers invalid peer id for a target of the wrong length",
+  async (start) => {
+    const server = await start();
+    try {
+      await expectInvalid(server, (_, other) =>
+        [
+          "",
+          "A",
+          other.id.slice(1),
+          other.id + "A",
+          other.id + other.id,
+          " " + other.id,
+        ].flatMap((
+          target,
+        ) => [["retry", target], ["candidate", target, null]]));
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+testEach(
+  "the server answers invalid peer id for a target outside the alphabet",
+  async (start) => {
+    const server = await start();
+    try {
+      await expectInvalid(
+        server,
+        (_, other) =>
+          ["+", "/", "=", ".", " ", "%", "é", "\n"].flatMap((c) => {
+            const target = c + other.id.slice(1);
+            return [["request", target], ["progress", target, 1]];
+          }),
+      );
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+testEach(
+  "the server answers invalid peer id for the sender's own id",
+  async (start) => {
+    const server = await start();
+    try {
+      await expectInvalid(server, (self) => [
+        ["request", self.id],
+        ["response", self.id, {}],
+        ["offer", self.id, {}],
+        ["answer", self.id, {}],
+        ["candidate", self.id, {}],
+        ["retry", self.id],
+        ["progress", self.id, 0.5],
+      ]);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+testEach(
+  "the server answers peer not exists for an unknown id",
+  async (start) => {
+    const server = await start();
+    const [a, b] = await server.connectAll(2);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const unknown = newPeerId();
+        a.send(["request", unknown]);
+        await expectFrame(a, ["peer not exists"]);
+        a.send(["offer", unknown, { sdp: "x" }]);
+        await expectFrame(a, ["peer not exists"]);
+      }
+      await assertTalking(a, b);
+      assert.equal(a.pending + b.pending, 0);
+    } finally {
+      await closeAll(a, b);
+      await settle(server, 0);
+      await server.close();
+    }
+  },
+);
+
+testEach(
+  "the server answers peer not exists for a peer that has left",
+  async (start) => {
+    const server = await start();
+    const [a, b] = await server.connectAll(2);
+    try {
+      const gone = b.id;
+      await b.close();
+      await settle(server, 1);
+      a.send(["request", gone]);
+      await expectFrame(a, ["peer not exists"]);
+      a.send(["progress", gone, { bytes: 1 }]);
+      await expectFrame(a, ["peer not exists"]);
+    } finally {
+      await closeAll(a, b);
+      await settle(server, 0);
+      await server.close();
+    }
+  },
+);
 
 // Closes
 
@@ -339,10 +387,10 @@ async function expectClose(
   frames: (string | Uint8Array<ArrayBuffer>)[],
   code: number,
 ): Promise<void> {
-  const [x, y] = await connectAll(server.url, 2);
+  const [x, y] = await server.connectAll(2);
   try {
     for (const frame of frames) {
-      const bad = await Peer.connect(server.url);
+      const bad = await server.connect();
       bad.send(frame);
       const shown = typeof frame === "string" ? frame.slice(0, 60) : "binary";
       const event = await within(bad.closed, FRAME_WAIT_MS, `close ${shown}`)
@@ -360,8 +408,8 @@ async function expectClose(
   }
 }
 
-Deno.test("the server closes a binary frame with 1003", async () => {
-  const server = await startApp();
+testEach("the server closes a binary frame with 1003", async (start) => {
+  const server = await start();
   try {
     await expectClose(server, [
       new Uint8Array([0x5b, 0x5d]),
@@ -373,8 +421,8 @@ Deno.test("the server closes a binary frame with 1003", async () => {
   }
 });
 
-Deno.test("the server closes an oversize frame with 1009", async () => {
-  const server = await startApp();
+testEach("the server closes an oversize frame with 1009", async (start) => {
+  const server = await start();
   try {
     const head = `["progress","AAAAAAAAAAAAAAAA","`;
     const tail = `"]`;
@@ -391,8 +439,8 @@ Deno.test("the server closes an oversize frame with 1009", async () => {
   }
 });
 
-Deno.test("the server closes a malformed frame with 1008", async () => {
-  const server = await startApp();
+testEach("the server closes a malformed frame with 1008", async (start) => {
+  const server = await start();
   const id = "AAAAAAAAAAAAAAAA";
   try {
     await expectClose(server, [
@@ -415,8 +463,8 @@ Deno.test("the server closes a malformed frame with 1008", async () => {
   }
 });
 
-Deno.test("the server closes an unknown event with 1008", async () => {
-  const server = await startApp();
+testEach("the server closes an unknown event with 1008", async (start) => {
+  const server = await start();
   const id = "AAAAAAAAAAAAAAAA";
   try {
     await expectClose(server, [
@@ -439,36 +487,39 @@ Deno.test("the server closes an unknown event with 1008", async () => {
   }
 });
 
-Deno.test("the server closes the wrong number of arguments with 1008", async () => {
-  const server = await startApp();
-  const id = "AAAAAAAAAAAAAAAA";
-  try {
-    await expectClose(server, [
-      `["request"]`,
-      `["request","${id}",{}]`,
-      `["retry"]`,
-      `["retry","${id}",1]`,
-      `["response","${id}"]`,
-      `["response","${id}",1,2]`,
-      `["offer"]`,
-      `["offer","${id}"]`,
-      `["answer","${id}"]`,
-      `["answer","${id}",{},{}]`,
-      `["candidate","${id}"]`,
-      `["progress","${id}"]`,
-      `["progress","${id}",1,2,3]`,
-    ], 1008);
-  } finally {
-    await server.close();
-  }
-});
+testEach(
+  "the server closes the wrong number of arguments with 1008",
+  async (start) => {
+    const server = await start();
+    const id = "AAAAAAAAAAAAAAAA";
+    try {
+      await expectClose(server, [
+        `["request"]`,
+        `["request","${id}",{}]`,
+        `["retry"]`,
+        `["retry","${id}",1]`,
+        `["response","${id}"]`,
+        `["response","${id}",1,2]`,
+        `["offer"]`,
+        `["offer","${id}"]`,
+        `["answer","${id}"]`,
+        `["answer","${id}",{},{}]`,
+        `["candidate","${id}"]`,
+        `["progress","${id}"]`,
+        `["progress","${id}",1,2,3]`,
+      ], 1008);
+    } finally {
+      await server.close();
+    }
+  },
+);
 
 // Conversations
 
-Deno.test("one sender serves several receivers at once", async () => {
-  const server = await startApp();
-  const sender = await Peer.connect(server.url);
-  const receivers = await connectAll(server.url, 5);
+testEach("one sender serves several receivers at once", async (start) => {
+  const server = await start();
+  const sender = await server.connect();
+  const receivers = await server.connectAll(5);
   try {
     // Every receiver asks at once; the sender answers each with its own
     // file info; then each pair trades offer, answer and candidates.
@@ -529,7 +580,7 @@ Deno.test("one sender serves several receivers at once", async () => {
     // Done receivers leave; the sender stays and serves a new one.
     await closeAll(...receivers);
     await settle(server, 1);
-    const late = await Peer.connect(server.url);
+    const late = await server.connect();
     late.send(["request", sender.id]);
     await expectFrame(sender, ["request", late.id]);
     sender.send(["response", late.id, { name: "again" }]);
@@ -542,60 +593,66 @@ Deno.test("one sender serves several receivers at once", async () => {
   }
 });
 
-Deno.test("a peer leaving mid-conversation gets peer not exists afterwards", async () => {
-  const server = await startApp();
-  const [sender, receiver] = await connectAll(server.url, 2);
-  try {
-    receiver.send(["request", sender.id]);
-    await expectFrame(sender, ["request", receiver.id]);
-    sender.send(["response", receiver.id, { name: "a.txt" }]);
-    await expectFrame(receiver, ["response", sender.id, { name: "a.txt" }]);
-    receiver.send(["offer", sender.id, { sdp: "o" }]);
-    await expectFrame(sender, ["offer", receiver.id, { sdp: "o" }]);
-    // The receiver goes away before the answer.
-    const gone = receiver.id;
-    await receiver.close();
-    sender.send(["answer", gone, { sdp: "a" }]);
-    await expectFrame(sender, ["peer not exists"]);
-    sender.send(["candidate", gone, { c: 1 }]);
-    await expectFrame(sender, ["peer not exists"]);
-    sender.send(["retry", gone]);
-    await expectFrame(sender, ["peer not exists"]);
-    assert.equal(server.signal.peerCount, 1);
-  } finally {
-    await closeAll(sender, receiver);
-    await settle(server, 0);
-    await server.close();
-  }
-});
+testEach(
+  "a peer leaving mid-conversation gets peer not exists afterwards",
+  async (start) => {
+    const server = await start();
+    const [sender, receiver] = await server.connectAll(2);
+    try {
+      receiver.send(["request", sender.id]);
+      await expectFrame(sender, ["request", receiver.id]);
+      sender.send(["response", receiver.id, { name: "a.txt" }]);
+      await expectFrame(receiver, ["response", sender.id, { name: "a.txt" }]);
+      receiver.send(["offer", sender.id, { sdp: "o" }]);
+      await expectFrame(sender, ["offer", receiver.id, { sdp: "o" }]);
+      // The receiver goes away before the answer.
+      const gone = receiver.id;
+      await receiver.close();
+      sender.send(["answer", gone, { sdp: "a" }]);
+      await expectFrame(sender, ["peer not exists"]);
+      sender.send(["candidate", gone, { c: 1 }]);
+      await expectFrame(sender, ["peer not exists"]);
+      sender.send(["retry", gone]);
+      await expectFrame(sender, ["peer not exists"]);
+      assert.equal(server.peerCount(), 1);
+    } finally {
+      await closeAll(sender, receiver);
+      await settle(server, 0);
+      await server.close();
+    }
+  },
+);
 
 // Misbehaving clients
 
-Deno.test("the server keeps a reading peer through a burst past maxBufferedBytes", async () => {
-  const maxBufferedBytes = 64 * 1024;
-  const server = startSignal({ maxBufferedBytes });
-  const [sender, reader] = await connectAll(server.url, 2);
-  try {
-    await pair(sender, reader);
-    // Fifteen times the limit at once: it waits in the server only until
-    // the runtime writes it out, which is no sign of a slow reader.
-    const pad = "x".repeat(60_000);
-    const count = 16;
-    for (let seq = 0; seq < count; seq++) {
-      sender.send(["progress", reader.id, { seq, pad }]);
+testEach(
+  "the server keeps a reading peer through a burst past maxBufferedBytes",
+  async (start) => {
+    const maxBufferedBytes = 64 * 1024;
+    const server = await start({ maxBufferedBytes });
+    const [sender, reader] = await server.connectAll(2);
+    try {
+      await pair(sender, reader);
+      // Fifteen times the limit at once: it waits in the server only until
+      // the runtime writes it out, which is no sign of a slow reader.
+      const pad = "x".repeat(60_000);
+      const count = 16;
+      for (let seq = 0; seq < count; seq++) {
+        sender.send(["progress", reader.id, { seq, pad }]);
+      }
+      assert.deepEqual(await barrier(sender), []);
+      for (let seq = 0; seq < count; seq++) {
+        await expectFrame(reader, ["progress", sender.id, { seq, pad }]);
+      }
+      await assertTalking(sender, reader);
+      assert.equal(server.peerCount(), 2);
+    } finally {
+      await closeAll(sender, reader);
+      await settle(server, 0);
+      await server.close();
     }
-    assert.deepEqual(await barrier(sender), []);
-    for (let seq = 0; seq < count; seq++) {
-      await expectFrame(reader, ["progress", sender.id, { seq, pad }]);
-    }
-    await assertTalking(sender, reader);
-    assert.equal(server.signal.peerCount, 2);
-  } finally {
-    await closeAll(sender, reader);
-    await settle(server, 0);
-    await server.close();
-  }
-});
+  },
+);
 
 Deno.test("the server closes a slow consumer past maxBufferedBytes", async () => {
   const maxBufferedBytes = 64 * 1024;
@@ -605,7 +662,7 @@ Deno.test("the server closes a slow consumer past maxBufferedBytes", async () =>
     ratePerSecond: 1e6,
     rateBurst: 1e6,
   });
-  const feeder = await Peer.connect(server.url);
+  const feeder = await server.connect();
   const slow = await RawClient.connect(server.port);
   let newcomer: Peer | undefined;
   try {
@@ -639,7 +696,7 @@ Deno.test("the server closes a slow consumer past maxBufferedBytes", async () =>
       refused = answers.length;
     }
     // It is forgotten at once, and nothing more is queued for it.
-    assert.equal(server.signal.peerCount, 1);
+    assert.equal(server.peerCount(), 1);
     for (let i = 0; i < 16; i++) feeder.send(frame(sent++));
     const after = await barrier(feeder);
     assert.deepEqual(after, new Array(16).fill(["peer not exists"]));
@@ -666,7 +723,7 @@ Deno.test("the server closes a slow consumer past maxBufferedBytes", async () =>
     await slow.sendFrame(8, new Uint8Array([0x03, 0xe8]));
     await slow.readToEnd();
     // The feeder was never disturbed.
-    newcomer = await Peer.connect(server.url);
+    newcomer = await server.connect();
     await assertTalking(feeder, newcomer);
   } finally {
     slow.close();
@@ -679,14 +736,14 @@ Deno.test("the server closes a slow consumer past maxBufferedBytes", async () =>
 Deno.test("the server drops a peer that never answers pings", async () => {
   const heartbeatSeconds = 1;
   const server = startSignal({ heartbeatSeconds });
-  const live = await Peer.connect(server.url);
+  const live = await server.connect();
   const dead = await RawClient.connect(server.port);
   try {
     const [event, deadId] = await dead.readJson();
     assert.equal(event, "assign");
     await settle(server, 2);
     await waitFor(
-      () => server.signal.peerCount === 1,
+      () => server.peerCount() === 1,
       2 * heartbeatSeconds * 1000,
       "the silent peer to be dropped within twice heartbeatSeconds",
     );
@@ -708,7 +765,7 @@ Deno.test("the server drops a peer that never answers pings", async () => {
       setTimeout(resolve, heartbeatSeconds * 1000 * 1.5)
     );
     assert.equal(live.socket.readyState, WebSocket.OPEN);
-    assert.equal(server.signal.peerCount, 1);
+    assert.equal(server.peerCount(), 1);
   } finally {
     dead.close();
     await live.close();

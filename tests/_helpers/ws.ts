@@ -13,6 +13,8 @@ import {
   SignalServer,
   type SignalServerOptions,
 } from "../../lib/signal/server.ts";
+import { RedisBus } from "../../lib/signal/redis_bus.ts";
+import { startRedis, type TestRedis } from "./services.ts";
 
 export const HOST = "127.0.0.1";
 /** How long a test waits for a frame before it fails instead of hanging. */
@@ -20,44 +22,158 @@ export const FRAME_WAIT_MS = 10_000;
 
 // Servers
 
-/** A running server, seen from the signaling side. */
+/**
+ * A running signaling service, seen from the signaling side: one instance,
+ * or several that act as one over a bus.
+ */
 export interface Harness {
-  /** `ws://127.0.0.1:port/api/signal`. */
+  /** The first instance's `ws://127.0.0.1:port/api/signal`. */
   url: string;
+  /** Every instance's signaling URL. */
+  urls: string[];
+  /** The first instance's port. */
   port: number;
+  /** The first instance's server. */
   signal: SignalServer;
-  /** Stops the server; every client must be closed first. */
+  /** Peers connected to every instance together. */
+  peerCount(): number;
+  /**
+   * Connects a client to the next instance in turn, so consecutive
+   * clients land on different instances where there are several.
+   */
+  connect(): Promise<Peer>;
+  /** Connects `n` clients, in turn across the instances. */
+  connectAll(n: number): Promise<Peer[]>;
+  /** Stops the service; every client must be closed first. */
   close(): Promise<void>;
+}
+
+/** A harness over some instances; `connect()` takes them in turn. */
+function harness(
+  instances: { url: string; port: number; signal: SignalServer }[],
+  close: () => Promise<void>,
+): Harness {
+  let turn = 0;
+  const connect = () => Peer.connect(instances[turn++ % instances.length].url);
+  return {
+    url: instances[0].url,
+    urls: instances.map((i) => i.url),
+    port: instances[0].port,
+    signal: instances[0].signal,
+    peerCount: () => instances.reduce((n, i) => n + i.signal.peerCount, 0),
+    connect,
+    // One at a time, so that the turns are the clients' order.
+    async connectAll(n) {
+      const peers: Peer[] = [];
+      for (let i = 0; i < n; i++) peers.push(await connect());
+      return peers;
+    },
+    close,
+  };
 }
 
 /** The whole app, as `main.ts` builds it from `beam.gen.ts`. */
 export async function startApp(): Promise<Harness> {
   const server = await startServer();
-  return {
-    url: server.wsUrl,
-    port: server.port,
-    signal: server.app.state.signal,
-    close: () => server.close(),
-  };
+  return harness(
+    [{ url: server.wsUrl, port: server.port, signal: server.app.state.signal }],
+    () => server.close(),
+  );
 }
 
-/** A bare signaling server with its own options, on a free port. */
-export function startSignal(options: SignalServerOptions): Harness {
-  const signal = new SignalServer(options);
+/** Serves a signaling server on a free loopback port. */
+function serveSignal(signal: SignalServer) {
   const server = Deno.serve(
     { port: 0, hostname: HOST, onListen() {} },
-    (request) => signal.handle(request),
+    (request, info) => signal.handle(request, info),
   );
   return {
     url: `ws://${HOST}:${server.addr.port}/api/signal`,
     port: server.addr.port,
     signal,
-    close: async () => {
-      await server.shutdown();
-      await server.finished;
-    },
+    server,
   };
 }
+
+/** A bare signaling server with its own options, on a free port. */
+export function startSignal(options: SignalServerOptions = {}): Harness {
+  const instance = serveSignal(new SignalServer(options));
+  return harness([instance], async () => {
+    await instance.server.shutdown();
+    await instance.server.finished;
+  });
+}
+
+/** A cluster of signaling instances over one real Redis. */
+export interface Cluster extends Harness {
+  /** The Redis they share. */
+  redis: TestRedis;
+  /** Each instance's bus. */
+  buses: RedisBus[];
+}
+
+/**
+ * Starts a real `redis-server` and `instances` signaling servers (default
+ * two), each with its own Redis bus and port: what several processes of a
+ * deployment are, in one test process. They share nothing but Redis.
+ */
+export async function startCluster(
+  options: SignalServerOptions = {},
+  instances = 2,
+): Promise<Cluster> {
+  const redis = await startRedis();
+  const buses = Array.from(
+    { length: instances },
+    () => new RedisBus({ url: redis.url, log: () => {} }),
+  );
+  try {
+    await Promise.all(buses.map((bus) => bus.connect()));
+  } catch (error) {
+    await Promise.all(buses.map((bus) => bus.close()));
+    await redis.stop();
+    throw error;
+  }
+  const served = buses.map((bus) =>
+    serveSignal(new SignalServer({ ...options, bus }))
+  );
+  const base = harness(served, async () => {
+    for (const { server } of served) {
+      await server.shutdown();
+      await server.finished;
+    }
+    await Promise.all(buses.map((bus) => bus.close()));
+    await redis.stop();
+  });
+  return { ...base, redis, buses };
+}
+
+/** A way to start the signaling service, and its name in test names. */
+export interface Topology {
+  /** Added to a test's name: empty for one instance. */
+  suffix: string;
+  /** Starts the service with these options. */
+  start(options?: SignalServerOptions): Promise<Harness>;
+}
+
+/**
+ * Every test written against a {@linkcode Topology} runs twice: against one
+ * instance (the whole app, or a bare server when options are given), and
+ * with consecutive clients split across two instances over Redis, where
+ * every rule must hold just the same.
+ */
+export const TOPOLOGIES: Topology[] = [
+  {
+    suffix: "",
+    start: (options) =>
+      options === undefined
+        ? startApp()
+        : Promise.resolve(startSignal(options)),
+  },
+  {
+    suffix: " (split across two instances over Redis)",
+    start: (options) => startCluster(options),
+  },
+];
 
 // A browser-like client
 
@@ -190,7 +306,7 @@ export async function waitFor(
 /** Waits until the server has forgotten every closed socket. */
 export async function settle(server: Harness, peers: number): Promise<void> {
   await waitFor(
-    () => server.signal.peerCount === peers,
+    () => server.peerCount() === peers,
     FRAME_WAIT_MS,
     `${peers} peers on the server`,
   );
