@@ -102,7 +102,7 @@ Deno.test("GET /r/<id> answers 200 HTML with the ReceivePanel island", async () 
   });
 });
 
-Deno.test("GET /healthz answers JSON with status, uptime and peers", async () => {
+Deno.test("GET /healthz answers JSON with status, uptime, peers and the bus", async () => {
   await withServer(async ({ url }) => {
     const response = await fetch(`${url}/healthz`);
     assert.equal(response.status, 200);
@@ -112,8 +112,17 @@ Deno.test("GET /healthz answers JSON with status, uptime and peers", async () =>
     );
     assert.equal(response.headers.get("cache-control"), "no-store");
     const body = await response.json();
-    assert.deepEqual(Object.keys(body).sort(), ["peers", "status", "uptime"]);
+    assert.deepEqual(Object.keys(body).sort(), [
+      "bus",
+      "busDropped",
+      "peers",
+      "status",
+      "uptime",
+    ]);
     assert.equal(body.status, "ok");
+    // One instance alone: the bus is the in-process one.
+    assert.equal(body.bus, "local");
+    assert.equal(body.busDropped, 0);
     assert.ok(Number.isInteger(body.uptime) && body.uptime >= 0);
     assert.equal(body.peers, 0);
   });

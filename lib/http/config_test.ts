@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { DEFAULT_ICE_SERVERS, defaultMaxPeers, loadConfig } from "./config.ts";
+import {
+  DEFAULT_ICE_SERVERS,
+  defaultMaxPeers,
+  deployWarning,
+  loadConfig,
+  parseAddress,
+} from "./config.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../signal/protocol.ts";
 
 Deno.test("loadConfig() uses the documented defaults for an empty env", () => {
@@ -81,6 +87,15 @@ const BAD: [string, string][] = [
   ["ALLOWED_ORIGINS", "example.com"],
   ["ALLOWED_ORIGINS", "https://example.com/"],
   ["ALLOWED_ORIGINS", "https://a.example, nope"],
+  ["REDIS_URL", "localhost:6379"],
+  ["REDIS_URL", "http://localhost:6379"],
+  ["REDIS_URL", "redis://"],
+  ["REDIS_URL", "redis://h:6379/zero"],
+  ["TRUST_PROXY", "yes"],
+  ["TRUST_PROXY", "10.0.0.0/33"],
+  ["TRUST_PROXY", "10.0.0.256"],
+  ["TRUST_PROXY", "::1/129"],
+  ["TRUST_PROXY", "fe80::1::2"],
 ];
 
 for (const [name, value] of BAD) {
@@ -131,4 +146,106 @@ Deno.test("defaultMaxPeers() stays under the open-file limit", () => {
   assert.equal(defaultMaxPeers(limits("unlimited")), 10_000);
   assert.equal(defaultMaxPeers(""), 10_000);
   assert.ok(loadConfig({}).maxPeers < 20_000);
+});
+
+Deno.test("loadConfig() reads REDIS_URL, for redis:// and rediss://", () => {
+  assert.equal(loadConfig({}).redisUrl, undefined);
+  for (
+    const url of [
+      "redis://127.0.0.1:6379",
+      "redis://:secret@redis.example:6380/2",
+      "rediss://user:secret@redis.example:6380",
+    ]
+  ) {
+    assert.equal(loadConfig({ REDIS_URL: url }).redisUrl, url);
+  }
+});
+
+Deno.test("loadConfig() never echoes a REDIS_URL it rejects: it may hold a password", () => {
+  assert.throws(
+    () => loadConfig({ REDIS_URL: "http://:hunter2@x" }),
+    (error: Error) => !error.message.includes("hunter2"),
+  );
+});
+
+Deno.test("loadConfig() reads TRUST_PROXY as addresses, CIDR ranges and loopback", () => {
+  assert.equal(loadConfig({}).trustProxy, undefined);
+  const trusted = loadConfig({
+    TRUST_PROXY: "10.1.0.0/16, 192.0.2.7, 2001:db8::/32, loopback",
+  }).trustProxy!;
+  for (
+    const address of [
+      "10.1.0.1",
+      "10.1.255.255",
+      "192.0.2.7",
+      "::ffff:192.0.2.7",
+      "2001:db8::1",
+      "2001:db8:ffff::",
+      "127.0.0.1",
+      "127.9.9.9",
+      "::1",
+    ]
+  ) assert.ok(trusted(address), address);
+  for (
+    const address of [
+      "10.2.0.1",
+      "192.0.2.8",
+      "2001:db9::1",
+      "::2",
+      "8.8.8.8",
+      "unknown",
+      "",
+    ]
+  ) assert.ok(!trusted(address), address);
+});
+
+Deno.test("parseAddress() reads IPv4 and IPv6 and refuses anything else", () => {
+  assert.deepEqual(parseAddress("1.2.3.4"), new Uint8Array([1, 2, 3, 4]));
+  assert.deepEqual(
+    parseAddress("::1"),
+    new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+  );
+  assert.deepEqual(
+    parseAddress("2001:db8::ff00:42"),
+    new Uint8Array([
+      0x20,
+      0x01,
+      0x0d,
+      0xb8,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0xff,
+      0x00,
+      0,
+      0x42,
+    ]),
+  );
+  assert.equal(parseAddress("1:2:3:4:5:6:7:8")?.length, 16);
+  for (
+    const bad of [
+      "",
+      "1.2.3",
+      "1.2.3.256",
+      "::1::",
+      "1:2:3:4:5:6:7:8:9",
+      "g::1",
+      "1.2.3.4/8",
+    ]
+  ) assert.equal(parseAddress(bad), undefined, bad);
+});
+
+Deno.test("deployWarning() warns on Deno Deploy without REDIS_URL, and only then", () => {
+  const deploy = { DENO_DEPLOYMENT_ID: "abc123" };
+  const warning = deployWarning(deploy, loadConfig(deploy));
+  assert.match(warning ?? "", /REDIS_URL/);
+  assert.match(warning ?? "", /several instances/);
+  const withRedis = { ...deploy, REDIS_URL: "redis://r.example:6379" };
+  assert.equal(deployWarning(withRedis, loadConfig(withRedis)), undefined);
+  assert.equal(deployWarning({}, loadConfig({})), undefined);
 });

@@ -292,12 +292,12 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string) {
 
 /** Waits until `condition()` holds, polling; fails after `ms`. */
 export async function waitFor(
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   ms: number,
   what: string,
 ): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!condition()) {
+  while (!await condition()) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

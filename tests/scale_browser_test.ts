@@ -1,0 +1,330 @@
+/**
+ * Several instances as one signaling server, end to end: a real
+ * `redis-server`, two real Beam processes (main.ts) joined over it, and
+ * nginx in front of both so that two headless Chromiums see one origin. The
+ * sender's signaling socket and the receiver's are made to land on
+ * different instances, and the file still arrives byte-identical; then the
+ * sender's instance is killed outright (SIGKILL) and a new share through
+ * the same origin works on the survivor. Run `deno task build` first.
+ */
+
+import assert from "node:assert/strict";
+import {
+  collectPageErrors,
+  launchBrowser,
+  type Page,
+  type TestBrowser,
+} from "./_helpers/browser.ts";
+import {
+  freePort,
+  spawnProcess,
+  type TestProcess,
+  waitForHttp,
+} from "./_helpers/process.ts";
+import {
+  startNginx,
+  startRedis,
+  type TestNginx,
+  type TestRedis,
+} from "./_helpers/services.ts";
+import {
+  makeFile,
+  opfsSha256,
+  PICKER_STUB,
+  type SourceOnDisk,
+} from "./_helpers/transfer.ts";
+
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
+  .replace(/\/$/, "");
+
+/** The permissions Deno Deploy grants: what a deployment's instances get. */
+const DEPLOY_FLAGS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-sys",
+];
+
+/**
+ * How many receive pages may be opened before one lands on the instance
+ * that does not hold the sender. Round robin alternates, but every page
+ * load also sends plain HTTP requests through it, so one try can miss.
+ */
+const LANDING_TRIES = 6;
+
+/** How long a page or an instance gets to reach a state the test waits on. */
+const WAIT_MS = 15_000;
+
+/** When set, a screenshot of the last finished receive page goes there. */
+const SCREENSHOT = Deno.env.get("BEAM_SCREENSHOT");
+
+/** One Beam process. */
+interface Instance {
+  process: TestProcess;
+  port: number;
+  /** Its own origin, not through nginx. */
+  url: string;
+}
+
+/** What an instance's `/healthz` answers. */
+interface Health {
+  status: string;
+  uptime: number;
+  peers: number;
+  bus: string;
+  busDropped: number;
+}
+
+/** Runs main.ts as a deployment's instance does, joined over `redisUrl`. */
+async function startInstance(redisUrl: string): Promise<Instance> {
+  const port = freePort();
+  const process = spawnProcess(Deno.execPath(), {
+    args: ["run", ...DEPLOY_FLAGS, "main.ts"],
+    cwd: ROOT,
+    env: {
+      PORT: String(port),
+      HOSTNAME: "127.0.0.1",
+      ICE_SERVERS: "[]",
+      REDIS_URL: redisUrl,
+      // nginx connects from loopback: its X-Forwarded-For names the browser.
+      TRUST_PROXY: "loopback",
+      // What the tests' own environment may hold must not change the run.
+      DENO_DEPLOYMENT_ID: undefined,
+      ALLOWED_ORIGINS: undefined,
+      MAX_PEERS: undefined,
+      MAX_PEERS_PER_IP: undefined,
+      CONNECT_TIMEOUT_MS: undefined,
+      DENO_V8_FLAGS: undefined,
+    },
+  });
+  const instance = { process, port, url: `http://127.0.0.1:${port}` };
+  try {
+    // 200 means the bus is not down; it must also not be merely local.
+    await waitForHttp(`${instance.url}/healthz`, {
+      process,
+      ready: (response) => response.status === 200,
+    });
+    await waitUntil(
+      async () => (await health(instance)).bus === "up",
+      `instance on port ${port} reports its bus up`,
+    );
+  } catch (error) {
+    await process.stop();
+    throw error;
+  }
+  return instance;
+}
+
+/** An instance's `/healthz`, read from its own port. */
+async function health(instance: Instance): Promise<Health> {
+  const response = await fetch(`${instance.url}/healthz`);
+  const body = await response.json() as Health;
+  assert.equal(
+    response.status,
+    body.bus === "down" ? 503 : 200,
+    `/healthz of port ${instance.port}: ${JSON.stringify(body)}`,
+  );
+  return body;
+}
+
+/** Each instance's peer count, in the order given. */
+function peerCounts(instances: Instance[]): Promise<number[]> {
+  return Promise.all(instances.map(async (i) => (await health(i)).peers));
+}
+
+/** Polls `condition` until it holds; fails with `what` after `WAIT_MS`. */
+async function waitUntil(
+  condition: () => Promise<boolean>,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!await condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Waits until the instances hold exactly `expected` peers each. */
+async function waitForPeers(
+  instances: Instance[],
+  expected: number[],
+): Promise<void> {
+  let last: number[] = [];
+  await waitUntil(async () => {
+    last = await peerCounts(instances);
+    return last.every((n, i) => n === expected[i]);
+  }, `peers per instance ${JSON.stringify(expected)}`).catch((error) => {
+    throw new Error(`${error.message} (last: ${JSON.stringify(last)})`);
+  });
+}
+
+/** Opens the send page through `origin`, chooses `file`, reads the link. */
+async function share(
+  browser: TestBrowser,
+  origin: string,
+  file: SourceOnDisk,
+): Promise<{ page: Page; link: string }> {
+  const page = await browser.newPage();
+  await page.goto(origin);
+  await page.waitForSelector("beam-island[data-hydrated]");
+  await page.setInputFiles("#file-input", file.path);
+  const input = page.locator("#share-link");
+  await input.waitFor({ timeout: WAIT_MS });
+  const link = await input.inputValue();
+  // The link names the origin the sender used: nginx's, never an instance's.
+  assert.ok(
+    link.startsWith(`${origin}/r/`),
+    `a link through ${origin}: ${link}`,
+  );
+  return { page, link };
+}
+
+/** Opens a share link with the save pickers stubbed, until it is ready. */
+async function openReceive(browser: TestBrowser, link: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.addInitScript(PICKER_STUB);
+  await page.goto(link);
+  await page.waitForSelector("beam-island[data-hydrated]");
+  return page;
+}
+
+/**
+ * Presses Download on a ready receive page, waits for the saved file and
+ * compares it with the source; the sender's row must reach "done" too.
+ */
+async function download(
+  sender: Page,
+  receiver: Page,
+  file: SourceOnDisk,
+): Promise<void> {
+  // Ready means the sealed file list crossed from the sender already.
+  await receiver.waitForSelector(".phase-ready", { timeout: WAIT_MS });
+  await receiver.getByRole("button", { name: "Download", exact: true })
+    .click();
+  await receiver.waitForSelector(".phase-done, .phase-failed", {
+    timeout: 30_000,
+  });
+  const text = await receiver.locator(".receive-panel [role=status]")
+    .innerText();
+  assert.match(text, /Saved/, `receiver says: ${text}`);
+  assert.deepEqual(await opfsSha256(receiver, file.name), {
+    size: file.size,
+    sha256: file.sha256,
+  });
+  const row = sender.locator(".receiver").last();
+  await row.locator(".percent[data-percent='100']").waitFor({
+    timeout: WAIT_MS,
+  });
+  assert.equal(await row.getAttribute("data-state"), "done");
+}
+
+Deno.test(
+  "a share crosses two instances behind nginx, and survives killing the sender's instance",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "beam-scale-" });
+    let redis: TestRedis | undefined;
+    const instances: Instance[] = [];
+    let nginx: TestNginx | undefined;
+    const browsers: TestBrowser[] = [];
+    try {
+      redis = await startRedis();
+      const started = await Promise.allSettled([
+        startInstance(redis.url),
+        startInstance(redis.url),
+      ]);
+      for (const result of started) {
+        if (result.status === "fulfilled") instances.push(result.value);
+      }
+      for (const result of started) {
+        if (result.status === "rejected") throw result.reason;
+      }
+      nginx = await startNginx(instances.map((i) => `127.0.0.1:${i.port}`));
+      const origin = nginx.url;
+      // Two browsers, as two people would use: separate profiles and OPFS.
+      for (let i = 0; i < 2; i++) {
+        browsers.push(await launchBrowser({ origin }));
+      }
+      const [senderBrowser, receiverBrowser] = browsers;
+      await waitForPeers(instances, [0, 0]);
+
+      // Sender and receiver on different instances.
+      const first = await makeFile(dir, "across.bin", 4 * 1024 * 1024, 41);
+      const { page: sender, link } = await share(
+        senderBrowser,
+        origin,
+        first,
+      );
+      const senderErrors = collectPageErrors(sender);
+      let counts: number[] = [];
+      await waitUntil(async () => {
+        counts = await peerCounts(instances);
+        return counts[0] + counts[1] === 1;
+      }, "the sender's socket on one instance");
+      const senderAt = counts.indexOf(1);
+      const otherAt = 1 - senderAt;
+
+      let receiver: Page | undefined;
+      const landings: number[] = [];
+      for (let tries = 0; tries < LANDING_TRIES; tries++) {
+        const page = await openReceive(receiverBrowser, link);
+        await waitUntil(async () => {
+          counts = await peerCounts(instances);
+          return counts[0] + counts[1] === 2;
+        }, "the receiver's socket on some instance");
+        const landedAt = counts[otherAt] === 1 ? otherAt : senderAt;
+        landings.push(instances[landedAt].port);
+        if (landedAt === otherAt) {
+          receiver = page;
+          break;
+        }
+        await page.close();
+        await waitForPeers(
+          instances,
+          senderAt === 0 ? [1, 0] : [0, 1],
+        );
+      }
+      assert.ok(
+        receiver,
+        `Cannot put the receiver on the instance without the sender: ` +
+          `${LANDING_TRIES} receive pages all landed on port ` +
+          `${instances[senderAt].port} (landings: ${landings.join(", ")})`,
+      );
+      const receiverErrors = collectPageErrors(receiver);
+      await download(sender, receiver, first);
+      assert.deepEqual(receiverErrors.messages, []);
+      assert.deepEqual(senderErrors.messages, []);
+      // Both sockets are still where they were: nothing hopped instances.
+      assert.deepEqual(await peerCounts(instances), [1, 1]);
+
+      // Kill the sender's instance outright: no goodbye to Redis or sockets.
+      const killed = instances[senderAt];
+      const survivor = instances[otherAt];
+      Deno.kill(-killed.process.pid, "SIGKILL");
+      const status = await killed.process.stop();
+      assert.equal(status.signal, "SIGKILL");
+      await sender.close();
+      await receiver.close();
+      await waitForPeers([survivor], [0]);
+
+      // A new share through the same origin: nginx fails over.
+      const second = await makeFile(dir, "survivor.bin", 4 * 1024 * 1024, 43);
+      const again = await share(senderBrowser, origin, second);
+      const receiver2 = await openReceive(receiverBrowser, again.link);
+      await download(again.page, receiver2, second);
+      assert.deepEqual(await peerCounts([survivor]), [2]);
+      const after = await health(survivor);
+      assert.equal(after.status, "ok");
+      assert.equal(after.bus, "up");
+      assert.equal(after.busDropped, 0);
+      if (SCREENSHOT !== undefined) {
+        await receiver2.screenshot({ path: SCREENSHOT, fullPage: true });
+      }
+    } finally {
+      for (const browser of browsers) await browser.close();
+      await nginx?.stop();
+      for (const instance of instances) await instance.process.stop();
+      await redis?.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
