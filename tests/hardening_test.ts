@@ -10,99 +10,100 @@ import {
   expectFrame,
   pair,
   Peer,
+  RawClient,
   settle,
   startSignal,
+  TOPOLOGIES,
   tryUpgrade,
   within,
 } from "./_helpers/ws.ts";
+import { forwardedAddress } from "../lib/signal/server.ts";
 import { startServer } from "./_helpers/server.ts";
 
-Deno.test("pair rules: a sender's events reach only a peer that requested from it", async () => {
-  const server = startSignal({});
-  const [sender, receiver, stranger] = await Promise.all(
-    [0, 1, 2].map(() => Peer.connect(server.url)),
-  );
-  try {
-    // Nobody requested anything yet: every event but request is refused.
-    for (
-      const frame of [
-        ["response", receiver.id, {}],
-        ["answer", receiver.id, {}],
-        ["retry", receiver.id],
-        ["offer", sender.id, {}],
-        ["progress", sender.id, {}],
-        ["candidate", sender.id, {}],
-        ["candidate", receiver.id, {}],
-      ]
-    ) {
-      const from = frame[0] === "offer" || frame[0] === "progress" ||
-          frame[1] === sender.id
-        ? receiver
-        : sender;
-      from.send(frame);
-      assert.deepEqual(
-        await from.next(),
-        ["peer not exists"],
-        JSON.stringify(frame),
-      );
+for (const { suffix, start } of TOPOLOGIES) {
+  Deno.test(`pair rules: a sender's events reach only a peer that requested from it${suffix}`, async () => {
+    const server = await start({});
+    const [sender, receiver, stranger] = await server.connectAll(3);
+    try {
+      // Nobody requested anything yet: every event but request is refused.
+      for (
+        const frame of [
+          ["response", receiver.id, {}],
+          ["answer", receiver.id, {}],
+          ["retry", receiver.id],
+          ["offer", sender.id, {}],
+          ["progress", sender.id, {}],
+          ["candidate", sender.id, {}],
+          ["candidate", receiver.id, {}],
+        ]
+      ) {
+        const from = frame[0] === "offer" || frame[0] === "progress" ||
+            frame[1] === sender.id
+          ? receiver
+          : sender;
+        from.send(frame);
+        assert.deepEqual(
+          await from.next(),
+          ["peer not exists"],
+          JSON.stringify(frame),
+        );
+      }
+      await pair(receiver, sender);
+      // Now the conversation flows both ways.
+      sender.send(["response", receiver.id, { files: 1 }]);
+      await expectFrame(receiver, ["response", sender.id, { files: 1 }]);
+      receiver.send(["offer", sender.id, { sdp: "o" }]);
+      await expectFrame(sender, ["offer", receiver.id, { sdp: "o" }]);
+      sender.send(["answer", receiver.id, { sdp: "a" }]);
+      await expectFrame(receiver, ["answer", sender.id, { sdp: "a" }]);
+      receiver.send(["candidate", sender.id, 1]);
+      await expectFrame(sender, ["candidate", receiver.id, 1]);
+      sender.send(["candidate", receiver.id, 2]);
+      await expectFrame(receiver, ["candidate", sender.id, 2]);
+      receiver.send(["progress", sender.id, { bytes: 5 }]);
+      await expectFrame(sender, ["progress", receiver.id, { bytes: 5 }]);
+      sender.send(["retry", receiver.id]);
+      await expectFrame(receiver, ["retry", sender.id]);
+      // Direction matters: the requester cannot answer, the requested cannot offer.
+      receiver.send(["answer", sender.id, {}]);
+      assert.deepEqual(await receiver.next(), ["peer not exists"]);
+      sender.send(["offer", receiver.id, {}]);
+      assert.deepEqual(await sender.next(), ["peer not exists"]);
+      // A third peer that knows both ids cannot steer them.
+      stranger.send(["answer", receiver.id, { sdp: "evil" }]);
+      assert.deepEqual(await stranger.next(), ["peer not exists"]);
+      stranger.send(["candidate", sender.id, {}]);
+      assert.deepEqual(await stranger.next(), ["peer not exists"]);
+      assert.deepEqual(await barrier(sender), []);
+      assert.deepEqual(await barrier(receiver), []);
+    } finally {
+      await closeAll(sender, receiver, stranger);
+      await settle(server, 0);
+      await server.close();
     }
-    await pair(receiver, sender);
-    // Now the conversation flows both ways.
-    sender.send(["response", receiver.id, { files: 1 }]);
-    await expectFrame(receiver, ["response", sender.id, { files: 1 }]);
-    receiver.send(["offer", sender.id, { sdp: "o" }]);
-    await expectFrame(sender, ["offer", receiver.id, { sdp: "o" }]);
-    sender.send(["answer", receiver.id, { sdp: "a" }]);
-    await expectFrame(receiver, ["answer", sender.id, { sdp: "a" }]);
-    receiver.send(["candidate", sender.id, 1]);
-    await expectFrame(sender, ["candidate", receiver.id, 1]);
-    sender.send(["candidate", receiver.id, 2]);
-    await expectFrame(receiver, ["candidate", sender.id, 2]);
-    receiver.send(["progress", sender.id, { bytes: 5 }]);
-    await expectFrame(sender, ["progress", receiver.id, { bytes: 5 }]);
-    sender.send(["retry", receiver.id]);
-    await expectFrame(receiver, ["retry", sender.id]);
-    // Direction matters: the requester cannot answer, the requested cannot offer.
-    receiver.send(["answer", sender.id, {}]);
-    assert.deepEqual(await receiver.next(), ["peer not exists"]);
-    sender.send(["offer", receiver.id, {}]);
-    assert.deepEqual(await sender.next(), ["peer not exists"]);
-    // A third peer that knows both ids cannot steer them.
-    stranger.send(["answer", receiver.id, { sdp: "evil" }]);
-    assert.deepEqual(await stranger.next(), ["peer not exists"]);
-    stranger.send(["candidate", sender.id, {}]);
-    assert.deepEqual(await stranger.next(), ["peer not exists"]);
-    assert.deepEqual(await barrier(sender), []);
-    assert.deepEqual(await barrier(receiver), []);
-  } finally {
-    await closeAll(sender, receiver, stranger);
-    await settle(server, 0);
-    await server.close();
-  }
-});
+  });
 
-Deno.test("the rate limit closes a connection past its burst with 1008 and a reason", async () => {
-  const server = startSignal({ ratePerSecond: 1, rateBurst: 5 });
-  const [talker, a, b] = await Promise.all(
-    [0, 1, 2].map(() => Peer.connect(server.url)),
-  );
-  try {
-    for (let i = 0; i < 5; i++) {
+  Deno.test(`the rate limit closes a connection past its burst with 1008 and a reason${suffix}`, async () => {
+    const server = await start({ ratePerSecond: 1, rateBurst: 5 });
+    const [talker, a, b] = await server.connectAll(3);
+    try {
+      for (let i = 0; i < 5; i++) {
+        talker.send(["request", "AAAAAAAAAAAAAAAA"]);
+        assert.deepEqual(await talker.next(), ["peer not exists"]);
+      }
       talker.send(["request", "AAAAAAAAAAAAAAAA"]);
-      assert.deepEqual(await talker.next(), ["peer not exists"]);
+      const event = await within(talker.closed, 10_000, "the close");
+      assert.equal(event.code, 1008);
+      assert.match(event.reason, /rate limit of 1 frames per second/);
+      await pair(a, b);
+      await settle(server, 2);
+    } finally {
+      await closeAll(talker, a, b);
+      await settle(server, 0);
+      await server.close();
     }
-    talker.send(["request", "AAAAAAAAAAAAAAAA"]);
-    const event = await within(talker.closed, 10_000, "the close");
-    assert.equal(event.code, 1008);
-    assert.match(event.reason, /rate limit of 1 frames per second/);
-    await pair(a, b);
-    await settle(server, 2);
-  } finally {
-    await closeAll(talker, a, b);
-    await settle(server, 0);
-    await server.close();
-  }
-});
+  });
+}
 
 Deno.test("a flood of frames is cut off at the rate limit and spares the others", async () => {
   const server = startSignal({ ratePerSecond: 20, rateBurst: 50 });
@@ -195,5 +196,88 @@ Deno.test("a page from another origin is refused with 403; our own pages and non
     assert.equal(no.status, 403);
   } finally {
     await listed.close();
+  }
+});
+
+Deno.test("forwardedAddress() takes the first untrusted hop from the right, and only behind a trusted proxy", () => {
+  const trusted = (a: string) => a === "10.0.0.1" || a === "10.0.0.2";
+  // The socket is not a proxy of ours: its header could say anything.
+  assert.equal(
+    forwardedAddress("198.51.100.1", "203.0.113.9", trusted),
+    "198.51.100.1",
+  );
+  assert.equal(forwardedAddress("10.0.0.1", null, trusted), "10.0.0.1");
+  assert.equal(
+    forwardedAddress("10.0.0.1", "203.0.113.9", trusted),
+    "203.0.113.9",
+  );
+  // A client that writes its own header is found behind it.
+  assert.equal(
+    forwardedAddress("10.0.0.1", "1.1.1.1, 203.0.113.9", trusted),
+    "203.0.113.9",
+  );
+  // Two proxies of ours in a row.
+  assert.equal(
+    forwardedAddress("10.0.0.1", "6.6.6.6, 203.0.113.9, 10.0.0.2", trusted),
+    "203.0.113.9",
+  );
+  assert.equal(
+    forwardedAddress("10.0.0.1", " ::ffff:203.0.113.9 ,, ", trusted),
+    "203.0.113.9",
+  );
+  // Every hop trusted: the left-most is as far as anyone knows.
+  assert.equal(forwardedAddress("10.0.0.1", "10.0.0.2", trusted), "10.0.0.2");
+});
+
+Deno.test("behind TRUST_PROXY the per-address cap counts the forwarded client, not the proxy", async () => {
+  const server = startSignal({
+    maxPeersPerIp: 2,
+    trustProxy: (address) => address === "127.0.0.1",
+  });
+  const held: RawClient[] = [];
+  try {
+    const client = { "X-Forwarded-For": "203.0.113.5" };
+    for (let i = 0; i < 2; i++) {
+      held.push(await RawClient.connect(server.port, client));
+    }
+    const refused = await tryUpgrade(server.port, client);
+    assert.equal(refused.status, 503);
+    assert.match(refused.text, /too many connections from your address/);
+    // Other clients behind the same proxy still get in.
+    const other = await tryUpgrade(server.port, {
+      "X-Forwarded-For": "203.0.113.6",
+    });
+    assert.equal(other.status, 101);
+    // A hop the client wrote itself does not change who it is.
+    const spoofed = await tryUpgrade(server.port, {
+      "X-Forwarded-For": "198.51.100.77, 203.0.113.5",
+    });
+    assert.equal(spoofed.status, 503);
+  } finally {
+    for (const client of held) client.close();
+    await settle(server, 0);
+    await server.close();
+  }
+});
+
+Deno.test("without TRUST_PROXY a forwarded address is ignored", async () => {
+  const server = startSignal({ maxPeersPerIp: 2 });
+  const held: RawClient[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      held.push(
+        await RawClient.connect(server.port, {
+          "X-Forwarded-For": `203.0.113.${i}`,
+        }),
+      );
+    }
+    const refused = await tryUpgrade(server.port, {
+      "X-Forwarded-For": "203.0.113.99",
+    });
+    assert.equal(refused.status, 503);
+  } finally {
+    for (const client of held) client.close();
+    await settle(server, 0);
+    await server.close();
   }
 });

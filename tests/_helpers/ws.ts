@@ -361,8 +361,11 @@ export class RawClient {
     this.conn = conn;
   }
 
-  /** Connects and does the opening handshake. */
-  static async connect(port: number): Promise<RawClient> {
+  /** Connects and does the opening handshake, with any extra headers. */
+  static async connect(
+    port: number,
+    headers: Record<string, string> = {},
+  ): Promise<RawClient> {
     const conn = await Deno.connect({ hostname: HOST, port });
     const client = new RawClient(conn);
     const key = btoa(
@@ -375,7 +378,9 @@ export class RawClient {
           "Upgrade: websocket\r\n" +
           "Connection: Upgrade\r\n" +
           `Sec-WebSocket-Key: ${key}\r\n` +
-          "Sec-WebSocket-Version: 13\r\n\r\n",
+          "Sec-WebSocket-Version: 13\r\n" +
+          Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") +
+          "\r\n",
       ),
     );
     const head = await client.#readHead();
