@@ -773,3 +773,32 @@ Deno.test("the server drops a peer that never answers pings", async () => {
     await server.close();
   }
 });
+
+testEach(
+  "answers come in the order of the frames they answer, before a close",
+  async (start) => {
+    const server = await start();
+    const [a, b] = await server.connectAll(2);
+    try {
+      // Unknown ids go to the bus where there is one; a bad target and a
+      // known peer do not. The answers still keep the frames' order.
+      a.send(["request", newPeerId()]);
+      a.send(["request", 7]);
+      a.send(["request", newPeerId()]);
+      a.send(["request", b.id]);
+      a.send(["offer", newPeerId(), {}]);
+      a.send("not json");
+      assert.deepEqual(await a.next(), ["peer not exists"]);
+      assert.deepEqual(await a.next(), ["invalid peer id"]);
+      assert.deepEqual(await a.next(), ["peer not exists"]);
+      assert.deepEqual(await a.next(), ["peer not exists"]);
+      const event = await within(a.closed, FRAME_WAIT_MS, "the close");
+      assert.equal(event.code, 1008);
+      await expectFrame(b, ["request", a.id]);
+    } finally {
+      await closeAll(a, b);
+      await settle(server, 0);
+      await server.close();
+    }
+  },
+);

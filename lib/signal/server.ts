@@ -407,22 +407,25 @@ export class SignalServer {
     const sent = this.#bus.send(to, relayFrame(frame, peer.id));
     if (sent === true) return;
     if (sent === false) {
-      this.#unknown(peer, to);
+      this.#unpair(peer, to);
+      this.#answer(peer, PEER_NOT_EXISTS);
       return;
     }
     peer.queued++;
     peer.queue = (peer.queue ?? Promise.resolve()).then(async () => {
-      if (!await sent) this.#unknown(peer, to);
+      if (!await sent) {
+        this.#unpair(peer, to);
+        // In its place in the queue: this is the queue's turn.
+        this.#deliver(peer, PEER_NOT_EXISTS);
+      }
       if (--peer.queued === 0) peer.queue = null;
     });
   }
 
-  /** Answers `peer not exists` for `to`, which no instance holds. */
-  #unknown(peer: Peer, to: string): void {
-    // A pair with a peer that no longer exists anywhere is over.
+  /** Ends a peer's pair with `to`, which no instance holds any more. */
+  #unpair(peer: Peer, to: string): void {
     peer.requested?.delete(to);
     peer.requestedBy?.delete(to);
-    this.#answer(peer, PEER_NOT_EXISTS);
   }
 
   /**
@@ -522,14 +525,22 @@ export class SignalServer {
     peer.requested = peer.requestedBy = null;
   }
 
-  /** Closes a peer and forgets it at once, without waiting for its close. */
+  /**
+   * Closes a peer and forgets it at once, without waiting for its close.
+   * Answers to its earlier frames that wait on the bus go out first, as
+   * they would have on a single instance.
+   */
   #drop(peer: Peer, code: number, reason: string): void {
     this.#forget(peer);
-    try {
-      peer.close(code, reason);
-    } catch {
-      // Already closing: it is forgotten, which is all that matters.
-    }
+    const close = () => {
+      try {
+        peer.close(code, reason);
+      } catch {
+        // Already closing: it is forgotten, which is all that matters.
+      }
+    };
+    if (peer.queue === null) close();
+    else peer.queue = peer.queue.then(close);
   }
 }
 
