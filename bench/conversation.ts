@@ -117,8 +117,17 @@ export const ANSWER = 3 + CANDIDATES;
 /** Index of the first progress report. */
 export const FIRST_PROGRESS = ANSWER + 1 + CANDIDATES;
 
-/** The servers under test. */
-export type ServerKind = "beam" | "peerjs" | "bare";
+/**
+ * The servers under test. `beam-base`: Beam at another commit
+ * (`--beam-base`); `beam-redis`: two Beam instances over one redis-server,
+ * every pair split between them (the bus phase). Both speak Beam's wire.
+ */
+export type ServerKind =
+  | "beam"
+  | "peerjs"
+  | "bare"
+  | "beam-base"
+  | "beam-redis";
 
 /** How one server's wire carries the conversation. */
 export interface Adapter {

@@ -54,6 +54,11 @@ interface Pair {
 let kind: ServerKind = "beam";
 let adapter: Adapter = adapterFor("beam");
 let port = 0;
+/**
+ * With two ports (several instances over a bus), `connect` opens each pair's
+ * requester on the first and its sender on the second: every pair is split.
+ */
+let ports: number[] = [];
 let tag = "c0";
 let peers: Peer[] = [];
 let pairs: Pair[] = [];
@@ -209,10 +214,14 @@ function randomTag(): string {
 }
 
 /** Opens one peer and waits for its first frame (assign or OPEN). */
-async function openPeer(chosenId: string, timeoutMs: number): Promise<Peer> {
+async function openPeer(
+  chosenId: string,
+  timeoutMs: number,
+  to = port,
+): Promise<Peer> {
   const ws = await connectWebSocket({
     hostname: HOST,
-    port,
+    port: to,
     path: adapter.path(chosenId),
     timeoutMs,
   });
@@ -264,6 +273,7 @@ async function openMany(
   concurrency: number,
   timeoutMs: number,
   deadline: number,
+  to = port,
 ): Promise<
   { opened: Peer[]; errors: Record<string, number>; firstErrorAt: number }
 > {
@@ -276,7 +286,7 @@ async function openMany(
     while (next < n && performance.now() < deadline) {
       const i = next++;
       try {
-        opened.push(await openPeer(`${prefix}${i}`, timeoutMs));
+        opened.push(await openPeer(`${prefix}${i}`, timeoutMs, to));
       } catch (error) {
         if (firstErrorAt === -1) firstErrorAt = opened.length;
         bump(
@@ -309,17 +319,49 @@ function startHeartbeats(): void {
 
 async function connect(cmd: Record<string, number>): Promise<unknown> {
   const started = performance.now();
-  const { opened, errors } = await openMany(
-    cmd.n,
-    cmd.concurrency ?? 200,
-    cmd.timeoutMs ?? 10_000,
-    started + (cmd.deadlineMs ?? 60_000),
-  );
+  const open = (n: number, concurrency: number, to: number) =>
+    openMany(
+      n,
+      concurrency,
+      cmd.timeoutMs ?? 10_000,
+      started + (cmd.deadlineMs ?? 60_000),
+      to,
+    );
+  const concurrency = cmd.concurrency ?? 200;
+  let opened: Peer[];
+  let errors: Record<string, number>;
+  /** Requester and sender of pair k: `ends[2k]`, `ends[2k + 1]`. */
+  let ends: Peer[];
+  let byPort: number[];
+  if (ports.length === 2) {
+    // Split pairs: requesters on one instance, senders on the other, with
+    // the handshakes in flight shared between the two.
+    const half = Math.floor(cmd.n / 2);
+    const lanes = Math.max(1, Math.floor(concurrency / 2));
+    const [a, b] = await Promise.all([
+      open(half, lanes, ports[0]),
+      open(half, lanes, ports[1]),
+    ]);
+    opened = [...a.opened, ...b.opened];
+    errors = { ...a.errors };
+    for (const [k, v] of Object.entries(b.errors)) {
+      errors[k] = (errors[k] ?? 0) + v;
+    }
+    byPort = [a.opened.length, b.opened.length];
+    ends = [];
+    for (let i = 0; i < Math.min(a.opened.length, b.opened.length); i++) {
+      ends.push(a.opened[i], b.opened[i]);
+    }
+  } else {
+    ({ opened, errors } = await open(cmd.n, concurrency, port));
+    ends = opened;
+    byPort = [opened.length];
+  }
   peers = opened;
   pairs = [];
-  for (let i = 0; i + 1 < opened.length; i += 2) {
-    const r = opened[i];
-    const s = opened[i + 1];
+  for (let i = 0; i + 1 < ends.length; i += 2) {
+    const r = ends[i];
+    const s = ends[i + 1];
     const pair: Pair = {
       r,
       s,
@@ -339,6 +381,7 @@ async function connect(cmd: Record<string, number>): Promise<unknown> {
   startHeartbeats();
   return {
     connected: opened.length,
+    byPort,
     pairs: pairs.length,
     errors,
     ms: performance.now() - started,
@@ -785,6 +828,7 @@ async function dispatch(cmd: Record<string, unknown>): Promise<unknown> {
       kind = cmd.kind as ServerKind;
       adapter = adapterFor(kind);
       port = args.port;
+      ports = Array.isArray(cmd.ports) ? (cmd.ports as number[]) : [];
       tag = String(cmd.tag ?? "c0");
       return { ok: true };
     case "connect":

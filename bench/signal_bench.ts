@@ -7,9 +7,12 @@
  * then every pair's whole conversation at once (closed loop: saturation),
  * then, at the paced N, a fixed offered rate (open loop). Then the abuse
  * scenarios: a slow consumer, a flood of invalid frames, and a storm of
- * connection attempts. Prints one JSON line per measurement and a summary,
- * writes bench/results/<date>.json, and regenerates bench/README.md's
- * tables. See bench/README.md for the method and the flags.
+ * connection attempts. The bus phase (`--only=bus`) measures the same
+ * conversation with every pair split across two Beam instances over one
+ * redis-server, against one instance, side by side. Prints one JSON line per
+ * measurement and a summary, writes bench/results/<date>.json, and
+ * regenerates bench/README.md's tables. See bench/README.md for the method
+ * and the flags.
  *
  * @module
  */
@@ -34,6 +37,13 @@ import {
 } from "./servers.ts";
 import { renderReadme, summarize } from "./report.ts";
 import { readFlags } from "./flags.ts";
+import {
+  type RedisSample,
+  redisSample,
+  type RunningRedis,
+  startRedis,
+  waitBusUp,
+} from "./redis.ts";
 
 /** Command-line settings. */
 export interface Flags {
@@ -53,6 +63,10 @@ export interface Flags {
   readme: boolean;
   out: string;
   beamRef: string;
+  beamBase: string;
+  busNs: number[];
+  busRuns: number;
+  redisCpus: string;
   only: string[];
   report: string;
   retryBusy: number;
@@ -66,7 +80,7 @@ const HELP = `Usage: deno task bench [flags]
   --quick            N = 100 and 1,000, one run, short paced phase, small abuse
   --runs=3           runs per server and N (alternating servers)
   --n=100,1000,10000 peer counts
-  --servers=beam,peerjs,bare
+  --servers=beam,peerjs,bare  (and beam-base, with --beam-base)
   --clients=2        load-generating processes
   --rate=20000       offered msgs/s of the paced phase
   --paced-n=10000    N at which the paced phase runs (0: never)
@@ -74,11 +88,19 @@ const HELP = `Usage: deno task bench [flags]
   --window=4         progress frames in flight per pair
   --storm=20000      connection attempts of the storm (0: no storm)
   --no-abuse         skip the slow consumer, flood and storm
-  --only=load,slow,flood,storm  run only these phases
+  --only=load,slow,flood,storm  run only these phases; \`bus\` (not run by
+                     default): one Beam instance against two over one
+                     redis-server with every pair split between them
+  --bus-n=1000,10000 peer counts of the bus phase (all instances together)
+  --bus-runs=3       runs per setup and N of the bus phase
+  --redis-cpus=0     CPUs of the bus phase's redis-server (taskset's list;
+                     the Beam instances get CPU 0, as any server)
   --server-nofile=16384  open-file limit of each server
   --no-pin           do not pin the server to CPU 0 and the load to the rest
   --beam-ref=REF     run Beam from commit REF (git archive into a temp folder)
                      instead of the work tree, e.g. --beam-ref=HEAD
+  --beam-base=REF    also measure Beam at commit REF in the load phase, as
+                     server beam-base, side by side with beam
   --retry-busy=0.25  measure a load run again, at the end, when other processes
                      used more than this many cores meanwhile (the machine is
                      shared); the quieter of the two counts
@@ -115,14 +137,26 @@ export function parseFlags(args: string[]): Flags {
   const servers = (map.get("servers") ?? "beam,peerjs,bare").split(
     ",",
   ) as ServerKind[];
+  const beamBase = map.get("beam-base") ?? "";
+  if (beamBase && !servers.includes("beam-base")) servers.push("beam-base");
   for (const s of servers) {
-    if (!["beam", "peerjs", "bare"].includes(s)) {
+    if (!["beam", "peerjs", "bare", "beam-base"].includes(s)) {
       throw new TypeError(
         `Cannot read --servers: unknown server ${JSON.stringify(s)}`,
       );
     }
+    if (s === "beam-base" && !beamBase) {
+      throw new TypeError(
+        "Cannot read --servers: beam-base needs --beam-base=REF",
+      );
+    }
   }
+  const only = (map.get("only") ?? "load,slow,flood,storm").split(",");
   const date = new Date().toISOString().slice(0, 10);
+  // A run of the bus phase alone must not overwrite the day's full results.
+  const suffix = `${quick ? "-quick" : ""}${
+    only.length === 1 && only[0] === "bus" ? "-bus" : ""
+  }`;
   return {
     quick,
     runs: num("runs", quick ? 1 : 3),
@@ -139,10 +173,14 @@ export function parseFlags(args: string[]): Flags {
     pin: map.get("no-pin") !== "true" && navigator.hardwareConcurrency >= 2,
     readme: map.get("readme") === "true" ||
       (map.get("no-readme") !== "true" && !quick),
-    out: map.get("out") ??
-      `${ROOT}/bench/results/${date}${quick ? "-quick" : ""}.json`,
+    out: map.get("out") ?? `${ROOT}/bench/results/${date}${suffix}.json`,
     beamRef: map.get("beam-ref") ?? "",
-    only: (map.get("only") ?? "load,slow,flood,storm").split(","),
+    beamBase,
+    busNs: (map.get("bus-n") ?? (quick ? "1000" : "1000,10000")).split(",")
+      .map(Number),
+    busRuns: num("bus-runs", quick ? 1 : 3),
+    redisCpus: map.get("redis-cpus") ?? "0",
+    only,
     report: map.get("report") ?? "",
     retryBusy: num("retry-busy", 0.25),
     retryUntilS: num("retry-until", quick ? 150 : 570),
@@ -232,6 +270,43 @@ function shares(n: number, k: number): number[] {
   );
 }
 
+/**
+ * redis-server's figures in a bus measurement: its CPU per relayed message,
+ * its memory per idle peer (RSS and INFO's used_memory, each peer being one
+ * subscribed channel), and how many PUBLISHes a relayed message took.
+ */
+function redisFigures(
+  before: RedisSample,
+  idle: RedisSample,
+  after: RedisSample,
+  cpuMs: number,
+  peers: number,
+  relayed: number,
+  seconds: number,
+): Record<string, unknown> {
+  return {
+    redisCpuMs: cpuMs,
+    cpuUsPerMsgRedis: round(cpuMs * 1000 / relayed),
+    redisCpuUtil: round(cpuMs / 1000 / seconds),
+    redisRssBeforeKiB: before.rssKiB,
+    redisRssIdleKiB: idle.rssKiB,
+    redisRssAfterKiB: after.rssKiB,
+    redisRssPerPeerKB: round(
+      (idle.rssKiB - before.rssKiB) * 1024 / 1000 / peers,
+    ),
+    redisUsedMemoryBefore: before.usedMemory,
+    redisUsedMemoryIdle: idle.usedMemory,
+    redisUsedMemoryAfter: after.usedMemory,
+    redisUsedMemoryPerPeerB: round(
+      (idle.usedMemory - before.usedMemory) / peers,
+    ),
+    redisChannelsIdle: idle.channels,
+    redisSubscribes: idle.subscribe - before.subscribe,
+    redisPublishes: after.publish - idle.publish,
+    publishesPerMsg: round((after.publish - idle.publish) / relayed),
+  };
+}
+
 class Bench {
   flags: Flags;
   clients: LoadClient[] = [];
@@ -239,8 +314,12 @@ class Bench {
   beamEntry = "main.ts";
   beamEntryNote = "";
   beamDir: string | undefined;
-  /** The server running now, for the watchdog. */
-  current: RunningServer | undefined;
+  /** Where Beam at `--beam-base` was extracted. */
+  baseDir: string | undefined;
+  /** The servers running now, for the watchdog. */
+  current: RunningServer[] = [];
+  /** The redis-server running now, for the watchdog. */
+  redis: RunningRedis | undefined;
   #label = 0;
 
   constructor(flags: Flags) {
@@ -261,30 +340,44 @@ class Bench {
     await Promise.all(this.clients.map((c) => c.exit()));
   }
 
+  /**
+   * Starts one server. `beam-base` is Beam from `--beam-base`'s commit;
+   * `env` adds to a Beam's environment (the bus phase's REDIS_URL).
+   */
   async server(
     kind: ServerKind,
     what: string,
     peerLimit?: number,
+    env: Record<string, string> = {},
   ): Promise<RunningServer> {
     const label = `${String(++this.#label).padStart(3, "0")}-${kind}-${what}`;
+    const isBeam = kind === "beam" || kind === "beam-base" ||
+      kind === "beam-redis";
     const options = {
       nofile: this.flags.serverNofile,
       peerCli: this.peerCli,
       peerLimit,
       label,
-      beamEntry: this.beamEntry,
-      beamDir: this.beamDir,
+      beamEntry: kind === "beam-base" ? "main.ts" : this.beamEntry,
+      beamDir: kind === "beam-base" ? this.baseDir : this.beamDir,
       cpus: this.flags.pin ? "0" : undefined,
       // Every peer of the benchmark comes from 127.0.0.1, where browsers
       // would come from many addresses: Beam's per-address cap is lifted
       // (its total cap, rate limit and the rest stay as configured).
-      env: kind === "beam" ? { MAX_PEERS_PER_IP: "1000000" } : undefined,
+      env: isBeam ? { MAX_PEERS_PER_IP: "1000000", ...env } : undefined,
+    };
+    const started = (server: RunningServer) => {
+      server.kind = kind;
+      this.current.push(server);
+      return server;
     };
     try {
-      this.current = await startServer(kind, options);
-      return this.current;
+      return started(await startServer(isBeam ? "beam" : kind, options));
     } catch (error) {
-      if (kind !== "beam" || this.beamEntry !== "main.ts") throw error;
+      if (
+        (kind !== "beam" && kind !== "beam-redis") ||
+        this.beamEntry !== "main.ts"
+      ) throw error;
       // The work tree may be mid-edit elsewhere: measure the signaling
       // server alone rather than nothing, and say so in the results.
       this.beamEntry = "bench/beam_signal_server.ts";
@@ -292,17 +385,74 @@ class Bench {
         (error as Error).message.slice(0, 300)
       }`;
       console.error(`bench: ${this.beamEntryNote}; using ${this.beamEntry}`);
-      this.current = await startServer(kind, {
-        ...options,
-        beamEntry: this.beamEntry,
-      });
-      return this.current;
+      return started(
+        await startServer("beam", {
+          ...options,
+          beamEntry: this.beamEntry,
+        }),
+      );
     }
   }
 
-  async setup(kind: ServerKind, port: number): Promise<void> {
+  /** Stops a server and forgets it. */
+  async stopServer(server: RunningServer): Promise<void> {
+    await server.stop();
+    this.current = this.current.filter((s) => s !== server);
+  }
+
+  /**
+   * The servers of one measurement: one server, or for `beam-redis` a
+   * redis-server and two Beam instances joined through it (each started as
+   * `beam` is, plus REDIS_URL), once both say their bus is up.
+   */
+  async cluster(
+    kind: ServerKind,
+    what: string,
+    peerLimit?: number,
+  ): Promise<{ servers: RunningServer[]; redis?: RunningRedis }> {
+    if (kind !== "beam-redis") {
+      return { servers: [await this.server(kind, what, peerLimit)] };
+    }
+    const label = `${String(++this.#label).padStart(3, "0")}-redis-${what}`;
+    this.redis = await startRedis({
+      label,
+      cpus: this.flags.pin ? this.flags.redisCpus : undefined,
+    });
+    const env = { REDIS_URL: `redis://127.0.0.1:${this.redis.port}` };
+    const servers: RunningServer[] = [];
+    try {
+      for (const i of [1, 2]) {
+        servers.push(await this.server(kind, `${what}-i${i}`, undefined, env));
+      }
+      await Promise.all(servers.map((s) => waitBusUp(s.port)));
+    } catch (error) {
+      await this.stopCluster({ servers, redis: this.redis });
+      throw error;
+    }
+    return { servers, redis: this.redis };
+  }
+
+  async stopCluster(
+    cluster: { servers: RunningServer[]; redis?: RunningRedis },
+  ): Promise<void> {
+    await Promise.all(cluster.servers.map((s) => this.stopServer(s)));
+    if (cluster.redis) {
+      await cluster.redis.stop();
+      if (this.redis === cluster.redis) this.redis = undefined;
+    }
+  }
+
+  async setup(kind: ServerKind, ports: number | number[]): Promise<void> {
+    const list = typeof ports === "number" ? [ports] : ports;
     await Promise.all(
-      this.clients.map((c, i) => c.call("setup", { kind, port, tag: `c${i}` })),
+      this.clients.map((c, i) =>
+        c.call("setup", {
+          kind,
+          port: list[0],
+          ports: list.length > 1 ? list : undefined,
+          tag: `c${i}`,
+        })
+      ),
     );
   }
 
@@ -318,12 +468,13 @@ class Bench {
    * over 0.7 s. Returns how long it waited and what others used last.
    */
   async waitQuiet(
-    server: RunningServer,
+    pids: number[],
   ): Promise<{ quietWaitS: number; otherCpuBefore: number }> {
     const t0 = performance.now();
     const deadline = t0 + Math.min(10_000, this.quietBudgetMs);
     const ours = () =>
-      procStat(Deno.pid).cpuMs + procStat(server.pid).cpuMs +
+      procStat(Deno.pid).cpuMs +
+      pids.reduce((sum, pid) => sum + procStat(pid).cpuMs, 0) +
       this.clients.reduce((sum, c) => sum + procStat(c.pid).cpuMs, 0);
     let other = 0;
     while (true) {
@@ -351,18 +502,33 @@ class Bench {
     await sleep(300);
   }
 
-  async load(kind: ServerKind, n: number, runIndex: number): Promise<void> {
+  /**
+   * One load measurement: memory per idle peer, then every pair's whole
+   * conversation at once. `type` "bus" is the bus phase's: the same
+   * measurement, with each process's share (Beam instances, redis-server)
+   * recorded apart, and no paced phase.
+   */
+  async load(
+    kind: ServerKind,
+    n: number,
+    runIndex: number,
+    type: "load" | "bus" = "load",
+  ): Promise<void> {
     const f = this.flags;
-    const server = await this.server(
+    const cluster = await this.cluster(
       kind,
-      `n${n}-run${runIndex}`,
+      `${type === "bus" ? "bus-" : ""}n${n}-run${runIndex}`,
       kind === "peerjs" ? 1_000_000 : undefined,
     );
+    const { servers, redis } = cluster;
+    const server = servers[0];
+    const pids = [...servers.map((s) => s.pid), ...(redis ? [redis.pid] : [])];
     try {
-      await this.setup(kind, server.port);
+      await this.setup(kind, servers.map((s) => s.port));
       await this.warmUp();
-      const quiet = await this.waitQuiet(server);
-      const before = procStat(server.pid);
+      const quiet = await this.waitQuiet(pids);
+      const before = servers.map((s) => procStat(s.pid));
+      const redisBefore = redis ? await redisSample(redis) : undefined;
       const parts = shares(n, this.clients.length);
       const t0 = performance.now();
       const connects = await Promise.all(
@@ -376,15 +542,29 @@ class Bench {
       );
       const connectMs = performance.now() - t0;
       await sleep(1000);
-      const idle = procStat(server.pid);
+      const idle = servers.map((s) => procStat(s.pid));
+      const redisIdle = redis ? await redisSample(redis) : undefined;
       const connected = sumOf(connects, "connected");
+      // Peers each instance holds (split pairs: half each).
+      const held = servers.map((_, i) =>
+        connects.reduce(
+          (sum, r) =>
+            sum + Number((r.byPort as number[] | undefined)?.[i] ?? 0),
+          0,
+        )
+      );
       const base = {
         server: kind,
         n,
         run: runIndex,
-        entry: kind === "beam" ? this.beamEntry : undefined,
+        entry: kind === "beam" || kind === "beam-redis"
+          ? this.beamEntry
+          : kind === "beam-base"
+          ? "main.ts"
+          : undefined,
       };
-      const s0 = procStat(server.pid);
+      const s0 = servers.map((s) => procStat(s.pid));
+      const r0 = redis ? procStat(redis.pid) : undefined;
       const c0 = this.clients.map((c) => procStat(c.pid).cpuMs);
       const m0 = machineBusyMs() - procStat(Deno.pid).cpuMs;
       const replies = await Promise.all(
@@ -402,18 +582,26 @@ class Bench {
           })
         ),
       );
-      const s1 = procStat(server.pid);
+      const s1 = servers.map((s) => procStat(s.pid));
+      const r1 = redis ? procStat(redis.pid) : undefined;
       const c1 = this.clients.map((c) => procStat(c.pid).cpuMs);
       const m1 = machineBusyMs() - procStat(Deno.pid).cpuMs;
+      const redisAfter = redis ? await redisSample(redis) : undefined;
       const h = mergeHists(replies);
       const relayed = sumOf(replies, "relayed");
       const startAt = Math.min(...replies.map((r) => r.startAt as number));
       const endAt = Math.max(...replies.map((r) => r.endAt as number));
       const seconds = (endAt - startAt) / 1000;
-      const serverCpu = s1.cpuMs - s0.cpuMs;
+      const instanceCpu = s1.map((x, i) => x.cpuMs - s0[i].cpuMs);
+      const redisCpu = r1 && r0 ? r1.cpuMs - r0.cpuMs : 0;
+      const serverCpu = instanceCpu.reduce((a, b) => a + b, 0) + redisCpu;
       const clientCpu = c1.reduce((s, v, i) => s + v - c0[i], 0);
+      const memKB = (i: number) =>
+        round((idle[i].rssKiB - before[i].rssKiB) * 1024 / 1000 / held[i]);
+      const perMsg = (ms: number) => round(ms * 1000 / relayed);
+      const cores = (ms: number) => round(ms / 1000 / seconds);
       emit({
-        type: "load",
+        type,
         ...base,
         connected,
         connectErrors: mergeCounts(connects, "errors"),
@@ -429,35 +617,71 @@ class Bench {
         p99Ms: round(h.quantile(0.99) / 1000),
         maxMs: round(h.max / 1000),
         serverCpuMs: serverCpu,
-        cpuUsPerMsg: round(serverCpu * 1000 / relayed),
-        serverCpuUtil: round(serverCpu / 1000 / seconds),
-        clientCpuUtil: round(clientCpu / 1000 / seconds),
+        cpuUsPerMsg: perMsg(serverCpu),
+        serverCpuUtil: cores(serverCpu),
+        clientCpuUtil: cores(clientCpu),
         // Cores busy with anything but the server and the load (and this process).
         otherCpuUtil: round(
           Math.max(0, m1 - m0 - serverCpu - clientCpu) / 1000 / seconds,
         ),
         loadavg: round(Deno.loadavg()[0]),
         ...quiet,
-        rssBeforeKiB: before.rssKiB,
-        rssIdleKiB: idle.rssKiB,
+        rssBeforeKiB: before.reduce((a, x) => a + x.rssKiB, 0),
+        rssIdleKiB: idle.reduce((a, x) => a + x.rssKiB, 0),
+        // Beam's memory per peer it holds: over all instances.
         memPerIdleConnKB: round(
-          (idle.rssKiB - before.rssKiB) * 1024 / 1000 / connected,
+          (idle.reduce((a, x) => a + x.rssKiB, 0) -
+            before.reduce((a, x) => a + x.rssKiB, 0)) *
+            1024 / 1000 /
+            connected,
         ),
-        rssAfterKiB: s1.rssKiB,
-        serverFdsIdle: idle.fds,
+        rssAfterKiB: s1.reduce((a, x) => a + x.rssKiB, 0),
+        serverFdsIdle: idle.reduce((a, x) => a + x.fds, 0),
+        ...(type === "bus"
+          ? {
+            // Each process's share: per message relayed by the whole.
+            instances: servers.map((s, i) => ({
+              port: s.port,
+              peers: held[i],
+              cpuMs: instanceCpu[i],
+              cpuUsPerMsg: perMsg(instanceCpu[i]),
+              cpuUtil: cores(instanceCpu[i]),
+              rssBeforeKiB: before[i].rssKiB,
+              rssIdleKiB: idle[i].rssKiB,
+              memPerIdleConnKB: memKB(i),
+            })),
+            cpuUsPerMsgI1: perMsg(instanceCpu[0]),
+            cpuUsPerMsgI2: instanceCpu.length > 1
+              ? perMsg(instanceCpu[1])
+              : undefined,
+            memPerIdleConnKBI1: memKB(0),
+            memPerIdleConnKBI2: servers.length > 1 ? memKB(1) : undefined,
+            ...(redis && redisBefore && redisIdle && redisAfter
+              ? redisFigures(
+                redisBefore,
+                redisIdle,
+                redisAfter,
+                redisCpu,
+                connected,
+                relayed,
+                seconds,
+              )
+              : {}),
+          }
+          : {}),
         heartbeats: sumOf(replies, "heartbeats"),
         unexpected: mergeCounts(replies, "unexpected"),
         closes: mergeCounts(replies, "closes"),
       });
       if (
-        n === f.pacedN && f.rate > 0 && f.pacedMs > 0 &&
+        type === "load" && n === f.pacedN && f.rate > 0 && f.pacedMs > 0 &&
         this.endBy - performance.now() > f.pacedMs + 10_000
       ) {
         await this.paced(kind, server, base);
       }
       await Promise.all(this.clients.map((c) => c.call("close")));
     } finally {
-      await server.stop();
+      await this.stopCluster(cluster);
     }
   }
 
@@ -602,7 +826,7 @@ class Bench {
       await Promise.all(
         this.clients.map((c) => c.call("close").catch(() => {})),
       );
-      await server.stop();
+      await this.stopServer(server);
     }
   }
 
@@ -657,7 +881,7 @@ class Bench {
       await Promise.all(
         this.clients.map((c) => c.call("close").catch(() => {})),
       );
-      await server.stop();
+      await this.stopServer(server);
     }
   }
 
@@ -739,7 +963,7 @@ class Bench {
       await Promise.all(
         this.clients.map((c) => c.call("close").catch(() => {})),
       );
-      await server.stop();
+      await this.stopServer(server);
     }
   }
 }
@@ -866,11 +1090,14 @@ async function main(): Promise<void> {
   const abort = (why: string, code: number) => {
     console.error(`bench: ${why}: stopping the servers and the load`);
     for (const c of bench.clients) c.kill();
-    try {
-      if (bench.current) Deno.kill(bench.current.pid, "SIGKILL");
-    } catch {
-      // Already gone.
+    for (const server of bench.current) {
+      try {
+        Deno.kill(server.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
     }
+    bench.redis?.kill();
     // Keep what was measured, marked as cut short; the README is left alone.
     try {
       Deno.mkdirSync(`${ROOT}/bench/results`, { recursive: true });
@@ -903,7 +1130,10 @@ async function main(): Promise<void> {
     );
     return false;
   };
-  if (flags.servers.includes("peerjs")) bench.peerCli = await ensurePeerJs();
+  const serverPhases = flags.only.some((p) => p !== "bus");
+  if (serverPhases && flags.servers.includes("peerjs")) {
+    bench.peerCli = await ensurePeerJs();
+  }
   let beamSource = "work tree";
   if (flags.beamRef) {
     const snap = await beamSnapshot(flags.beamRef);
@@ -912,6 +1142,15 @@ async function main(): Promise<void> {
       snap.commit.slice(0, 7)
     } (${flags.beamRef}), extracted to ${snap.dir}`;
   }
+  let beamBaseSource: string | undefined;
+  if (flags.beamBase) {
+    const snap = await beamSnapshot(flags.beamBase);
+    bench.baseDir = snap.dir;
+    beamBaseSource = `commit ${
+      snap.commit.slice(0, 7)
+    } (${flags.beamBase}), extracted to ${snap.dir}`;
+  }
+  const bus = flags.only.includes("bus");
   meta = {
     date,
     command: `deno task bench${
@@ -920,6 +1159,17 @@ async function main(): Promise<void> {
     flags,
     machine: await machine(flags),
     beamSource,
+    beamBaseSource,
+    redis: bus
+      ? {
+        version: (await run("redis-server", ["--version"]).catch(() => "?"))
+          .trim(),
+        args: "--bind 127.0.0.1 --save '' --appendonly no",
+        pinned: flags.pin
+          ? `Beam instances on CPU 0, redis-server on CPU ${flags.redisCpus}, load on the other CPUs (taskset)`
+          : "no",
+      }
+      : undefined,
   };
   bench.start();
   try {
@@ -930,30 +1180,55 @@ async function main(): Promise<void> {
       kind: ServerKind;
       n: number;
       run: number;
+      type: "load" | "bus";
       records: Record_[];
     }[] = [];
     const busyOf = (rs: Record_[]) =>
       Math.max(0, ...rs.map((x) => Number(x.otherCpuUtil ?? 0)));
-    const measure = async (kind: ServerKind, n: number, run: number) => {
+    const measure = async (
+      kind: ServerKind,
+      n: number,
+      run: number,
+      type: "load" | "bus",
+    ) => {
       const first = records.length;
-      await bench.load(kind, n, run);
+      await bench.load(kind, n, run, type);
       return records.slice(first);
+    };
+    const measureOrRedo = async (
+      kind: ServerKind,
+      n: number,
+      run: number,
+      type: "load" | "bus",
+    ) => {
+      const mine = await measure(kind, n, run, type);
+      const busy = busyOf(mine);
+      const cut = mine.some((x) => x.complete === false);
+      if (busy > flags.retryBusy || cut) {
+        redo.push({ kind, n, run, type, records: mine });
+        console.error(
+          `bench: ${kind} N=${n} run ${run}: ${
+            cut ? "not complete" : `other processes used ${busy} cores`
+          }; will measure again`,
+        );
+      }
     };
     for (let r = 0; r < (flags.only.includes("load") ? flags.runs : 0); r++) {
       for (const n of flags.ns) {
         for (const kind of rotate(flags.servers, r + flags.ns.indexOf(n))) {
           if (!inBudget(`${kind} N=${n} run ${r + 1}`)) continue;
-          const mine = await measure(kind, n, r + 1);
-          const busy = busyOf(mine);
-          const cut = mine.some((x) => x.complete === false);
-          if (busy > flags.retryBusy || cut) {
-            redo.push({ kind, n, run: r + 1, records: mine });
-            console.error(
-              `bench: ${kind} N=${n} run ${
-                r + 1
-              }: other processes used ${busy} cores; will measure again`,
-            );
-          }
+          await measureOrRedo(kind, n, r + 1, "load");
+        }
+      }
+    }
+    // The bus phase: one Beam instance against two over Redis, every pair
+    // split between them, alternating as the load phase does.
+    const busKinds: ServerKind[] = ["beam", "beam-redis"];
+    for (let r = 0; r < (bus ? flags.busRuns : 0); r++) {
+      for (const n of flags.busNs) {
+        for (const kind of rotate(busKinds, r + flags.busNs.indexOf(n))) {
+          if (!inBudget(`bus ${kind} N=${n} run ${r + 1}`)) continue;
+          await measureOrRedo(kind, n, r + 1, "bus");
         }
       }
     }
@@ -963,7 +1238,7 @@ async function main(): Promise<void> {
           elapsedS() > flags.retryUntilS ||
           !inBudget(`again: ${item.kind} N=${item.n} run ${item.run}`)
         ) continue;
-        const again = await measure(item.kind, item.n, item.run);
+        const again = await measure(item.kind, item.n, item.run, item.type);
         // Keep the quieter of the two; the other stays in the file, marked.
         const [keep, drop] = busyOf(again) < busyOf(item.records)
           ? [again, item.records]
