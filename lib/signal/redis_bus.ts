@@ -96,6 +96,8 @@ export class RedisBus implements SignalBus {
   #pendingBytes = 0;
   /** A frame waited past the deadline, and none has been taken in time since. */
   #stalled = false;
+  /** A PING that asks a stalled Redis whether it answers again. */
+  #probing = false;
   #dropped = 0;
   #reported: BusState | undefined;
   #timer: ReturnType<typeof setInterval>;
@@ -120,7 +122,11 @@ export class RedisBus implements SignalBus {
     });
     for (const client of [this.#publisher, this.#subscriber]) {
       client.on("error", (error: Error) => this.#report(error));
-      client.on("ready", () => this.#report());
+      client.on("ready", () => {
+        // A new connection: whatever stalled the old one is gone.
+        this.#stalled = false;
+        this.#report();
+      });
     }
     this.#subscriber.on("ready", () => this.#rejoin());
     this.#timer = setInterval(() => this.#expire(), 250);
@@ -236,6 +242,21 @@ export class RedisBus implements SignalBus {
       if (now - pending.at < this.#sendTimeoutMs) break;
       this.#stalled = true;
       this.#settle(pending, false);
+    }
+    // While stalled no frame is sent, so none can show that Redis answers
+    // again: a PING does.
+    if (this.#stalled && !this.#probing && this.#publisher.isReady) {
+      this.#probing = true;
+      const asked = Date.now();
+      this.#publisher.ping().then(
+        () => {
+          if (Date.now() - asked < this.#sendTimeoutMs) this.#stalled = false;
+        },
+        () => {},
+      ).finally(() => {
+        this.#probing = false;
+        this.#report();
+      });
     }
     this.#report();
   }
