@@ -23,6 +23,10 @@ export interface Results {
   /** The `deno run` flags Beam ran with (results before 2026-11-26 lack them). */
   beamFlags?: string[];
   beamSource: string;
+  /** Beam at `--beam-base`, when measured. */
+  beamBaseSource?: string;
+  /** The bus phase's redis-server, when it ran. */
+  redis?: { version: string; args: string; pinned: string };
   skipped?: string[];
   totalSeconds: number;
   records: Rec[];
@@ -106,8 +110,16 @@ export interface Summary {
     paced: Record<string, Medians>;
     ratios: Record<string, Record<string, number>>;
     goals: Goal[];
+    bus?: BusSummary;
   };
   text: string;
+}
+
+/** The bus phase: medians per N and setup, the ratios, the goals. */
+export interface BusSummary {
+  load: Record<string, Record<string, Medians>>;
+  ratios: Record<string, Record<string, number>>;
+  goals: Goal[];
 }
 
 function ratio(a: number | undefined, b: number | undefined): number {
@@ -145,7 +157,7 @@ export function summarize(results: Results): Summary {
   const ratios: Record<string, Record<string, number>> = {};
   for (const n of ns) {
     const b = load[n].beam;
-    for (const other of ["peerjs", "bare"]) {
+    for (const other of ["peerjs", "bare", "beam-base"]) {
       const o = load[n][other];
       if (!b || !o) continue;
       ratios[`N=${n} beam/${other}`] = Object.fromEntries(
@@ -153,7 +165,7 @@ export function summarize(results: Results): Summary {
       );
     }
   }
-  for (const other of ["peerjs", "bare"]) {
+  for (const other of ["peerjs", "bare", "beam-base"]) {
     if (paced.beam && paced[other]) {
       ratios[`paced beam/${other}`] = {
         p50Ms: ratio(paced.beam.p50Ms, paced[other].p50Ms),
@@ -162,10 +174,131 @@ export function summarize(results: Results): Summary {
     }
   }
   const goals = goalsOf(load, paced, recs, results);
+  const bus = recs.some((r) => r.type === "bus") ? busSummary(recs) : undefined;
   return {
-    data: { load, paced, ratios, goals },
-    text: textSummary(load, paced, ratios, goals),
+    data: { load, paced, ratios, goals, bus },
+    text: textSummary(load, paced, ratios, goals) +
+      (bus ? busText(bus) : ""),
   };
+}
+
+const BUS_KEYS = [
+  ...LOAD_KEYS,
+  "cpuUsPerMsgI1",
+  "cpuUsPerMsgI2",
+  "cpuUsPerMsgRedis",
+  "memPerIdleConnKBI1",
+  "memPerIdleConnKBI2",
+  "redisRssPerPeerKB",
+  "redisUsedMemoryPerPeerB",
+  "redisCpuUtil",
+  "connectMs",
+  "publishesPerMsg",
+] as const;
+
+/** Minimum bus / single-instance msgs/s ratio (issue "Scale out"). */
+export const BUS_RATIO_GOAL = 0.5;
+
+/** Medians of the bus phase: one instance, and two over Redis. */
+function busSummary(recs: Rec[]): BusSummary {
+  const bus = recs.filter((r) => r.type === "bus");
+  const ns = [...new Set(bus.map((r) => Number(r.n)))].sort((a, b) => a - b);
+  const load: Record<string, Record<string, Medians>> = {};
+  const ratios: Record<string, Record<string, number>> = {};
+  const goals: Goal[] = [];
+  for (const n of ns) {
+    load[n] = {};
+    for (const s of ["beam", "beam-redis"]) {
+      const rs = bus.filter((r) => r.n === n && r.server === s);
+      if (rs.length) load[n][s] = mediansOf(rs, BUS_KEYS);
+    }
+    const one = load[n].beam;
+    const two = load[n]["beam-redis"];
+    if (!one || !two) continue;
+    ratios[`N=${n} redis/one`] = Object.fromEntries(
+      LOAD_KEYS.slice(0, 5).map((k) => [k, ratio(two[k], one[k])]),
+    );
+    const r = ratio(two.msgsPerSec, one.msgsPerSec);
+    goals.push({
+      goal:
+        `msgs/s at N=${n}, every pair split over Redis, >= ${BUS_RATIO_GOAL}x one instance`,
+      measured: `${r}x (${two.msgsPerSec} vs ${one.msgsPerSec})`,
+      met: r >= BUS_RATIO_GOAL,
+    });
+  }
+  const big = load[10_000]?.["beam-redis"];
+  if (big) {
+    const kb = Math.max(big.memPerIdleConnKBI1, big.memPerIdleConnKBI2);
+    goals.push({
+      goal: "Beam memory per idle peer with the Redis bus at N=10,000 <= 15 KB",
+      measured: `${big.memPerIdleConnKBI1} and ${big.memPerIdleConnKBI2} KB ` +
+        `(one instance, local bus: ${
+          load[10_000].beam?.memPerIdleConnKB
+        } KB); ` +
+        `redis-server ${big.redisRssPerPeerKB} KB RSS, ` +
+        `${big.redisUsedMemoryPerPeerB} B used_memory`,
+      met: kb <= 15,
+    });
+  }
+  return { load, ratios, goals };
+}
+
+/** Cells of a bus row: the medians, each process's CPU and memory. */
+function busCells(n: string, s: string, x: Medians): (string | number)[] {
+  return [
+    n,
+    s === "beam" ? "one instance" : "two over Redis",
+    runsCell(x),
+    x.msgsPerSec,
+    x.p50Ms,
+    x.p99Ms,
+    x.cpuUsPerMsg,
+    x.cpuUsPerMsgI1,
+    x.cpuUsPerMsgI2,
+    x.cpuUsPerMsgRedis,
+    s === "beam"
+      ? x.memPerIdleConnKBI1
+      : `${x.memPerIdleConnKBI1}, ${x.memPerIdleConnKBI2}`,
+    x.redisRssPerPeerKB,
+    x.redisUsedMemoryPerPeerB,
+    x.serverCpuUtil,
+    x.clientCpuUtil,
+  ];
+}
+
+const BUS_HEAD = [
+  "N",
+  "setup",
+  "runs",
+  "msgs/s",
+  "p50 ms",
+  "p99 ms",
+  "CPU µs/msg, all",
+  "instance 1",
+  "instance 2",
+  "redis-server",
+  "Beam KB/idle peer",
+  "redis KB/peer (RSS)",
+  "redis B/peer (used_memory)",
+  "server cores",
+  "load cores",
+];
+
+function busText(bus: BusSummary): string {
+  const out = ["", "Bus phase: one instance, and two over Redis (medians)"];
+  const rows: (string | number)[][] = [];
+  for (const [n, byKind] of Object.entries(bus.load)) {
+    for (const [s, x] of Object.entries(byKind)) rows.push(busCells(n, s, x));
+  }
+  out.push(...table(BUS_HEAD, rows), "");
+  for (const g of bus.goals) {
+    out.push(
+      `${
+        g.met === null ? "N/A" : g.met ? "MET" : "MISSED"
+      }  ${g.goal}: ${g.measured}`,
+    );
+  }
+  return "\n" + out.join("\n");
 }
 
 function goalsOf(
@@ -700,22 +833,161 @@ export function resultsMarkdown(results: Results, summary: Summary): string {
   return out.join("\n");
 }
 
+/** The Markdown that goes between the README's bus markers. */
+export function busMarkdown(results: Results, summary: Summary): string {
+  const bus = summary.data.bus;
+  if (!bus) return "";
+  const m = results.machine;
+  const dirty = m.uncommittedServerFiles as string[];
+  const source = results.beamSource === "work tree"
+    ? `the work tree at commit ${m.commit}${
+      dirty.length ? ` plus uncommitted changes (${dirty.join(", ")})` : ""
+    }`
+    : results.beamSource;
+  const out: string[] = [];
+  out.push(
+    `Measured ${
+      results.date.slice(0, 16).replace("T", " ")
+    } UTC with \`${results.command}\` (${results.totalSeconds} s in all) on ${m.cpu}, ` +
+      `${m.cores} cores, Linux ${m.kernel}; Deno ${m.deno}; ${results.redis?.version}. ` +
+      `Beam: \`${results.beamEntry}\` from ${source}${
+        m.signalCommit
+          ? `; lib/signal as of ${String(m.signalCommit).split(" ")[0]}`
+          : ""
+      }, each instance started as \`beam\` is, the Redis ones with \`REDIS_URL\`. ` +
+      `redis-server ${results.redis?.args}. Pinning: ${results.redis?.pinned}. ` +
+      `Load average at start ${(m.loadavgAtStart as number[]).join(", ")}.`,
+  );
+  if (results.skipped?.length) {
+    out.push(
+      "",
+      `Skipped, the run being over its time budget: ${
+        results.skipped.join("; ")
+      }.`,
+    );
+  }
+  out.push(
+    "",
+    md(
+      ["goal", "measured", "verdict"],
+      bus.goals.map((g) => [
+        g.goal,
+        g.measured,
+        g.met === null ? "not tested" : g.met ? "met" : "missed",
+      ]),
+    ),
+    "",
+    "Medians. CPU is utime + stime of each process over the conversation, " +
+      "per message relayed end to end; instance 1 holds the requesters " +
+      "(112 of a pair's 124 messages start there), instance 2 the senders. " +
+      "Memory: RSS growth per peer held, 1 s after N peers opened.",
+    "",
+    md(
+      BUS_HEAD,
+      Object.entries(bus.load).flatMap(([n, byKind]) =>
+        Object.entries(byKind).map(([s, x]) => busCells(n, s, x))
+      ),
+    ),
+    "",
+    "Ratios, two over Redis / one instance (medians):",
+    "",
+    md(
+      ["", "msgs/s", "p50", "p99", "CPU/msg", "mem/peer"],
+      Object.entries(bus.ratios).map(([k, r]) => [
+        k,
+        r.msgsPerSec,
+        r.p50Ms,
+        r.p99Ms,
+        r.cpuUsPerMsg,
+        r.memPerIdleConnKB,
+      ]),
+    ),
+    "",
+    "Every run:",
+    "",
+    md(
+      [
+        "N",
+        "run",
+        "setup",
+        "msgs/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU µs/msg: all = i1 + i2 + redis",
+        "KB/idle peer (i1, i2)",
+        "redis KB, B/peer",
+        "PUBLISH/msg",
+        "connect s",
+        "other CPU",
+        "complete",
+        "note",
+      ],
+      results.records.filter((r) => r.type === "bus").map((r) => [
+        r.n as number,
+        r.run as number,
+        r.server === "beam" ? "one instance" : "two over Redis",
+        r.msgsPerSec as number,
+        r.p50Ms as number,
+        r.p99Ms as number,
+        r.server === "beam"
+          ? String(r.cpuUsPerMsg)
+          : `${r.cpuUsPerMsg} = ${r.cpuUsPerMsgI1} + ${r.cpuUsPerMsgI2} + ${r.cpuUsPerMsgRedis}`,
+        r.server === "beam"
+          ? String(r.memPerIdleConnKBI1)
+          : `${r.memPerIdleConnKBI1}, ${r.memPerIdleConnKBI2}`,
+        r.server === "beam"
+          ? undefined
+          : `${r.redisRssPerPeerKB}, ${r.redisUsedMemoryPerPeerB}`,
+        r.publishesPerMsg as number | undefined,
+        round(Number(r.connectMs) / 1000),
+        r.otherCpuUtil as number,
+        String(r.complete),
+        r.discarded ? `not counted: ${r.discarded}` : "",
+      ]),
+    ),
+  );
+  return out.join("\n");
+}
+
 const START = "<!-- bench:results:start -->";
 const END = "<!-- bench:results:end -->";
 
-/** The README with its results section replaced. */
+const BUS_START = "<!-- bench:bus:start -->";
+const BUS_END = "<!-- bench:bus:end -->";
+
+function replaceBlock(
+  readme: string,
+  start: string,
+  end: string,
+  text: string,
+): string {
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
+  if (a === -1 || b === -1 || b < a) {
+    throw new RangeError(
+      `Cannot regenerate bench/README.md: markers ${start} and ${end} not found`,
+    );
+  }
+  return readme.slice(0, a + start.length) + "\n\n" + text + "\n\n" +
+    readme.slice(b);
+}
+
+/**
+ * The README with the blocks this run measured replaced: the results block
+ * when it measured the load or abuse phases, the bus block when it ran the
+ * bus phase. A run of one leaves the other's block as it was.
+ */
 export function renderReadme(
   readme: string,
   results: Results,
   summary: Summary,
 ): string {
-  const a = readme.indexOf(START);
-  const b = readme.indexOf(END);
-  if (a === -1 || b === -1 || b < a) {
-    throw new RangeError(
-      `Cannot regenerate bench/README.md: markers ${START} and ${END} not found`,
-    );
+  let out = readme;
+  if (results.records.some((r) => r.type !== "bus")) {
+    out = replaceBlock(out, START, END, resultsMarkdown(results, summary));
   }
-  return readme.slice(0, a + START.length) + "\n\n" +
-    resultsMarkdown(results, summary) + "\n\n" + readme.slice(b);
+  if (summary.data.bus) {
+    out = replaceBlock(out, BUS_START, BUS_END, busMarkdown(results, summary));
+  }
+  return out;
 }

@@ -642,6 +642,7 @@ class Bench {
             // Each process's share: per message relayed by the whole.
             instances: servers.map((s, i) => ({
               port: s.port,
+              pid: s.pid,
               peers: held[i],
               cpuMs: instanceCpu[i],
               cpuUsPerMsg: perMsg(instanceCpu[i]),

@@ -148,8 +148,6 @@ Deno.test("main.ts runs as Deno Deploy runs it", async (t) => {
 
 Deno.test({
   name: "main.ts on Deno Deploy without REDIS_URL warns about REDIS_URL",
-  // enabled once main.ts warns
-  ignore: true,
   async fn() {
     const process = await withBeam(
       { DENO_DEPLOYMENT_ID: "test123" },
