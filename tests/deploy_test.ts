@@ -9,69 +9,30 @@
 
 import assert from "node:assert/strict";
 import { readAssets } from "../lib/islands/render.ts";
-import {
-  freePort,
-  spawnProcess,
-  type TestProcess,
-  waitForHttp,
-} from "./_helpers/process.ts";
+import type { TestProcess } from "./_helpers/process.ts";
+import { type BeamProcess, startBeam } from "./_helpers/beam.ts";
+import { ROOT } from "./_helpers/server.ts";
 import { closeAll, expectFrame, Peer } from "./_helpers/ws.ts";
-
-const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
-  .replace(/\/$/, "");
-
-/** The permissions Deno Deploy grants; notably no `--allow-write`. */
-const DEPLOY_FLAGS = [
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-sys",
-];
 
 /** What Deno prints when code needs a permission it was not given. */
 const PERMISSION_ERROR =
   /NotCapable|PermissionDenied|Requires \w+ access|--allow-\w+ flag/;
 
-interface Beam {
-  process: TestProcess;
-  /** Like `"http://127.0.0.1:PORT"`. */
-  url: string;
-  /** Like `"ws://127.0.0.1:PORT/api/signal"`. */
-  wsUrl: string;
-}
-
 /**
- * Runs main.ts in a child process on a free loopback port until `fn` is
- * done, then stops it and returns it (its output is complete by then).
+ * Runs main.ts in a child process, as Deploy runs it, until `fn` is done,
+ * then stops it and returns it (its output is complete by then).
  */
 async function withBeam(
   env: Record<string, string | undefined>,
-  fn: (beam: Beam) => Promise<void>,
+  fn: (beam: BeamProcess) => Promise<void>,
 ): Promise<TestProcess> {
-  const port = freePort();
-  const process = spawnProcess(Deno.execPath(), {
-    args: ["run", ...DEPLOY_FLAGS, "main.ts"],
-    cwd: ROOT,
-    env: {
-      PORT: String(port),
-      HOSTNAME: "127.0.0.1",
-      ICE_SERVERS: "[]",
-      // What the tests' own environment may hold must not change the run.
-      DENO_DEPLOYMENT_ID: undefined,
-      REDIS_URL: undefined,
-      MALLOC_MMAP_THRESHOLD_: undefined,
-      DENO_V8_FLAGS: undefined,
-      ...env,
-    },
-  });
-  const url = `http://127.0.0.1:${port}`;
+  const beam = await startBeam(env);
   try {
-    await waitForHttp(`${url}/healthz`, { process });
-    await fn({ process, url, wsUrl: `ws://127.0.0.1:${port}/api/signal` });
+    await fn(beam);
   } finally {
-    await process.stop();
+    await beam.stop();
   }
-  return process;
+  return beam.process;
 }
 
 Deno.test("main.ts runs as Deno Deploy runs it", async (t) => {

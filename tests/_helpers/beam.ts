@@ -14,6 +14,14 @@ import {
   waitForHttp,
 } from "./process.ts";
 
+/** The permissions Deno Deploy grants; notably no `--allow-write`. */
+export const DEPLOY_FLAGS: readonly string[] = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-sys",
+];
+
 /** A running Beam process. */
 export interface BeamProcess {
   /** `http://127.0.0.1:PORT`. */
@@ -40,21 +48,17 @@ export async function startBeam(
 ): Promise<BeamProcess> {
   const port = freePort();
   const process = spawnProcess(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys",
-      "main.ts",
-    ],
+    args: ["run", ...DEPLOY_FLAGS, "main.ts"],
     cwd: ROOT,
     env: {
       PORT: String(port),
       HOSTNAME: "127.0.0.1",
       ICE_SERVERS: "[]",
+      // What the tests' own environment may hold must not change the run.
       DENO_DEPLOYMENT_ID: undefined,
       REDIS_URL: undefined,
+      MALLOC_MMAP_THRESHOLD_: undefined,
+      DENO_V8_FLAGS: undefined,
       ...env,
     },
   });
