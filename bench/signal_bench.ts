@@ -63,6 +63,7 @@ export interface Flags {
   readme: boolean;
   out: string;
   beamRef: string;
+  beamDir: string;
   beamBase: string;
   busNs: number[];
   busRuns: number;
@@ -99,6 +100,8 @@ const HELP = `Usage: deno task bench [flags]
   --no-pin           do not pin the server to CPU 0 and the load to the rest
   --beam-ref=REF     run Beam from commit REF (git archive into a temp folder)
                      instead of the work tree, e.g. --beam-ref=HEAD
+  --beam-dir=DIR     run Beam from the tree in DIR (e.g. a patched copy made
+                     outside the repository) instead of the work tree
   --beam-base=REF    also measure Beam at commit REF in the load phase, as
                      server beam-base, side by side with beam
   --retry-busy=0.25  measure a load run again, at the end, when other processes
@@ -175,6 +178,7 @@ export function parseFlags(args: string[]): Flags {
       (map.get("no-readme") !== "true" && !quick),
     out: map.get("out") ?? `${ROOT}/bench/results/${date}${suffix}.json`,
     beamRef: map.get("beam-ref") ?? "",
+    beamDir: map.get("beam-dir") ?? "",
     beamBase,
     busNs: (map.get("bus-n") ?? (quick ? "1000" : "1000,10000")).split(",")
       .map(Number),
@@ -1142,6 +1146,13 @@ async function main(): Promise<void> {
     beamSource = `commit ${
       snap.commit.slice(0, 7)
     } (${flags.beamRef}), extracted to ${snap.dir}`;
+  }
+  if (flags.beamDir) {
+    if (flags.beamRef) {
+      throw new TypeError("Cannot use both --beam-ref and --beam-dir");
+    }
+    bench.beamDir = flags.beamDir;
+    beamSource = `the tree in ${flags.beamDir}`;
   }
   let beamBaseSource: string | undefined;
   if (flags.beamBase) {
