@@ -1174,8 +1174,9 @@ async function main(): Promise<void> {
     beamBaseSource,
     redis: bus
       ? {
-        version: (await run("redis-server", ["--version"]).catch(() => "?"))
-          .trim(),
+        version: redisVersion(
+          await run("redis-server", ["--version"]).catch(() => "?"),
+        ),
         args: "--bind 127.0.0.1 --save '' --appendonly no",
         pinned: flags.pin
           ? `Beam instances on CPU 0, redis-server on CPU ${flags.redisCpus}, load on the other CPUs (taskset)`
@@ -1305,6 +1306,13 @@ async function main(): Promise<void> {
     console.error("bench: regenerated the tables in bench/README.md");
   }
   clearTimeout(watchdog);
+}
+
+/** `Redis server v=7.0.15 sha=… malloc=jemalloc-5.3.0 …` as `redis-server 7.0.15 (jemalloc-5.3.0)`. */
+function redisVersion(text: string): string {
+  const v = /v=(\S+)/.exec(text)?.[1];
+  const malloc = /malloc=(\S+)/.exec(text)?.[1];
+  return v ? `redis-server ${v}${malloc ? ` (${malloc})` : ""}` : text.trim();
 }
 
 /** Runs `deno fmt` on a file the benchmark wrote, so `deno task ok` stays clean. */
