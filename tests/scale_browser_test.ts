@@ -13,6 +13,7 @@ import {
   collectPageErrors,
   launchBrowser,
   type Page,
+  type PageErrors,
   type TestBrowser,
 } from "./_helpers/browser.ts";
 import {
@@ -167,13 +168,22 @@ async function waitForPeers(
   });
 }
 
-/** Opens the send page through `origin`, chooses `file`, reads the link. */
+/** A page, and the errors it has reported since it opened. */
+interface OpenPage {
+  page: Page;
+  errors: PageErrors;
+}
+
+/**
+ * Opens the send page through `origin`, chooses `file`, reads the link.
+ */
 async function share(
   browser: TestBrowser,
   origin: string,
   file: SourceOnDisk,
-): Promise<{ page: Page; link: string }> {
+): Promise<OpenPage & { link: string }> {
   const page = await browser.newPage();
+  const errors = collectPageErrors(page);
   await page.goto(origin);
   await page.waitForSelector("beam-island[data-hydrated]");
   await page.setInputFiles("#file-input", file.path);
@@ -185,25 +195,30 @@ async function share(
     link.startsWith(`${origin}/r/`),
     `a link through ${origin}: ${link}`,
   );
-  return { page, link };
+  return { page, errors, link };
 }
 
-/** Opens a share link with the save pickers stubbed, until it is ready. */
-async function openReceive(browser: TestBrowser, link: string): Promise<Page> {
+/** Opens a share link with the save pickers stubbed, until it hydrates. */
+async function openReceive(
+  browser: TestBrowser,
+  link: string,
+): Promise<OpenPage> {
   const page = await browser.newPage();
+  const errors = collectPageErrors(page);
   await page.addInitScript(PICKER_STUB);
   await page.goto(link);
   await page.waitForSelector("beam-island[data-hydrated]");
-  return page;
+  return { page, errors };
 }
 
 /**
  * Presses Download on a ready receive page, waits for the saved file and
- * compares it with the source; the sender's row must reach "done" too.
+ * compares it with the source; the sender's row must reach "done" too, and
+ * neither page may have reported an error.
  */
 async function download(
-  sender: Page,
-  receiver: Page,
+  { page: sender, errors: senderErrors }: OpenPage,
+  { page: receiver, errors: receiverErrors }: OpenPage,
   file: SourceOnDisk,
 ): Promise<void> {
   // Ready means the sealed file list crossed from the sender already.
@@ -225,6 +240,31 @@ async function download(
     timeout: WAIT_MS,
   });
   assert.equal(await row.getAttribute("data-state"), "done");
+  assert.deepEqual(senderErrors.messages, [], "the send page's errors");
+  assert.deepEqual(receiverErrors.messages, [], "the receive page's errors");
+}
+
+/** What each instance printed and each open page says, for a failure. */
+async function describeState(
+  instances: Instance[],
+  browsers: TestBrowser[],
+): Promise<string> {
+  const lines: string[] = [];
+  for (const { port, process } of instances) {
+    lines.push(
+      `instance on port ${port} (${process.running ? "running" : "exited"}):`,
+      process.stdout.trim(),
+      process.stderr.trim(),
+    );
+  }
+  for (const browser of browsers) {
+    for (const page of browser.context.pages()) {
+      const status = await page.locator(".status").allInnerTexts()
+        .catch(() => []);
+      lines.push(`page ${page.url()}: ${status.join(" / ") || "(no status)"}`);
+    }
+  }
+  return lines.filter((line) => line !== "").join("\n");
 }
 
 Deno.test(
@@ -260,12 +300,7 @@ Deno.test(
 
       // Sender and receiver on different instances.
       const first = await makeFile(dir, "across.bin", 4 * 1024 * 1024, 41);
-      const { page: sender, link } = await share(
-        senderBrowser,
-        origin,
-        first,
-      );
-      const senderErrors = collectPageErrors(sender);
+      const sender = await share(senderBrowser, origin, first);
       let counts: number[] = [];
       await waitUntil(async () => {
         counts = await peerCounts(instances);
@@ -274,10 +309,10 @@ Deno.test(
       const senderAt = counts.indexOf(1);
       const otherAt = 1 - senderAt;
 
-      let receiver: Page | undefined;
+      let receiver: OpenPage | undefined;
       const landings: number[] = [];
       for (let tries = 0; tries < LANDING_TRIES; tries++) {
-        const page = await openReceive(receiverBrowser, link);
+        const opened = await openReceive(receiverBrowser, sender.link);
         await waitUntil(async () => {
           counts = await peerCounts(instances);
           return counts[0] + counts[1] === 2;
@@ -285,10 +320,10 @@ Deno.test(
         const landedAt = counts[otherAt] === 1 ? otherAt : senderAt;
         landings.push(instances[landedAt].port);
         if (landedAt === otherAt) {
-          receiver = page;
+          receiver = opened;
           break;
         }
-        await page.close();
+        await opened.page.close();
         await waitForPeers(
           instances,
           senderAt === 0 ? [1, 0] : [0, 1],
@@ -307,10 +342,7 @@ Deno.test(
           `${LANDING_TRIES} receive pages all landed on port ` +
           `${instances[senderAt].port} (landings: ${landings.join(", ")})`,
       );
-      const receiverErrors = collectPageErrors(receiver);
       await download(sender, receiver, first);
-      assert.deepEqual(receiverErrors.messages, []);
-      assert.deepEqual(senderErrors.messages, []);
       // A finished receiver leaves signaling, as the protocol says; the
       // sender stays where it was.
       await waitForPeers(instances, senderAt === 0 ? [1, 0] : [0, 1]);
@@ -321,23 +353,27 @@ Deno.test(
       Deno.kill(-killed.process.pid, "SIGKILL");
       const status = await killed.process.stop();
       assert.equal(status.signal, "SIGKILL");
-      await sender.close();
-      await receiver.close();
+      await sender.page.close();
+      await receiver.page.close();
       await waitForPeers([survivor], [0]);
 
       // A new share through the same origin: nginx fails over.
       const second = await makeFile(dir, "survivor.bin", 4 * 1024 * 1024, 43);
-      const again = await share(senderBrowser, origin, second);
-      const receiver2 = await openReceive(receiverBrowser, again.link);
-      await download(again.page, receiver2, second);
+      const sender2 = await share(senderBrowser, origin, second);
+      const receiver2 = await openReceive(receiverBrowser, sender2.link);
+      await download(sender2, receiver2, second);
       await waitForPeers([survivor], [1]);
       const after = await health(survivor);
       assert.equal(after.status, "ok");
       assert.equal(after.bus, "up");
       assert.equal(after.busDropped, 0);
       if (SCREENSHOT !== undefined) {
-        await receiver2.screenshot({ path: SCREENSHOT, fullPage: true });
+        await receiver2.page.screenshot({ path: SCREENSHOT, fullPage: true });
       }
+    } catch (error) {
+      // The processes' output and the pages are gone once cleaned up.
+      console.error(await describeState(instances, browsers));
+      throw error;
     } finally {
       for (const browser of browsers) await browser.close();
       await nginx?.stop();
