@@ -16,12 +16,7 @@ import {
   type PageErrors,
   type TestBrowser,
 } from "./_helpers/browser.ts";
-import {
-  freePort,
-  spawnProcess,
-  type TestProcess,
-  waitForHttp,
-} from "./_helpers/process.ts";
+import { type BeamProcess, startBeam } from "./_helpers/beam.ts";
 import {
   startNginx,
   startRedis,
@@ -34,17 +29,6 @@ import {
   PICKER_STUB,
   type SourceOnDisk,
 } from "./_helpers/transfer.ts";
-
-const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
-  .replace(/\/$/, "");
-
-/** The permissions Deno Deploy grants: what a deployment's instances get. */
-const DEPLOY_FLAGS = [
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-sys",
-];
 
 /**
  * How many receive pages may be opened before one lands on the instance
@@ -61,12 +45,7 @@ const WAIT_MS = 15_000;
 const SCREENSHOT = Deno.env.get("BEAM_SCREENSHOT");
 
 /** One Beam process. */
-interface Instance {
-  process: TestProcess;
-  port: number;
-  /** Its own origin, not through nginx. */
-  url: string;
-}
+type Instance = BeamProcess;
 
 /** What an instance's `/healthz` answers. */
 interface Health {
@@ -78,48 +57,27 @@ interface Health {
 }
 
 /**
- * Runs main.ts on `port` as a deployment's instance does, joined over
- * `redisUrl`, letting pages served through `origin` connect.
+ * Runs main.ts as a deployment's instance does (tests/_helpers/beam.ts),
+ * joined over `redisUrl`, and waits until its bus is up.
  */
-async function startInstance(
-  port: number,
-  redisUrl: string,
-  origin: string,
-): Promise<Instance> {
-  const process = spawnProcess(Deno.execPath(), {
-    args: ["run", ...DEPLOY_FLAGS, "main.ts"],
-    cwd: ROOT,
-    env: {
-      PORT: String(port),
-      HOSTNAME: "127.0.0.1",
-      ICE_SERVERS: "[]",
-      REDIS_URL: redisUrl,
-      // nginx connects from loopback: its X-Forwarded-For names the browser.
-      TRUST_PROXY: "loopback",
-      // The helper's nginx sends `Host: $host`, which drops its port, so
-      // the instances would take nginx's own origin for a foreign one.
-      ALLOWED_ORIGINS: origin,
-      // What the tests' own environment may hold must not change the run.
-      DENO_DEPLOYMENT_ID: undefined,
-      MAX_PEERS: undefined,
-      MAX_PEERS_PER_IP: undefined,
-      CONNECT_TIMEOUT_MS: undefined,
-      DENO_V8_FLAGS: undefined,
-    },
+async function startInstance(redisUrl: string): Promise<Instance> {
+  const instance = await startBeam({
+    REDIS_URL: redisUrl,
+    // nginx connects from loopback: its X-Forwarded-For names the browser.
+    TRUST_PROXY: "loopback",
+    // What the tests' own environment may hold must not change the run.
+    MAX_PEERS: undefined,
+    MAX_PEERS_PER_IP: undefined,
+    CONNECT_TIMEOUT_MS: undefined,
   });
-  const instance = { process, port, url: `http://127.0.0.1:${port}` };
   try {
     // 200 means the bus is not down; it must also not be merely local.
-    await waitForHttp(`${instance.url}/healthz`, {
-      process,
-      ready: (response) => response.status === 200,
-    });
     await waitUntil(
       async () => (await health(instance)).bus === "up",
-      `instance on port ${port} reports its bus up`,
+      `instance on port ${instance.port} reports its bus up`,
     );
   } catch (error) {
-    await process.stop();
+    await instance.stop();
     throw error;
   }
   return instance;
@@ -277,13 +235,8 @@ Deno.test(
     const browsers: TestBrowser[] = [];
     try {
       redis = await startRedis();
-      // nginx first, so the instances can be told its origin; it only
-      // connects to them once a request comes.
-      const ports = [freePort(), freePort()];
-      nginx = await startNginx(ports.map((port) => `127.0.0.1:${port}`));
-      const origin = nginx.url;
       const started = await Promise.allSettled(
-        ports.map((port) => startInstance(port, redis!.url, origin)),
+        [0, 1].map(() => startInstance(redis!.url)),
       );
       for (const result of started) {
         if (result.status === "fulfilled") instances.push(result.value);
@@ -291,6 +244,9 @@ Deno.test(
       for (const result of started) {
         if (result.status === "rejected") throw result.reason;
       }
+      // One origin in front of both, as a deployment has.
+      nginx = await startNginx(instances.map((i) => `127.0.0.1:${i.port}`));
+      const origin = nginx.url;
       // Two browsers, as two people would use: separate profiles and OPFS.
       for (let i = 0; i < 2; i++) {
         browsers.push(await launchBrowser({ origin }));
