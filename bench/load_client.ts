@@ -49,6 +49,8 @@ interface Pair {
   progSent: number;
   progRecv: number;
   done: boolean;
+  /** The last step either end received (-1: none yet). */
+  lastStep: number;
 }
 
 let kind: ServerKind = "beam";
@@ -155,6 +157,7 @@ function maybeStartProgress(pair: Pair): void {
 
 /** The closed-loop conversation: each step answers the one before. */
 function react(pair: Pair, step: number): void {
+  pair.lastStep = step;
   if (step === 0) {
     sendStep(pair, 1, nowUs());
   } else if (step === 1) {
@@ -371,6 +374,7 @@ async function connect(cmd: Record<string, number>): Promise<unknown> {
       progSent: 0,
       progRecv: 0,
       done: false,
+      lastStep: -1,
     };
     r.pair = pair;
     s.pair = pair;
@@ -412,6 +416,7 @@ async function converse(cmd: Record<string, number>): Promise<unknown> {
       progSent: 0,
       progRecv: 0,
       done: false,
+      lastStep: -1,
     });
   }
   const cpu0 = cpuMs();
@@ -430,8 +435,19 @@ async function converse(cmd: Record<string, number>): Promise<unknown> {
   onAllDone = null;
   mode = "idle";
   const endAt = startAt + (lastReceiveAt / 1000 - t0);
+  // Where unfinished pairs stopped: the last step they received, and
+  // whether an end was closed meanwhile.
+  const stuck: Record<string, number> = {};
+  for (const pair of pairs) {
+    if (pair.done) continue;
+    const key = `last step ${pair.lastStep}${
+      pair.r.ws.closed || pair.s.ws.closed ? " (closed)" : ""
+    }`;
+    stuck[key] = (stuck[key] ?? 0) + 1;
+  }
   return {
     complete,
+    stuck,
     pairs: pairs.length,
     donePairs,
     doneAt,

@@ -67,6 +67,7 @@ export interface Flags {
   beamBase: string;
   busNs: number[];
   busRuns: number;
+  busSetups: ServerKind[];
   redisCpus: string;
   only: string[];
   report: string;
@@ -94,6 +95,8 @@ const HELP = `Usage: deno task bench [flags]
                      redis-server with every pair split between them
   --bus-n=1000,10000 peer counts of the bus phase (all instances together)
   --bus-runs=3       runs per setup and N of the bus phase
+  --bus-setups=beam,beam-redis  the bus phase's setups (one instance; two
+                     over Redis)
   --redis-cpus=0     CPUs of the bus phase's redis-server (taskset's list;
                      the Beam instances get CPU 0, as any server)
   --server-nofile=16384  open-file limit of each server
@@ -155,6 +158,13 @@ export function parseFlags(args: string[]): Flags {
     }
   }
   const only = (map.get("only") ?? "load,slow,flood,storm").split(",");
+  for (const s of (map.get("bus-setups") ?? "").split(",").filter(Boolean)) {
+    if (s !== "beam" && s !== "beam-redis") {
+      throw new TypeError(
+        `Cannot read --bus-setups: unknown setup ${JSON.stringify(s)}`,
+      );
+    }
+  }
   const date = new Date().toISOString().slice(0, 10);
   // A run of the bus phase alone must not overwrite the day's full results.
   const suffix = `${quick ? "-quick" : ""}${
@@ -183,6 +193,9 @@ export function parseFlags(args: string[]): Flags {
     busNs: (map.get("bus-n") ?? (quick ? "1000" : "1000,10000")).split(",")
       .map(Number),
     busRuns: num("bus-runs", quick ? 1 : 3),
+    busSetups: (map.get("bus-setups") ?? "beam,beam-redis").split(
+      ",",
+    ) as ServerKind[],
     redisCpus: map.get("redis-cpus") ?? "0",
     only,
     report: map.get("report") ?? "",
@@ -272,6 +285,16 @@ function shares(n: number, k: number): number[] {
     { length: k },
     (_, i) => 2 * (Math.floor(pairs / k) + (i < pairs % k ? 1 : 0)),
   );
+}
+
+/** An instance's /healthz, or what went wrong asking for it. */
+async function healthOf(port: number): Promise<Record<string, unknown>> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+    return await response.json();
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
 }
 
 /**
@@ -591,6 +614,11 @@ class Bench {
       const c1 = this.clients.map((c) => procStat(c.pid).cpuMs);
       const m1 = machineBusyMs() - procStat(Deno.pid).cpuMs;
       const redisAfter = redis ? await redisSample(redis) : undefined;
+      // What each instance says of its bus after the conversation: still
+      // up, and how many frames from Redis it dropped as not Beam's.
+      const health = redis
+        ? await Promise.all(servers.map((s) => healthOf(s.port)))
+        : undefined;
       const h = mergeHists(replies);
       const relayed = sumOf(replies, "relayed");
       const startAt = Math.min(...replies.map((r) => r.startAt as number));
@@ -647,6 +675,7 @@ class Bench {
             instances: servers.map((s, i) => ({
               port: s.port,
               pid: s.pid,
+              health: health?.[i],
               peers: held[i],
               cpuMs: instanceCpu[i],
               cpuUsPerMsg: perMsg(instanceCpu[i]),
@@ -677,6 +706,7 @@ class Bench {
         heartbeats: sumOf(replies, "heartbeats"),
         unexpected: mergeCounts(replies, "unexpected"),
         closes: mergeCounts(replies, "closes"),
+        stuck: mergeCounts(replies, "stuck"),
       });
       if (
         type === "load" && n === f.pacedN && f.rate > 0 && f.pacedMs > 0 &&
@@ -1236,7 +1266,7 @@ async function main(): Promise<void> {
     }
     // The bus phase: one Beam instance against two over Redis, every pair
     // split between them, alternating as the load phase does.
-    const busKinds: ServerKind[] = ["beam", "beam-redis"];
+    const busKinds = flags.busSetups;
     for (let r = 0; r < (bus ? flags.busRuns : 0); r++) {
       for (const n of flags.busNs) {
         for (const kind of rotate(busKinds, r + flags.busNs.indexOf(n))) {
