@@ -209,6 +209,12 @@ export interface RedisSample {
   subscribe: number;
   /** INFO stats: channels with a subscriber now. */
   channels: number;
+  /**
+   * INFO stats: read and write events Redis processed (about one read or
+   * write call each): PUBLISHes per read say how well commands are batched.
+   */
+  reads: number;
+  writes: number;
 }
 
 /** Reads redis-server's CPU, memory and command counts. */
@@ -231,6 +237,8 @@ export async function redisSample(redis: RunningRedis): Promise<RedisSample> {
     publish: calls("publish"),
     subscribe: calls("subscribe"),
     channels: Number(stats.pubsub_channels),
+    reads: Number(stats.total_reads_processed),
+    writes: Number(stats.total_writes_processed),
   };
 }
 
