@@ -22,13 +22,16 @@
  * - Frames on our channels that are not Beam's (not JSON, the wrong shape,
  *   too large) are dropped and counted, never delivered.
  *
- * The client is `@redis/client` (node-redis): Redis's own, maintained,
- * no dependencies, and it resubscribes and reconnects by itself.
+ * Subscribing is `@redis/client` (node-redis): Redis's own, maintained,
+ * no dependencies, and it resubscribes and reconnects by itself. Publishing,
+ * the one command on every cross-instance frame's path, is a small RESP
+ * writer on Deno's sockets (resp_publisher.ts), measured cheaper.
  *
  * @module
  */
 
 import { createClient } from "@redis/client";
+import { RespPublisher } from "./resp_publisher.ts";
 import { type BusReceiver, type BusState, type SignalBus } from "./bus.ts";
 import { CLIENT_EVENT_ARITY, parseServerFrame } from "./protocol.ts";
 
@@ -109,30 +112,24 @@ export class RedisBus implements SignalBus {
     this.#maxPendingBytes = options.maxPendingBytes ?? 8 * 1024 * 1024;
     this.#sendTimeoutMs = options.sendTimeoutMs ?? 5000;
     this.#log = options.log ?? ((message) => console.warn(message));
-    this.#publisher = createClient({
+    // Frames go out on a publisher of our own (resp_publisher.ts says
+    // why); node-redis subscribes, and renews subscriptions by itself.
+    this.#publisher = new RespPublisher(options.url, (ready, error) => {
+      // A new connection: whatever stalled the old one is gone.
+      if (ready) this.#stalled = false;
+      this.#report(error);
+    });
+    this.#subscriber = createClient({
       url: options.url,
-      // A frame sent while Redis is away must be answered `peer not exists`
-      // now, not held in a queue for a reconnect that may never come.
-      disableOfflineQueue: true,
-      // node-redis gives each command its own timeout by default, an
-      // AbortSignal that fires (and builds an error nobody reads) five
-      // seconds after every PUBLISH: 1.6 % of the CPU plus its garbage in
-      // the bus benchmark. The bus keeps one deadline for all (#expire).
+      // Subscriptions made while Redis is away wait for the reconnect.
+      disableOfflineQueue: false,
+      // node-redis gives each command a timer of its own by default; the
+      // bus keeps one deadline for all (#expire).
       commandOptions: { timeout: 0 },
       socket: { reconnectStrategy: (retries) => reconnectDelay(retries) },
     });
-    // Subscriptions made while Redis is away wait for the reconnect.
-    this.#subscriber = this.#publisher.duplicate({
-      disableOfflineQueue: false,
-    });
-    for (const client of [this.#publisher, this.#subscriber]) {
-      client.on("error", (error: Error) => this.#report(error));
-      client.on("ready", () => {
-        // A new connection: whatever stalled the old one is gone.
-        this.#stalled = false;
-        this.#report();
-      });
-    }
+    this.#subscriber.on("error", (error: Error) => this.#report(error));
+    this.#subscriber.on("ready", () => this.#report());
     this.#subscriber.on("ready", () => this.#rejoin());
     this.#timer = setInterval(() => this.#expire(), 250);
   }
@@ -143,7 +140,7 @@ export class RedisBus implements SignalBus {
    */
   async connect(): Promise<void> {
     await Promise.all([
-      this.#publisher.connect(),
+      this.#publisher.connect(reconnectDelay),
       this.#subscriber.connect(),
     ]);
   }
@@ -209,13 +206,14 @@ export class RedisBus implements SignalBus {
     const pending: Pending = { bytes, at: Date.now(), resolve };
     this.#pending.add(pending);
     this.#pendingBytes += bytes;
-    this.#publisher.publish(this.#prefix + to, frame).then(
-      (receivers) => {
-        this.#stalled = false;
-        this.#settle(pending, receivers > 0);
+    const sent = this.#publisher.send(
+      ["PUBLISH", this.#prefix + to, frame],
+      (reply) => {
+        if (typeof reply === "number") this.#stalled = false;
+        this.#settle(pending, typeof reply === "number" && reply > 0);
       },
-      () => this.#settle(pending, false),
     );
+    if (!sent) this.#settle(pending, false);
     return promise;
   }
 
@@ -224,13 +222,10 @@ export class RedisBus implements SignalBus {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const pending of this.#pending) this.#settle(pending, false);
-    await Promise.allSettled([
-      this.#publisher.close(),
-      this.#subscriber.close(),
-    ]);
+    this.#publisher.close();
+    await this.#subscriber.close().catch(() => {});
     // close() waits for replies only while connected; what it did not
     // finish, destroy() ends.
-    this.#publisher.destroy();
     this.#subscriber.destroy();
   }
 
@@ -253,15 +248,14 @@ export class RedisBus implements SignalBus {
     if (this.#stalled && !this.#probing && this.#publisher.isReady) {
       this.#probing = true;
       const asked = Date.now();
-      this.#publisher.ping().then(
-        () => {
-          if (Date.now() - asked < this.#sendTimeoutMs) this.#stalled = false;
-        },
-        () => {},
-      ).finally(() => {
+      const sent = this.#publisher.send(["PING"], (reply) => {
+        if (reply === "PONG" && Date.now() - asked < this.#sendTimeoutMs) {
+          this.#stalled = false;
+        }
         this.#probing = false;
         this.#report();
       });
+      if (!sent) this.#probing = false;
     }
     this.#report();
   }
