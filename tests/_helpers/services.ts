@@ -81,8 +81,11 @@ export interface TestRedis {
   cli(...args: string[]): Promise<string>;
 }
 
-/** Starts a `redis-server` on a free loopback port, without persistence. */
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * Starts a `redis-server` on a free loopback port, without persistence;
+ * `extra` adds settings (`["--requirepass", "secret"]`).
+ */
+export async function startRedis(extra: string[] = []): Promise<TestRedis> {
   const program = requireProgram("redis-server");
   const port = freePort();
   let process: TestProcess | undefined;
@@ -98,6 +101,7 @@ export async function startRedis(): Promise<TestRedis> {
         "",
         "--appendonly",
         "no",
+        ...extra,
       ],
     });
     const deadline = Date.now() + 10_000;
@@ -113,8 +117,7 @@ export async function startRedis(): Promise<TestRedis> {
   }
 
   async function stop(): Promise<void> {
-    // A paused server would sit on the SIGTERM that stop() sends first.
-    if (process?.running) Deno.kill(-process.pid, "SIGCONT");
+    // At once, SIGKILL: a paused server must not wake to answer first.
     await process?.stop(0);
   }
 
