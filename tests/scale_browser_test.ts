@@ -17,6 +17,7 @@ import {
   type TestBrowser,
 } from "./_helpers/browser.ts";
 import { type BeamProcess, startBeam } from "./_helpers/beam.ts";
+import { waitFor } from "./_helpers/ws.ts";
 import {
   startNginx,
   startRedis,
@@ -101,15 +102,11 @@ function peerCounts(instances: Instance[]): Promise<number[]> {
 }
 
 /** Polls `condition` until it holds; fails with `what` after `WAIT_MS`. */
-async function waitUntil(
+function waitUntil(
   condition: () => Promise<boolean>,
   what: string,
 ): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return waitFor(condition, WAIT_MS, what);
 }
 
 /** Waits until the instances hold exactly `expected` peers each. */
