@@ -7,7 +7,14 @@
  * @module
  */
 
-import { freePort, procStat, WORK_DIR } from "./servers.ts";
+import {
+  freePort,
+  pinned,
+  procStat,
+  shellQuote,
+  sleep,
+  WORK_DIR,
+} from "./servers.ts";
 
 /** A running redis-server. */
 export interface RunningRedis {
@@ -25,14 +32,6 @@ export interface RunningRedis {
   stop(): Promise<void>;
   /** Kills its group at once (the watchdog). */
   kill(): void;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** The redis-server binary: `$REDIS_SERVER` or the one on PATH. */
@@ -74,7 +73,7 @@ export async function startRedis(
     "--logfile",
     log,
   ];
-  const pin = options.cpus ? `taskset -c ${shellQuote(options.cpus)} ` : "";
+  const pin = pinned(options.cpus);
   // setsid: redis-server leads a group of its own, which is what is stopped.
   const child = new Deno.Command("setsid", {
     args: [

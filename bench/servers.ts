@@ -89,11 +89,13 @@ export function freePort(): number {
   return port;
 }
 
-function sleep(ms: number): Promise<void> {
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function shellQuote(word: string): string {
+/** `word` quoted for bash. */
+export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
@@ -210,7 +212,8 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
-function pinned(cpus: string | undefined): string {
+/** A `taskset` prefix that pins a command to `cpus`, if given. */
+export function pinned(cpus: string | undefined): string {
   return cpus ? `taskset -c ${shellQuote(cpus)} ` : "";
 }
 
