@@ -34,7 +34,7 @@
 import { createClient } from "@redis/client";
 import { RespPublisher } from "./resp_publisher.ts";
 import { type BusReceiver, type BusState, type SignalBus } from "./bus.ts";
-import { CLIENT_EVENT_ARITY, parseServerFrame } from "./protocol.ts";
+import { parseServerFrame } from "./protocol.ts";
 
 /** Options of a {@linkcode RedisBus}. */
 export interface RedisBusOptions {
@@ -175,7 +175,9 @@ export class RedisBus implements SignalBus {
   join(id: string): Promise<void> | undefined {
     this.#joined.add(id);
     const subscribed = this.#subscribe([id]);
-    if (!this.#subscriber.isReady) return undefined;
+    // While the bus is down no other instance can reach the peer anyway:
+    // it is told its id at once, and #rejoin subscribes it on return.
+    if (this.state !== "up") return undefined;
     this.#joining.set(id, subscribed);
     subscribed.finally(() => {
       if (this.#joining.get(id) === subscribed) this.#joining.delete(id);
@@ -232,16 +234,16 @@ export class RedisBus implements SignalBus {
     return promise;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     this.#closed = true;
     clearInterval(this.#timer);
     for (const pending of this.#pending) this.#settle(pending, false);
     this.#publisher.close();
-    await this.#subscriber.close().catch(() => {});
-    // close() waits for replies only while connected; what it did not
-    // finish, destroy() ends.
+    // Not node-redis's close(): while it reconnects, that promise can wait
+    // on nothing at all. Subscriptions end with the connection anyway.
     this.#subscriber.destroy();
+    return Promise.resolve();
   }
 
   #settle(pending: Pending, took: boolean): void {
@@ -250,7 +252,10 @@ export class RedisBus implements SignalBus {
     pending.resolve(took);
   }
 
-  /** Answers `peer not exists` for frames Redis has held past the deadline. */
+  /**
+   * Gives up the waiting frames (`peer not exists`) once Redis has answered
+   * nothing for `sendTimeoutMs` while they wait, and probes a stalled Redis.
+   */
   #expire(): void {
     const now = Date.now();
     const oldest = this.#pending.values().next().value;
@@ -314,8 +319,9 @@ export class RedisBus implements SignalBus {
       this.#dropped++;
       return;
     }
-    // Only relayed client events travel on the bus, never a server's own.
-    if (!("from" in frame) || CLIENT_EVENT_ARITY[frame.event] === undefined) {
+    // Only relayed client events (those with a sender) travel on the bus,
+    // never a server's own.
+    if (!("from" in frame)) {
       this.#dropped++;
       return;
     }

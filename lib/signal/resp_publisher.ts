@@ -241,9 +241,7 @@ export class RespPublisher {
     for (;;) {
       const n = await conn.read(chunk);
       if (n === null) return;
-      const joined = new Uint8Array(buffer.length + n);
-      joined.set(buffer);
-      joined.set(chunk.subarray(0, n), buffer.length);
+      const joined = append(buffer, chunk.subarray(0, n));
       const { replies, used } = parseReplies(joined);
       buffer = joined.slice(used);
       for (const reply of replies) {
@@ -295,11 +293,16 @@ async function readOne(conn: Deno.Conn): Promise<Reply> {
   for (;;) {
     const n = await conn.read(chunk);
     if (n === null) throw new Error("Redis closed the connection");
-    const joined = new Uint8Array(buffer.length + n);
-    joined.set(buffer);
-    joined.set(chunk.subarray(0, n), buffer.length);
-    buffer = joined;
+    buffer = append(buffer, chunk.subarray(0, n));
     const { replies } = parseReplies(buffer);
     if (replies.length > 0) return replies[0];
   }
+}
+
+/** `head` followed by `tail`, in a new array. */
+function append(head: Uint8Array, tail: Uint8Array): Uint8Array<ArrayBuffer> {
+  const joined = new Uint8Array(head.length + tail.length);
+  joined.set(head);
+  joined.set(tail, head.length);
+  return joined;
 }
