@@ -138,15 +138,35 @@ export class SendSession {
   stop(): void {
     this.#stopped = true;
     this.#digests?.stop();
+    const links = [...this.#peers.values()].map((peer) => peer.link);
     for (const peer of this.#peers.values()) {
       clearTimeout(peer.forget);
-      peer.link?.close();
       if (peer.view.phase !== "done") {
         peer.view = { ...peer.view, phase: "failed", message: "Stopped" };
       }
     }
-    this.#signal?.close();
+    // Leave signaling first and cut the connections once the server has
+    // let the id go (or after a second): a receiver whose channel closes
+    // asks again at once, and must hear `peer not exists` ("no longer
+    // active"), not send its request into a page that stopped listening
+    // and wait for an answer that never comes.
+    const signal = this.#signal;
     this.#signal = null;
+    let cut = false;
+    const cutLinks = () => {
+      if (cut) return;
+      cut = true;
+      clearTimeout(fallback);
+      for (const link of links) link?.close();
+    };
+    const fallback = setTimeout(cutLinks, signal?.open ? 1000 : 0);
+    if (signal?.open) {
+      signal.onClose(cutLinks);
+      signal.close();
+    } else {
+      signal?.close();
+      cutLinks();
+    }
     this.#publish();
   }
 
