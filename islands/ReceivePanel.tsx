@@ -7,7 +7,7 @@ import {
   ReceiveSession,
   type ReceiveStatus,
 } from "../lib/transfer/receive_session.ts";
-import type { Offer } from "../lib/transfer/wire.ts";
+import type { Manifest } from "../lib/transfer/wire.ts";
 import { formatBytes } from "../lib/transfer/rate.ts";
 import { signalUrl } from "../lib/signal/client.ts";
 import {
@@ -66,7 +66,7 @@ export default function ReceivePanel(
   { senderId, iceServers, connectTimeoutMs }: ReceivePanelProps,
 ) {
   const status = useSignal<ReceiveStatus | null>(null);
-  const offer = useSignal<Offer | null>(null);
+  const manifest = useSignal<Manifest | null>(null);
   const started = useSignal(false);
   const warning = useSignal<Destination | null>(null);
   const saveNote = useSignal("");
@@ -83,7 +83,7 @@ export default function ReceivePanel(
       onStatus: (s) => status.value = s,
     });
     session.current = next;
-    next.open().then((o) => offer.value = o, () => {});
+    next.open().then((o) => manifest.value = o, () => {});
     const unload = (event: BeforeUnloadEvent) => {
       const phase = next.status.phase;
       if (phase === "receiving" || phase === "reconnecting") {
@@ -99,7 +99,7 @@ export default function ReceivePanel(
   }, []);
 
   async function download(destination: Destination, confirmed = false) {
-    const current = offer.value;
+    const current = manifest.value;
     const s = session.current;
     if (current === null || s === null || started.value) return;
     const total = current.files.reduce((n, f) => n + f.size, 0);
@@ -123,10 +123,10 @@ export default function ReceivePanel(
   }
 
   const st = status.value;
-  const o = offer.value;
+  const o = manifest.value;
   const phase = st?.phase ?? "connecting";
   const total = o?.files.reduce((n, f) => n + f.size, 0) ?? 0;
-  // Feature detection makes a MessageChannel and a stream: once per offer,
+  // Feature detection makes a MessageChannel and a stream: once per manifest,
   // never per render (a render per progress step leaked them by thousands).
   const choices = useMemo(() => o ? destinations(o.files) : [], [o]);
   const failed = phase === "failed";

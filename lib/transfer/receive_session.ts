@@ -14,7 +14,7 @@ import { SignalClient } from "../signal/client.ts";
 import { ConnectError, type PeerConnectionFactory, PeerLink } from "./rtc.ts";
 import { FileReceiver } from "./receiver.ts";
 import { ChannelClosedError } from "./channel.ts";
-import { type Offer, parseOffer } from "./wire.ts";
+import { type Manifest, parseManifest } from "./wire.ts";
 import type { Sink } from "./sink.ts";
 import { RateMeter, throttle } from "./rate.ts";
 import {
@@ -95,7 +95,7 @@ class Interrupt extends Error {
 export class ReceiveSession {
   #options: ReceiveSessionOptions;
   #signal: SignalClient | null = null;
-  #offer: Offer | null = null;
+  #offer: Manifest | null = null;
   #keys: ShareKeys | null = null;
   #link: PeerLink | null = null;
   #waiting:
@@ -128,7 +128,7 @@ export class ReceiveSession {
    * Connects to signaling and asks the sender for its file list. Rejects
    * with a message for people: malformed link, inactive link, no server.
    */
-  async open(): Promise<Offer> {
+  async open(): Promise<Manifest> {
     if (!isPeerId(this.#options.senderId)) {
       throw this.#fail(LINK_MALFORMED);
     }
@@ -295,7 +295,7 @@ export class ReceiveSession {
   }
 
   /** Ensures signaling is up, sends `request` and waits for `response`. */
-  async #request(): Promise<Offer> {
+  async #request(): Promise<Manifest> {
     if (this.#closed) throw new Error("Cancelled");
     if (this.#signal === null || !this.#signal.open) {
       this.#signal = await SignalClient.connect(this.#options.signalUrl);
@@ -329,7 +329,7 @@ export class ReceiveSession {
     }
     try {
       if (this.#keys === null) throw new AuthError(KEY_MISSING);
-      return parseOffer(await unseal(this.#keys, this.#signal.id, sealed));
+      return parseManifest(await unseal(this.#keys, this.#signal.id, sealed));
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       // Without the key nothing here can be read or signed. Say so to the
@@ -426,6 +426,6 @@ export class ReceiveSession {
   }
 }
 
-function sum(offer: Offer): number {
+function sum(offer: Manifest): number {
   return offer.files.reduce((n, f) => n + f.size, 0);
 }

@@ -14,7 +14,7 @@
 import {
   type ControlMessage,
   encodeControl,
-  type Offer,
+  type Manifest,
   parseControl,
 } from "./wire.ts";
 import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
@@ -39,9 +39,9 @@ export class IntegrityError extends Error {
   }
 }
 
-/** Receives one share (the files of an {@linkcode Offer}) into a sink. */
+/** Receives one share (the files of a {@linkcode Manifest}) into a sink. */
 export class FileReceiver {
-  #offer: Offer;
+  #manifest: Manifest;
   #sink: Sink;
   #ackBytes: number;
   #onProgress: (bytes: number) => void;
@@ -55,8 +55,8 @@ export class FileReceiver {
   #finished = false;
   #failed: Error | null = null;
 
-  constructor(offer: Offer, sink: Sink, options: ReceiveOptions = {}) {
-    this.#offer = offer;
+  constructor(manifest: Manifest, sink: Sink, options: ReceiveOptions = {}) {
+    this.#manifest = manifest;
     this.#sink = sink;
     this.#ackBytes = options.ackBytes ?? 1024 * 1024;
     this.#onProgress = options.onProgress ?? (() => {});
@@ -65,13 +65,13 @@ export class FileReceiver {
 
   /** Total bytes of the share. */
   get total(): number {
-    return this.#offer.files.reduce((n, f) => n + f.size, 0);
+    return this.#manifest.files.reduce((n, f) => n + f.size, 0);
   }
 
   /** Bytes of the share written so far. */
   get position(): number {
     let position = this.#offset;
-    for (let i = 0; i < this.#index; i++) position += this.#offer.files[i].size;
+    for (let i = 0; i < this.#index; i++) position += this.#manifest.files[i].size;
     return position;
   }
 
@@ -146,7 +146,7 @@ export class FileReceiver {
     const message: ControlMessage = parseControl(data);
     switch (message.t) {
       case "file": {
-        const expected = this.#offer.files[message.index];
+        const expected = this.#manifest.files[message.index];
         if (expected === undefined || message.index !== this.#index) {
           throw new RangeError(
             `Cannot receive: the sender sent file ${message.index}, expected ${this.#index}`,
@@ -167,9 +167,9 @@ export class FileReceiver {
         await this.#endFile(channel, message.index, message.sha256);
         return false;
       case "done":
-        if (this.#index !== this.#offer.files.length) {
+        if (this.#index !== this.#manifest.files.length) {
           throw new RangeError(
-            `Cannot finish: the sender stopped after ${this.#index} of ${this.#offer.files.length} files`,
+            `Cannot finish: the sender stopped after ${this.#index} of ${this.#manifest.files.length} files`,
           );
         }
         await this.#sink.finish();
@@ -185,7 +185,7 @@ export class FileReceiver {
   }
 
   async #write(channel: DataChannelLike, chunk: Uint8Array): Promise<void> {
-    const file = this.#offer.files[this.#index];
+    const file = this.#manifest.files[this.#index];
     if (this.#writer === null || this.#hash === null || file === undefined) {
       throw new TypeError(
         "Cannot receive: file bytes came before a file header",
@@ -211,7 +211,7 @@ export class FileReceiver {
     index: number,
     sha256: string,
   ): Promise<void> {
-    const file = this.#offer.files[index];
+    const file = this.#manifest.files[index];
     if (index !== this.#index || this.#writer === null || this.#hash === null) {
       throw new RangeError(`Cannot receive: unexpected end of file ${index}`);
     }

@@ -18,7 +18,7 @@ import {
   type SourceFile,
 } from "./sender.ts";
 import { ChannelClosedError } from "./channel.ts";
-import { encodeControl, type Offer } from "./wire.ts";
+import { encodeControl, type Manifest } from "./wire.ts";
 import { RateMeter } from "./rate.ts";
 import {
   AuthError,
@@ -176,7 +176,7 @@ export class SendSession {
     switch (frame.event) {
       case EVENT.request: {
         const peer = this.#peer(from);
-        const offer: Offer = { files: this.#options.files.map(metaOf) };
+        const offer: Manifest = { files: this.#options.files.map(metaOf) };
         // Only the link's holders can read the file list: the server
         // relays ciphertext.
         seal(this.#keys!, from, offer).then((sealed) => {

@@ -156,15 +156,15 @@ export function parseControl(text: string): ControlMessage {
   );
 }
 
-/** The file list a sender offers, as sent in `response`. */
-export interface Offer {
+/** The manifest: the list of files a sender shares, sent sealed in `response`. (Not the WebRTC `offer`, which the receiver makes.) */
+export interface Manifest {
   /** Every file, in sending order. */
   files: FileMeta[];
 }
 
-/** Checks an offer from the other side; throws a `TypeError` if malformed. */
-export function parseOffer(value: unknown): Offer {
-  const files = (value as Offer | null)?.files;
+/** Checks a manifest from the sender; throws a `TypeError` if malformed. */
+export function parseManifest(value: unknown): Manifest {
+  const files = (value as Manifest | null)?.files;
   if (!Array.isArray(files) || files.length === 0 || !files.every(isFileMeta)) {
     throw new TypeError("Cannot read the file list: it is malformed");
   }

@@ -4,7 +4,7 @@ import {
   encodeControl,
   isFileMeta,
   parseControl,
-  parseOffer,
+  parseManifest,
 } from "./wire.ts";
 import type { FileMeta } from "./sink.ts";
 
@@ -204,13 +204,13 @@ Deno.test("isFileMeta() rejects malformed metadata", () => {
   assert.equal(isFileMeta(noType), false);
 });
 
-Deno.test("parseOffer() accepts a list of files", () => {
+Deno.test("parseManifest() accepts a list of files", () => {
   const files = [META, { ...META, name: "b.txt", type: "text/plain" }];
-  assert.deepEqual(parseOffer({ files }), { files });
-  assert.deepEqual(parseOffer({ files: [META], extra: 1 }), { files: [META] });
+  assert.deepEqual(parseManifest({ files }), { files });
+  assert.deepEqual(parseManifest({ files: [META], extra: 1 }), { files: [META] });
 });
 
-Deno.test("parseOffer() rejects a malformed file list", () => {
+Deno.test("parseManifest() rejects a malformed file list", () => {
   for (
     const value of [
       undefined,
@@ -226,7 +226,7 @@ Deno.test("parseOffer() rejects a malformed file list", () => {
     ]
   ) {
     assert.throws(
-      () => parseOffer(value),
+      () => parseManifest(value),
       new TypeError("Cannot read the file list: it is malformed"),
     );
   }
