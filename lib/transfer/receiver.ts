@@ -20,10 +20,11 @@ import {
 import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
 import { Sha256 } from "./hash.ts";
 import type { FileWriter, Sink } from "./sink.ts";
+import { ACK_BYTES } from "./tuning.ts";
 
 /** Tuning and callbacks of a {@linkcode FileReceiver}. */
 export interface ReceiveOptions {
-  /** Acknowledge after this many newly written bytes. Default 1 MiB. */
+  /** Acknowledge after this many newly written bytes. Default `ACK_BYTES` (tuning.ts). */
   ackBytes?: number;
   /** Called after each write: bytes of the share written so far. */
   onProgress?: (bytes: number) => void;
@@ -58,7 +59,7 @@ export class FileReceiver {
   constructor(manifest: Manifest, sink: Sink, options: ReceiveOptions = {}) {
     this.#manifest = manifest;
     this.#sink = sink;
-    this.#ackBytes = options.ackBytes ?? 1024 * 1024;
+    this.#ackBytes = options.ackBytes ?? ACK_BYTES;
     this.#onProgress = options.onProgress ?? (() => {});
     this.#onFileDone = options.onFileDone ?? (() => {});
   }
@@ -71,7 +72,9 @@ export class FileReceiver {
   /** Bytes of the share written so far. */
   get position(): number {
     let position = this.#offset;
-    for (let i = 0; i < this.#index; i++) position += this.#manifest.files[i].size;
+    for (let i = 0; i < this.#index; i++) {
+      position += this.#manifest.files[i].size;
+    }
     return position;
   }
 

@@ -21,25 +21,32 @@ import {
 } from "./channel.ts";
 import { hashRange, Sha256, type Sliceable } from "./hash.ts";
 import type { FileMeta } from "./sink.ts";
+import {
+  FALLBACK_CHUNK_BYTES,
+  HIGH_WATER_BYTES,
+  LOW_WATER_BYTES,
+  READ_BYTES,
+  WINDOW_BYTES,
+} from "./tuning.ts";
 
 /** A file to send: a `File` in a page, anything sliceable in tests. */
 export interface SourceFile extends FileMeta, Sliceable {}
 
 /** Tuning of a {@linkcode FileSender}; the defaults were measured (bench/). */
 export interface SendOptions {
-  /** Bytes per binary message. Default 64 KiB. */
+  /** Bytes per binary message. Default `FALLBACK_CHUNK_BYTES` (tuning.ts). */
   chunkSize?: number;
   /**
-   * Bytes per read of the file, sent as several messages. Default 1 MiB (at
+   * Bytes per read of the file, sent as several messages. Default `READ_BYTES` (at
    * least `chunkSize`): each read is a round trip to the browser process, so
    * fewer, larger reads cost less CPU per byte.
    */
   readSize?: number;
-  /** Stop sending while the channel buffers more than this. Default 1 MiB. */
+  /** Stop sending while the channel buffers more than this. Default `HIGH_WATER_BYTES`. */
   highWaterMark?: number;
-  /** Resume when the buffer falls to this. Default 256 KiB. */
+  /** Resume when the buffer falls to this. Default `LOW_WATER_BYTES`. */
   lowWaterMark?: number;
-  /** Most bytes sent but not yet acknowledged as written. Default 16 MiB. */
+  /** Most bytes sent but not yet acknowledged as written. Default `WINDOW_BYTES`. */
   windowBytes?: number;
   /** Called as the receiver acknowledges: bytes of the share written so far. */
   onProgress?: (bytes: number) => void;
@@ -87,14 +94,14 @@ export class FileSender {
   ) {
     this.#channel = channel;
     this.#files = files;
-    this.#chunkSize = options.chunkSize ?? 64 * 1024;
+    this.#chunkSize = options.chunkSize ?? FALLBACK_CHUNK_BYTES;
     this.#readSize = Math.max(
       this.#chunkSize,
-      options.readSize ?? 1024 * 1024,
+      options.readSize ?? READ_BYTES,
     );
-    this.#high = options.highWaterMark ?? 1024 * 1024;
-    this.#low = options.lowWaterMark ?? 256 * 1024;
-    this.#window = options.windowBytes ?? 16 * 1024 * 1024;
+    this.#high = options.highWaterMark ?? HIGH_WATER_BYTES;
+    this.#low = options.lowWaterMark ?? LOW_WATER_BYTES;
+    this.#window = options.windowBytes ?? WINDOW_BYTES;
     this.#onProgress = options.onProgress ?? (() => {});
     this.#digest = options.digest ?? null;
     if (this.#chunkSize < 1 || this.#low > this.#high) {

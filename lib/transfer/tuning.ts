@@ -1,0 +1,118 @@
+/**
+ * Every number that tunes a transfer, in one place, each with what chose it.
+ * The signaling server's own limits live in `lib/http/config.ts`.
+ *
+ * Measurements are in `bench/README.md` ("Transfer benchmark"), made with
+ * `deno task bench:transfer`; where a value was a judgement rather than a
+ * measurement, the comment says so.
+ *
+ * @module
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * Bytes per data-channel message. Chromium takes messages up to 256 KiB
+ * (`sctp.maxMessageSize`); the largest message moves the most per unit of
+ * per-message work: 256 KiB against 64 KiB chunks on the raw channel
+ * (bench/README.md, Transfer, "raw data channel") and `lab-chunk-256KiB`.
+ * The session sends `min(CHUNK_BYTES, maxMessageSize)`.
+ */
+export const CHUNK_BYTES = 256 * KiB;
+
+/**
+ * The chunk when the peer states no `maxMessageSize`: 64 KiB is what every
+ * browser has accepted since the data channel's first versions.
+ */
+export const FALLBACK_CHUNK_BYTES = 64 * KiB;
+
+/**
+ * Bytes per read of a file on the sender, sent as several messages: each
+ * read is a round trip to the browser process. `lab-read-256KiB` 78.5 ms/MB
+ * against 75.8 with 1 MiB reads.
+ */
+export const READ_BYTES = 1 * MiB;
+
+/**
+ * Stop sending while the channel buffers more than this. 4 MiB
+ * (`lab-high-4MiB`, 75.0 ms/MB) was within noise of 1 MiB (75.8), and more
+ * buffer is more memory in the page.
+ */
+export const HIGH_WATER_BYTES = 1 * MiB;
+
+/** Resume sending when the channel's buffer falls to this (see above). */
+export const LOW_WATER_BYTES = 256 * KiB;
+
+/**
+ * Most bytes sent but not yet acknowledged as written: a slow disk on the
+ * receiver stops the sender instead of filling the receiver's memory. 8 MiB
+ * made no difference to memory or speed on loopback (RSS 100.9 against
+ * 100.5 MB); 16 MiB leaves room for a long path's bandwidth × delay.
+ */
+export const WINDOW_BYTES = 16 * MiB;
+
+/**
+ * The receiver acknowledges after this many newly written bytes: a
+ * sixteenth of the window, so acknowledgements never hold the sender up,
+ * and one small message per megabyte costs nothing measurable.
+ */
+export const ACK_BYTES = 1 * MiB;
+
+/**
+ * How long one connection attempt may take, from the offer to an open data
+ * channel, before it counts as failed. A judgement: ICE with a relay takes a
+ * few seconds at worst on real networks; 15 s leaves room for a slow TURN
+ * allocation without leaving a person waiting on a dead path for long.
+ */
+export const CONNECT_TIMEOUT_MS = 15_000;
+
+/**
+ * How long the receiver waits for the sender's `response` to a `request`.
+ * A sender page that is open answers within a round trip; one that is
+ * frozen (a background tab, a sleeping laptop) may never answer.
+ */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+/**
+ * Connection attempts in a row without progress before the receiver gives
+ * up. An attempt that moved bytes resets the count: the path works.
+ */
+export const MAX_ATTEMPTS = 4;
+
+/**
+ * After ICE reports `disconnected`, how long to wait for it to recover
+ * before closing the channel and resuming on a new connection. A network
+ * that vanished leaves the channel open for a long while (SCTP's own
+ * timeout is ~30 s); Chromium moves to `disconnected` after ~5 s of
+ * silence, so this adds a few seconds of grace for a brief loss.
+ */
+export const ICE_GRACE_MS = 4_000;
+
+/**
+ * How long the sender keeps a receiver whose connection broke (waiting for
+ * it to ask again and resume) before it shows "The receiver left" and
+ * forgets it.
+ */
+export const RECEIVER_GONE_MS = 60_000;
+
+/**
+ * How often progress is reported to the sender and rendered on the page:
+ * a render costs a layout and a frame, so four times a second, not once per
+ * chunk (receive page 23.2 → 21 ms/MB with fewer renders).
+ */
+export const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * After `done`, how long the receiver keeps the peer connection before it
+ * closes it: the last data-channel messages (the final acknowledgement)
+ * must go out first.
+ */
+export const LINGER_MS = 1_000;
+
+/**
+ * Finished receivers the sender's page keeps listed (done or failed); the
+ * live state of each is dropped when it finishes, and the oldest rows go
+ * past this count.
+ */
+export const FINISHED_ROWS = 50;
