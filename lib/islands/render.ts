@@ -98,14 +98,39 @@ function IslandBoundary({ island, name, props }: BoundaryProps): VNode {
   ) as VNode;
 }
 
-// Preact's (mangled) `_diff` hook runs as each vnode is about to render.
-// Swapping there, rather than in `options.vnode` when a vnode is created,
-// also catches islands made before the render began: a body given as a
-// ready tree, or a vnode kept in a module constant.
+/**
+ * The name under which Preact calls its `_diff` option hook: `__b`. Preact's
+ * source calls the hook `options._diff`, "invoked before a vnode is diffed"
+ * (`src/internal.d.ts`; called at the top of `diff()` in
+ * `src/diff/index.js`). Its build mangles private names, and its
+ * `mangle.json` maps `"$_diff": "__b"`, so the published package calls
+ * `options.__b(vnode)`, and so does preact-render-to-string
+ * (`src/lib/constants.js`: `DIFF = '__b'`), which calls it on every vnode
+ * just before it reads `vnode.type`: a component swapped there is the one
+ * that renders. (Preact's own browser `diff()` reads the type first; this
+ * module only renders on the server.) Fresh hooks the same option
+ * (`options[OptionsType.DIFF]`).
+ *
+ * No public option serves. `options.vnode` runs when `h()` creates a vnode,
+ * not when it renders: it misses vnodes made before the render began (a body
+ * given as a ready tree, a vnode kept in a module constant, which renders
+ * again on every page).
+ * `options.diffed` runs after the vnode rendered, too late to swap its
+ * component. Only the diff hook runs per render, before the component is
+ * chosen.
+ *
+ * It is not part of Preact's API and may change in any release:
+ * `render_test.ts` checks that rendering still calls a hook set under this
+ * name, and says to update this constant when it does not.
+ */
+export const PREACT_DIFF_HOOK = "__b";
+
 type DiffHook = (vnode: VNode) => void;
-const hooks = options as typeof options & { __b?: DiffHook };
-const previousDiffHook = hooks.__b;
-hooks.__b = (vnode) => {
+const hooks = options as typeof options & {
+  [PREACT_DIFF_HOOK]?: DiffHook;
+};
+const previousDiffHook = hooks[PREACT_DIFF_HOOK];
+hooks[PREACT_DIFF_HOOK] = (vnode) => {
   if (
     state !== null && typeof vnode.type === "function" &&
     !unwrapped.has(vnode)

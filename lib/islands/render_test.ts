@@ -3,13 +3,17 @@ import {
   type ComponentChildren,
   type FunctionComponent,
   h,
+  options,
   type VNode,
 } from "preact";
+import { renderToString } from "preact-render-to-string";
+import preactPackage from "preact/package.json" with { type: "json" };
 import { type Signal, signal } from "@preact/signals";
 import {
   escapeHtml,
   type IslandAssets,
   type IslandRegistry,
+  PREACT_DIFF_HOOK,
   readAssets,
   renderBody,
   renderPage,
@@ -312,6 +316,46 @@ Deno.test("renderBody() renders islands plainly outside a registry", () => {
   );
   assert.equal(html, '<span class="badge">plain</span>');
   assert.deepEqual(found, []);
+});
+
+Deno.test(`Preact still calls its diff hook as options.${PREACT_DIFF_HOOK}, before it reads a vnode's component`, () => {
+  // The islands hook a Preact internal by its mangled name (render.ts says
+  // why). This checks the technique itself against the installed Preact and
+  // preact-render-to-string, outside renderBody: a hook set under that name
+  // sees every vnode, and a component swapped there is the one rendered.
+  const hooks = options as unknown as Record<string, unknown>;
+  const previous = hooks[PREACT_DIFF_HOOK] as
+    | ((vnode: VNode) => void)
+    | undefined;
+  assert.equal(
+    typeof previous,
+    "function",
+    `render.ts installs its hook as options.${PREACT_DIFF_HOOK}`,
+  );
+  const Before = () => h("b", null, "before");
+  const After = () => h("i", null, "after");
+  const seen: unknown[] = [];
+  hooks[PREACT_DIFF_HOOK] = (vnode: VNode) => {
+    seen.push(vnode.type);
+    // deno-lint-ignore no-explicit-any
+    if (vnode.type === Before) (vnode as any).type = After;
+    previous?.(vnode);
+  };
+  let html: string;
+  try {
+    html = renderToString(h("div", null, h(Before, null)));
+  } finally {
+    hooks[PREACT_DIFF_HOOK] = previous;
+  }
+  const update =
+    `Preact ${preactPackage.version} no longer calls options.${PREACT_DIFF_HOOK} ` +
+    `before it renders a vnode, so islands would render without their markers: ` +
+    `find the new mangled name of \`_diff\` (preact's mangle.json, or DIFF in ` +
+    `preact-render-to-string's src/lib/constants.js) and update ` +
+    `PREACT_DIFF_HOOK in lib/islands/render.ts`;
+  assert.ok(seen.includes(Before), update);
+  assert.ok(seen.includes("div"), update);
+  assert.equal(html, "<div><i>after</i></div>", update);
 });
 
 Deno.test("escapeHtml() escapes the five HTML characters", () => {
