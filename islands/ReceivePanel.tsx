@@ -7,6 +7,7 @@ import {
   ReceiveSession,
   type ReceiveStatus,
 } from "../lib/transfer/receive_session.ts";
+import type { ReceiveState } from "../lib/transfer/receive_machine.ts";
 import type { Manifest } from "../lib/transfer/wire.ts";
 import { formatBytes } from "../lib/transfer/rate.ts";
 import { signalUrl } from "../lib/signal/client.ts";
@@ -26,16 +27,34 @@ interface ReceivePanelProps {
 /** Past this, keeping a file in memory is worth a warning. */
 const MEMORY_WARN_BYTES = 200_000_000;
 
-const PHASE_TEXT: Record<ReceiveStatus["phase"], string> = {
-  connecting: "Contacting the sender…",
+const PHASE_TEXT: Record<ReceiveState, string> = {
+  idle: "Contacting the sender…",
+  requesting: "Contacting the sender…",
   ready: "Ready to download.",
-  "connecting-peer": "Connecting to the sender's browser…",
+  connecting: "Connecting to the sender's browser…",
   receiving: "Receiving…",
+  verifying: "Checking the last file…",
   retrying: "Could not connect; trying again…",
-  reconnecting: "Connection lost; reconnecting…",
+  resuming: "Connection lost; resuming where it stopped…",
   done: "Saved. Every file's checksum verified.",
   failed: "The transfer failed.",
 };
+
+/** States in which a transfer is under way: the page keeps the screen on. */
+const UNDER_WAY: ReadonlySet<ReceiveState> = new Set([
+  "connecting",
+  "receiving",
+  "verifying",
+  "retrying",
+  "resuming",
+]);
+
+/** States that show which attempt this is, once past the first. */
+const COUNTED: ReadonlySet<ReceiveState> = new Set([
+  "connecting",
+  "retrying",
+  "resuming",
+]);
 
 /** The page's part in saving: pickers, downloads, blobs. */
 function pageActions(): PageActions {
@@ -85,8 +104,7 @@ export default function ReceivePanel(
     session.current = next;
     next.open().then((o) => manifest.value = o, () => {});
     const unload = (event: BeforeUnloadEvent) => {
-      const phase = next.status.phase;
-      if (phase === "receiving" || phase === "reconnecting") {
+      if (UNDER_WAY.has(next.status.phase)) {
         event.preventDefault();
         event.returnValue = "";
       }
@@ -124,7 +142,7 @@ export default function ReceivePanel(
 
   const st = status.value;
   const o = manifest.value;
-  const phase = st?.phase ?? "connecting";
+  const phase = st?.phase ?? "idle";
   const total = o?.files.reduce((n, f) => n + f.size, 0) ?? 0;
   // Feature detection makes a MessageChannel and a stream: once per manifest,
   // never per render (a render per progress step leaked them by thousands).
@@ -141,9 +159,7 @@ export default function ReceivePanel(
         role="status"
       >
         {failed ? st?.message : PHASE_TEXT[phase]}
-        {(phase === "retrying" || phase === "reconnecting" ||
-          phase === "connecting-peer") &&
-          st && st.attempt > 1 &&
+        {COUNTED.has(phase) && st && st.attempt > 1 &&
           ` (attempt ${st.attempt} of ${st.maxAttempts})`}
       </p>
 
@@ -188,8 +204,7 @@ export default function ReceivePanel(
           />
           {phase !== "done" && <p class="muted">{saveNote.value}</p>}
           <AwakeNote
-            active={phase === "receiving" || phase === "reconnecting" ||
-              phase === "connecting-peer" || phase === "retrying"}
+            active={UNDER_WAY.has(phase)}
           />
         </>
       )}

@@ -23,7 +23,7 @@ const STATE_LABEL: Record<ReceiverView["phase"], string> = {
   connecting: "connecting",
   sending: "sending",
   retrying: "retrying",
-  reconnecting: "reconnecting",
+  resuming: "resuming",
   done: "done",
   failed: "failed",
 };
@@ -194,7 +194,7 @@ export default function SendPanel(
           <AwakeNote
             active={receivers.value.some((r) =>
               r.phase === "connecting" || r.phase === "sending" ||
-              r.phase === "reconnecting"
+              r.phase === "resuming"
             )}
           />
           {receivers.value.length === 0 && (

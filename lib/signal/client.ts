@@ -20,8 +20,31 @@ export type FrameListener = (frame: ServerFrame) => void;
 /** The socket closed; `code` and `reason` as the server gave them. */
 export type CloseListener = (code: number, reason: string) => void;
 
+/**
+ * What the transfer sessions need of a signaling connection: the
+ * {@linkcode SignalClient} in a page, an in-memory one in tests
+ * (`lib/transfer/fakes.ts`).
+ */
+export interface SignalPort {
+  /** The id the server assigned. */
+  readonly id: string;
+  /** Whether the connection is open. */
+  readonly open: boolean;
+  /** Sends `[event, to]` or `[event, to, payload]`; nothing once closed. */
+  send(event: ClientEvent, to: string, ...payload: [] | [unknown]): void;
+  /** Adds a frame listener; returns a function that removes it. */
+  listen(listener: FrameListener): () => void;
+  /** Adds a close listener; returns a function that removes it. */
+  onClose(listener: CloseListener): () => void;
+  /** Closes the connection. */
+  close(): void;
+}
+
+/** Opens a signaling connection and waits for its id. */
+export type SignalConnector = () => Promise<SignalPort>;
+
 /** A connected signaling client with its assigned id. */
-export class SignalClient {
+export class SignalClient implements SignalPort {
   /** The id the server assigned. */
   readonly id: string;
   #socket: WebSocket;

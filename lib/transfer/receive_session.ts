@@ -1,19 +1,23 @@
 /**
- * The receiving page's whole flow, without the page: signaling (`request`,
- * `response`), the WebRTC connection (`offer`, `answer`, trickled
- * `candidate`s), the transfer into a sink, `progress` reports to the
- * sender, `retry` and reconnects that resume from the last written byte.
- * The island turns its status reports into signals; nothing here touches
- * the DOM.
+ * The receiving page's session: runs the effects of the receive machine
+ * (receive_machine.ts) and turns what happens into its events. Signaling
+ * (`request`, `response`, `offer`, `answer`, `candidate`, `retry`,
+ * `progress`), the peer connection, the transfer into a sink and the
+ * timers all live here; every decision is the machine's. The island turns
+ * status reports into signals; nothing here touches the DOM.
  *
  * @module
  */
 
 import { EVENT, isPeerId, type ServerFrame } from "../signal/protocol.ts";
-import { SignalClient } from "../signal/client.ts";
-import { ConnectError, type PeerConnectionFactory, PeerLink } from "./rtc.ts";
+import {
+  SignalClient,
+  type SignalConnector,
+  type SignalPort,
+} from "../signal/client.ts";
+import { type Link, type LinkFactory, rtcLinks } from "./rtc.ts";
 import { FileReceiver } from "./receiver.ts";
-import { ChannelClosedError } from "./channel.ts";
+import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
 import { type Manifest, parseManifest } from "./wire.ts";
 import type { Sink } from "./sink.ts";
 import { RateMeter, throttle } from "./rate.ts";
@@ -24,24 +28,37 @@ import {
   type ShareKeys,
   signSdp,
   unseal,
-  UNVERIFIED,
   verifySdp,
 } from "./auth.ts";
+import { Driver, Timers } from "./machine.ts";
+import {
+  initialReceive,
+  type ReceiveEffect,
+  type ReceiveEvent,
+  type ReceiveMachine,
+  type ReceiveState,
+  type ReceiveTimer,
+  stepReceive,
+} from "./receive_machine.ts";
+import {
+  CONNECT_TIMEOUT_MS,
+  ICE_GRACE_MS,
+  LINGER_MS,
+  MAX_ATTEMPTS,
+  PROGRESS_INTERVAL_MS,
+  REQUEST_TIMEOUT_MS,
+} from "./tuning.ts";
 
-/** Where a receive stands. */
-export type ReceivePhase =
-  | "connecting"
-  | "ready"
-  | "connecting-peer"
-  | "receiving"
-  | "retrying"
-  | "reconnecting"
-  | "done"
-  | "failed";
+export {
+  CANCELLED,
+  LINK_INACTIVE,
+  LINK_MALFORMED,
+  NO_ANSWER,
+} from "./receive_machine.ts";
 
 /** A snapshot for the page. */
 export interface ReceiveStatus {
-  phase: ReceivePhase;
+  phase: ReceiveState;
   /** Connection attempt, from 1. */
   attempt: number;
   /** Most attempts before giving up. */
@@ -60,63 +77,69 @@ export interface ReceiveStatus {
 
 /** Options of a {@linkcode ReceiveSession}. */
 export interface ReceiveSessionOptions {
-  /** `ws(s)://…/api/signal`. */
-  signalUrl: string;
+  /** `ws(s)://…/api/signal`; or give `connectSignal`. */
+  signalUrl?: string;
+  /** Opens signaling (default: a {@linkcode SignalClient} to `signalUrl`). */
+  connectSignal?: SignalConnector;
   /** The sender's peer id, from the link. */
   senderId: string;
   /** The share secret, from the link's fragment (`""` when cut off). */
   secret: string;
-  /** ICE servers for the peer connection. */
-  iceServers: RTCIceServer[];
-  /** How long one attempt may take to connect. Default 15 s. */
+  /** ICE servers for the peer connection (with the default links). */
+  iceServers?: RTCIceServer[];
+  /** Makes peer connections (default: the browser's, with `iceServers`). */
+  createLink?: LinkFactory;
+  /** How long one attempt may take to connect. Default `CONNECT_TIMEOUT_MS`. */
   connectTimeoutMs?: number;
-  /** Attempts in a row without progress before giving up. Default 4. */
+  /** How long to wait for `response`. Default `REQUEST_TIMEOUT_MS`. */
+  requestTimeoutMs?: number;
+  /** Attempts in a row without progress before giving up. Default `MAX_ATTEMPTS`. */
   maxAttempts?: number;
-  /** Makes peer connections (tests wrap it). */
-  createPeerConnection?: PeerConnectionFactory;
+  /** How long ICE may stay `disconnected`. Default `ICE_GRACE_MS`. */
+  iceGraceMs?: number;
   /** Status reports, for the page. */
   onStatus?: (status: ReceiveStatus) => void;
 }
 
-/** Messages people see for the protocol's two errors. */
-export const LINK_MALFORMED =
-  "This link is malformed: check that it was copied whole.";
-export const LINK_INACTIVE =
-  "This link is no longer active: the sender closed the page or stopped sharing.";
-
-class Interrupt extends Error {
-  constructor(message: string, readonly fatal: boolean) {
-    super(message);
-    this.name = "Interrupt";
-  }
-}
+type Waiter<T> = { resolve(value: T): void; reject(error: Error): void };
 
 /** One receive, from opening the link to the saved, verified files. */
 export class ReceiveSession {
   #options: ReceiveSessionOptions;
-  #signal: SignalClient | null = null;
-  #offer: Manifest | null = null;
+  #driver: Driver<ReceiveMachine, ReceiveEvent, ReceiveEffect>;
+  #timers = new Timers<ReceiveTimer>();
+  #connectSignal: SignalConnector;
+  #createLink: LinkFactory;
+  #signal: SignalPort | null = null;
+  #signalPending: Promise<SignalPort | null> | null = null;
   #keys: ShareKeys | null = null;
-  #link: PeerLink | null = null;
-  #waiting:
-    | { resolve(sealed: unknown): void; reject(error: Error): void }
-    | null = null;
-  #interrupt: ((error: Interrupt) => void) | null = null;
+  #manifest: Manifest | null = null;
+  #receiver: FileReceiver | null = null;
+  #link: Link | null = null;
+  #channel: DataChannelLike | null = null;
+  // Bumped whenever a connection is given up, so that late events from it
+  // (an answer, an open channel, a close) are dropped instead of acted on.
+  #generation = 0;
   #meter = new RateMeter();
   #status: ReceiveStatus;
-  #closed = false;
+  #opening: Waiter<Manifest> | null = null;
+  #downloading: Waiter<void> | null = null;
 
   constructor(options: ReceiveSessionOptions) {
     this.#options = options;
-    this.#status = {
-      phase: "connecting",
-      attempt: 0,
-      maxAttempts: options.maxAttempts ?? 4,
-      bytes: 0,
-      total: 0,
-      rate: 0,
-      secondsLeft: Infinity,
-    };
+    const url = options.signalUrl;
+    this.#connectSignal = options.connectSignal ??
+      (() => SignalClient.connect(url!));
+    this.#createLink = options.createLink ??
+      rtcLinks(options.iceServers ?? []);
+    const initial = initialReceive(options.maxAttempts ?? MAX_ATTEMPTS);
+    this.#status = statusOf(initial, 0, Infinity);
+    this.#driver = new Driver(
+      initial,
+      stepReceive,
+      (effect) => this.#run(effect),
+      (machine) => this.#changed(machine),
+    );
   }
 
   /** The latest status. */
@@ -129,8 +152,15 @@ export class ReceiveSession {
    * with a message for people: malformed link, inactive link, no server.
    */
   async open(): Promise<Manifest> {
+    if (this.#driver.state.name !== "idle") {
+      throw new TypeError("Cannot open: the session was opened before");
+    }
+    const opened = new Promise<Manifest>((resolve, reject) => {
+      this.#opening = { resolve, reject };
+    });
     if (!isPeerId(this.#options.senderId)) {
-      throw this.#fail(LINK_MALFORMED);
+      this.#driver.dispatch({ type: "badLink" });
+      return opened;
     }
     if (this.#options.secret !== "") {
       this.#keys = await deriveKeys(
@@ -138,294 +168,348 @@ export class ReceiveSession {
         this.#options.senderId,
       );
     }
-    try {
-      this.#offer = await this.#request();
-    } catch (error) {
-      throw this.#fail((error as Error).message);
-    }
-    this.#update({ phase: "ready", total: sum(this.#offer) });
-    return this.#offer;
+    this.#driver.dispatch({ type: "open" });
+    return opened;
   }
 
   /**
    * Receives every file into `sink`. Resolves when all are saved and
    * verified; rejects (status `failed`, with a message) otherwise.
    */
-  async download(sink: Sink): Promise<void> {
-    const offer = this.#offer;
-    if (offer === null) {
-      throw new TypeError("Cannot download: call open() first");
+  download(sink: Sink): Promise<void> {
+    const manifest = this.#manifest;
+    if (manifest === null || this.#driver.state.name !== "ready") {
+      return Promise.reject(
+        new TypeError("Cannot download: the file list is not ready"),
+      );
     }
-    const max = this.#status.maxAttempts;
-    const report = throttle((bytes: number) => {
-      this.#signal?.send(EVENT.progress, this.#options.senderId, {
-        bytes,
-        total: sum(offer),
-      });
-    }, 250);
-    // The page re-renders on each status (a render, a layout and a frame):
-    // four times a second, like the sender's rows, not once per chunk.
-    const show = throttle((bytes: number) => {
-      this.#meter.sample(bytes, Date.now());
-      this.#update({
-        bytes,
-        rate: this.#meter.rate,
-        secondsLeft: this.#meter.secondsLeft(sum(offer)),
-      });
-    }, 250);
-    const receiver = new FileReceiver(offer, sink, {
+    const done = new Promise<void>((resolve, reject) => {
+      this.#downloading = { resolve, reject };
+    });
+    const show = throttle(
+      (bytes: number) => this.#driver.dispatch({ type: "progress", bytes }),
+      PROGRESS_INTERVAL_MS,
+    );
+    const total = sumOf(manifest);
+    this.#receiver = new FileReceiver(manifest, sink, {
       onProgress: (bytes) => {
-        report(bytes);
         show(bytes);
+        // The last byte moves the page to "verifying" at once.
+        if (bytes >= total) show.flush();
       },
     });
-    let attempt = 0;
-    for (;;) {
-      attempt++;
-      const before = receiver.position;
-      this.#update({ phase: "connecting-peer", attempt });
-      try {
-        await this.#attempt(receiver);
-        break;
-      } catch (error) {
-        this.#link?.close();
-        this.#link = null;
-        const err = error as Error;
-        const retryable = err instanceof ConnectError ||
-          err instanceof ChannelClosedError ||
-          (err instanceof Interrupt && !err.fatal);
-        if (!retryable) {
-          await receiver.abort(err);
-          throw this.#fail(err.message);
-        }
-        // Progress in the last attempt means the path works: count anew.
-        if (receiver.position > before) attempt = 1;
-        if (attempt >= max) {
-          await receiver.abort(err);
-          throw this.#fail(
-            `Cannot connect to the sender after ${max} attempts: ${err.message}`,
-          );
-        }
-        this.#update({
-          phase: receiver.position > 0 ? "reconnecting" : "retrying",
-          attempt: attempt + 1,
-          message: err.message,
-        });
-        try {
-          await this.#request();
-        } catch (requestError) {
-          await receiver.abort(requestError);
-          throw this.#fail((requestError as Error).message);
-        }
-      }
-    }
-    report.flush();
-    show.flush();
-    this.#update({
-      phase: "done",
-      bytes: sum(offer),
-      secondsLeft: 0,
-      message: undefined,
-    });
-    // As the protocol says: done, so leave signaling. Give the last
-    // data-channel messages a moment to go out before closing the peer.
-    this.#signal?.close();
-    this.#signal = null;
-    const link = this.#link;
-    this.#link = null;
-    setTimeout(() => link?.close(), 1000);
+    this.#driver.dispatch({ type: "download" });
+    return done;
   }
 
   /** Stops everything (the page is closing, or the person cancelled). */
   close(): void {
-    this.#closed = true;
-    this.#interrupt?.(new Interrupt("Cancelled", true));
-    this.#link?.close();
-    this.#signal?.close();
+    this.#driver.dispatch({ type: "cancel" });
   }
 
-  async #attempt(receiver: FileReceiver): Promise<void> {
-    const { senderId, iceServers } = this.#options;
-    const timeout = this.#options.connectTimeoutMs ?? 15_000;
-    const interrupted = new Promise<never>((_, reject) => {
-      this.#interrupt = reject;
-    });
-    interrupted.catch(() => {});
-    const link = new PeerLink(
-      iceServers,
-      (candidate) => this.#signal?.send(EVENT.candidate, senderId, candidate),
-      this.#options.createPeerConnection,
+  #dispatch(generation: number, event: ReceiveEvent): void {
+    if (generation === this.#generation) this.#driver.dispatch(event);
+  }
+
+  #run(effect: ReceiveEffect): void {
+    const senderId = this.#options.senderId;
+    switch (effect.type) {
+      case "request":
+        this.#withSignal((signal) => signal.send(EVENT.request, senderId));
+        return;
+      case "startTimer":
+        this.#timers.start(
+          effect.timer,
+          this.#timeout(effect.timer),
+          () =>
+            this.#driver.dispatch(
+              effect.timer === "answer"
+                ? { type: "noAnswer" }
+                : effect.timer === "connect"
+                ? { type: "connectTimeout" }
+                : { type: "iceTimeout" },
+            ),
+        );
+        return;
+      case "stopTimer":
+        this.#timers.stop(effect.timer);
+        return;
+      case "connect":
+        this.#connect();
+        return;
+      case "closeLink":
+        this.#generation++;
+        this.#link?.close();
+        this.#link = null;
+        this.#channel = null;
+        return;
+      case "receive":
+        this.#receive();
+        return;
+      case "report":
+        this.#signal?.send(EVENT.progress, senderId, {
+          bytes: effect.bytes,
+          total: this.#driver.state.total,
+        });
+        return;
+      case "tellSender":
+        this.#signal?.send(EVENT.progress, senderId, { error: effect.error });
+        return;
+      case "sayNoKey":
+        // Without the key nothing here can be read or signed. Say so to the
+        // sender, which refuses and shows why.
+        this.#signal?.send(EVENT.offer, senderId, { sdp: null, mac: null });
+        return;
+      case "abort":
+        // Removing partial files is best effort: the failure is already
+        // shown, and a sink that cannot clean up has nothing more to say.
+        this.#receiver?.abort(new Error(effect.message)).catch(() => {});
+        return;
+      case "finish": {
+        this.#leave();
+        // Give the last data-channel messages a moment before closing.
+        const link = this.#link;
+        this.#link = null;
+        this.#generation++;
+        setTimeout(() => link?.close(), LINGER_MS);
+        return;
+      }
+      case "leave":
+        this.#leave();
+        return;
+    }
+  }
+
+  #timeout(timer: ReceiveTimer): number {
+    const o = this.#options;
+    if (timer === "answer") return o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    if (timer === "connect") return o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    return o.iceGraceMs ?? ICE_GRACE_MS;
+  }
+
+  /** Runs `use` on an open signaling connection, connecting if needed. */
+  #withSignal(use: (signal: SignalPort) => void): void {
+    if (this.#signal?.open) {
+      use(this.#signal);
+      return;
+    }
+    this.#signalPending ??= this.#connectSignal().then(
+      (signal) => {
+        this.#signalPending = null;
+        if (terminal(this.#driver.state.name)) {
+          signal.close();
+          return null;
+        }
+        this.#signal = signal;
+        signal.listen((frame) => {
+          if (this.#signal === signal) this.#onFrame(frame);
+        });
+        signal.onClose(() => {
+          if (this.#signal !== signal) return;
+          this.#signal = null;
+          this.#driver.dispatch({ type: "signalLost" });
+        });
+        return signal;
+      },
+      (error: Error) => {
+        this.#signalPending = null;
+        this.#driver.dispatch({ type: "signalFailed", message: error.message });
+        return null;
+      },
+    );
+    this.#signalPending.then((signal) => signal && use(signal)).catch(
+      (error: Error) =>
+        this.#driver.dispatch({ type: "signalFailed", message: error.message }),
+    );
+  }
+
+  #leave(): void {
+    this.#timers.stopAll();
+    const signal = this.#signal;
+    this.#signal = null;
+    signal?.close();
+  }
+
+  #connect(): void {
+    this.#generation++;
+    const generation = this.#generation;
+    const senderId = this.#options.senderId;
+    const link = this.#createLink((candidate) =>
+      this.#signal?.send(EVENT.candidate, senderId, candidate)
     );
     this.#link = link;
-    const channel = link.pc.createDataChannel("beam", { ordered: true });
-    const offer = await link.pc.createOffer();
-    await link.pc.setLocalDescription(offer);
-    const signal = this.#signal;
-    if (signal === null || this.#keys === null) {
-      throw new Interrupt(KEY_MISSING, true);
-    }
-    const mac = await signSdp(
-      this.#keys,
-      "offer",
-      senderId,
-      signal.id,
-      offer.sdp!,
+    link.opened.then((channel) => {
+      if (generation !== this.#generation) return;
+      this.#channel = channel;
+      link.onIce((health) =>
+        this.#dispatch(generation, {
+          type: health === "connected" ? "iceRecovered" : "iceDisconnected",
+        })
+      );
+      this.#driver.dispatch({ type: "linkOpen" });
+    }, (error: Error) =>
+      this.#dispatch(generation, {
+        type: "linkFailed",
+        message: error.message,
+      }));
+    link.offer().then((sdp) =>
+      this.#withSignal((signal) => {
+        if (generation !== this.#generation) return;
+        signSdp(this.#keys!, "offer", senderId, signal.id, sdp).then((mac) => {
+          if (generation === this.#generation) {
+            signal.send(EVENT.offer, senderId, { sdp, mac });
+          }
+        }, (error: Error) =>
+          this.#dispatch(generation, {
+            type: "linkFailed",
+            message: `Cannot connect: ${error.message}`,
+          }));
+      })
+    ).catch((error: Error) =>
+      this.#dispatch(generation, {
+        type: "linkFailed",
+        message: `Cannot connect: ${error.message}`,
+      })
     );
-    signal.send(EVENT.offer, senderId, { sdp: offer.sdp, mac });
-    // The sender answers; #onFrame applies the answer and candidates.
-    await Promise.race([link.waitOpen(channel, timeout + 5_000), interrupted]);
-    this.#update({ phase: "receiving", message: undefined });
-    // A network that vanished leaves the channel open for a long while;
-    // close it when ICE gives up so the transfer resumes sooner.
-    let lost: ReturnType<typeof setTimeout> | undefined;
-    link.pc.onconnectionstatechange = () => {
-      const state = link.pc.connectionState;
-      clearTimeout(lost);
-      if (state === "failed" || state === "closed") channel.close();
-      else if (state === "disconnected") {
-        lost = setTimeout(() => channel.close(), 4_000);
-      }
-    };
-    try {
-      await Promise.race([receiver.receive(channel), interrupted]);
-    } finally {
-      clearTimeout(lost);
-      link.pc.onconnectionstatechange = null;
-    }
   }
 
-  /** Ensures signaling is up, sends `request` and waits for `response`. */
-  async #request(): Promise<Manifest> {
-    if (this.#closed) throw new Error("Cancelled");
-    if (this.#signal === null || !this.#signal.open) {
-      this.#signal = await SignalClient.connect(this.#options.signalUrl);
-      this.#signal.listen((frame) => this.#onFrame(frame));
-      this.#signal.onClose(() => {
-        this.#interrupt?.(
-          new Interrupt(
-            "The connection to the signaling server dropped",
-            false,
-          ),
-        );
-      });
-    }
-    const response = new Promise<unknown>((resolve, reject) => {
-      this.#waiting = { resolve, reject };
-    });
-    const timer = setTimeout(
-      () =>
-        this.#waiting?.reject(
-          new Error("The sender did not answer: try the link again"),
+  #receive(): void {
+    const generation = this.#generation;
+    const channel = this.#channel!;
+    this.#receiver!.receive(channel).then(
+      () => this.#dispatch(generation, { type: "received" }),
+      (error: Error) =>
+        this.#dispatch(
+          generation,
+          error instanceof ChannelClosedError
+            ? { type: "channelClosed", message: error.message }
+            : { type: "receiveFailed", message: error.message },
         ),
-      15_000,
     );
-    this.#signal.send(EVENT.request, this.#options.senderId);
-    let sealed: unknown;
-    try {
-      sealed = await response;
-    } finally {
-      clearTimeout(timer);
-      this.#waiting = null;
-    }
-    try {
-      if (this.#keys === null) throw new AuthError(KEY_MISSING);
-      return parseManifest(await unseal(this.#keys, this.#signal.id, sealed));
-    } catch (error) {
-      if (!(error instanceof AuthError)) throw error;
-      // Without the key nothing here can be read or signed. Say so to the
-      // sender too, which refuses and gives its reason in an `answer`.
-      this.#signal.send(EVENT.offer, this.#options.senderId, {
-        sdp: null,
-        mac: null,
-      });
-      throw error;
-    }
   }
 
   #onFrame(frame: ServerFrame): void {
     const sender = this.#options.senderId;
     switch (frame.event) {
-      case EVENT.response:
-        if (frame.from !== sender) return;
-        this.#waiting?.resolve(frame.payload);
-        return;
       case EVENT.invalidPeerId:
-        this.#waiting?.reject(new Error(LINK_MALFORMED));
-        this.#interrupt?.(new Interrupt(LINK_MALFORMED, true));
+        this.#driver.dispatch({ type: "badLink" });
         return;
       case EVENT.peerNotExists:
-        this.#waiting?.reject(new Error(LINK_INACTIVE));
-        this.#interrupt?.(new Interrupt(LINK_INACTIVE, true));
+        this.#driver.dispatch({ type: "peerGone" });
         return;
-      case EVENT.answer: {
-        if (frame.from !== sender) return;
-        const { sdp, mac, refused } = (frame.payload ?? {}) as {
-          sdp?: unknown;
-          mac?: unknown;
-          refused?: unknown;
-        };
-        if (typeof refused === "string") {
-          const message = `The sender refused: ${refused.slice(0, 200)}`;
-          this.#interrupt?.(new Interrupt(message, true));
-          return;
-        }
-        const link = this.#link;
-        if (link === null || this.#keys === null || this.#signal === null) {
-          return;
-        }
-        verifySdp(this.#keys, "answer", sender, this.#signal.id, sdp, mac).then(
-          () =>
-            link.setRemote({ type: "answer", sdp: sdp as string }).catch(() => {
-              this.#interrupt?.(
-                new Interrupt(
-                  "The sender's connection details were unusable",
-                  false,
-                ),
-              );
-            }),
-          () => {
-            // Someone between the browsers changed the answer: refuse, and
-            // tell the sender so both pages say it.
-            this.#signal?.send(EVENT.progress, sender, { error: UNVERIFIED });
-            this.#interrupt?.(new Interrupt(UNVERIFIED, true));
-          },
-        );
+    }
+    if (!("from" in frame) || frame.from !== sender) return;
+    switch (frame.event) {
+      case EVENT.response:
+        this.#onResponse(frame.payload);
         return;
-      }
+      case EVENT.answer:
+        this.#onAnswer(frame.payload);
+        return;
       case EVENT.candidate:
-        if (
-          frame.from !== sender || typeof frame.payload !== "object" ||
-          frame.payload === null
-        ) {
-          return;
+        if (typeof frame.payload === "object" && frame.payload !== null) {
+          this.#link?.addCandidate(frame.payload as RTCIceCandidateInit);
         }
-        this.#link?.addCandidate(frame.payload as RTCIceCandidateInit);
         return;
       case EVENT.retry:
-        if (frame.from !== sender) return;
-        this.#interrupt?.(
-          new Interrupt(
-            "The sender could not reach this browser; trying again",
-            false,
-          ),
-        );
+        this.#driver.dispatch({ type: "retry" });
         return;
     }
   }
 
-  #fail(message: string): Error {
-    this.#update({ phase: "failed", message });
-    this.#signal?.close();
-    this.#signal = null;
-    return new Error(message);
+  #onResponse(sealed: unknown): void {
+    const signal = this.#signal;
+    if (signal === null) return;
+    const keys = this.#keys;
+    const opened = keys === null
+      ? Promise.reject(new AuthError(KEY_MISSING))
+      : unseal(keys, signal.id, sealed);
+    opened.then(parseManifest).then((manifest) => {
+      this.#manifest ??= manifest;
+      this.#driver.dispatch({ type: "manifest", total: sumOf(this.#manifest) });
+    }, (error: Error) =>
+      this.#driver.dispatch({
+        type: "unreadable",
+        reason: error.message,
+        tell: error instanceof AuthError,
+      }));
   }
 
-  #update(change: Partial<ReceiveStatus>): void {
-    this.#status = { ...this.#status, ...change };
+  #onAnswer(payload: unknown): void {
+    const { sdp, mac, refused } = (payload ?? {}) as {
+      sdp?: unknown;
+      mac?: unknown;
+      refused?: unknown;
+    };
+    if (typeof refused === "string") {
+      this.#driver.dispatch({ type: "refused", reason: refused });
+      return;
+    }
+    const link = this.#link;
+    const signal = this.#signal;
+    const generation = this.#generation;
+    if (link === null || signal === null || this.#keys === null) return;
+    const sender = this.#options.senderId;
+    verifySdp(this.#keys, "answer", sender, signal.id, sdp, mac).then(
+      () =>
+        link.accept(sdp as string).catch(() =>
+          this.#dispatch(generation, {
+            type: "linkFailed",
+            message: "The sender's connection details were unusable",
+          })
+        ),
+      // Someone between the browsers changed the answer: refuse, and tell
+      // the sender so both pages say it.
+      () => this.#dispatch(generation, { type: "answerUnverified" }),
+    );
+  }
+
+  #changed(machine: ReceiveMachine): void {
+    if (machine.bytes !== this.#status.bytes) {
+      this.#meter.sample(machine.bytes, Date.now());
+    }
+    this.#status = statusOf(
+      machine,
+      machine.name === "receiving" ? this.#meter.rate : 0,
+      machine.name === "done" ? 0 : this.#meter.secondsLeft(machine.total),
+    );
     this.#options.onStatus?.(this.#status);
+    if (machine.name === "ready") {
+      this.#opening?.resolve(this.#manifest!);
+      this.#opening = null;
+    } else if (machine.name === "done") {
+      this.#downloading?.resolve();
+      this.#downloading = null;
+    } else if (machine.name === "failed") {
+      const error = new Error(machine.message);
+      this.#opening?.reject(error);
+      this.#downloading?.reject(error);
+      this.#opening = this.#downloading = null;
+    }
   }
 }
 
-function sum(offer: Manifest): number {
-  return offer.files.reduce((n, f) => n + f.size, 0);
+function terminal(name: ReceiveState): boolean {
+  return name === "done" || name === "failed";
+}
+
+function statusOf(
+  machine: ReceiveMachine,
+  rate: number,
+  secondsLeft: number,
+): ReceiveStatus {
+  return {
+    phase: machine.name,
+    attempt: machine.attempt,
+    maxAttempts: machine.maxAttempts,
+    bytes: machine.bytes,
+    total: machine.total,
+    rate,
+    secondsLeft,
+    message: machine.message,
+  };
+}
+
+function sumOf(manifest: Manifest): number {
+  return manifest.files.reduce((n, f) => n + f.size, 0);
 }

@@ -1,19 +1,49 @@
 /**
- * One WebRTC peer connection for one transfer attempt: trickled ICE
- * candidates in both directions (remote ones held until the remote
- * description is set), the data channel's opening, and its failure.
+ * The peer connection of one transfer attempt, behind a small interface
+ * ({@linkcode Link}) that both sessions use: the receiver makes the data
+ * channel and the offer, the sender answers, candidates trickle both ways
+ * (remote ones held until the remote description is set), and the open
+ * channel arrives as a promise. {@linkcode rtcLinks} makes them from the
+ * browser's `RTCPeerConnection`; `fakes.ts` makes them in memory, so the
+ * sessions are tested without a browser.
+ *
+ * Timeouts are not here: the session machines own them.
  *
  * @module
  */
 
-/** Creates a peer connection; a parameter so tests can wrap or fail it. */
-export type PeerConnectionFactory = (
-  config: RTCConfiguration,
-) => RTCPeerConnection;
+import type { DataChannelLike } from "./channel.ts";
 
-/** The browser's own `RTCPeerConnection`. */
-export const nativePeerConnection: PeerConnectionFactory = (config) =>
-  new RTCPeerConnection(config);
+/** ICE's health once the channel is open, as the sessions act on it. */
+export type IceHealth = "connected" | "disconnected" | "failed";
+
+/** One peer connection for one attempt. */
+export interface Link {
+  /** Receiver: makes the data channel and the offer; returns the offer's SDP. */
+  offer(): Promise<string>;
+  /** Sender: takes the receiver's offer; returns the answer's SDP. */
+  answer(offerSdp: string): Promise<string>;
+  /** Receiver: applies the sender's answer. */
+  accept(answerSdp: string): Promise<void>;
+  /** Adds a remote candidate (held until the remote description is set). */
+  addCandidate(candidate: RTCIceCandidateInit): void;
+  /**
+   * Resolves with the data channel once it is open; rejects with a
+   * {@linkcode ConnectError} when the connection fails or closes first.
+   */
+  readonly opened: Promise<DataChannelLike>;
+  /** The largest message the other side takes (0 when it does not say). */
+  readonly maxMessageSize: number;
+  /** Calls `listener` as ICE's health changes after the channel opened. */
+  onIce(listener: (health: IceHealth) => void): void;
+  /** Closes the connection. */
+  close(): void;
+}
+
+/** Makes a link; `onCandidate` sends a local candidate to the other side. */
+export type LinkFactory = (
+  onCandidate: (candidate: RTCIceCandidateInit) => void,
+) => Link;
 
 /** The connection did not come up; a new attempt may do better. */
 export class ConnectError extends Error {
@@ -23,100 +53,130 @@ export class ConnectError extends Error {
   }
 }
 
-/** A peer connection with trickle ICE. */
-export class PeerLink {
-  /** The connection. */
-  readonly pc: RTCPeerConnection;
+/** Links over the browser's `RTCPeerConnection`. */
+export function rtcLinks(iceServers: RTCIceServer[]): LinkFactory {
+  return (onCandidate) => new RtcLink(iceServers, onCandidate);
+}
+
+/** How many early remote candidates to hold: a sane peer sends a few dozen. */
+const MAX_PENDING_CANDIDATES = 200;
+
+class RtcLink implements Link {
+  readonly opened: Promise<DataChannelLike>;
+  #pc: RTCPeerConnection;
   #pending: RTCIceCandidateInit[] = [];
   #remoteSet = false;
   #closed = false;
+  #channel: RTCDataChannel | null = null;
+  #settle!: (channel: RTCDataChannel | Error) => void;
 
-  /** `onCandidate` sends a local candidate to the other peer. */
   constructor(
     iceServers: RTCIceServer[],
     onCandidate: (candidate: RTCIceCandidateInit) => void,
-    create: PeerConnectionFactory = nativePeerConnection,
   ) {
-    this.pc = create({ iceServers });
-    this.pc.onicecandidate = (event) => {
+    this.#pc = new RTCPeerConnection({ iceServers });
+    this.#pc.onicecandidate = (event) => {
       if (event.candidate && !this.#closed) {
         onCandidate(event.candidate.toJSON());
       }
     };
+    this.opened = new Promise<DataChannelLike>((resolve, reject) => {
+      let settled = false;
+      this.#settle = (result) => {
+        if (settled) return;
+        settled = true;
+        if (result instanceof Error) reject(result);
+        else resolve(result);
+      };
+    });
+    // A session that closes before the channel opens never awaits this.
+    this.opened.catch(() => {});
+    const onState = () => {
+      if (
+        this.#pc.iceConnectionState === "failed" ||
+        this.#pc.connectionState === "failed"
+      ) {
+        this.#settle(
+          new ConnectError(
+            "Cannot connect: no network path found (ICE failed)",
+          ),
+        );
+      }
+    };
+    this.#pc.addEventListener("iceconnectionstatechange", onState);
+    this.#pc.addEventListener("connectionstatechange", onState);
+    // The sender's channel is the one the receiver made.
+    this.#pc.ondatachannel = (event) => this.#watch(event.channel);
   }
 
-  /** Sets the remote description, then applies candidates that came early. */
-  async setRemote(description: RTCSessionDescriptionInit): Promise<void> {
-    await this.pc.setRemoteDescription(description);
+  get maxMessageSize(): number {
+    return this.#pc.sctp?.maxMessageSize ?? 0;
+  }
+
+  async offer(): Promise<string> {
+    this.#watch(this.#pc.createDataChannel("beam", { ordered: true }));
+    const offer = await this.#pc.createOffer();
+    await this.#pc.setLocalDescription(offer);
+    return offer.sdp!;
+  }
+
+  async answer(offerSdp: string): Promise<string> {
+    await this.#setRemote({ type: "offer", sdp: offerSdp });
+    const answer = await this.#pc.createAnswer();
+    await this.#pc.setLocalDescription(answer);
+    return answer.sdp!;
+  }
+
+  accept(answerSdp: string): Promise<void> {
+    return this.#setRemote({ type: "answer", sdp: answerSdp });
+  }
+
+  addCandidate(candidate: RTCIceCandidateInit): void {
+    if (this.#closed) return;
+    if (!this.#remoteSet) {
+      if (this.#pending.length < MAX_PENDING_CANDIDATES) {
+        this.#pending.push(candidate);
+      }
+      return;
+    }
+    // A malformed or stale candidate only loses that path; ICE goes on.
+    this.#pc.addIceCandidate(candidate).catch(() => {});
+  }
+
+  onIce(listener: (health: IceHealth) => void): void {
+    this.#pc.addEventListener("connectionstatechange", () => {
+      const state = this.#pc.connectionState;
+      if (state === "connected") listener("connected");
+      else if (state === "disconnected") listener("disconnected");
+      else if (state === "failed") listener("failed");
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pc.onicecandidate = null;
+    this.#settle(new ConnectError("Cannot connect: the connection closed"));
+    this.#channel?.close();
+    this.#pc.close();
+  }
+
+  async #setRemote(description: RTCSessionDescriptionInit): Promise<void> {
+    await this.#pc.setRemoteDescription(description);
     this.#remoteSet = true;
     const pending = this.#pending;
     this.#pending = [];
-    for (const candidate of pending) await this.addCandidate(candidate);
+    for (const candidate of pending) this.addCandidate(candidate);
   }
 
-  /** Adds a remote candidate (held until the remote description is set). */
-  async addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
-    if (this.#closed) return;
-    if (!this.#remoteSet) {
-      if (this.#pending.length < 200) this.#pending.push(candidate);
-      return;
-    }
-    try {
-      await this.pc.addIceCandidate(candidate);
-    } catch {
-      // A malformed or stale candidate only loses that path; ICE goes on.
-    }
-  }
-
-  /** Closes the connection. */
-  close(): void {
-    this.#closed = true;
-    this.pc.onicecandidate = null;
-    this.pc.close();
-  }
-
-  /**
-   * Resolves when `channel` opens. Rejects with a {@linkcode ConnectError} when
-   * ICE fails, the channel closes, or `timeoutMs` passes first.
-   */
-  waitOpen(channel: RTCDataChannel, timeoutMs: number): Promise<void> {
-    if (channel.readyState === "open") return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          done(
-            new ConnectError(
-              "Cannot connect: no route between the browsers in time",
-            ),
-          ),
-        timeoutMs,
-      );
-      const onState = () => {
-        const state = this.pc.iceConnectionState;
-        if (state === "failed" || this.pc.connectionState === "failed") {
-          done(
-            new ConnectError(
-              "Cannot connect: no network path found (ICE failed)",
-            ),
-          );
-        }
-      };
-      const onOpen = () => done();
-      const onClose = () =>
-        done(new ConnectError("Cannot connect: the channel closed"));
-      const done = (error?: Error) => {
-        clearTimeout(timer);
-        channel.removeEventListener("open", onOpen);
-        channel.removeEventListener("close", onClose);
-        this.pc.removeEventListener("iceconnectionstatechange", onState);
-        this.pc.removeEventListener("connectionstatechange", onState);
-        if (error) reject(error);
-        else resolve();
-      };
-      channel.addEventListener("open", onOpen);
-      channel.addEventListener("close", onClose);
-      this.pc.addEventListener("iceconnectionstatechange", onState);
-      this.pc.addEventListener("connectionstatechange", onState);
-    });
+  #watch(channel: RTCDataChannel): void {
+    this.#channel = channel;
+    if (channel.readyState === "open") this.#settle(channel);
+    channel.addEventListener("open", () => this.#settle(channel));
+    channel.addEventListener(
+      "close",
+      () =>
+        this.#settle(new ConnectError("Cannot connect: the channel closed")),
+    );
   }
 }

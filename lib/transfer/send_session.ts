@@ -1,23 +1,30 @@
 /**
- * The sending page's whole flow, without the page: a signaling connection
- * whose id makes the share link, the file list for each `request`, one
- * peer connection per receiver (several at once), the transfer, the
- * receivers' `progress`, and `retry` when a connection cannot be made.
+ * The sending page's session: a signaling connection whose id makes the
+ * share link, and one send machine (send_machine.ts) per receiver, several
+ * at once. This file runs the machines' effects (the sealed file list, the
+ * signed answer, the peer connection, the transfer, `retry`) and turns
+ * frames, connections and transfers into their events; every decision is
+ * the machine's. A receiver that is done, failed or gone leaves the live
+ * map; its row stays on the page (the last `FINISHED_ROWS`).
  *
  * @module
  */
 
 import { ShareDigests } from "./hash.ts";
 import { EVENT, type ServerFrame } from "../signal/protocol.ts";
-import { SignalClient } from "../signal/client.ts";
-import { ConnectError, type PeerConnectionFactory, PeerLink } from "./rtc.ts";
+import {
+  SignalClient,
+  type SignalConnector,
+  type SignalPort,
+} from "../signal/client.ts";
+import { type Link, type LinkFactory, rtcLinks } from "./rtc.ts";
 import {
   FileSender,
   metaOf,
   type SendOptions,
   type SourceFile,
 } from "./sender.ts";
-import { ChannelClosedError } from "./channel.ts";
+import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
 import { encodeControl, type Manifest } from "./wire.ts";
 import { RateMeter } from "./rate.ts";
 import {
@@ -30,22 +37,32 @@ import {
   UNVERIFIED,
   verifySdp,
 } from "./auth.ts";
+import { Driver, Timers } from "./machine.ts";
+import {
+  initialSend,
+  type SendEffect,
+  type SendEvent,
+  type SendMachine,
+  type SendState,
+  type SendTimer,
+  stepSend,
+} from "./send_machine.ts";
+import {
+  CHUNK_BYTES,
+  CONNECT_TIMEOUT_MS,
+  FALLBACK_CHUNK_BYTES,
+  FINISHED_ROWS,
+  LINGER_MS,
+  RECEIVER_GONE_MS,
+} from "./tuning.ts";
 
-/** Where one receiver stands, as the sender sees it. */
-export type ReceiverPhase =
-  | "waiting"
-  | "connecting"
-  | "sending"
-  | "retrying"
-  | "reconnecting"
-  | "done"
-  | "failed";
+export { RECEIVER_LEFT, STOPPED } from "./send_machine.ts";
 
 /** One receiver, for the page. */
 export interface ReceiverView {
   /** The receiver's peer id. */
   id: string;
-  phase: ReceiverPhase;
+  phase: SendState;
   /** Bytes the receiver reports written. */
   bytes: number;
   /** Bytes in the share. */
@@ -62,45 +79,58 @@ export interface ReceiverView {
 
 /** Options of a {@linkcode SendSession}. */
 export interface SendSessionOptions {
-  /** `ws(s)://…/api/signal`. */
-  signalUrl: string;
+  /** `ws(s)://…/api/signal`; or give `connectSignal`. */
+  signalUrl?: string;
+  /** Opens signaling (default: a {@linkcode SignalClient} to `signalUrl`). */
+  connectSignal?: SignalConnector;
   /** The files to share. */
   files: SourceFile[];
   /** The share secret (the link's fragment); keys derive from it. */
   secret: string;
-  /** ICE servers. */
-  iceServers: RTCIceServer[];
-  /** How long a connection may take before `retry`. Default 15 s. */
+  /** ICE servers (with the default links). */
+  iceServers?: RTCIceServer[];
+  /** Makes peer connections (default: the browser's, with `iceServers`). */
+  createLink?: LinkFactory;
+  /** How long a connection may take before `retry`. Default `CONNECT_TIMEOUT_MS`. */
   connectTimeoutMs?: number;
+  /** How long a broken receiver may take to come back. Default `RECEIVER_GONE_MS`. */
+  goneTimeoutMs?: number;
   /** Transfer tuning. */
   sendOptions?: SendOptions;
-  /** Makes peer connections (tests wrap it). */
-  createPeerConnection?: PeerConnectionFactory;
   /** Called whenever any receiver changes. */
   onReceivers?: (receivers: ReceiverView[]) => void;
   /** Called when signaling drops: the link stops working. */
   onDisconnect?: (message: string) => void;
 }
 
-interface Peer {
-  view: ReceiverView;
-  link: PeerLink | null;
+/** A receiver being served. */
+interface Live {
+  driver: Driver<SendMachine, SendEvent, SendEffect>;
+  timers: Timers<SendTimer>;
+  link: Link | null;
+  channel: DataChannelLike | null;
+  // Bumped when a connection is given up: late events from it are dropped.
+  generation: number;
   meter: RateMeter;
-  forget?: ReturnType<typeof setTimeout>;
 }
 
 /** One share: serves its files to everyone who opens the link. */
 export class SendSession {
   #options: SendSessionOptions;
-  #signal: SignalClient | null = null;
+  #createLink: LinkFactory;
+  #signal: SignalPort | null = null;
   #keys: ShareKeys | null = null;
-  #peers = new Map<string, Peer>();
+  #live = new Map<string, Live>();
+  // Every receiver's row for the page, live or finished, in arrival order.
+  #rows = new Map<string, ReceiverView>();
   #total: number;
   #stopped = false;
   #digests: ShareDigests | null = null;
 
   constructor(options: SendSessionOptions) {
     this.#options = options;
+    this.#createLink = options.createLink ??
+      rtcLinks(options.iceServers ?? []);
     this.#total = options.files.reduce((n, f) => n + f.size, 0);
   }
 
@@ -109,7 +139,10 @@ export class SendSession {
     // Hash every file once now, while the link is being passed on, instead
     // of once per receiver while sending.
     this.#digests ??= new ShareDigests(this.#options.files);
-    const signal = await SignalClient.connect(this.#options.signalUrl);
+    const url = this.#options.signalUrl;
+    const connect = this.#options.connectSignal ??
+      (() => SignalClient.connect(url!));
+    const signal = await connect();
     this.#keys = await deriveKeys(this.#options.secret, signal.id);
     this.#signal = signal;
     signal.listen((frame) => this.#onFrame(frame));
@@ -118,7 +151,7 @@ export class SendSession {
       this.#options.onDisconnect?.(
         `The connection to the server dropped (${code}${
           reason ? `: ${reason}` : ""
-        }); this link no longer works.`,
+        }); this link no longer works. Transfers under way go on; share again for a new link.`,
       );
     });
     return signal.id;
@@ -126,24 +159,28 @@ export class SendSession {
 
   /** Whether a receiver is mid-transfer (warn before the page closes). */
   get busy(): boolean {
-    for (const peer of this.#peers.values()) {
-      if (["connecting", "sending", "reconnecting"].includes(peer.view.phase)) {
+    for (const live of this.#live.values()) {
+      const name = live.driver.state.name;
+      if (name === "connecting" || name === "sending" || name === "resuming") {
         return true;
       }
     }
     return false;
   }
 
+  /** Receivers being served now (done, failed and gone ones are dropped). */
+  get liveCount(): number {
+    return this.#live.size;
+  }
+
   /** Stops sharing: every connection closes and the link stops working. */
   stop(): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     this.#digests?.stop();
-    const links = [...this.#peers.values()].map((peer) => peer.link);
-    for (const peer of this.#peers.values()) {
-      clearTimeout(peer.forget);
-      if (peer.view.phase !== "done") {
-        peer.view = { ...peer.view, phase: "failed", message: "Stopped" };
-      }
+    const links = [...this.#live.values()].map((live) => live.link);
+    for (const live of [...this.#live.values()]) {
+      live.driver.dispatch({ type: "stop" });
     }
     // Leave signaling first and cut the connections once the server has
     // let the id go (or after a second): a receiver whose channel closes
@@ -159,7 +196,7 @@ export class SendSession {
       clearTimeout(fallback);
       for (const link of links) link?.close();
     };
-    const fallback = setTimeout(cutLinks, signal?.open ? 1000 : 0);
+    const fallback = setTimeout(cutLinks, signal?.open ? LINGER_MS : 0);
     if (signal?.open) {
       signal.onClose(cutLinks);
       signal.close();
@@ -167,69 +204,44 @@ export class SendSession {
       signal?.close();
       cutLinks();
     }
-    this.#publish();
   }
 
   #onFrame(frame: ServerFrame): void {
     if (this.#stopped || !("from" in frame)) return;
     const from = frame.from;
     switch (frame.event) {
-      case EVENT.request: {
-        const peer = this.#peer(from);
-        const offer: Manifest = { files: this.#options.files.map(metaOf) };
-        // Only the link's holders can read the file list: the server
-        // relays ciphertext.
-        seal(this.#keys!, from, offer).then((sealed) => {
-          this.#signal?.send(EVENT.response, from, sealed);
+      case EVENT.request:
+        (this.#live.get(from) ?? this.#serve(from)).driver.dispatch({
+          type: "request",
         });
-        if (peer.view.phase !== "done") this.#set(peer, { phase: "waiting" });
         return;
-      }
-      case EVENT.offer: {
-        const { sdp, mac } = (frame.payload ?? {}) as {
-          sdp?: unknown;
-          mac?: unknown;
-        };
-        this.#verified(from, sdp, mac).then((ok) => {
-          if (ok) return this.#connect(this.#peer(from), sdp as string);
-        }).catch(() => {});
+      case EVENT.offer:
+        this.#onOffer(from, frame.payload);
         return;
-      }
-      case EVENT.candidate: {
-        if (typeof frame.payload !== "object" || frame.payload === null) return;
-        this.#peers.get(from)?.link?.addCandidate(
-          frame.payload as RTCIceCandidateInit,
-        );
+      case EVENT.candidate:
+        if (typeof frame.payload === "object" && frame.payload !== null) {
+          this.#live.get(from)?.link?.addCandidate(
+            frame.payload as RTCIceCandidateInit,
+          );
+        }
         return;
-      }
       case EVENT.progress: {
-        const peer = this.#peers.get(from);
+        const live = this.#live.get(from);
         const report = (frame.payload ?? {}) as {
           bytes?: unknown;
           error?: unknown;
         };
-        if (peer !== undefined && typeof report.error === "string") {
+        if (live === undefined) return;
+        if (typeof report.error === "string") {
           // The receiver refused this connection (say, an answer whose MAC
           // failed): show its reason here too.
-          peer.link?.close();
-          peer.link = null;
-          this.#set(peer, {
-            phase: "failed",
-            message: report.error.slice(0, 200),
+          live.driver.dispatch({
+            type: "receiverError",
+            message: report.error,
           });
-          return;
+        } else if (typeof report.bytes === "number" && report.bytes >= 0) {
+          live.driver.dispatch({ type: "progress", bytes: report.bytes });
         }
-        const bytes = report.bytes;
-        if (peer === undefined || typeof bytes !== "number" || !(bytes >= 0)) {
-          return;
-        }
-        const clamped = Math.min(bytes, this.#total);
-        peer.meter.sample(clamped, Date.now());
-        this.#set(peer, {
-          bytes: clamped,
-          rate: peer.meter.rate,
-          secondsLeft: peer.meter.secondsLeft(this.#total),
-        });
         return;
       }
     }
@@ -240,168 +252,205 @@ export class SendSession {
    * cannot sign (no key in its link) or signs wrongly is refused and told
    * why in the `answer`, and no connection is made.
    */
-  async #verified(from: string, sdp: unknown, mac: unknown): Promise<boolean> {
-    const keys = this.#keys!;
-    try {
-      if (sdp === null && mac === null) throw new AuthError(KEY_MISSING);
-      await verifySdp(keys, "offer", this.#signal!.id, from, sdp, mac);
-      return true;
-    } catch (error) {
+  #onOffer(from: string, payload: unknown): void {
+    const { sdp, mac } = (payload ?? {}) as { sdp?: unknown; mac?: unknown };
+    const signal = this.#signal;
+    if (signal === null) return;
+    const checked = sdp === null && mac === null
+      ? Promise.reject(new AuthError(KEY_MISSING))
+      : verifySdp(this.#keys!, "offer", signal.id, from, sdp, mac);
+    checked.then(() => {
+      if (this.#stopped) return;
+      const live = this.#live.get(from) ?? this.#serve(from);
+      live.driver.dispatch({ type: "offer", sdp: sdp as string });
+    }, (error: Error) => {
+      if (this.#stopped) return;
       const reason = error instanceof AuthError && error.message === KEY_MISSING
         ? KEY_MISSING
         : UNVERIFIED;
-      this.#signal?.send(EVENT.answer, from, { refused: reason });
-      const peer = this.#peer(from);
-      peer.link?.close();
-      peer.link = null;
-      this.#set(peer, { phase: "failed", message: `Refused: ${reason}` });
-      return false;
-    }
+      const live = this.#live.get(from) ?? this.#serve(from);
+      live.driver.dispatch({ type: "offerRefused", reason });
+    });
   }
 
-  #peer(id: string): Peer {
-    let peer = this.#peers.get(id);
-    if (peer === undefined) {
-      peer = {
-        view: {
-          id,
-          phase: "waiting",
-          bytes: 0,
-          total: this.#total,
-          rate: 0,
-          secondsLeft: Infinity,
-          attempt: 0,
-        },
-        link: null,
-        meter: new RateMeter(),
-      };
-      this.#peers.set(id, peer);
-    }
-    clearTimeout(peer.forget);
-    return peer;
+  /** Starts serving receiver `id`: a machine, its timers, its row. */
+  #serve(id: string): Live {
+    const live: Live = {
+      driver: new Driver(
+        initialSend(this.#total),
+        stepSend,
+        (effect) => this.#run(id, live, effect),
+        (machine) => this.#show(id, live, machine),
+      ),
+      timers: new Timers(),
+      link: null,
+      channel: null,
+      generation: 0,
+      meter: new RateMeter(),
+    };
+    this.#live.set(id, live);
+    this.#show(id, live, live.driver.state);
+    return live;
   }
 
-  async #connect(peer: Peer, sdp: string): Promise<void> {
-    const id = peer.view.id;
-    peer.link?.close();
-    const link = new PeerLink(
-      this.#options.iceServers,
-      (candidate) => this.#signal?.send(EVENT.candidate, id, candidate),
-      this.#options.createPeerConnection,
-    );
-    peer.link = link;
-    this.#set(peer, {
-      phase: "connecting",
-      attempt: peer.view.attempt + 1,
-      message: undefined,
-    });
-    const channelReady = new Promise<RTCDataChannel>((resolve) => {
-      link.pc.ondatachannel = (event) => resolve(event.channel);
-    });
-    let channel: RTCDataChannel;
-    try {
-      await link.setRemote({ type: "offer", sdp });
-      const answer = await link.pc.createAnswer();
-      await link.pc.setLocalDescription(answer);
-      const mac = await signSdp(
-        this.#keys!,
-        "answer",
-        this.#signal!.id,
-        id,
-        answer.sdp!,
-      );
-      this.#signal?.send(EVENT.answer, id, { sdp: answer.sdp, mac });
-      const timeout = this.#options.connectTimeoutMs ?? 15_000;
-      channel = await withTimeout(channelReady, timeout);
-      await link.waitOpen(channel, timeout);
-    } catch (error) {
-      if (peer.link !== link) return;
-      link.close();
-      peer.link = null;
-      // The sender could not select a candidate pair: tell the receiver to
-      // start again from `request` with a fresh connection.
-      this.#set(peer, {
-        phase: "retrying",
-        message: error instanceof ConnectError
-          ? error.message
-          : "Cannot connect",
-      });
-      this.#signal?.send(EVENT.retry, id);
-      this.#forgetLater(peer);
-      return;
-    }
-    this.#set(peer, { phase: "sending" });
-    // The largest message the peer takes (Chromium: 256 KiB) moves the
-    // most per unit of per-message work (bench/README.md, Transfer).
-    const maxMessage = link.pc.sctp?.maxMessageSize || 64 * 1024;
-    const sender = new FileSender(
-      channel,
-      this.#options.files,
-      {
-        chunkSize: Math.min(256 * 1024, maxMessage),
-        digest: (index) => this.#digests!.get(index),
-        ...this.#options.sendOptions,
-      },
-    );
-    try {
-      await sender.run();
-      this.#set(peer, { phase: "done", bytes: this.#total, secondsLeft: 0 });
-    } catch (error) {
-      if (peer.link !== link) return;
-      if (error instanceof ChannelClosedError) {
-        // The receiver resumes through `request` if it can.
-        this.#set(peer, { phase: "reconnecting", message: error.message });
-        this.#forgetLater(peer);
-      } else {
-        const message = (error as Error).message;
-        if (channel.readyState === "open") {
-          channel.send(encodeControl({ t: "error", message }));
+  #run(id: string, live: Live, effect: SendEffect): void {
+    switch (effect.type) {
+      case "sendManifest": {
+        const manifest: Manifest = { files: this.#options.files.map(metaOf) };
+        // Only the link's holders can read the file list: the server
+        // relays ciphertext.
+        seal(this.#keys!, id, manifest).then(
+          (sealed) => this.#signal?.send(EVENT.response, id, sealed),
+          (error: Error) =>
+            live.driver.dispatch({
+              type: "sendFailed",
+              message: `Cannot send the file list: ${error.message}`,
+            }),
+        );
+        return;
+      }
+      case "answer":
+        this.#answer(id, live, effect.sdp);
+        return;
+      case "refuse":
+        this.#signal?.send(EVENT.answer, id, { refused: effect.reason });
+        return;
+      case "closeLink":
+        live.generation++;
+        live.link?.close();
+        live.link = null;
+        live.channel = null;
+        return;
+      case "sendRetry":
+        // The sender could not select a candidate pair: tell the receiver
+        // to start again from `request` with a fresh connection.
+        this.#signal?.send(EVENT.retry, id);
+        return;
+      case "send":
+        this.#send(live);
+        return;
+      case "sendError":
+        if (live.channel?.readyState === "open") {
+          live.channel.send(
+            encodeControl({ t: "error", message: effect.message }),
+          );
         }
-        this.#set(peer, { phase: "failed", message });
+        return;
+      case "startTimer":
+        live.timers.start(
+          effect.timer,
+          effect.timer === "connect"
+            ? this.#options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+            : this.#options.goneTimeoutMs ?? RECEIVER_GONE_MS,
+          () =>
+            live.driver.dispatch({
+              type: effect.timer === "connect"
+                ? "connectTimeout"
+                : "goneTimeout",
+            }),
+        );
+        return;
+      case "stopTimer":
+        live.timers.stop(effect.timer);
+        return;
+      case "forget": {
+        live.timers.stopAll();
+        if (this.#live.get(id) === live) this.#live.delete(id);
+        // The receiver closes a finished connection itself; this side
+        // closes it a moment later in case it does not.
+        const link = live.link;
+        live.link = null;
+        live.generation++;
+        if (link !== null) setTimeout(() => link.close(), LINGER_MS);
+        return;
       }
     }
   }
 
-  /** A receiver that does not come back within a minute has gone. */
-  #forgetLater(peer: Peer): void {
-    clearTimeout(peer.forget);
-    peer.forget = setTimeout(() => {
-      if (
-        peer.view.phase === "reconnecting" || peer.view.phase === "retrying"
-      ) {
-        peer.link?.close();
-        this.#set(peer, { phase: "failed", message: "The receiver left" });
-      }
-    }, 60_000);
-  }
-
-  #set(peer: Peer, change: Partial<ReceiverView>): void {
-    peer.view = { ...peer.view, ...change };
-    this.#publish();
-  }
-
-  #publish(): void {
-    this.#options.onReceivers?.([...this.#peers.values()].map((p) => p.view));
-  }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(
-          new ConnectError(
-            "Cannot connect: no route between the browsers in time",
-          ),
-        ),
-      ms,
+  #answer(id: string, live: Live, offerSdp: string): void {
+    const generation = ++live.generation;
+    const link = this.#createLink((candidate) =>
+      this.#signal?.send(EVENT.candidate, id, candidate)
     );
-    promise.then((value) => {
-      clearTimeout(timer);
-      resolve(value);
-    }, (error) => {
-      clearTimeout(timer);
-      reject(error);
+    live.link = link;
+    const current = () => live.generation === generation;
+    link.opened.then((channel) => {
+      if (!current()) return;
+      live.channel = channel;
+      live.driver.dispatch({ type: "channelOpen" });
+    }, (error: Error) => {
+      if (current()) {
+        live.driver.dispatch({ type: "connectFailed", message: error.message });
+      }
     });
-  });
+    link.answer(offerSdp).then(async (sdp) => {
+      const signal = this.#signal;
+      if (signal === null || !current()) return;
+      const mac = await signSdp(this.#keys!, "answer", signal.id, id, sdp);
+      if (current()) signal.send(EVENT.answer, id, { sdp, mac });
+    }).catch((error: Error) => {
+      if (current()) {
+        live.driver.dispatch({
+          type: "connectFailed",
+          message: `Cannot connect: ${error.message}`,
+        });
+      }
+    });
+  }
+
+  #send(live: Live): void {
+    const generation = live.generation;
+    const channel = live.channel!;
+    // The largest message the peer takes (Chromium: 256 KiB) moves the
+    // most per unit of per-message work (tuning.ts).
+    const maxMessage = live.link?.maxMessageSize || FALLBACK_CHUNK_BYTES;
+    const sender = new FileSender(channel, this.#options.files, {
+      chunkSize: Math.min(CHUNK_BYTES, maxMessage),
+      digest: (index) => this.#digests!.get(index),
+      ...this.#options.sendOptions,
+    });
+    sender.run().then(() => {
+      if (live.generation === generation) {
+        live.driver.dispatch({ type: "sent" });
+      }
+    }, (error: Error) => {
+      if (live.generation !== generation) return;
+      live.driver.dispatch(
+        error instanceof ChannelClosedError
+          ? { type: "channelClosed", message: error.message }
+          : { type: "sendFailed", message: error.message },
+      );
+    });
+  }
+
+  #show(id: string, live: Live, machine: SendMachine): void {
+    live.meter.sample(machine.bytes, Date.now());
+    const finished = machine.name === "done";
+    this.#rows.set(id, {
+      id,
+      phase: machine.name,
+      bytes: machine.bytes,
+      total: machine.total,
+      rate: machine.name === "sending" ? live.meter.rate : 0,
+      secondsLeft: finished ? 0 : live.meter.secondsLeft(machine.total),
+      attempt: machine.attempt,
+      message: machine.message,
+    });
+    this.#trimRows();
+    this.#options.onReceivers?.([...this.#rows.values()]);
+  }
+
+  /** Keeps every live row and the last `FINISHED_ROWS` finished ones. */
+  #trimRows(): void {
+    let finished = 0;
+    for (const row of this.#rows.values()) {
+      if (!this.#live.has(row.id)) finished++;
+    }
+    for (const row of this.#rows.values()) {
+      if (finished <= FINISHED_ROWS) break;
+      if (this.#live.has(row.id)) continue;
+      this.#rows.delete(row.id);
+      finished--;
+    }
+  }
 }

@@ -1,0 +1,306 @@
+/**
+ * In-memory stand-ins for the two things a transfer session talks to, so
+ * the sessions run in tests without a browser or a server:
+ *
+ * - {@linkcode MemorySignal}: a signaling server with PROTOCOL.md's relay
+ *   rules (ids, `from`, `invalid peer id`, `peer not exists`) that records
+ *   every relayed frame and can drop a client or refuse connections;
+ * - {@linkcode MemoryLinks}: peer connections whose data channels are
+ *   {@linkcode MemoryChannel}s, whose SDP carries a DTLS fingerprint (so
+ *   the MACs are real), and which can be told to fail or to never open.
+ *
+ * @module
+ */
+
+import {
+  type ClientEvent,
+  EVENT,
+  isPeerId,
+  newPeerId,
+  type ServerFrame,
+} from "../signal/protocol.ts";
+import type {
+  CloseListener,
+  FrameListener,
+  SignalConnector,
+  SignalPort,
+} from "../signal/client.ts";
+import { channelPair, type MemoryChannel } from "./memory_channel.ts";
+import { ConnectError, type IceHealth, type Link } from "./rtc.ts";
+import type { DataChannelLike } from "./channel.ts";
+
+/** A frame the fake server relayed, as the server saw it. */
+export interface RelayedFrame {
+  event: ClientEvent;
+  from: string;
+  to: string;
+  payload?: unknown;
+}
+
+/** An in-memory signaling server. */
+export class MemorySignal {
+  /** Every frame relayed to a connected peer, in order. */
+  readonly relayed: RelayedFrame[] = [];
+  /** When set, new connections are refused with this message. */
+  refuse: string | null = null;
+  #clients = new Map<string, MemorySignalClient>();
+
+  /** Connects a new client (what `SignalClient.connect` does in a page). */
+  readonly connect: SignalConnector = () => {
+    if (this.refuse !== null) {
+      return Promise.reject(new Error(this.refuse));
+    }
+    const client = new MemorySignalClient(newPeerId(), this);
+    this.#clients.set(client.id, client);
+    return Promise.resolve(client);
+  };
+
+  /** Ids connected now. */
+  get ids(): string[] {
+    return [...this.#clients.keys()];
+  }
+
+  /** Drops a client as a broken network would (close code 1006). */
+  drop(id: string): void {
+    this.#clients.get(id)?.closed(1006, "");
+  }
+
+  /** Waits until a frame matching `match` has been relayed. */
+  async waitFor(
+    match: (frame: RelayedFrame) => boolean,
+    what = "a frame",
+  ): Promise<RelayedFrame> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const found = this.relayed.find(match);
+      if (found) return found;
+      if (Date.now() > deadline) {
+        throw new Error(`Timed out waiting for ${what}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** @internal A client left. */
+  remove(id: string): void {
+    this.#clients.delete(id);
+  }
+
+  /** @internal Relays as the server does, one task later. */
+  relay(
+    from: MemorySignalClient,
+    event: ClientEvent,
+    to: string,
+    payload: unknown[],
+  ): void {
+    // A copy through JSON, as the wire makes one.
+    const copied = payload.length === 0
+      ? undefined
+      : JSON.parse(JSON.stringify(payload[0]));
+    setTimeout(() => {
+      if (!isPeerId(to)) {
+        from.deliver({ event: EVENT.invalidPeerId });
+        return;
+      }
+      const target = this.#clients.get(to);
+      if (target === undefined) {
+        from.deliver({ event: EVENT.peerNotExists });
+        return;
+      }
+      this.relayed.push({ event, from: from.id, to, payload: copied });
+      target.deliver(
+        payload.length === 0
+          ? { event, from: from.id }
+          : { event, from: from.id, payload: copied },
+      );
+    }, 0);
+  }
+}
+
+class MemorySignalClient implements SignalPort {
+  readonly id: string;
+  #server: MemorySignal;
+  #open = true;
+  #listeners = new Set<FrameListener>();
+  #closeListeners = new Set<CloseListener>();
+
+  constructor(id: string, server: MemorySignal) {
+    this.id = id;
+    this.#server = server;
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  send(event: ClientEvent, to: string, ...payload: [] | [unknown]): void {
+    if (!this.#open) return;
+    this.#server.relay(this, event, to, payload);
+  }
+
+  listen(listener: FrameListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  onClose(listener: CloseListener): () => void {
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  close(): void {
+    this.closed(1000, "Done");
+  }
+
+  deliver(frame: ServerFrame): void {
+    if (!this.#open) return;
+    for (const listener of this.#listeners) listener(frame);
+  }
+
+  closed(code: number, reason: string): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#server.remove(this.id);
+    // A socket's close event comes a task later.
+    setTimeout(() => {
+      for (const listener of this.#closeListeners) listener(code, reason);
+    }, 0);
+  }
+}
+
+/** How a {@linkcode MemoryLinks} connection behaves. */
+export type LinkFate = "open" | "fail" | "stall";
+
+/** In-memory peer connections. */
+export class MemoryLinks {
+  /** Every link made, in order. */
+  readonly links: MemoryLink[] = [];
+  /** Fates for the next connections, used up in order; then `"open"`. */
+  readonly fates: LinkFate[] = [];
+  /** Bytes that cross a channel per timer tick. */
+  bytesPerTick = 4 * 1024 * 1024;
+
+  /** A link factory for one side. */
+  factory(): (onCandidate: (c: RTCIceCandidateInit) => void) => Link {
+    return (onCandidate) => {
+      const link = new MemoryLink(this, onCandidate);
+      this.links.push(link);
+      return link;
+    };
+  }
+
+  /** @internal */
+  find(token: string): MemoryLink | undefined {
+    return this.links.find((link) => link.token === token);
+  }
+}
+
+/** One in-memory peer connection. */
+export class MemoryLink implements Link {
+  readonly opened: Promise<DataChannelLike>;
+  readonly maxMessageSize = 256 * 1024;
+  /** Identifies this link in its SDP, so the other side finds it. */
+  readonly token = crypto.randomUUID();
+  /** Remote candidates added. */
+  readonly candidates: RTCIceCandidateInit[] = [];
+  /** This side's channel once made. */
+  channel: MemoryChannel | null = null;
+  closed = false;
+  #links: MemoryLinks;
+  #peer: MemoryLink | null = null;
+  #ice = new Set<(health: IceHealth) => void>();
+  #settle!: (result: MemoryChannel | Error) => void;
+  #print = [...crypto.getRandomValues(new Uint8Array(32))]
+    .map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+
+  constructor(
+    links: MemoryLinks,
+    onCandidate: (candidate: RTCIceCandidateInit) => void,
+  ) {
+    this.#links = links;
+    this.opened = new Promise((resolve, reject) => {
+      let settled = false;
+      this.#settle = (result) => {
+        if (settled) return;
+        settled = true;
+        if (result instanceof Error) reject(result);
+        else resolve(result);
+      };
+    });
+    this.opened.catch(() => {});
+    // One local candidate, as trickle ICE would send.
+    setTimeout(() => {
+      if (!this.closed) {
+        onCandidate({ candidate: `candidate:${this.token}`, sdpMid: "0" });
+      }
+    }, 0);
+  }
+
+  /** The SDP this side would send. */
+  get sdp(): string {
+    return `v=0\r\na=fingerprint:sha-256 ${this.#print}\r\na=beam-link:${this.token}\r\n`;
+  }
+
+  offer(): Promise<string> {
+    return Promise.resolve(this.sdp);
+  }
+
+  answer(offerSdp: string): Promise<string> {
+    const peer = this.#links.find(tokenOf(offerSdp));
+    if (peer === undefined) {
+      return Promise.reject(new TypeError("Cannot answer: unknown offer"));
+    }
+    this.#peer = peer;
+    return Promise.resolve(this.sdp);
+  }
+
+  accept(answerSdp: string): Promise<void> {
+    const peer = this.#links.find(tokenOf(answerSdp));
+    if (peer === undefined || peer.#peer !== this) {
+      return Promise.reject(new TypeError("Cannot accept: unknown answer"));
+    }
+    this.#peer = peer;
+    const fate = this.#links.fates.shift() ?? "open";
+    setTimeout(() => {
+      if (fate === "stall" || this.closed || peer.closed) return;
+      if (fate === "fail") {
+        const error = new ConnectError(
+          "Cannot connect: no network path found (ICE failed)",
+        );
+        this.#settle(error);
+        peer.#settle(error);
+        return;
+      }
+      const [mine, theirs] = channelPair(this.#links.bytesPerTick);
+      this.channel = mine;
+      peer.channel = theirs;
+      this.#settle(mine);
+      peer.#settle(theirs);
+    }, 0);
+    return Promise.resolve();
+  }
+
+  addCandidate(candidate: RTCIceCandidateInit): void {
+    this.candidates.push(candidate);
+  }
+
+  onIce(listener: (health: IceHealth) => void): void {
+    this.#ice.add(listener);
+  }
+
+  /** Reports ICE health to this side, as a network change would. */
+  ice(health: IceHealth): void {
+    for (const listener of this.#ice) listener(health);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#settle(new ConnectError("Cannot connect: the connection closed"));
+    this.channel?.close();
+  }
+}
+
+function tokenOf(sdp: string): string {
+  return /a=beam-link:(\S+)/.exec(sdp)?.[1] ?? "";
+}

@@ -1,0 +1,381 @@
+/**
+ * What the receiving page does, as a table: the states of one receive, the
+ * events that move it, and the effects each move asks for. `stepReceive` is
+ * pure; `ReceiveSession` (receive_session.ts) runs its effects and turns
+ * what the network and the disk do into events. The table below is the
+ * documentation, and `receive_machine_test.ts` has a test per row.
+ *
+ * ```
+ * idle ─open→ requesting ─manifest→ ready ─download→ connecting ─linkOpen→ receiving
+ *                                                        ↑ │                   │ last byte
+ *                                 retrying / resuming ───┘ │ linkFailed,        ↓
+ *                                   ↑  (manifest again)    │ retry, timeout   verifying ─received→ done
+ *                                   └──────────────────────┘                    │
+ *                       channelClosed (receiving, verifying) ───────────────────┘
+ * any state but done ─cancel, peerGone, fatal errors→ failed
+ * ```
+ *
+ * @module
+ */
+
+import { checked, handles, type Table, type Transition } from "./machine.ts";
+import { UNVERIFIED } from "./auth.ts";
+
+/** Where one receive stands. */
+export type ReceiveState =
+  /** Nothing done yet. */
+  | "idle"
+  /** Asked the sender for its file list; waiting for `response`. */
+  | "requesting"
+  /** The file list is shown; waiting for the person to choose where to save. */
+  | "ready"
+  /** Making a peer connection: offer sent, waiting for the data channel. */
+  | "connecting"
+  /** Bytes are arriving and being written. */
+  | "receiving"
+  /** Every byte is written; the last file's checksum and the save finish. */
+  | "verifying"
+  /** A connection attempt failed before any byte: asking again. */
+  | "retrying"
+  /** The connection broke after some bytes: asking again, to resume. */
+  | "resuming"
+  /** Every file saved and verified. */
+  | "done"
+  /** Given up; `message` says why. */
+  | "failed";
+
+/** Events, from the page, the signaling server, the connection or the disk. */
+export type ReceiveEvent =
+  /** The page opened the link. */
+  | { type: "open" }
+  /** The sender's file list, opened with the link's key. */
+  | { type: "manifest"; total: number }
+  /**
+   * The file list could not be read: no key in the link or a wrong one
+   * (`tell`: say so to the sender, which then refuses too), or malformed.
+   */
+  | { type: "unreadable"; reason: string; tell: boolean }
+  /** The sender did not answer `request` in time. */
+  | { type: "noAnswer" }
+  /** The signaling server could not be reached. */
+  | { type: "signalFailed"; message: string }
+  /** The signaling connection dropped. */
+  | { type: "signalLost" }
+  /** The server answered `peer not exists`: the sender is gone. */
+  | { type: "peerGone" }
+  /** The server answered `invalid peer id`: the link is malformed. */
+  | { type: "badLink" }
+  /** The person chose where to save. */
+  | { type: "download" }
+  /** The data channel opened. */
+  | { type: "linkOpen" }
+  /** The connection could not be made (ICE failed, channel closed, bad answer). */
+  | { type: "linkFailed"; message: string }
+  /** The connection took longer than the connect timeout. */
+  | { type: "connectTimeout" }
+  /** The sender sent `retry`: it could not reach this browser. */
+  | { type: "retry" }
+  /** The sender refused this connection, saying why. */
+  | { type: "refused"; reason: string }
+  /** The sender's answer failed its MAC: someone between changed it. */
+  | { type: "answerUnverified" }
+  /** ICE reported `disconnected`: the network may be gone. */
+  | { type: "iceDisconnected" }
+  /** ICE is connected again. */
+  | { type: "iceRecovered" }
+  /** ICE stayed disconnected for the grace period. */
+  | { type: "iceTimeout" }
+  /** Bytes of the share written so far. */
+  | { type: "progress"; bytes: number }
+  /** Every file is saved and verified. */
+  | { type: "received" }
+  /** The data channel closed mid-transfer: resumable. */
+  | { type: "channelClosed"; message: string }
+  /** The transfer failed for good (checksum, disk, the sender's error). */
+  | { type: "receiveFailed"; message: string }
+  /** The person cancelled, or the page is closing. */
+  | { type: "cancel" };
+
+/** The timers a receive runs. */
+export type ReceiveTimer = "answer" | "connect" | "ice";
+
+/** Effects, run by the session. */
+export type ReceiveEffect =
+  /** Connect signaling if it is down, then send `request`. */
+  | { type: "request" }
+  /** Start (or restart) a timer. */
+  | { type: "startTimer"; timer: ReceiveTimer }
+  /** Stop a timer. */
+  | { type: "stopTimer"; timer: ReceiveTimer }
+  /** Make a new peer connection and send a signed `offer`. */
+  | { type: "connect" }
+  /** Close the current peer connection. */
+  | { type: "closeLink" }
+  /** Receive on the open data channel into the chosen sink. */
+  | { type: "receive" }
+  /** Send `progress` with the bytes written. */
+  | { type: "report"; bytes: number }
+  /** Tell the sender why this side refused (`progress` with `error`). */
+  | { type: "tellSender"; error: string }
+  /** Tell the sender that this link carries no key (an empty `offer`). */
+  | { type: "sayNoKey" }
+  /** Stop writing and remove what was partly saved. */
+  | { type: "abort"; message: string }
+  /** Done: leave signaling, close the connection once the last acks left. */
+  | { type: "finish" }
+  /** Leave signaling. */
+  | { type: "leave" };
+
+/** One receive's state and the numbers the page shows. */
+export interface ReceiveMachine {
+  name: ReceiveState;
+  /** Connection attempt, from 1 once connecting. */
+  attempt: number;
+  /** Attempts in a row without progress before giving up. */
+  maxAttempts: number;
+  /** Bytes written. */
+  bytes: number;
+  /** Bytes in the share (0 until the file list arrives). */
+  total: number;
+  /** Bytes written when the current attempt began. */
+  attemptStart: number;
+  /** What went wrong, for people. */
+  message?: string;
+}
+
+/** Messages people see for the protocol's two errors. */
+export const LINK_MALFORMED =
+  "This link is malformed: check that it was copied whole.";
+export const LINK_INACTIVE =
+  "This link is no longer active: the sender closed the page or stopped sharing.";
+/** When `response` does not come. */
+export const NO_ANSWER =
+  "The sender did not answer: check that the sender's page is still open, then try the link again.";
+/** When the person cancels. */
+export const CANCELLED = "Cancelled.";
+/** When signaling drops before the file list came. */
+export const SIGNAL_LOST =
+  "The connection to the server dropped: check your network, then try the link again.";
+
+type EventType = ReceiveEvent["type"];
+
+const FAILED = ["failed"] as const;
+/** Where a failed attempt leads: again (fresh or resuming), or give up. */
+const AGAIN = ["retrying", "resuming", "failed"] as const;
+const ENDS = {
+  cancel: FAILED,
+  peerGone: FAILED,
+  badLink: FAILED,
+} as const;
+
+/**
+ * The table: for each state, the events it handles and where they lead.
+ * Anything else is ignored in that state.
+ */
+export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
+  idle: { open: ["requesting"], badLink: FAILED, cancel: FAILED },
+  requesting: {
+    manifest: ["ready"],
+    unreadable: FAILED,
+    noAnswer: FAILED,
+    signalFailed: FAILED,
+    signalLost: FAILED,
+    ...ENDS,
+  },
+  ready: { download: ["connecting"], ...ENDS },
+  connecting: {
+    linkOpen: ["receiving"],
+    linkFailed: AGAIN,
+    connectTimeout: AGAIN,
+    retry: AGAIN,
+    signalLost: AGAIN,
+    refused: FAILED,
+    answerUnverified: FAILED,
+    ...ENDS,
+  },
+  receiving: {
+    progress: ["receiving", "verifying"],
+    received: ["done"],
+    channelClosed: AGAIN,
+    receiveFailed: FAILED,
+    iceDisconnected: ["receiving"],
+    iceRecovered: ["receiving"],
+    iceTimeout: ["receiving"],
+    cancel: FAILED,
+  },
+  verifying: {
+    received: ["done"],
+    channelClosed: AGAIN,
+    receiveFailed: FAILED,
+    cancel: FAILED,
+  },
+  retrying: {
+    manifest: ["connecting"],
+    unreadable: FAILED,
+    noAnswer: FAILED,
+    signalFailed: FAILED,
+    signalLost: AGAIN,
+    ...ENDS,
+  },
+  resuming: {
+    manifest: ["connecting"],
+    unreadable: FAILED,
+    noAnswer: FAILED,
+    signalFailed: FAILED,
+    signalLost: AGAIN,
+    ...ENDS,
+  },
+  done: {},
+  failed: {},
+};
+
+/** A receive that has not started. */
+export function initialReceive(maxAttempts: number): ReceiveMachine {
+  return {
+    name: "idle",
+    attempt: 0,
+    maxAttempts,
+    bytes: 0,
+    total: 0,
+    attemptStart: 0,
+  };
+}
+
+/** Whether the session has chosen a sink (so a failure removes partial files). */
+function saving(name: ReceiveState): boolean {
+  return name !== "idle" && name !== "requesting" && name !== "ready";
+}
+
+/** The one transition function of a receive. Pure. */
+export function stepReceive(
+  m: ReceiveMachine,
+  event: ReceiveEvent,
+): Transition<ReceiveMachine, ReceiveEffect> {
+  if (!handles(RECEIVE_TABLE, m.name, event.type)) {
+    return { state: m, effects: [] };
+  }
+  const go = (
+    name: ReceiveState,
+    change: Partial<ReceiveMachine>,
+    effects: ReceiveEffect[],
+  ): Transition<ReceiveMachine, ReceiveEffect> => ({
+    state: {
+      ...m,
+      ...change,
+      name: checked(RECEIVE_TABLE, m.name, event.type, name),
+    },
+    effects,
+  });
+  const fail = (message: string, extra: ReceiveEffect[] = []) =>
+    go("failed", { message }, [
+      ...extra,
+      { type: "stopTimer", timer: "answer" },
+      { type: "stopTimer", timer: "connect" },
+      { type: "stopTimer", timer: "ice" },
+      { type: "closeLink" },
+      ...(saving(m.name) ? [{ type: "abort", message } as const] : []),
+      { type: "leave" },
+    ]);
+  // A failed attempt: ask again (resuming if some bytes are saved), unless
+  // the attempts ran out. Progress in the attempt means the path works, so
+  // the count starts anew.
+  const again = (message: string) => {
+    const attempt = m.bytes > m.attemptStart ? 1 : m.attempt;
+    if (attempt >= m.maxAttempts) {
+      return fail(
+        `Cannot connect to the sender after ${m.maxAttempts} attempts: ${message}`,
+      );
+    }
+    return go(m.bytes > 0 ? "resuming" : "retrying", {
+      attempt: attempt + 1,
+      message,
+    }, [
+      { type: "stopTimer", timer: "connect" },
+      { type: "stopTimer", timer: "ice" },
+      { type: "closeLink" },
+      { type: "request" },
+      { type: "startTimer", timer: "answer" },
+    ]);
+  };
+  const connect = (change: Partial<ReceiveMachine>) =>
+    go("connecting", { ...change, attemptStart: m.bytes, message: undefined }, [
+      { type: "stopTimer", timer: "answer" },
+      { type: "connect" },
+      { type: "startTimer", timer: "connect" },
+    ]);
+
+  switch (event.type) {
+    case "open":
+      return go("requesting", {}, [
+        { type: "request" },
+        { type: "startTimer", timer: "answer" },
+      ]);
+    case "manifest":
+      if (m.name === "requesting") {
+        return go("ready", { total: event.total }, [
+          { type: "stopTimer", timer: "answer" },
+        ]);
+      }
+      return connect({});
+    case "download":
+      return connect({ attempt: 1 });
+    case "unreadable":
+      return fail(event.reason, event.tell ? [{ type: "sayNoKey" }] : []);
+    case "noAnswer":
+      return fail(NO_ANSWER);
+    case "signalFailed":
+      return fail(event.message);
+    case "signalLost":
+      if (m.name === "requesting") return fail(SIGNAL_LOST);
+      return again("The connection to the signaling server dropped");
+    case "peerGone":
+      return fail(LINK_INACTIVE);
+    case "badLink":
+      return fail(LINK_MALFORMED);
+    case "cancel":
+      return fail(CANCELLED);
+    case "linkOpen":
+      return go("receiving", {}, [
+        { type: "stopTimer", timer: "connect" },
+        { type: "receive" },
+      ]);
+    case "linkFailed":
+      return again(event.message);
+    case "connectTimeout":
+      return again("Cannot connect: no route between the browsers in time");
+    case "retry":
+      return again("The sender could not reach this browser; trying again");
+    case "refused":
+      return fail(`The sender refused: ${event.reason.slice(0, 200)}`);
+    case "answerUnverified":
+      return fail(UNVERIFIED, [{
+        type: "tellSender",
+        error: UNVERIFIED,
+      }]);
+    case "iceDisconnected":
+      return go(m.name, {}, [{ type: "startTimer", timer: "ice" }]);
+    case "iceRecovered":
+      return go(m.name, {}, [{ type: "stopTimer", timer: "ice" }]);
+    case "iceTimeout":
+      // The channel's own close follows, as `channelClosed`.
+      return go(m.name, {}, [{ type: "closeLink" }]);
+    case "progress": {
+      const bytes = Math.min(Math.max(event.bytes, m.bytes), m.total);
+      return go(
+        bytes === m.total && m.total > 0 ? "verifying" : m.name,
+        { bytes },
+        [{ type: "report", bytes }],
+      );
+    }
+    case "received":
+      return go("done", { bytes: m.total, message: undefined }, [
+        { type: "report", bytes: m.total },
+        { type: "stopTimer", timer: "ice" },
+        { type: "finish" },
+      ]);
+    case "channelClosed":
+      return again(event.message);
+    case "receiveFailed":
+      return fail(event.message);
+  }
+}

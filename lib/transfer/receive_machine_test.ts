@@ -1,0 +1,562 @@
+import assert from "node:assert/strict";
+import {
+  CANCELLED,
+  initialReceive,
+  LINK_INACTIVE,
+  LINK_MALFORMED,
+  NO_ANSWER,
+  RECEIVE_TABLE,
+  type ReceiveEffect,
+  type ReceiveEvent,
+  type ReceiveMachine,
+  type ReceiveState,
+  SIGNAL_LOST,
+  stepReceive,
+} from "./receive_machine.ts";
+import { UNVERIFIED } from "./auth.ts";
+
+/** One row of the table, as a test: from a state, on an event, to a state. */
+interface Row {
+  from: ReceiveState;
+  event: ReceiveEvent;
+  /** The machine's numbers before the event, when they matter. */
+  given?: Partial<ReceiveMachine>;
+  to: ReceiveState;
+  /** The effects, in order, by type (and timer). */
+  effects: string[];
+  /** What else the next state must hold. */
+  then?: Partial<ReceiveMachine>;
+  /** Distinguishes rows with the same from, event and to. */
+  note?: string;
+}
+
+const STOP_ALL = ["stopTimer:answer", "stopTimer:connect", "stopTimer:ice"];
+/** A failure before the person chose where to save: nothing to remove. */
+const FAIL_EARLY = [...STOP_ALL, "closeLink", "leave"];
+/** A failure after: partial files are removed. */
+const FAIL_SAVING = [...STOP_ALL, "closeLink", "abort", "leave"];
+const AGAIN = [
+  "stopTimer:connect",
+  "stopTimer:ice",
+  "closeLink",
+  "request",
+  "startTimer:answer",
+];
+const CONNECT = ["stopTimer:answer", "connect", "startTimer:connect"];
+
+const ROWS: Row[] = [
+  // idle
+  {
+    from: "idle",
+    event: { type: "open" },
+    to: "requesting",
+    effects: ["request", "startTimer:answer"],
+  },
+  {
+    from: "idle",
+    event: { type: "badLink" },
+    to: "failed",
+    effects: FAIL_EARLY,
+    then: { message: LINK_MALFORMED },
+  },
+  {
+    from: "idle",
+    event: { type: "cancel" },
+    to: "failed",
+    effects: FAIL_EARLY,
+    then: { message: CANCELLED },
+  },
+  // requesting
+  {
+    from: "requesting",
+    event: { type: "manifest", total: 100 },
+    to: "ready",
+    effects: ["stopTimer:answer"],
+    then: { total: 100 },
+  },
+  {
+    from: "requesting",
+    event: { type: "unreadable", reason: "No key", tell: true },
+    to: "failed",
+    effects: ["sayNoKey", ...FAIL_EARLY],
+    then: { message: "No key" },
+  },
+  {
+    from: "requesting",
+    event: { type: "unreadable", reason: "Malformed", tell: false },
+    to: "failed",
+    effects: FAIL_EARLY,
+    note: "a malformed list is not blamed on the key",
+  },
+  {
+    from: "requesting",
+    event: { type: "noAnswer" },
+    to: "failed",
+    effects: FAIL_EARLY,
+    then: { message: NO_ANSWER },
+  },
+  {
+    from: "requesting",
+    event: { type: "signalFailed", message: "Cannot reach the server" },
+    to: "failed",
+    effects: FAIL_EARLY,
+    then: { message: "Cannot reach the server" },
+  },
+  {
+    from: "requesting",
+    event: { type: "signalLost" },
+    to: "failed",
+    effects: FAIL_EARLY,
+    then: { message: SIGNAL_LOST },
+  },
+  {
+    from: "requesting",
+    event: { type: "peerGone" },
+    to: "failed",
+    effects: FAIL_EARLY,
+    then: { message: LINK_INACTIVE },
+  },
+  {
+    from: "requesting",
+    event: { type: "badLink" },
+    to: "failed",
+    effects: FAIL_EARLY,
+    then: { message: LINK_MALFORMED },
+  },
+  {
+    from: "requesting",
+    event: { type: "cancel" },
+    to: "failed",
+    effects: FAIL_EARLY,
+  },
+  // ready
+  {
+    from: "ready",
+    event: { type: "download" },
+    to: "connecting",
+    effects: CONNECT,
+    then: { attempt: 1 },
+  },
+  {
+    from: "ready",
+    event: { type: "peerGone" },
+    to: "failed",
+    effects: FAIL_EARLY,
+    then: { message: LINK_INACTIVE },
+  },
+  {
+    from: "ready",
+    event: { type: "badLink" },
+    to: "failed",
+    effects: FAIL_EARLY,
+  },
+  {
+    from: "ready",
+    event: { type: "cancel" },
+    to: "failed",
+    effects: FAIL_EARLY,
+  },
+  // connecting
+  {
+    from: "connecting",
+    event: { type: "linkOpen" },
+    to: "receiving",
+    effects: ["stopTimer:connect", "receive"],
+  },
+  {
+    from: "connecting",
+    event: { type: "linkFailed", message: "ICE failed" },
+    given: { attempt: 1 },
+    to: "retrying",
+    effects: AGAIN,
+    then: { attempt: 2, message: "ICE failed" },
+  },
+  {
+    from: "connecting",
+    event: { type: "linkFailed", message: "ICE failed" },
+    given: { attempt: 2, bytes: 10, attemptStart: 10 },
+    to: "resuming",
+    effects: AGAIN,
+    then: { attempt: 3 },
+    note: "with bytes saved it resumes",
+  },
+  {
+    from: "connecting",
+    event: { type: "linkFailed", message: "ICE failed" },
+    given: { attempt: 4 },
+    to: "failed",
+    effects: FAIL_SAVING,
+    then: {
+      message: "Cannot connect to the sender after 4 attempts: ICE failed",
+    },
+    note: "retry exhausted",
+  },
+  {
+    from: "connecting",
+    event: { type: "connectTimeout" },
+    given: { attempt: 1 },
+    to: "retrying",
+    effects: AGAIN,
+  },
+  {
+    from: "connecting",
+    event: { type: "connectTimeout" },
+    given: { attempt: 4, bytes: 10, attemptStart: 10 },
+    to: "failed",
+    effects: FAIL_SAVING,
+    note: "retry exhausted",
+  },
+  {
+    from: "connecting",
+    event: { type: "connectTimeout" },
+    given: { attempt: 1, bytes: 10 },
+    to: "resuming",
+    effects: AGAIN,
+    note: "with bytes saved it resumes",
+  },
+  {
+    from: "connecting",
+    event: { type: "retry" },
+    given: { attempt: 1 },
+    to: "retrying",
+    effects: AGAIN,
+  },
+  {
+    from: "connecting",
+    event: { type: "retry" },
+    given: { attempt: 1, bytes: 5 },
+    to: "resuming",
+    effects: AGAIN,
+    note: "with bytes saved it resumes",
+  },
+  {
+    from: "connecting",
+    event: { type: "retry" },
+    given: { attempt: 4 },
+    to: "failed",
+    effects: FAIL_SAVING,
+    note: "retry exhausted",
+  },
+  {
+    from: "connecting",
+    event: { type: "signalLost" },
+    given: { attempt: 1 },
+    to: "retrying",
+    effects: AGAIN,
+  },
+  {
+    from: "connecting",
+    event: { type: "signalLost" },
+    given: { attempt: 1, bytes: 5 },
+    to: "resuming",
+    effects: AGAIN,
+    note: "with bytes saved it resumes",
+  },
+  {
+    from: "connecting",
+    event: { type: "signalLost" },
+    given: { attempt: 4 },
+    to: "failed",
+    effects: FAIL_SAVING,
+    note: "retry exhausted",
+  },
+  {
+    from: "connecting",
+    event: { type: "refused", reason: "No key" },
+    to: "failed",
+    effects: FAIL_SAVING,
+    then: { message: "The sender refused: No key" },
+  },
+  {
+    from: "connecting",
+    event: { type: "answerUnverified" },
+    to: "failed",
+    effects: ["tellSender", ...FAIL_SAVING],
+    then: { message: UNVERIFIED },
+  },
+  {
+    from: "connecting",
+    event: { type: "peerGone" },
+    to: "failed",
+    effects: FAIL_SAVING,
+    then: { message: LINK_INACTIVE },
+  },
+  {
+    from: "connecting",
+    event: { type: "badLink" },
+    to: "failed",
+    effects: FAIL_SAVING,
+  },
+  {
+    from: "connecting",
+    event: { type: "cancel" },
+    to: "failed",
+    effects: FAIL_SAVING,
+    then: { message: CANCELLED },
+  },
+  // receiving
+  {
+    from: "receiving",
+    event: { type: "progress", bytes: 40 },
+    given: { total: 100 },
+    to: "receiving",
+    effects: ["report"],
+    then: { bytes: 40 },
+  },
+  {
+    from: "receiving",
+    event: { type: "progress", bytes: 100 },
+    given: { total: 100 },
+    to: "verifying",
+    effects: ["report"],
+    then: { bytes: 100 },
+    note: "the last byte",
+  },
+  {
+    from: "receiving",
+    event: { type: "received" },
+    given: { total: 0 },
+    to: "done",
+    effects: ["report", "stopTimer:ice", "finish"],
+    note: "a share of empty files has no last byte",
+  },
+  {
+    from: "receiving",
+    event: { type: "channelClosed", message: "closed" },
+    given: { attempt: 3, bytes: 50, attemptStart: 10, total: 100 },
+    to: "resuming",
+    effects: AGAIN,
+    then: { attempt: 2 },
+    note: "progress in the attempt starts the count anew",
+  },
+  {
+    from: "receiving",
+    event: { type: "channelClosed", message: "closed" },
+    given: { attempt: 4, bytes: 10, attemptStart: 10, total: 100 },
+    to: "failed",
+    effects: FAIL_SAVING,
+    note: "retry exhausted",
+  },
+  {
+    from: "receiving",
+    event: { type: "channelClosed", message: "closed" },
+    given: { attempt: 1, bytes: 0, total: 100 },
+    to: "retrying",
+    effects: AGAIN,
+    note: "before any byte",
+  },
+  {
+    from: "receiving",
+    event: { type: "receiveFailed", message: "Checksum mismatch" },
+    to: "failed",
+    effects: FAIL_SAVING,
+    then: { message: "Checksum mismatch" },
+  },
+  {
+    from: "receiving",
+    event: { type: "iceDisconnected" },
+    to: "receiving",
+    effects: ["startTimer:ice"],
+  },
+  {
+    from: "receiving",
+    event: { type: "iceRecovered" },
+    to: "receiving",
+    effects: ["stopTimer:ice"],
+  },
+  {
+    from: "receiving",
+    event: { type: "iceTimeout" },
+    to: "receiving",
+    effects: ["closeLink"],
+  },
+  {
+    from: "receiving",
+    event: { type: "cancel" },
+    to: "failed",
+    effects: FAIL_SAVING,
+  },
+  // verifying
+  {
+    from: "verifying",
+    event: { type: "received" },
+    given: { total: 100, bytes: 100 },
+    to: "done",
+    effects: ["report", "stopTimer:ice", "finish"],
+    then: { bytes: 100 },
+  },
+  {
+    from: "verifying",
+    event: { type: "channelClosed", message: "closed" },
+    given: { attempt: 1, total: 100, bytes: 100, attemptStart: 0 },
+    to: "resuming",
+    effects: AGAIN,
+  },
+  {
+    from: "verifying",
+    event: { type: "channelClosed", message: "closed" },
+    given: { attempt: 4, total: 100, bytes: 100, attemptStart: 100 },
+    to: "failed",
+    effects: FAIL_SAVING,
+    note: "retry exhausted",
+  },
+  {
+    from: "verifying",
+    event: { type: "channelClosed", message: "closed" },
+    given: { total: 0 },
+    to: "retrying",
+    effects: AGAIN,
+    note: "an empty share",
+  },
+  {
+    from: "verifying",
+    event: { type: "receiveFailed", message: "Checksum mismatch" },
+    to: "failed",
+    effects: FAIL_SAVING,
+  },
+  {
+    from: "verifying",
+    event: { type: "cancel" },
+    to: "failed",
+    effects: FAIL_SAVING,
+  },
+  // retrying and resuming ask again; both rows are the same
+  ...(["retrying", "resuming"] as const).flatMap((from): Row[] => [
+    {
+      from,
+      event: { type: "manifest", total: 100 },
+      given: { bytes: 30, total: 100 },
+      to: "connecting",
+      effects: CONNECT,
+      then: { attemptStart: 30 },
+    },
+    {
+      from,
+      event: { type: "unreadable", reason: "No key", tell: true },
+      to: "failed",
+      effects: ["sayNoKey", ...FAIL_SAVING],
+    },
+    {
+      from,
+      event: { type: "noAnswer" },
+      to: "failed",
+      effects: FAIL_SAVING,
+      then: { message: NO_ANSWER },
+    },
+    {
+      from,
+      event: { type: "signalFailed", message: "Cannot reach the server" },
+      to: "failed",
+      effects: FAIL_SAVING,
+    },
+    {
+      from,
+      event: { type: "signalLost" },
+      given: { attempt: 2 },
+      to: "retrying",
+      effects: AGAIN,
+      then: { attempt: 3 },
+    },
+    {
+      from,
+      event: { type: "signalLost" },
+      given: { attempt: 2, bytes: 5 },
+      to: "resuming",
+      effects: AGAIN,
+      note: "with bytes saved it resumes",
+    },
+    {
+      from,
+      event: { type: "signalLost" },
+      given: { attempt: 4 },
+      to: "failed",
+      effects: FAIL_SAVING,
+      note: "retry exhausted",
+    },
+    {
+      from,
+      event: { type: "peerGone" },
+      to: "failed",
+      effects: FAIL_SAVING,
+      then: { message: LINK_INACTIVE },
+    },
+    { from, event: { type: "badLink" }, to: "failed", effects: FAIL_SAVING },
+    { from, event: { type: "cancel" }, to: "failed", effects: FAIL_SAVING },
+  ]),
+];
+
+function describe(effect: ReceiveEffect): string {
+  return "timer" in effect ? `${effect.type}:${effect.timer}` : effect.type;
+}
+
+for (const row of ROWS) {
+  const name = `stepReceive() ${row.from} --${row.event.type}--> ${row.to}${
+    row.note ? ` (${row.note})` : ""
+  }`;
+  Deno.test(name, () => {
+    const machine: ReceiveMachine = {
+      ...initialReceive(4),
+      ...row.given,
+      name: row.from,
+    };
+    const { state, effects } = stepReceive(machine, row.event);
+    assert.equal(state.name, row.to);
+    assert.deepEqual(effects.map(describe), row.effects);
+    for (const [key, value] of Object.entries(row.then ?? {})) {
+      assert.deepEqual(state[key as keyof ReceiveMachine], value, key);
+    }
+  });
+}
+
+Deno.test("RECEIVE_TABLE: every row and every target has a test above", () => {
+  const tested = new Set(ROWS.map((r) => `${r.from} ${r.event.type} ${r.to}`));
+  const missing: string[] = [];
+  for (const [from, events] of Object.entries(RECEIVE_TABLE)) {
+    for (const [event, targets] of Object.entries(events)) {
+      for (const to of targets as ReceiveState[]) {
+        if (!tested.has(`${from} ${event} ${to}`)) {
+          missing.push(`${from} --${event}--> ${to}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("stepReceive() ignores an event its state does not handle", () => {
+  const machine = { ...initialReceive(4), name: "done" as const };
+  for (
+    const event of [
+      { type: "linkOpen" },
+      { type: "channelClosed", message: "late" },
+      { type: "cancel" },
+    ] as ReceiveEvent[]
+  ) {
+    const step = stepReceive(machine, event);
+    assert.equal(step.state, machine);
+    assert.deepEqual(step.effects, []);
+  }
+  // A late answer's failure after the attempt was given up.
+  const retrying = { ...initialReceive(4), name: "retrying" as const };
+  assert.equal(
+    stepReceive(retrying, { type: "answerUnverified" }).state,
+    retrying,
+  );
+});
+
+Deno.test("stepReceive() never lets progress go backwards or past the total", () => {
+  const machine: ReceiveMachine = {
+    ...initialReceive(4),
+    name: "receiving",
+    bytes: 50,
+    total: 100,
+  };
+  assert.equal(
+    stepReceive(machine, { type: "progress", bytes: 20 }).state.bytes,
+    50,
+  );
+  assert.equal(
+    stepReceive(machine, { type: "progress", bytes: 500 }).state.bytes,
+    100,
+  );
+});

@@ -1,0 +1,271 @@
+/**
+ * What the sending page does for one receiver, as a table: a share serves
+ * many receivers at once, each with a machine of its own. `stepSend` is
+ * pure; `SendSession` (send_session.ts) runs the effects and turns frames,
+ * the connection and the transfer into events. A receiver whose machine
+ * reaches `done` or `failed` is dropped from the session's live map (its
+ * row stays on the page). `send_machine_test.ts` has a test per row.
+ *
+ * ```
+ * (request) → waiting ─offer→ connecting ─channelOpen→ sending ─sent→ done
+ *                ↑              │ connectFailed,          │ channelClosed
+ *                │              ↓ connectTimeout          ↓
+ *                └─ request ─ retrying               resuming ─offer→ connecting
+ *        retrying, resuming ─goneTimeout→ failed ("The receiver left")
+ * any state but done ─stop, refused offer, receiver's error→ failed
+ * ```
+ *
+ * @module
+ */
+
+import { checked, handles, type Table, type Transition } from "./machine.ts";
+
+/** Where one receiver stands, as the sender sees it. */
+export type SendState =
+  /** The file list was sent; waiting for the receiver's `offer`. */
+  | "waiting"
+  /** Answered an offer; waiting for the data channel. */
+  | "connecting"
+  /** Sending bytes. */
+  | "sending"
+  /** The connection could not be made; the receiver was told to `retry`. */
+  | "retrying"
+  /** The channel broke mid-transfer; waiting for the receiver to resume. */
+  | "resuming"
+  /** Every file sent and verified by the receiver. */
+  | "done"
+  /** Given up; `message` says why. */
+  | "failed";
+
+/** Events for one receiver. */
+export type SendEvent =
+  /** The receiver sent `request`: it wants the file list. */
+  | { type: "request" }
+  /** An `offer` whose MAC verified. */
+  | { type: "offer"; sdp: string }
+  /** An `offer` refused: no key in the receiver's link, or a bad MAC. */
+  | { type: "offerRefused"; reason: string }
+  /** The data channel opened. */
+  | { type: "channelOpen" }
+  /** The connection could not be made. */
+  | { type: "connectFailed"; message: string }
+  /** The connection took longer than the connect timeout. */
+  | { type: "connectTimeout" }
+  /** Every file sent and verified. */
+  | { type: "sent" }
+  /** The channel closed mid-transfer: the receiver may resume. */
+  | { type: "channelClosed"; message: string }
+  /** The transfer failed for good (a file unreadable, a checksum refused). */
+  | { type: "sendFailed"; message: string }
+  /** The receiver reported bytes written. */
+  | { type: "progress"; bytes: number }
+  /** The receiver reported that it refused the connection, and why. */
+  | { type: "receiverError"; message: string }
+  /** The receiver did not come back in time. */
+  | { type: "goneTimeout" }
+  /** The person stopped sharing. */
+  | { type: "stop" };
+
+/** The timers of one receiver. */
+export type SendTimer = "connect" | "gone";
+
+/** Effects, run by the session. */
+export type SendEffect =
+  /** Send the sealed file list in `response`. */
+  | { type: "sendManifest" }
+  /** Make a new peer connection for the offer and send a signed `answer`. */
+  | { type: "answer"; sdp: string }
+  /** Answer with `refused` and the reason. */
+  | { type: "refuse"; reason: string }
+  /** Close this receiver's peer connection. */
+  | { type: "closeLink" }
+  /** Tell the receiver to start again from `request`. */
+  | { type: "sendRetry" }
+  /** Send the files over the open channel. */
+  | { type: "send" }
+  /** Tell the receiver over the channel why the transfer failed. */
+  | { type: "sendError"; message: string }
+  /** Start (or restart) a timer. */
+  | { type: "startTimer"; timer: SendTimer }
+  /** Stop a timer. */
+  | { type: "stopTimer"; timer: SendTimer }
+  /**
+   * Drop this receiver from the live map (its row stays); a connection
+   * still open closes after a moment, once the last messages have left.
+   */
+  | { type: "forget" };
+
+/** One receiver's state and the numbers its row shows. */
+export interface SendMachine {
+  name: SendState;
+  /** Connection attempt, from 1. */
+  attempt: number;
+  /** Bytes the receiver reports written. */
+  bytes: number;
+  /** Bytes in the share. */
+  total: number;
+  /** What went wrong, for people. */
+  message?: string;
+}
+
+/** What the sender's page says of a receiver that never came back. */
+export const RECEIVER_LEFT = "The receiver left.";
+/** What the sender's page says of receivers when sharing stops. */
+export const STOPPED = "Stopped.";
+/** When the connection cannot be made in time. */
+export const NO_ROUTE = "Cannot connect: no route between the browsers in time";
+
+type EventType = SendEvent["type"];
+
+const FAILED = ["failed"] as const;
+const ENDS = {
+  offerRefused: FAILED,
+  receiverError: FAILED,
+  stop: FAILED,
+} as const;
+
+/**
+ * The table: for each state, the events it handles and where they lead.
+ * Anything else is ignored in that state.
+ */
+export const SEND_TABLE: Table<SendState, EventType> = {
+  waiting: {
+    request: ["waiting"],
+    offer: ["connecting"],
+    ...ENDS,
+  },
+  connecting: {
+    request: ["waiting"],
+    offer: ["connecting"],
+    channelOpen: ["sending"],
+    connectFailed: ["retrying"],
+    connectTimeout: ["retrying"],
+    progress: ["connecting"],
+    ...ENDS,
+  },
+  sending: {
+    sent: ["done"],
+    channelClosed: ["resuming"],
+    sendFailed: FAILED,
+    progress: ["sending"],
+    ...ENDS,
+  },
+  retrying: {
+    request: ["waiting"],
+    offer: ["connecting"],
+    goneTimeout: FAILED,
+    ...ENDS,
+  },
+  resuming: {
+    request: ["waiting"],
+    offer: ["connecting"],
+    progress: ["resuming"],
+    goneTimeout: FAILED,
+    ...ENDS,
+  },
+  done: {},
+  failed: {},
+};
+
+/** A receiver that just asked for the file list. */
+export function initialSend(total: number): SendMachine {
+  return { name: "waiting", attempt: 0, bytes: 0, total };
+}
+
+/** The one transition function of a receiver, as the sender sees it. Pure. */
+export function stepSend(
+  m: SendMachine,
+  event: SendEvent,
+): Transition<SendMachine, SendEffect> {
+  if (!handles(SEND_TABLE, m.name, event.type)) {
+    return { state: m, effects: [] };
+  }
+  const go = (
+    name: SendState,
+    change: Partial<SendMachine>,
+    effects: SendEffect[],
+  ): Transition<SendMachine, SendEffect> => ({
+    state: {
+      ...m,
+      ...change,
+      name: checked(SEND_TABLE, m.name, event.type, name),
+    },
+    effects,
+  });
+  const fail = (message: string, first: SendEffect[] = []) =>
+    go("failed", { message }, [
+      ...first,
+      { type: "stopTimer", timer: "connect" },
+      { type: "stopTimer", timer: "gone" },
+      { type: "closeLink" },
+      { type: "forget" },
+    ]);
+
+  switch (event.type) {
+    case "request":
+      // A receiver asking again (its attempt timed out on its side) starts
+      // afresh: whatever connection it had is of no more use.
+      return go("waiting", { message: undefined }, [
+        { type: "stopTimer", timer: "connect" },
+        { type: "stopTimer", timer: "gone" },
+        ...(m.name === "connecting" ? [{ type: "closeLink" } as const] : []),
+        { type: "sendManifest" },
+      ]);
+    case "offer":
+      return go("connecting", { attempt: m.attempt + 1, message: undefined }, [
+        { type: "stopTimer", timer: "gone" },
+        { type: "closeLink" },
+        { type: "answer", sdp: event.sdp },
+        { type: "startTimer", timer: "connect" },
+      ]);
+    case "offerRefused":
+      return fail(`Refused: ${event.reason}`, [{
+        type: "refuse",
+        reason: event.reason,
+      }]);
+    case "channelOpen":
+      return go("sending", {}, [
+        { type: "stopTimer", timer: "connect" },
+        { type: "send" },
+      ]);
+    case "connectFailed":
+    case "connectTimeout":
+      return go("retrying", {
+        message: event.type === "connectFailed" ? event.message : NO_ROUTE,
+      }, [
+        { type: "stopTimer", timer: "connect" },
+        { type: "closeLink" },
+        { type: "sendRetry" },
+        { type: "startTimer", timer: "gone" },
+      ]);
+    case "sent":
+      return go("done", { bytes: m.total, message: undefined }, [
+        { type: "forget" },
+      ]);
+    case "channelClosed":
+      return go("resuming", { message: event.message }, [
+        { type: "startTimer", timer: "gone" },
+      ]);
+    case "sendFailed":
+      return fail(event.message, [{
+        type: "sendError",
+        message: event.message,
+      }]);
+    case "progress":
+      return go(m.name, {
+        bytes: Math.min(Math.max(event.bytes, 0), m.total),
+      }, []);
+    case "receiverError":
+      return fail(event.message.slice(0, 200));
+    case "goneTimeout":
+      return fail(RECEIVER_LEFT);
+    case "stop":
+      // The session closes every connection itself once it has left
+      // signaling (see SendSession.stop), so no `closeLink` here.
+      return go("failed", { message: STOPPED }, [
+        { type: "stopTimer", timer: "connect" },
+        { type: "stopTimer", timer: "gone" },
+        { type: "forget" },
+      ]);
+  }
+}

@@ -1,0 +1,248 @@
+import assert from "node:assert/strict";
+import {
+  initialSend,
+  NO_ROUTE,
+  RECEIVER_LEFT,
+  SEND_TABLE,
+  type SendEffect,
+  type SendEvent,
+  type SendMachine,
+  type SendState,
+  stepSend,
+  STOPPED,
+} from "./send_machine.ts";
+
+/** One row of the table, as a test. */
+interface Row {
+  from: SendState;
+  event: SendEvent;
+  given?: Partial<SendMachine>;
+  to: SendState;
+  /** The effects, in order, by type (and timer). */
+  effects: string[];
+  then?: Partial<SendMachine>;
+  note?: string;
+}
+
+const FAIL = ["stopTimer:connect", "stopTimer:gone", "closeLink", "forget"];
+const STOP = ["stopTimer:connect", "stopTimer:gone", "forget"];
+const ANSWER = [
+  "stopTimer:gone",
+  "closeLink",
+  "answer",
+  "startTimer:connect",
+];
+const RETRY = [
+  "stopTimer:connect",
+  "closeLink",
+  "sendRetry",
+  "startTimer:gone",
+];
+const REQUEST = ["stopTimer:connect", "stopTimer:gone", "sendManifest"];
+
+/** Rows every live state has: refusals, the receiver's error, stop. */
+function ends(from: SendState): Row[] {
+  return [
+    {
+      from,
+      event: { type: "offerRefused", reason: "No key" },
+      to: "failed",
+      effects: ["refuse", ...FAIL],
+      then: { message: "Refused: No key" },
+    },
+    {
+      from,
+      event: { type: "receiverError", message: "Not verified" },
+      to: "failed",
+      effects: FAIL,
+      then: { message: "Not verified" },
+    },
+    {
+      from,
+      event: { type: "stop" },
+      to: "failed",
+      effects: STOP,
+      then: { message: STOPPED },
+    },
+  ];
+}
+
+const ROWS: Row[] = [
+  // waiting
+  {
+    from: "waiting",
+    event: { type: "request" },
+    to: "waiting",
+    effects: REQUEST,
+  },
+  {
+    from: "waiting",
+    event: { type: "offer", sdp: "v=0" },
+    to: "connecting",
+    effects: ANSWER,
+    then: { attempt: 1 },
+  },
+  ...ends("waiting"),
+  // connecting
+  {
+    from: "connecting",
+    event: { type: "request" },
+    to: "waiting",
+    effects: [
+      "stopTimer:connect",
+      "stopTimer:gone",
+      "closeLink",
+      "sendManifest",
+    ],
+    note: "the receiver gave up its attempt and asks again",
+  },
+  {
+    from: "connecting",
+    event: { type: "offer", sdp: "v=0" },
+    given: { attempt: 1 },
+    to: "connecting",
+    effects: ANSWER,
+    then: { attempt: 2 },
+  },
+  {
+    from: "connecting",
+    event: { type: "channelOpen" },
+    to: "sending",
+    effects: ["stopTimer:connect", "send"],
+  },
+  {
+    from: "connecting",
+    event: { type: "connectFailed", message: "ICE failed" },
+    to: "retrying",
+    effects: RETRY,
+    then: { message: "ICE failed" },
+  },
+  {
+    from: "connecting",
+    event: { type: "connectTimeout" },
+    to: "retrying",
+    effects: RETRY,
+    then: { message: NO_ROUTE },
+  },
+  {
+    from: "connecting",
+    event: { type: "progress", bytes: 10 },
+    given: { total: 100 },
+    to: "connecting",
+    effects: [],
+    then: { bytes: 10 },
+  },
+  ...ends("connecting"),
+  // sending
+  {
+    from: "sending",
+    event: { type: "sent" },
+    given: { total: 100 },
+    to: "done",
+    effects: ["forget"],
+    then: { bytes: 100 },
+  },
+  {
+    from: "sending",
+    event: { type: "channelClosed", message: "closed" },
+    to: "resuming",
+    effects: ["startTimer:gone"],
+  },
+  {
+    from: "sending",
+    event: { type: "sendFailed", message: "Cannot read a file" },
+    to: "failed",
+    effects: ["sendError", ...FAIL],
+    then: { message: "Cannot read a file" },
+  },
+  {
+    from: "sending",
+    event: { type: "progress", bytes: 500 },
+    given: { total: 100 },
+    to: "sending",
+    effects: [],
+    then: { bytes: 100 },
+  },
+  ...ends("sending"),
+  // retrying and resuming wait for the receiver to come back
+  ...(["retrying", "resuming"] as const).flatMap((from): Row[] => [
+    { from, event: { type: "request" }, to: "waiting", effects: REQUEST },
+    {
+      from,
+      event: { type: "offer", sdp: "v=0" },
+      to: "connecting",
+      effects: ANSWER,
+    },
+    {
+      from,
+      event: { type: "goneTimeout" },
+      to: "failed",
+      effects: FAIL,
+      then: { message: RECEIVER_LEFT },
+    },
+    ...ends(from),
+  ]),
+  {
+    from: "resuming",
+    event: { type: "progress", bytes: 60 },
+    given: { total: 100 },
+    to: "resuming",
+    effects: [],
+    then: { bytes: 60 },
+  },
+];
+
+function describe(effect: SendEffect): string {
+  return "timer" in effect ? `${effect.type}:${effect.timer}` : effect.type;
+}
+
+for (const row of ROWS) {
+  const name = `stepSend() ${row.from} --${row.event.type}--> ${row.to}${
+    row.note ? ` (${row.note})` : ""
+  }`;
+  Deno.test(name, () => {
+    const machine: SendMachine = {
+      ...initialSend(0),
+      ...row.given,
+      name: row.from,
+    };
+    const { state, effects } = stepSend(machine, row.event);
+    assert.equal(state.name, row.to);
+    assert.deepEqual(effects.map(describe), row.effects);
+    for (const [key, value] of Object.entries(row.then ?? {})) {
+      assert.deepEqual(state[key as keyof SendMachine], value, key);
+    }
+  });
+}
+
+Deno.test("SEND_TABLE: every row and every target has a test above", () => {
+  const tested = new Set(ROWS.map((r) => `${r.from} ${r.event.type} ${r.to}`));
+  const missing: string[] = [];
+  for (const [from, events] of Object.entries(SEND_TABLE)) {
+    for (const [event, targets] of Object.entries(events)) {
+      for (const to of targets as SendState[]) {
+        if (!tested.has(`${from} ${event} ${to}`)) {
+          missing.push(`${from} --${event}--> ${to}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("stepSend() ignores events a finished receiver's state does not handle", () => {
+  for (const name of ["done", "failed"] as const) {
+    const machine = { ...initialSend(10), name };
+    for (
+      const event of [
+        { type: "request" },
+        { type: "channelOpen" },
+        { type: "stop" },
+      ] as SendEvent[]
+    ) {
+      const step = stepSend(machine, event);
+      assert.equal(step.state, machine);
+      assert.deepEqual(step.effects, []);
+    }
+  }
+});
