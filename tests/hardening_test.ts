@@ -10,13 +10,13 @@ import {
   expectFrame,
   pair,
   Peer,
-  RawClient,
   settle,
   startSignal,
   TOPOLOGIES,
   tryUpgrade,
   within,
 } from "./_helpers/ws.ts";
+import { connectWebSocket, type RawWebSocket } from "./_helpers/ws_client.ts";
 import { forwardedAddress } from "../lib/signal/server.ts";
 import { startServer } from "./_helpers/server.ts";
 
@@ -234,11 +234,11 @@ Deno.test("behind TRUST_PROXY the per-address cap counts the forwarded client, n
     maxPeersPerIp: 2,
     trustProxy: (address) => address === "127.0.0.1",
   });
-  const held: RawClient[] = [];
+  const held: RawWebSocket[] = [];
   try {
     const client = { "X-Forwarded-For": "203.0.113.5" };
     for (let i = 0; i < 2; i++) {
-      held.push(await RawClient.connect(server.port, client));
+      held.push(await connectWebSocket({ port: server.port, headers: client }));
     }
     const refused = await tryUpgrade(server.port, client);
     assert.equal(refused.status, 503);
@@ -254,7 +254,7 @@ Deno.test("behind TRUST_PROXY the per-address cap counts the forwarded client, n
     });
     assert.equal(spoofed.status, 503);
   } finally {
-    for (const client of held) client.close();
+    await Promise.all(held.map((client) => client.close()));
     await settle(server, 0);
     await server.close();
   }
@@ -262,12 +262,13 @@ Deno.test("behind TRUST_PROXY the per-address cap counts the forwarded client, n
 
 Deno.test("without TRUST_PROXY a forwarded address is ignored", async () => {
   const server = startSignal({ maxPeersPerIp: 2 });
-  const held: RawClient[] = [];
+  const held: RawWebSocket[] = [];
   try {
     for (let i = 0; i < 2; i++) {
       held.push(
-        await RawClient.connect(server.port, {
-          "X-Forwarded-For": `203.0.113.${i}`,
+        await connectWebSocket({
+          port: server.port,
+          headers: { "X-Forwarded-For": `203.0.113.${i}` },
         }),
       );
     }
@@ -276,7 +277,7 @@ Deno.test("without TRUST_PROXY a forwarded address is ignored", async () => {
     });
     assert.equal(refused.status, 503);
   } finally {
-    for (const client of held) client.close();
+    await Promise.all(held.map((client) => client.close()));
     await settle(server, 0);
     await server.close();
   }

@@ -14,14 +14,12 @@ import {
   assertTalking,
   barrier,
   closeAll,
-  closePayload,
   expectFrame,
   FRAME_WAIT_MS,
   type Harness,
   HOST,
   pair,
   Peer,
-  RawClient,
   settle,
   startApp,
   startSignal,
@@ -29,6 +27,7 @@ import {
   waitFor,
   within,
 } from "./_helpers/ws.ts";
+import { closePayload, connectWebSocket } from "./_helpers/ws_client.ts";
 import type { SignalServerOptions } from "../lib/signal/server.ts";
 
 /**
@@ -663,7 +662,7 @@ Deno.test("the server closes a slow consumer past maxBufferedBytes", async () =>
     rateBurst: 1e6,
   });
   const feeder = await server.connect();
-  const slow = await RawClient.connect(server.port);
+  const slow = await connectWebSocket({ port: server.port });
   let newcomer: Peer | undefined;
   try {
     const [event, slowId] = await slow.readJson();
@@ -726,7 +725,7 @@ Deno.test("the server closes a slow consumer past maxBufferedBytes", async () =>
     newcomer = await server.connect();
     await assertTalking(feeder, newcomer);
   } finally {
-    slow.close();
+    await slow.close();
     await closeAll(feeder, ...(newcomer ? [newcomer] : []));
     await settle(server, 0);
     await server.close();
@@ -737,7 +736,7 @@ Deno.test("the server drops a peer that never answers pings", async () => {
   const heartbeatSeconds = 1;
   const server = startSignal({ heartbeatSeconds });
   const live = await server.connect();
-  const dead = await RawClient.connect(server.port);
+  const dead = await connectWebSocket({ port: server.port });
   try {
     const [event, deadId] = await dead.readJson();
     assert.equal(event, "assign");
@@ -767,7 +766,7 @@ Deno.test("the server drops a peer that never answers pings", async () => {
     assert.equal(live.socket.readyState, WebSocket.OPEN);
     assert.equal(server.peerCount(), 1);
   } finally {
-    dead.close();
+    await dead.close();
     await live.close();
     await settle(server, 0);
     await server.close();

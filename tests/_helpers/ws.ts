@@ -1,7 +1,8 @@
 /**
- * WebSocket clients for signaling tests: a browser-like client that queues
- * what it receives, a raw TCP client for clients that misbehave, and the
- * servers they talk to.
+ * Signaling servers for tests (one instance, the whole app, or a cluster
+ * over Redis) and a browser-like client that queues what it receives.
+ * Clients that misbehave or come in numbers use the raw client of
+ * `ws_client.ts` instead, which the benchmark's load shares.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
 } from "../../lib/signal/server.ts";
 import { RedisBus } from "../../lib/signal/redis_bus.ts";
 import { startRedis, type TestRedis } from "./services.ts";
+import { ConnectError, connectWebSocket } from "./ws_client.ts";
 
 export const HOST = "127.0.0.1";
 /** How long a test waits for a frame before it fails instead of hanging. */
@@ -267,11 +269,6 @@ export class Peer {
   }
 }
 
-/** Connects `n` peers. */
-export function connectAll(url: string, n: number): Promise<Peer[]> {
-  return Promise.all(Array.from({ length: n }, () => Peer.connect(url)));
-}
-
 /** Closes peers and waits for every close. */
 export async function closeAll(...peers: Peer[]): Promise<void> {
   await Promise.all(peers.map((peer) => peer.close()));
@@ -349,186 +346,23 @@ export async function assertTalking(a: Peer, b: Peer): Promise<void> {
   await expectFrame(a, ["response", b.id, { ok: true }]);
 }
 
-// A raw WebSocket client over TCP, for clients that misbehave
-
-/** A WebSocket client written by hand over `Deno.connect`. */
-export class RawClient {
-  readonly conn: Deno.TcpConn;
-  #buffer = new Uint8Array(0);
-  #eof = false;
-
-  private constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-  }
-
-  /** Connects and does the opening handshake, with any extra headers. */
-  static async connect(
-    port: number,
-    headers: Record<string, string> = {},
-  ): Promise<RawClient> {
-    const conn = await Deno.connect({ hostname: HOST, port });
-    const client = new RawClient(conn);
-    const key = btoa(
-      String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
-    );
-    await client.#write(
-      new TextEncoder().encode(
-        "GET /api/signal HTTP/1.1\r\n" +
-          `Host: ${HOST}:${port}\r\n` +
-          "Upgrade: websocket\r\n" +
-          "Connection: Upgrade\r\n" +
-          `Sec-WebSocket-Key: ${key}\r\n` +
-          "Sec-WebSocket-Version: 13\r\n" +
-          Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") +
-          "\r\n",
-      ),
-    );
-    const head = await client.#readHead();
-    assert.match(head, /^HTTP\/1\.1 101 /);
-    return client;
-  }
-
-  async #write(bytes: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < bytes.length) {
-      written += await this.conn.write(bytes.subarray(written));
-    }
-  }
-
-  /** Reads more bytes into the buffer; false at end of stream. */
-  async #fill(): Promise<boolean> {
-    if (this.#eof) return false;
-    const chunk = new Uint8Array(64 * 1024);
-    const n = await this.conn.read(chunk);
-    if (n === null) {
-      this.#eof = true;
-      return false;
-    }
-    const joined = new Uint8Array(this.#buffer.length + n);
-    joined.set(this.#buffer);
-    joined.set(chunk.subarray(0, n), this.#buffer.length);
-    this.#buffer = joined;
-    return true;
-  }
-
-  async #readHead(): Promise<string> {
-    for (;;) {
-      const text = new TextDecoder().decode(this.#buffer);
-      const end = text.indexOf("\r\n\r\n");
-      if (end !== -1) {
-        this.#buffer = this.#buffer.subarray(end + 4);
-        return text.slice(0, end);
-      }
-      if (!await this.#fill()) throw new Error("Handshake cut short");
-    }
-  }
-
-  /** Reads one frame (unfragmented, as the server sends them). */
-  async readFrame(): Promise<{ opcode: number; payload: Uint8Array }> {
-    for (;;) {
-      const b = this.#buffer;
-      if (b.length >= 2) {
-        assert.equal(b[1] & 0x80, 0, "a server frame is never masked");
-        let length = b[1] & 0x7f;
-        let offset = 2;
-        if (length === 126 && b.length >= 4) {
-          length = (b[2] << 8) | b[3];
-          offset = 4;
-        } else if (length === 127 && b.length >= 10) {
-          length = Number(new DataView(b.buffer, b.byteOffset).getBigUint64(2));
-          offset = 10;
-        }
-        if (length < 126 || offset > 2) {
-          if (b.length >= offset + length) {
-            this.#buffer = b.subarray(offset + length);
-            return {
-              opcode: b[0] & 0x0f,
-              payload: b.subarray(offset, offset + length),
-            };
-          }
-        }
-      }
-      if (!await this.#fill()) throw new Error("Stream ended mid-frame");
-    }
-  }
-
-  /** Reads a text frame and parses it. */
-  async readJson(): Promise<unknown[]> {
-    const { opcode, payload } = await this.readFrame();
-    assert.equal(opcode, 1, "a text frame");
-    return JSON.parse(new TextDecoder().decode(payload));
-  }
-
-  /** Sends a masked frame. */
-  async sendFrame(opcode: number, payload: Uint8Array): Promise<void> {
-    assert.ok(payload.length < 126);
-    const mask = crypto.getRandomValues(new Uint8Array(4));
-    const frame = new Uint8Array(6 + payload.length);
-    frame[0] = 0x80 | opcode;
-    frame[1] = 0x80 | payload.length;
-    frame.set(mask, 2);
-    for (let i = 0; i < payload.length; i++) {
-      frame[6 + i] = payload[i] ^ mask[i % 4];
-    }
-    await this.#write(frame);
-  }
-
-  /** Reads until the server ends the TCP stream. */
-  async readToEnd(): Promise<void> {
-    while (await this.#fill()) this.#buffer = new Uint8Array(0);
-  }
-
-  close(): void {
-    this.conn.close();
-  }
-}
-
-/** The code and reason of a close frame's payload. */
-export function closePayload(
-  payload: Uint8Array,
-): { code: number; reason: string } {
-  return {
-    code: (payload[0] << 8) | payload[1],
-    reason: new TextDecoder().decode(payload.subarray(2)),
-  };
-}
-
 /**
- * Sends a WebSocket upgrade by hand with extra headers (an `Origin`, say)
- * and returns the status code and body line of the answer; the connection
- * is closed either way.
+ * Sends a WebSocket upgrade with extra headers (an `Origin`, say) and
+ * returns the status code and, for a refusal, the body that says why; the
+ * connection is closed either way.
  */
 export async function tryUpgrade(
   port: number,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; text: string }> {
-  const conn = await Deno.connect({ hostname: HOST, port });
   try {
-    const key = btoa(
-      String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
-    );
-    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`)
-      .join("");
-    const request = "GET /api/signal HTTP/1.1\r\n" +
-      `Host: ${HOST}:${port}\r\n` +
-      "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
-    const bytes = new TextEncoder().encode(request);
-    for (let n = 0; n < bytes.length;) n += await conn.write(bytes.subarray(n));
-    let text = "";
-    const buffer = new Uint8Array(4096);
-    // Read the head, and the one-line body of a refusal.
-    while (
-      !/\r\n\r\n/.test(text) ||
-      (!text.startsWith("HTTP/1.1 101") && !/\r\n\r\n.+\n/s.test(text))
-    ) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      text += new TextDecoder().decode(buffer.subarray(0, n));
+    const socket = await connectWebSocket({ port, headers });
+    await socket.close();
+    return { status: 101, text: "" };
+  } catch (error) {
+    if (error instanceof ConnectError && error.status !== undefined) {
+      return { status: error.status, text: error.body };
     }
-    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
-    return { status, text };
-  } finally {
-    conn.close();
+    throw error;
   }
 }
