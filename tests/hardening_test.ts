@@ -8,17 +8,66 @@ import {
   barrier,
   closeAll,
   expectFrame,
+  FRAME_WAIT_MS,
   pair,
   Peer,
   settle,
   startSignal,
   TOPOLOGIES,
   tryUpgrade,
+  waitFor,
   within,
 } from "./_helpers/ws.ts";
 import { connectWebSocket, type RawWebSocket } from "./_helpers/ws_client.ts";
+import { connect as tcpConnect } from "node:net";
 import { forwardedAddress } from "../lib/signal/server.ts";
 import { startServer } from "./_helpers/server.ts";
+
+/** An upgrade made from one local address: its status, held open until closed. */
+interface Upgrade {
+  status: number;
+  text: string;
+  close(): void;
+}
+
+/**
+ * Asks for a WebSocket upgrade from the local address `from` (any of
+ * 127.0.0.0/8, which Linux routes to the loopback interface), so a test can
+ * be two clients on two addresses. `Deno.connect` cannot choose its source
+ * address (a connect to 127.0.0.2 still leaves from 127.0.0.1), Node's
+ * `localAddress` can. A 101 leaves the socket open: it holds its slot.
+ */
+function upgradeFrom(from: string, port: number): Promise<Upgrade> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host: "127.0.0.1", port, localAddress: from });
+    let text = "";
+    socket.setEncoding("latin1");
+    socket.on("error", reject);
+    socket.on("connect", () => {
+      assert.equal(socket.localAddress, from);
+      const key = btoa(
+        String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
+      );
+      socket.write(
+        "GET /api/signal HTTP/1.1\r\n" +
+          `Host: 127.0.0.1:${port}\r\n` +
+          "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    socket.on("data", (chunk: string) => {
+      text += chunk;
+      const head = text.indexOf("\r\n\r\n");
+      if (head === -1) return;
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+      // A refusal's one-line reason follows its head.
+      if (status !== 101 && !text.slice(head + 4).includes("\n")) return;
+      socket.removeAllListeners("data");
+      if (status !== 101) socket.destroy();
+      resolve({ status, text, close: () => socket.destroy() });
+    });
+  });
+}
 
 for (const { suffix, start } of TOPOLOGIES) {
   Deno.test(`pair rules: a sender's events reach only a peer that requested from it${suffix}`, async () => {
@@ -162,6 +211,46 @@ Deno.test("past MAX_PEERS_PER_IP an address gets 503", async () => {
   } finally {
     await closeAll(...peers);
     await settle(server, 0);
+    await server.close();
+  }
+});
+
+Deno.test("the app counts each client address apart: 127.0.0.2 gets in while 127.0.0.1 is at MAX_PEERS_PER_IP", async () => {
+  // The whole app, so the address goes the way it goes in production:
+  // Deno.serve's info, through the route, to the signaling server.
+  const server = await startServer({ MAX_PEERS_PER_IP: "2" });
+  const held: Upgrade[] = [];
+  try {
+    for (const from of ["127.0.0.1", "127.0.0.1", "127.0.0.2"]) {
+      const upgrade = await upgradeFrom(from, server.port);
+      held.push(upgrade);
+      assert.equal(upgrade.status, 101, `${from}: ${upgrade.text}`);
+    }
+    const first = await upgradeFrom("127.0.0.1", server.port);
+    assert.equal(first.status, 503);
+    assert.match(first.text, /too many connections from your address \(2\)/);
+    // 127.0.0.2 has one slot left, then it is full too.
+    const second = await upgradeFrom("127.0.0.2", server.port);
+    held.push(second);
+    assert.equal(second.status, 101, second.text);
+    assert.equal((await upgradeFrom("127.0.0.2", server.port)).status, 503);
+    // A third address is a stranger to both.
+    const third = await upgradeFrom("127.0.0.3", server.port);
+    held.push(third);
+    assert.equal(third.status, 101, third.text);
+    assert.equal(server.app.state.signal.peerCount, 5);
+    // A closed connection gives its address's slot back.
+    held.shift()!.close();
+    await waitFor(
+      () => server.app.state.signal.peerCount === 4,
+      FRAME_WAIT_MS,
+      "the closed connection to be forgotten",
+    );
+    const again = await upgradeFrom("127.0.0.1", server.port);
+    held.push(again);
+    assert.equal(again.status, 101, again.text);
+  } finally {
+    for (const upgrade of held) upgrade.close();
     await server.close();
   }
 });

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { SignalServer, type SignalServerOptions } from "./server.ts";
+import {
+  clientAddress,
+  SignalServer,
+  type SignalServerOptions,
+} from "./server.ts";
 import { isPeerId } from "./protocol.ts";
 
 const HANDSHAKE = {
@@ -9,12 +13,16 @@ const HANDSHAKE = {
   "sec-websocket-version": "13",
 };
 
-/** A server on a free loopback port, with what a test needs of it. */
+/**
+ * A server on a free loopback port, with what a test needs of it. The
+ * handler passes on `Deno.serve`'s connection info, as the app's route does:
+ * without it every client would share the per-address cap of "unknown".
+ */
 function serve(options: SignalServerOptions = {}) {
   const signal = new SignalServer(options);
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
-    (request) => signal.handle(request),
+    (request, info) => signal.handle(request, info),
   );
   return {
     signal,
@@ -179,4 +187,38 @@ Deno.test("SignalServer.closeAll() closes every socket with 1001 and a reason", 
     await server.close();
   }
   assert.equal(server.signal.peerCount, 0);
+});
+
+Deno.test("clientAddress() reads the socket's remote address", () => {
+  const tcp = (hostname: string): Deno.NetAddr => ({
+    transport: "tcp",
+    hostname,
+    port: 51234,
+  });
+  assert.equal(
+    clientAddress({ remoteAddr: tcp("203.0.113.7") }),
+    "203.0.113.7",
+  );
+  assert.equal(
+    clientAddress({ remoteAddr: tcp("2001:db8::1") }),
+    "2001:db8::1",
+  );
+  // A dual-stack socket reports IPv4 clients as IPv4-in-IPv6: one client,
+  // one bucket, whichever way it arrived.
+  assert.equal(
+    clientAddress({ remoteAddr: tcp("::ffff:203.0.113.7") }),
+    "203.0.113.7",
+  );
+});
+
+Deno.test("clientAddress() says unknown when there is no address to read", () => {
+  assert.equal(clientAddress(undefined), "unknown");
+  assert.equal(clientAddress({}), "unknown");
+  // A Unix socket has a path, not a host.
+  assert.equal(
+    clientAddress({
+      remoteAddr: { transport: "unix", path: "/tmp/beam.sock" },
+    }),
+    "unknown",
+  );
 });
