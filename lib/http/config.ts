@@ -49,9 +49,15 @@ export const DEFAULT_ICE_SERVERS: RTCIceServer[] = [
   { urls: "stun:stun.l.google.com:19302" },
 ];
 
-/** Reads the configuration from `env`; throws a `TypeError` or `RangeError` naming the variable. */
+/**
+ * Reads the configuration from `env`; throws a `TypeError` or `RangeError`
+ * naming the variable. `limits` is the text of `/proc/self/limits`, which
+ * sets the default `MAX_PEERS`: read from this process unless given, so a
+ * test can pin it instead of depending on the machine it runs on.
+ */
 export function loadConfig(
   env: Record<string, string | undefined>,
+  limits: string = readLimits(),
 ): Config {
   return {
     port: readInteger(env, "PORT", 8000, 0, 65535),
@@ -71,7 +77,13 @@ export function loadConfig(
       1_000,
       300_000,
     ),
-    maxPeers: readInteger(env, "MAX_PEERS", defaultMaxPeers(), 1, 1_000_000),
+    maxPeers: readInteger(
+      env,
+      "MAX_PEERS",
+      defaultMaxPeers(limits),
+      1,
+      1_000_000,
+    ),
     maxPeersPerIp: readInteger(env, "MAX_PEERS_PER_IP", 100, 1, 1_000_000),
     rateLimit: readInteger(env, "RATE_LIMIT", 100, 1, 1_000_000),
     rateBurst: readInteger(env, "RATE_BURST", 400, 1, 1_000_000),

@@ -136,16 +136,28 @@ Deno.test("loadConfig() reads the hardening variables", () => {
   assert.deepEqual(loadConfig({}).allowedOrigins, []);
 });
 
+/** The text of /proc/self/limits for a soft open-file limit of `soft`. */
+function limits(soft: string): string {
+  return `Limit                     Soft Limit           Hard Limit           Units\n` +
+    `Max open files            ${soft}                1048576              files\n`;
+}
+
 Deno.test("defaultMaxPeers() stays under the open-file limit", () => {
-  const limits = (soft: string) =>
-    `Limit                     Soft Limit           Hard Limit           Units\n` +
-    `Max open files            ${soft}                20000                files\n`;
   assert.equal(defaultMaxPeers(limits("20000")), 17_936);
   assert.equal(defaultMaxPeers(limits("1024")), 857);
   assert.equal(defaultMaxPeers(limits("1048576")), 50_000);
   assert.equal(defaultMaxPeers(limits("unlimited")), 10_000);
   assert.equal(defaultMaxPeers(""), 10_000);
-  assert.ok(loadConfig({}).maxPeers < 20_000);
+});
+
+Deno.test("loadConfig() takes the default MAX_PEERS from the open-file limit it is given", () => {
+  assert.equal(loadConfig({}, limits("1024")).maxPeers, 857);
+  assert.equal(loadConfig({}, limits("20000")).maxPeers, 17_936);
+  assert.equal(loadConfig({}, limits("1048576")).maxPeers, 50_000);
+  // No limits to read (not Linux, or no permission): the fixed default.
+  assert.equal(loadConfig({}, "").maxPeers, 10_000);
+  // MAX_PEERS set wins over any limit.
+  assert.equal(loadConfig({ MAX_PEERS: "42" }, limits("1024")).maxPeers, 42);
 });
 
 Deno.test("loadConfig() reads REDIS_URL, for redis:// and rediss://", () => {
