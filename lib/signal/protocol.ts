@@ -1,6 +1,10 @@
 /**
  * The signaling wire contract of PROTOCOL.md, in one place: event names, their
  * arities, peer id rules, close codes, and the parsing and encoding of frames.
+ * [docs/protocol.md](../../docs/protocol.md) writes the whole contract out
+ * for this project: these frames, the payloads Beam's pages send in them, the
+ * pair rules, limits and close codes, the data-channel messages, and what Beam
+ * adds to PROTOCOL.md.
  *
  * Both the server and the islands import this module, so the two sides can
  * never disagree on a name. It has no Deno or DOM dependency.
