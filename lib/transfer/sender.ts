@@ -162,12 +162,12 @@ export class FileSender {
       await hashRange(hash, file, 0, offset, 4 * 1024 * 1024);
     }
     this.#send(encodeControl({ t: "file", index, offset, meta: metaOf(file) }));
-    let next = offset < file.size ? this.#read(file, offset) : null;
+    let next = offset < file.size ? this.#readAhead(file, offset) : null;
     for (let at = offset; at < file.size;) {
       const block = await next!;
       const end = at + block.byteLength;
       // Read the next block while this one is sent.
-      next = end < file.size ? this.#read(file, end) : null;
+      next = end < file.size ? this.#readAhead(file, end) : null;
       hash?.update(block);
       for (let i = 0; i < block.byteLength; i += this.#chunkSize) {
         const chunk = block.subarray(i, i + this.#chunkSize);
@@ -186,6 +186,17 @@ export class FileSender {
     let position = offset;
     for (let i = 0; i < index; i++) position += this.#files[i].size;
     return position;
+  }
+
+  /**
+   * Starts a read that is awaited later. If sending fails first (the channel
+   * closed), nobody awaits it: mark its failure handled so it is not
+   * reported as an uncaught rejection; whoever awaits it still sees it.
+   */
+  #readAhead(file: SourceFile, at: number): Promise<Uint8Array<ArrayBuffer>> {
+    const read = this.#read(file, at);
+    read.catch(() => {});
+    return read;
   }
 
   async #read(file: SourceFile, at: number): Promise<Uint8Array<ArrayBuffer>> {
