@@ -6,6 +6,9 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
+import { deriveKeys } from "../lib/transfer/auth.ts";
+import { newSecret } from "../lib/transfer/secret.ts";
+import { newPeerId } from "../lib/signal/protocol.ts";
 import { launchBrowser, type TestBrowser } from "./_helpers/browser.ts";
 import {
   makeFile,
@@ -136,21 +139,87 @@ Deno.test(
   },
 );
 
+/** Bytes of a base64 string, or `undefined` if it is not base64. */
+function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes of a hex string, or `undefined` if it is not hex. */
+function fromHex(text: string): Uint8Array | undefined {
+  if (!/^([0-9a-f]{2})*$/i.test(text)) return undefined;
+  return Uint8Array.from(
+    text.match(/../g) ?? [],
+    (pair) => parseInt(pair, 16),
+  );
+}
+
+/** Whether `bytes`, read as text, give away the file list. */
+function readable(bytes: Uint8Array): boolean {
+  const text = new TextDecoder().decode(bytes);
+  if (text.includes("secret plans")) return true;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 Deno.test(
   "the file list crosses the server only as ciphertext",
   browserTest,
   async () => {
-    const seen: string[] = [];
-    await scenario((_dir, text) => {
-      seen.push(text);
+    const seen: { dir: "up" | "down"; text: string }[] = [];
+    await scenario((dir, text) => {
+      seen.push({ dir, text });
       return text;
-    }, async ({ receiver }) => {
+    }, async ({ receiver, link }) => {
       await receiver.waitForSelector(".phase-ready");
-      assert.ok(seen.some((t) => t.startsWith('["response"')));
+      // What the sender's page gave the server for the receiver.
+      const sent = seen.filter(({ dir, text }) =>
+        dir === "up" && text.startsWith('["response"')
+      ).map(({ text }) => JSON.parse(text));
+      assert.equal(sent.length, 1);
+      const [, receiverId, payload] = sent[0];
       assert.ok(
-        !seen.some((t) => t.includes("secret plans")),
+        !seen.some(({ text }) => text.includes("secret plans")),
         "file name leaked to the server",
       );
+      // Only the sealed form, and none of its strings decodes (base64 or
+      // hex) to the list or to anything JSON: the server holds no plaintext.
+      assert.deepEqual(Object.keys(payload).sort(), ["ct", "iv", "v"]);
+      for (const value of [payload.iv, payload.ct]) {
+        assert.equal(typeof value, "string");
+        for (const bytes of [fromBase64(value), fromHex(value)]) {
+          assert.ok(bytes === undefined || !readable(bytes), value);
+        }
+      }
+      // It is AES-GCM under the key of the link's fragment, bound to this
+      // receiver: it opens with that key and with nothing else.
+      const url = new URL(link);
+      const senderId = url.pathname.split("/").at(-1)!;
+      const open = async (secret: string, forId: string) =>
+        new TextDecoder().decode(
+          await crypto.subtle.decrypt(
+            {
+              name: "AES-GCM",
+              iv: fromBase64(payload.iv)!,
+              additionalData: new TextEncoder().encode(forId),
+            },
+            (await deriveKeys(secret, senderId)).seal,
+            fromBase64(payload.ct)!,
+          ),
+        );
+      const secret = decodeURIComponent(url.hash.slice(1));
+      const manifest = JSON.parse(await open(secret, receiverId));
+      assert.equal(manifest.files[0].name, "secret plans.bin");
+      assert.equal(manifest.files[0].size, 1024 * 1024);
+      await assert.rejects(open(newSecret(), receiverId));
+      await assert.rejects(open(secret, newPeerId()));
     }, { refused: false });
   },
 );

@@ -31,6 +31,26 @@ Deno.test("seal() and unseal() round-trip the file list for one receiver", async
   );
 });
 
+Deno.test("seal() leaves nothing of the value readable in what crosses the server", async () => {
+  const keys = await deriveKeys(newSecret(), SENDER);
+  const list = {
+    files: [{ name: "secret plans.bin", size: 3, type: "", lastModified: 1 }],
+  };
+  const plain = new TextEncoder().encode(JSON.stringify(list));
+  const sealed = await seal(keys, RECEIVER, list);
+  assert.deepEqual(Object.keys(sealed).sort(), ["ct", "iv", "v"]);
+  const ct = Uint8Array.from(atob(sealed.ct), (c) => c.charCodeAt(0));
+  // AES-GCM: as long as the text plus a 16-byte tag, and not the text.
+  assert.equal(ct.length, plain.length + 16);
+  assert.notDeepEqual(ct.subarray(0, plain.length), plain);
+  assert.ok(!new TextDecoder().decode(ct).includes("secret plans"));
+  assert.ok(!JSON.stringify(sealed).includes("secret plans"));
+  // A fresh nonce each time: the same list never looks the same twice.
+  const again = await seal(keys, RECEIVER, list);
+  assert.notEqual(again.iv, sealed.iv);
+  assert.notEqual(again.ct, sealed.ct);
+});
+
 Deno.test("unseal() refuses a wrong secret, another receiver, and a flipped byte", async () => {
   const secret = newSecret();
   const keys = await deriveKeys(secret, SENDER);
