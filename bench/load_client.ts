@@ -3,10 +3,12 @@
  * (`signal_bench.ts`) starts several, sends each commands as JSON lines on
  * stdin, and reads one JSON line back per command on stdout.
  *
- * Commands: `connect` (open peers and pair them), `converse` (every pair
- * runs the whole conversation, closed loop), `paced` (open loop at a fixed
- * rate), `storm`, `slow`, `flood`, `probe`, `release`, `close`, `exit`. Every loop
- * is bounded by a count and a deadline.
+ * Commands: `setup` (which server, which ports), `connect` (open peers and
+ * pair them), `converse` (every pair runs the whole conversation, closed
+ * loop), `paced` (open loop at a fixed rate), `close`, `exit`. Every loop is
+ * bounded by a count and a deadline. The sockets are the shared raw client
+ * of tests/_helpers/ws_client.ts, pushed: each frame is read as a byte range
+ * without decoding it, so the load costs less than the server it measures.
  *
  * @module
  */
@@ -17,7 +19,7 @@ import {
   decodeText,
   encodeTextFrame,
   type RawWebSocket,
-} from "./ws_client.ts";
+} from "../tests/_helpers/ws_client.ts";
 import { Histogram } from "./stats.ts";
 import {
   type Adapter,
@@ -64,7 +66,6 @@ let ports: number[] = [];
 let tag = "c0";
 let peers: Peer[] = [];
 let pairs: Pair[] = [];
-let held: Peer[] = [];
 let mode: "idle" | "converse" | "paced" = "idle";
 let hist = new Histogram();
 let relayed = 0;
@@ -230,7 +231,7 @@ async function openPeer(
   });
   const id = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
-      ws.abort();
+      void ws.abort();
       reject(new ConnectError("timeout", "Cannot start peer: no first frame"));
     }, timeoutMs);
     ws.handlers = {
@@ -242,7 +243,7 @@ async function openPeer(
         } catch (error) {
           const msg = /"msg":"([^"]*)"/.exec(text)?.[1] ?? text.slice(0, 40);
           reject(new ConnectError(`refused: ${msg}`, (error as Error).message));
-          ws.close();
+          void ws.close();
         }
       },
       onClose(code, reason) {
@@ -517,323 +518,12 @@ async function paced(cmd: Record<string, number>): Promise<unknown> {
   };
 }
 
-async function storm(cmd: Record<string, number>): Promise<unknown> {
-  closes.clear();
-  const started = performance.now();
-  const { opened, errors, firstErrorAt } = await openMany(
-    cmd.n,
-    cmd.concurrency ?? 250,
-    cmd.timeoutMs ?? 10_000,
-    started + (cmd.deadlineMs ?? 60_000),
-  );
-  held.push(...opened);
-  return {
-    attempted: cmd.n,
-    opened: opened.length,
-    errors,
-    firstErrorAt,
-    ms: performance.now() - started,
-  };
-}
-
-/** How many held connections are still open (the server may close some later). */
-function heldReport(): unknown {
-  const open = held.filter((p) => !p.ws.closed).length;
-  return {
-    held: held.length,
-    stillOpen: open,
-    closes: Object.fromEntries(closes),
-  };
-}
-
-async function release(): Promise<unknown> {
-  const report = heldReport();
-  for (const peer of held) peer.ws.close();
-  held = [];
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  return report;
-}
-
-let probePair: { r: Peer; s: Peer } | null = null;
-
-async function openProbePair(
-  timeoutMs: number,
-): Promise<{ r: Peer; s: Peer } | string> {
-  let r: Peer;
-  try {
-    r = await openPeer(`${tag}xprobe${randomTag()}r`, timeoutMs);
-  } catch (error) {
-    return (error as ConnectError).kind ?? String(error);
-  }
-  try {
-    return { r, s: await openPeer(`${tag}xprobe${randomTag()}s`, timeoutMs) };
-  } catch (error) {
-    r.ws.close();
-    return (error as ConnectError).kind ?? String(error);
-  }
-}
-
-/** Opens the probe pair ahead of time, so it is among the admitted peers. */
-async function probeOpen(cmd: Record<string, number>): Promise<unknown> {
-  const pair = await openProbePair(cmd.timeoutMs ?? 5000);
-  if (typeof pair === "string") return { connected: false, failure: pair };
-  probePair = pair;
-  return { connected: true };
-}
-
-/**
- * A pair that exchanges progress frames at a steady rate: is a peer still
- * served while something else goes on? With `kept`, the pair opened by
- * `probe-open` (is an admitted peer served?); else a new pair (can a new
- * peer get in?), closed afterwards.
- */
-async function probe(cmd: Record<string, number | boolean>): Promise<unknown> {
-  const timeoutMs = Number(cmd.timeoutMs ?? 5000);
-  const h = new Histogram();
-  let pair: { r: Peer; s: Peer };
-  if (cmd.kept) {
-    if (probePair === null) {
-      return { connected: false, failure: "no kept pair" };
-    }
-    pair = probePair;
-    if (pair.r.ws.closed || pair.s.ws.closed) {
-      return {
-        connected: false,
-        failure:
-          `kept pair closed (${pair.r.ws.closedCode}/${pair.s.ws.closedCode})`,
-      };
-    }
-  } else {
-    const opened = await openProbePair(timeoutMs);
-    if (typeof opened === "string") {
-      return { connected: false, failure: opened };
-    }
-    pair = opened;
-  }
-  const { r, s } = pair;
-  let received = 0;
-  let requested = false;
-  const other = new Map<string, number>();
-  s.ws.handlers.onMessage = (buf, start, end, binary) => {
-    if (!binary && scanStamp(buf, start, end) && stampS >= FIRST_PROGRESS) {
-      h.record(nowUs() - stampT);
-      received++;
-    } else if (!binary && (stampS === 0 || isRequest(buf, start))) {
-      requested = true;
-    } else {
-      bump(
-        other,
-        binary ? "<binary>" : decodeText(buf, start, Math.min(end, start + 48)),
-      );
-    }
-  };
-  // A server may relay progress only between peers that have paired up
-  // with a request, as browsers do: the probe does too.
-  stampS = -1;
-  r.ws.sendText(adapter.encode(SCRIPT[0], 0, s.id, nowUs()));
-  const requestBy = performance.now() + timeoutMs;
-  while (!requested && performance.now() < requestBy && !s.ws.closed) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  if (!requested) {
-    if (!cmd.kept) {
-      r.ws.close();
-      s.ws.close();
-    }
-    return {
-      connected: true,
-      sent: 0,
-      received: 0,
-      failure: "request not relayed",
-      other: Object.fromEntries(other),
-    };
-  }
-  const msgs = Number(cmd.msgs ?? 100);
-  const interval = 1000 / Number(cmd.rate ?? 100);
-  const t0 = performance.now();
-  let n = 0;
-  while (n < msgs && !r.ws.closed) {
-    const due = t0 + n * interval;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const step = FIRST_PROGRESS + (n % PROGRESS);
-    r.ws.sendText(
-      adapter.encode(SCRIPT[step], step, s.id, Math.round(due * 1000)),
-    );
-    n++;
-  }
-  const until = performance.now() + timeoutMs;
-  while (received < n && performance.now() < until && !s.ws.closed) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  if (!cmd.kept) {
-    r.ws.close();
-    s.ws.close();
-  }
-  return {
-    connected: true,
-    sent: n,
-    received,
-    p50Ms: h.quantile(0.5) / 1000,
-    p99Ms: h.quantile(0.99) / 1000,
-    maxMs: h.max / 1000,
-    other: Object.fromEntries(other),
-  };
-}
-
-/**
- * The slow consumer: A reads its first frame and then never again; B pairs
- * with A (`request`) and sends it large offers at a steady rate below any
- * per-connection rate limit, until the server tells B that A is gone, or the
- * byte cap or the deadline is reached.
- */
-async function slow(cmd: Record<string, number>): Promise<unknown> {
-  const a = await openPeer(`${tag}xslowA${randomTag()}`, 5000);
-  const b = await openPeer(`${tag}xslowB${randomTag()}`, 5000);
-  a.ws.stopReading();
-  held.push(a, b);
-  let notice = "";
-  let noticeAfterBytes = -1;
-  let bytes = 0;
-  let frames = 0;
-  b.ws.handlers.onMessage = (buf, start, end) => {
-    if (notice === "") {
-      notice = decodeText(buf, start, Math.min(end, start + 80));
-      noticeAfterBytes = bytes;
-    }
-  };
-  b.ws.sendText(adapter.encode(SCRIPT[0], 0, a.id, nowUs()));
-  const big = {
-    event: "offer",
-    from: "R" as const,
-    rest: `,"type":"offer","sdp":"${"a".repeat(cmd.frameBytes - 120)}"}`,
-  };
-  const frame = encodeTextFrame(adapter.encode(big, OFFER, a.id, 0));
-  const t0 = performance.now();
-  const deadline = t0 + cmd.ms;
-  const interval = 1000 / cmd.rate;
-  while (
-    bytes < cmd.bytesCap && performance.now() < deadline && notice === "" &&
-    !b.ws.closed
-  ) {
-    const wait = t0 + frames * interval - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    b.ws.sendRaw(frame);
-    bytes += frame.length;
-    frames++;
-  }
-  await b.ws.drained();
-  return {
-    bytesSent: bytes,
-    framesSent: frames,
-    frameBytes: frame.length,
-    ms: performance.now() - t0,
-    notice,
-    noticeAfterBytes,
-    senderClosed: b.ws.closed ? `${b.ws.closedCode} ${b.ws.closedReason}` : "",
-  };
-}
-
-const FLOOD_FRAMES = [
-  encodeTextFrame("{{not json"),
-  encodeTextFrame("null"),
-  encodeTextFrame('["nope","AAAAAAAAAAAAAAAA",1]'),
-  new Uint8Array([0x82, 0x90, 0, 0, 0, 0, ...new Array(16).fill(0xff)]),
-];
-
-/** Connections that send nothing but invalid frames, reconnecting when closed. */
-async function flood(cmd: Record<string, number>): Promise<unknown> {
-  const perBatch = 64;
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < perBatch; i++) {
-    parts.push(FLOOD_FRAMES[i % FLOOD_FRAMES.length]);
-  }
-  const batch = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    batch.set(p, at);
-    at += p.length;
-  }
-  const t0 = performance.now();
-  const deadline = t0 + cmd.ms;
-  let budget = cmd.frames;
-  let framesWritten = 0;
-  let connects = 0;
-  let stalled = 0;
-  const errors = new Map<string, number>();
-  const closedBy = new Map<string, number>();
-  async function attacker(i: number): Promise<void> {
-    while (budget > 0 && performance.now() < deadline) {
-      let ws: RawWebSocket;
-      try {
-        ws = await connectWebSocket({
-          hostname: HOST,
-          port,
-          path: adapter.path(`${tag}xflood${i}x${connects}`),
-          timeoutMs: 5000,
-        });
-        connects++;
-      } catch (error) {
-        bump(errors, (error as ConnectError).kind ?? "error");
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-      ws.handlers = {
-        onClose: (code, reason) => {
-          if (!reason.endsWith("by client")) bump(closedBy, String(code));
-        },
-      };
-      ws.start();
-      // At most 20 batches per connection, then a new one: a server that
-      // stops reading without closing must not make the kernel buffer MBs.
-      for (
-        let batches = 0;
-        batches < 20 && !ws.closed && budget > 0 &&
-        performance.now() < deadline;
-        batches++
-      ) {
-        budget -= perBatch;
-        ws.sendRaw(batch);
-        const drained = await Promise.race([
-          ws.drained().then(() => true),
-          new Promise<boolean>((resolve) =>
-            setTimeout(() => resolve(false), 1000)
-          ),
-        ]);
-        if (!drained) {
-          // The server stopped reading this socket without closing it.
-          stalled++;
-          ws.abort();
-          break;
-        }
-        if (!ws.closed) framesWritten += perBatch;
-      }
-      ws.close();
-    }
-  }
-  await Promise.all(Array.from({ length: cmd.conns }, (_, i) => attacker(i)));
-  return {
-    framesWritten,
-    connects,
-    stalled,
-    ms: performance.now() - t0,
-    errors: Object.fromEntries(errors),
-    closedBy: Object.fromEntries(closedBy),
-  };
-}
-
 async function closeAll(): Promise<unknown> {
   clearInterval(heartbeatTimer);
   heartbeatTimer = undefined;
-  for (const peer of peers) peer.ws.close();
-  for (const peer of held) peer.ws.close();
-  probePair?.r.ws.close();
-  probePair?.s.ws.close();
-  probePair = null;
+  await Promise.all(peers.map((peer) => peer.ws.close()));
   peers = [];
   pairs = [];
-  held = [];
-  await new Promise((resolve) => setTimeout(resolve, 100));
   return { closed: true };
 }
 
@@ -853,20 +543,6 @@ async function dispatch(cmd: Record<string, unknown>): Promise<unknown> {
       return await converse(args);
     case "paced":
       return await paced(args);
-    case "storm":
-      return await storm(args);
-    case "held":
-      return heldReport();
-    case "release":
-      return await release();
-    case "probe":
-      return await probe(args);
-    case "probe-open":
-      return await probeOpen(args);
-    case "slow":
-      return await slow(args);
-    case "flood":
-      return await flood(args);
     case "close":
       return await closeAll();
     case "exit":

@@ -99,6 +99,24 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/**
+ * `path` as the results may hold it: relative to the repository inside it,
+ * else its file name only (a folder of this machine means nothing to a
+ * reader, and may name a person).
+ */
+export function withoutMachinePath(path: string): string {
+  if (path.startsWith(ROOT + "/")) return path.slice(ROOT.length + 1);
+  if (!path.startsWith("/")) return path;
+  return `<outside the repository>/${path.slice(path.lastIndexOf("/") + 1)}`;
+}
+
+/** A command-line argument with any absolute path in its value made neutral. */
+export function argWithoutMachinePath(arg: string): string {
+  const at = arg.indexOf("=");
+  if (at === -1 || !arg.slice(at + 1).startsWith("/")) return arg;
+  return arg.slice(0, at + 1) + withoutMachinePath(arg.slice(at + 1));
+}
+
 /** Runs a command to completion and returns its stdout, or throws with its stderr. */
 export async function run(
   cmd: string,
@@ -202,8 +220,6 @@ export interface StartOptions {
   peerLimit?: number;
   /** A name for the log file. */
   label: string;
-  /** Beam's entry point: `main.ts` (the app) or `bench/beam_signal_server.ts`. */
-  beamEntry?: string;
   /** CPUs to pin the server to (taskset's list), if any. */
   cpus?: string;
   /** Where Beam runs from: the work tree (default) or a snapshot. */
@@ -296,7 +312,7 @@ export async function startServer(
       "run",
       ...task.flags,
       ...serverFlags(),
-      options.beamEntry ?? "main.ts",
+      "main.ts",
     ];
   } else if (kind === "bare") {
     argv = [

@@ -5,14 +5,15 @@
  * For each N, each run starts each server afresh on 127.0.0.1, in an order
  * that rotates from run to run, and measures: memory per idle connection,
  * then every pair's whole conversation at once (closed loop: saturation),
- * then, at the paced N, a fixed offered rate (open loop). Then the abuse
- * scenarios: a slow consumer, a flood of invalid frames, and a storm of
- * connection attempts. The bus phase (`--only=bus`) measures the same
- * conversation with every pair split across two Beam instances over one
- * redis-server, against one instance, side by side. Prints one JSON line per
- * measurement and a summary, writes bench/results/<date>.json, and
- * regenerates bench/README.md's tables. See bench/README.md for the method
- * and the flags.
+ * then, at the paced N, a fixed offered rate (open loop). The bus phase
+ * (`--only=bus`) measures the same conversation with every pair split
+ * across two Beam instances over one redis-server, against one instance,
+ * side by side. Prints one JSON line per measurement, writes
+ * bench/results/<date>.json, and prints the Markdown tables to paste into
+ * bench/README.md with the command. How the server behaves under abuse
+ * (slow consumers, floods, connection storms) is tested, not benchmarked:
+ * tests/signal_test.ts and tests/hardening_test.ts. See bench/README.md for
+ * the method and the flags.
  *
  * @module
  */
@@ -20,28 +21,29 @@
 import { Histogram, round } from "./stats.ts";
 import type { ServerKind } from "./conversation.ts";
 import {
+  argWithoutMachinePath,
   beamSnapshot,
   ensurePeerJs,
   hardFileLimit,
   LoadClient,
   machineBusyMs,
   PEER_VERSION,
-  type ProcStat,
   procStat,
   ROOT,
   run,
   type RunningServer,
   startServer,
   startTask,
+  withoutMachinePath,
   WORK_DIR,
 } from "./servers.ts";
-import { renderReadme, summarize } from "./report.ts";
+import { type Results, summaryMarkdown } from "./signal_summary.ts";
 import { readFlags } from "./flags.ts";
 import {
+  type BenchRedis,
   type RedisSample,
   redisSample,
-  type RunningRedis,
-  startRedis,
+  startBenchRedis,
   waitBusUp,
 } from "./redis.ts";
 
@@ -56,11 +58,8 @@ export interface Flags {
   pacedN: number;
   pacedMs: number;
   window: number;
-  abuse: boolean;
-  storm: number;
   serverNofile: number;
   pin: boolean;
-  readme: boolean;
   out: string;
   beamRef: string;
   beamDir: string;
@@ -80,7 +79,7 @@ export interface Flags {
 }
 
 const HELP = `Usage: deno task bench [flags]
-  --quick            N = 100 and 1,000, one run, short paced phase, small abuse
+  --quick            N = 100 and 1,000, one run, short paced phase
   --runs=3           runs per server and N (alternating servers)
   --n=100,1000,10000 peer counts
   --servers=beam,peerjs,bare  (and beam-base, with --beam-base)
@@ -89,11 +88,9 @@ const HELP = `Usage: deno task bench [flags]
   --paced-n=10000    N at which the paced phase runs (0: never)
   --paced-ms=10000   length of the paced phase
   --window=4         progress frames in flight per pair
-  --storm=20000      connection attempts of the storm (0: no storm)
-  --no-abuse         skip the slow consumer, flood and storm
-  --only=load,slow,flood,storm  run only these phases; \`bus\` (not run by
-                     default): one Beam instance against two over one
-                     redis-server with every pair split between them
+  --only=load        the phases to run: \`load\` (default), \`bus\` (one Beam
+                     instance against two over one redis-server with every
+                     pair split between them), or both: --only=load,bus
   --bus-n=1000,10000 peer counts of the bus phase (all instances together)
   --bus-runs=3       runs per setup and N of the bus phase
   --bus-setups=beam,beam-redis  the bus phase's setups (one instance; two
@@ -113,17 +110,15 @@ const HELP = `Usage: deno task bench [flags]
   --retry-busy=0.25  measure a load run again, at the end, when other processes
                      used more than this many cores meanwhile (the machine is
                      shared); the quieter of the two counts
-  --retry-until=570  and only in the first this many seconds (the abuse
-                     scenarios come after)
+  --retry-until=570  and only in the first this many seconds
   --quiet-wait=60    before each load run, wait (at most 10 s each, this many
                      seconds in all) until other processes use < --retry-busy cores
   --budget-minutes=12.5  start no measurement after this long: what is left
                      is listed as skipped (a busy machine is slower)
   --max-minutes=20   watchdog: kill everything and exit 2 after this long
-  --report=FILE      measure nothing: print the summary of a results file and
-                     regenerate bench/README.md's tables from it
-  --no-readme        do not rewrite bench/README.md (--readme: do, even with --quick)
-  --out=PATH         results file (default bench/results/<date>[-quick].json)`;
+  --report=FILE      measure nothing: print the Markdown tables of a results file
+  --out=PATH         results file (default bench/results/<date>[-quick].json;
+                     -quick files are git-ignored)`;
 
 /** Parses the command line. */
 export function parseFlags(args: string[]): Flags {
@@ -160,7 +155,14 @@ export function parseFlags(args: string[]): Flags {
       );
     }
   }
-  const only = (map.get("only") ?? "load,slow,flood,storm").split(",");
+  const only = (map.get("only") ?? "load").split(",");
+  for (const phase of only) {
+    if (phase !== "load" && phase !== "bus") {
+      throw new TypeError(
+        `Cannot read --only: unknown phase ${JSON.stringify(phase)}`,
+      );
+    }
+  }
   for (const s of (map.get("bus-setups") ?? "").split(",").filter(Boolean)) {
     if (s !== "beam" && s !== "beam-redis") {
       throw new TypeError(
@@ -183,12 +185,8 @@ export function parseFlags(args: string[]): Flags {
     pacedN: num("paced-n", quick ? 1000 : 10_000),
     pacedMs: num("paced-ms", quick ? 3000 : 10_000),
     window: Math.max(1, num("window", 4)),
-    abuse: map.get("no-abuse") !== "true",
-    storm: num("storm", quick ? 2000 : 20_000),
     serverNofile: num("server-nofile", 16_384),
     pin: map.get("no-pin") !== "true" && navigator.hardwareConcurrency >= 2,
-    readme: map.get("readme") === "true" ||
-      (map.get("no-readme") !== "true" && !quick),
     out: map.get("out") ?? `${ROOT}/bench/results/${date}${suffix}.json`,
     beamRef: map.get("beam-ref") ?? "",
     beamDir: map.get("beam-dir") ?? "",
@@ -348,15 +346,13 @@ class Bench {
   flags: Flags;
   clients: LoadClient[] = [];
   peerCli = "";
-  beamEntry = "main.ts";
-  beamEntryNote = "";
   beamDir: string | undefined;
   /** Where Beam at `--beam-base` was extracted. */
   baseDir: string | undefined;
   /** The servers running now, for the watchdog. */
   current: RunningServer[] = [];
   /** The redis-server running now, for the watchdog. */
-  redis: RunningRedis | undefined;
+  redis: BenchRedis | undefined;
   #label = 0;
 
   constructor(flags: Flags) {
@@ -395,7 +391,6 @@ class Bench {
       peerCli: this.peerCli,
       peerLimit,
       label,
-      beamEntry: kind === "beam-base" ? "main.ts" : this.beamEntry,
       beamDir: kind === "beam-base" ? this.baseDir : this.beamDir,
       cpus: this.flags.pin ? "0" : undefined,
       // Every peer of the benchmark comes from 127.0.0.1, where browsers
@@ -403,32 +398,21 @@ class Bench {
       // (its total cap, rate limit and the rest stay as configured).
       env: isBeam ? { MAX_PEERS_PER_IP: "1000000", ...env } : undefined,
     };
-    const started = (server: RunningServer) => {
-      server.kind = kind;
-      this.current.push(server);
-      return server;
-    };
+    let server: RunningServer;
     try {
-      return started(await startServer(isBeam ? "beam" : kind, options));
+      server = await startServer(isBeam ? "beam" : kind, options);
     } catch (error) {
-      if (
-        (kind !== "beam" && kind !== "beam-redis") ||
-        this.beamEntry !== "main.ts"
-      ) throw error;
-      // The work tree may be mid-edit elsewhere: measure the signaling
-      // server alone rather than nothing, and say so in the results.
-      this.beamEntry = "bench/beam_signal_server.ts";
-      this.beamEntryNote = `main.ts did not start: ${
-        (error as Error).message.slice(0, 300)
-      }`;
-      console.error(`bench: ${this.beamEntryNote}; using ${this.beamEntry}`);
-      return started(
-        await startServer("beam", {
-          ...options,
-          beamEntry: this.beamEntry,
-        }),
+      if (!isBeam || options.beamDir) throw error;
+      throw new Error(
+        `${
+          (error as Error).message
+        }; if the work tree is mid-edit, measure a commit with --beam-ref=HEAD`,
+        { cause: error },
       );
     }
+    server.kind = kind;
+    this.current.push(server);
+    return server;
   }
 
   /** Stops a server and forgets it. */
@@ -446,16 +430,14 @@ class Bench {
     kind: ServerKind,
     what: string,
     peerLimit?: number,
-  ): Promise<{ servers: RunningServer[]; redis?: RunningRedis }> {
+  ): Promise<{ servers: RunningServer[]; redis?: BenchRedis }> {
     if (kind !== "beam-redis") {
       return { servers: [await this.server(kind, what, peerLimit)] };
     }
-    const label = `${String(++this.#label).padStart(3, "0")}-redis-${what}`;
-    this.redis = await startRedis({
-      label,
-      cpus: this.flags.pin ? this.flags.redisCpus : undefined,
-    });
-    const env = { REDIS_URL: `redis://127.0.0.1:${this.redis.port}` };
+    this.redis = await startBenchRedis(
+      this.flags.pin ? this.flags.redisCpus : undefined,
+    );
+    const env = { REDIS_URL: this.redis.url };
     const servers: RunningServer[] = [];
     try {
       for (const i of [1, 2]) {
@@ -470,7 +452,7 @@ class Bench {
   }
 
   async stopCluster(
-    cluster: { servers: RunningServer[]; redis?: RunningRedis },
+    cluster: { servers: RunningServer[]; redis?: BenchRedis },
   ): Promise<void> {
     await Promise.all(cluster.servers.map((s) => this.stopServer(s)));
     if (cluster.redis) {
@@ -594,11 +576,7 @@ class Bench {
         server: kind,
         n,
         run: runIndex,
-        entry: kind === "beam" || kind === "beam-redis"
-          ? this.beamEntry
-          : kind === "beam-base"
-          ? "main.ts"
-          : undefined,
+        entry: kind.startsWith("beam") ? "main.ts" : undefined,
       };
       const s0 = servers.map((s) => procStat(s.pid));
       const r0 = redis ? procStat(redis.pid) : undefined;
@@ -786,254 +764,6 @@ class Bench {
       unexpected: mergeCounts(replies, "unexpected"),
     });
   }
-
-  /**
-   * Samples a server's RSS and descriptors while `work` runs; `last` is the
-   * last sample taken while it was alive (the flood may kill a server).
-   */
-  async watch<T>(
-    server: RunningServer,
-    work: Promise<T>,
-  ): Promise<
-    {
-      result: T;
-      peakRssKiB: number;
-      peakFds: number;
-      last: ProcStat;
-      otherCpuUtil: number;
-    }
-  > {
-    const ours = () =>
-      procStat(Deno.pid).cpuMs + procStat(server.pid).cpuMs +
-      this.clients.reduce((sum, c) => sum + procStat(c.pid).cpuMs, 0);
-    const t0 = performance.now();
-    const m0 = machineBusyMs() - ours();
-    let peakRssKiB = 0;
-    let peakFds = 0;
-    let last = procStat(server.pid);
-    let done = false;
-    const sample = () => {
-      const s = procStat(server.pid);
-      if (!s.alive) return;
-      last = s;
-      if (s.rssKiB > peakRssKiB) peakRssKiB = s.rssKiB;
-      if (s.fds > peakFds) peakFds = s.fds;
-    };
-    const sampler = (async () => {
-      while (!done) {
-        sample();
-        await sleep(50);
-      }
-    })();
-    try {
-      const result = await work;
-      sample();
-      const other = Math.max(0, machineBusyMs() - ours() - m0) /
-        (performance.now() - t0);
-      return { result, peakRssKiB, peakFds, last, otherCpuUtil: round(other) };
-    } finally {
-      done = true;
-      await sampler;
-    }
-  }
-
-  async slowConsumer(kind: ServerKind): Promise<void> {
-    const server = await this.server(kind, "slow");
-    try {
-      await this.setup(kind, server.port);
-      await this.warmUp();
-      const before = procStat(server.pid);
-      // 60 KB frames at 90 a second: 5.4 MB/s, under the frame limit and
-      // under Beam's default rate limit, so only the slow consumer
-      // protection can stop it.
-      const { result, peakRssKiB, otherCpuUtil } = await this.watch(
-        server,
-        this.clients[0].call("slow", {
-          bytesCap: 64 << 20,
-          frameBytes: 60_000,
-          rate: 90,
-          ms: this.flags.quick ? 5000 : 10_000,
-        }),
-      );
-      const held = procStat(server.pid);
-      await this.clients[0].call("release");
-      await sleep(1500);
-      const after = procStat(server.pid);
-      emit({
-        type: "slow",
-        server: kind,
-        ...result,
-        rssBeforeKiB: before.rssKiB,
-        rssPeakKiB: peakRssKiB,
-        rssHeldKiB: held.rssKiB,
-        rssAfterReleaseKiB: after.rssKiB,
-        growthKiB: peakRssKiB - before.rssKiB,
-        alive: server.alive(),
-        otherCpuUtil,
-      });
-    } finally {
-      await Promise.all(
-        this.clients.map((c) => c.call("close").catch(() => {})),
-      );
-      await this.stopServer(server);
-    }
-  }
-
-  async flood(kind: ServerKind): Promise<void> {
-    const server = await this.server(kind, "flood");
-    try {
-      await this.setup(kind, server.port);
-      await this.warmUp();
-      const before = procStat(server.pid);
-      const ms = this.flags.quick ? 2000 : 5000;
-      const prober = this.clients[1] ?? this.clients[0];
-      await prober.call("probe-open");
-      const attack = this.clients[0].call("flood", {
-        conns: 50,
-        frames: 5_000_000,
-        ms,
-      });
-      await sleep(200);
-      const probe = prober.call("probe", {
-        kept: true,
-        msgs: Math.round((ms - 500) / 20),
-        rate: 50,
-        timeoutMs: 5000,
-      });
-      const { result, peakRssKiB, last, otherCpuUtil } = await this.watch(
-        server,
-        Promise.all([attack, probe]),
-      );
-      const after = server.alive()
-        ? procStat(server.pid)
-        : (last.alive ? last : before);
-      const probeAfter = await this.clients[0].call("probe", {
-        msgs: 20,
-        rate: 100,
-        timeoutMs: 5000,
-      });
-      emit({
-        type: "flood",
-        server: kind,
-        attack: result[0],
-        probeDuring: result[1],
-        probeAfter,
-        serverCpuMs: after.cpuMs - before.cpuMs,
-        rssBeforeKiB: before.rssKiB,
-        rssPeakKiB: Math.max(peakRssKiB, before.rssKiB),
-        growthKiB: Math.max(peakRssKiB, before.rssKiB) - before.rssKiB,
-        alive: server.alive(),
-        otherCpuUtil,
-        log: await logSummary(server.log),
-      });
-    } finally {
-      await Promise.all(
-        this.clients.map((c) => c.call("close").catch(() => {})),
-      );
-      await this.stopServer(server);
-    }
-  }
-
-  async storm(kind: ServerKind): Promise<void> {
-    const f = this.flags;
-    // PeerJS as deployed: its default concurrent_limit (5000) applies here.
-    const server = await this.server(kind, "storm");
-    try {
-      await this.setup(kind, server.port);
-      await this.warmUp();
-      await this.clients[0].call("probe-open");
-      const before = procStat(server.pid);
-      const parts = shares(f.storm, this.clients.length);
-      const { result, peakRssKiB, peakFds, last, otherCpuUtil } = await this
-        .watch(
-          server,
-          Promise.all(
-            this.clients.map((c, i) =>
-              c.call("storm", {
-                n: parts[i],
-                concurrency: 250,
-                timeoutMs: 10_000,
-              })
-            ),
-          ),
-        );
-      await sleep(1000);
-      const during = procStat(server.pid);
-      // A peer admitted before the storm: still served?
-      const probeDuring = await this.clients[0].call("probe", {
-        kept: true,
-        msgs: 20,
-        rate: 100,
-        timeoutMs: 5000,
-      });
-      // A new peer while the storm's connections are held: let in?
-      const probeNew = await this.clients[0].call("probe", {
-        msgs: 20,
-        rate: 100,
-        timeoutMs: 5000,
-      });
-      const held = await Promise.all(
-        this.clients.map((c) => c.call("release")),
-      );
-      await sleep(2000);
-      const probeAfter = await this.clients[0].call("probe", {
-        msgs: 20,
-        rate: 100,
-        timeoutMs: 5000,
-      });
-      const after = server.alive()
-        ? procStat(server.pid)
-        : (last.alive ? last : before);
-      emit({
-        type: "storm",
-        server: kind,
-        attempted: f.storm,
-        serverNofile: f.serverNofile,
-        peerjsConcurrentLimit: kind === "peerjs" ? 5000 : undefined,
-        opened: sumOf(result, "opened"),
-        errors: mergeCounts(result, "errors"),
-        seconds: round(Math.max(...result.map((r) => r.ms as number)) / 1000),
-        stillOpenAtRelease: sumOf(held, "stillOpen"),
-        closedWhileHeld: mergeCounts(held, "closes"),
-        serverFdsPeak: Math.max(peakFds, during.fds),
-        serverFdsHeld: during.fds,
-        rssBeforeKiB: before.rssKiB,
-        rssPeakKiB: peakRssKiB,
-        rssAfterReleaseKiB: after.rssKiB,
-        serverCpuMs: after.cpuMs - before.cpuMs,
-        probeDuring,
-        probeNew,
-        probeAfter,
-        alive: server.alive(),
-        otherCpuUtil,
-        log: await logSummary(server.log),
-      });
-    } finally {
-      await Promise.all(
-        this.clients.map((c) => c.call("close").catch(() => {})),
-      );
-      await this.stopServer(server);
-    }
-  }
-}
-
-/** What a server wrote to its log: size, lines, and the most frequent lines. */
-async function logSummary(path: string): Promise<Record<string, unknown>> {
-  const text = await Deno.readTextFile(path).catch(() => "");
-  const counts = new Map<string, number>();
-  const lines = text.split("\n").filter(Boolean);
-  for (const line of lines) {
-    // Ids and numbers vary; the kind of line is what matters.
-    const key = line.replace(/[A-Za-z0-9_-]{16,}/g, "<id>").replace(/\d+/g, "N")
-      .slice(0, 120);
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
-  return {
-    bytes: text.length,
-    lines: lines.length,
-    top: Object.fromEntries(top),
-  };
 }
 
 function rotate<T>(xs: T[], by: number): T[] {
@@ -1087,23 +817,8 @@ async function machine(flags: Flags): Promise<Record<string, unknown>> {
 async function main(): Promise<void> {
   const flags = parseFlags(Deno.args);
   if (flags.report) {
-    const results = JSON.parse(await Deno.readTextFile(flags.report));
-    const summary = summarize(results);
-    console.log(summary.text);
-    await Deno.writeTextFile(
-      flags.report,
-      JSON.stringify({ ...results, summary: summary.data }, null, 2) + "\n",
-    );
-    await formatted(flags.report);
-    const path = `${ROOT}/bench/README.md`;
-    await Deno.writeTextFile(
-      path,
-      renderReadme(await Deno.readTextFile(path), results, summary),
-    );
-    await formatted(path);
-    console.error(
-      `bench: regenerated the tables in bench/README.md from ${flags.report}`,
-    );
+    const results: Results = JSON.parse(await Deno.readTextFile(flags.report));
+    console.log(summaryMarkdown(results));
     return;
   }
   const started = performance.now();
@@ -1113,13 +828,18 @@ async function main(): Promise<void> {
   bench.quietBudgetMs = flags.quietWaitS * 1000;
   bench.endBy = performance.now() + (flags.budgetMinutes + 1.5) * 60_000;
   const skipped: string[] = [];
-  let meta: Record<string, unknown> = { date, flags };
+  // The results name no path of this machine: they are committed.
+  const stored = {
+    ...flags,
+    out: withoutMachinePath(flags.out),
+    beamDir: flags.beamDir && "<a tree outside the repository>",
+  };
+  let meta: Record<string, unknown> = { date, flags: stored };
   const resultsNow = (aborted?: string) => {
     const beamTask = startTask(bench.beamDir);
     return {
       ...meta,
-      beamEntry: bench.beamEntry,
-      beamEntryNote: bench.beamEntryNote || undefined,
+      beamEntry: "main.ts",
       // How Beam ran: the start task's environment and flags, and any added
       // for the run.
       beamEnv: beamTask.env,
@@ -1147,7 +867,7 @@ async function main(): Promise<void> {
       }
     }
     bench.redis?.kill();
-    // Keep what was measured, marked as cut short; the README is left alone.
+    // Keep what was measured, marked as cut short.
     try {
       Deno.mkdirSync(`${ROOT}/bench/results`, { recursive: true });
       Deno.writeTextFileSync(
@@ -1187,32 +907,27 @@ async function main(): Promise<void> {
   if (flags.beamRef) {
     const snap = await beamSnapshot(flags.beamRef);
     bench.beamDir = snap.dir;
-    beamSource = `commit ${
-      snap.commit.slice(0, 7)
-    } (${flags.beamRef}), extracted to ${snap.dir}`;
+    beamSource = `commit ${snap.commit.slice(0, 7)} (${flags.beamRef})`;
   }
   if (flags.beamDir) {
     if (flags.beamRef) {
       throw new TypeError("Cannot use both --beam-ref and --beam-dir");
     }
     bench.beamDir = flags.beamDir;
-    beamSource = `the tree in ${flags.beamDir}`;
+    beamSource = "a tree outside the repository (--beam-dir)";
   }
   let beamBaseSource: string | undefined;
   if (flags.beamBase) {
     const snap = await beamSnapshot(flags.beamBase);
     bench.baseDir = snap.dir;
-    beamBaseSource = `commit ${
-      snap.commit.slice(0, 7)
-    } (${flags.beamBase}), extracted to ${snap.dir}`;
+    beamBaseSource = `commit ${snap.commit.slice(0, 7)} (${flags.beamBase})`;
   }
   const bus = flags.only.includes("bus");
   meta = {
     date,
-    command: `deno task bench${
-      Deno.args.length ? " " + Deno.args.join(" ") : ""
-    }`,
-    flags,
+    command: ["deno task bench", ...Deno.args.map(argWithoutMachinePath)]
+      .join(" "),
+    flags: stored,
     machine: await machine(flags),
     beamSource,
     beamBaseSource,
@@ -1310,47 +1025,20 @@ async function main(): Promise<void> {
       }
     };
     await redoLoads();
-    if (flags.abuse) {
-      const only = (phase: string) => flags.only.includes(phase);
-      const scenarios: [string, (kind: ServerKind) => Promise<void>][] = [];
-      // The storm first: it answers a goal, the others give figures.
-      if (only("storm") && flags.storm > 0) {
-        scenarios.push(["storm", (k) => bench.storm(k)]);
-      }
-      if (only("slow")) {
-        scenarios.push(["slow consumer", (k) => bench.slowConsumer(k)]);
-      }
-      if (only("flood")) scenarios.push(["flood", (k) => bench.flood(k)]);
-      for (const [name, scenario] of scenarios) {
-        for (const kind of flags.servers) {
-          if (inBudget(`${name} ${kind}`)) await scenario(kind);
-        }
-      }
-    }
   } finally {
     await bench.stop();
   }
-  const results = resultsNow() as unknown as Parameters<typeof summarize>[0];
-  const summary = summarize(results);
-  console.log(summary.text);
+  const results = resultsNow() as unknown as Results;
   await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });
-  await Deno.writeTextFile(
-    flags.out,
-    JSON.stringify({ ...results, summary: summary.data }, null, 2) + "\n",
-  );
+  await Deno.writeTextFile(flags.out, JSON.stringify(results, null, 2) + "\n");
   await formatted(flags.out);
   console.error(
     `bench: wrote ${
-      flags.out.replace(ROOT + "/", "")
+      withoutMachinePath(flags.out)
     } (server logs in ${WORK_DIR}/logs)`,
   );
-  if (flags.readme) {
-    const path = `${ROOT}/bench/README.md`;
-    const readme = await Deno.readTextFile(path);
-    await Deno.writeTextFile(path, renderReadme(readme, results, summary));
-    await formatted(path);
-    console.error("bench: regenerated the tables in bench/README.md");
-  }
+  console.error("bench: the tables for bench/README.md, with the command:\n");
+  console.log(summaryMarkdown(results));
   clearTimeout(watchdog);
 }
 

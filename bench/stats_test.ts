@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Histogram, median, round } from "./stats.ts";
-import { encodeClientFrame, encodeTextFrame } from "./ws_client.ts";
 import { adapterFor, SCRIPT } from "./conversation.ts";
 
 Deno.test("Histogram.quantile() is within 2 % of the exact quantile", () => {
@@ -37,21 +36,6 @@ Deno.test("median() and round() behave on small inputs", () => {
   assert(Number.isNaN(median([NaN])));
   assert.equal(round(12345.678), 12346);
   assert.equal(round(0.0123456), 0.0123);
-});
-
-Deno.test("encodeTextFrame() masks with a zero key and sizes the header", () => {
-  for (const n of [0, 125, 126, 65535, 65536]) {
-    const frame = encodeTextFrame("a".repeat(n));
-    const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
-    assert.equal(frame.length, head + 4 + n);
-    assert.equal(frame[0], 0x81);
-    assert.equal(frame[1] & 0x80, 0x80);
-    assert.deepEqual([...frame.subarray(head, head + 4)], [0, 0, 0, 0]);
-  }
-  // Non-ASCII text is encoded as UTF-8, not cut short.
-  const utf8 = encodeTextFrame("é");
-  assert.deepEqual([...utf8.subarray(6)], [0xc3, 0xa9]);
-  assert.deepEqual(encodeClientFrame(0x8, new Uint8Array([3, 232]))[1], 0x82);
 });
 
 Deno.test("the conversation has the sizes the benchmark claims", () => {

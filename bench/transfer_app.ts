@@ -16,12 +16,13 @@ import type { BrowserContext, CDPSession, Page } from "playwright-core";
 import { PICKER_STUB } from "../tests/_helpers/transfer.ts";
 import {
   cpuWindow,
+  type HotFunction,
   PeakSampler,
   rendererOfPage,
   rssBytes,
+  topSelf,
 } from "./transfer_procs.ts";
 import { withTimeout } from "./transfer_raw.ts";
-import { type HotFunction, topSelf } from "./transfer_lab.ts";
 
 /** A file on disk to send, with its SHA-256. */
 export interface Source {

@@ -10,11 +10,8 @@
  * smaller transfer and the best kept; then, for each round, one app transfer
  * and one raw transfer of `--size` bytes, in alternating order. Prints one
  * JSON line per transfer and a summary line, writes them to
- * bench/results/transfer-<date>.jsonl, and for a full run rewrites the
- * results in bench/README.md's Transfer section.
- *
- * `--lab` runs the app's transfer code (FileSender, FileReceiver) alone in
- * bare pages with other settings instead, to see where the time goes.
+ * bench/results/transfer-<date>.jsonl, and prints the results as Markdown
+ * for pasting into bench/README.md's Transfer section with the command.
  * See bench/README.md ("Transfer") for the method and the flags.
  *
  * @module
@@ -30,13 +27,6 @@ import {
   withTimeout,
 } from "./transfer_raw.ts";
 import {
-  hashSpeed,
-  type LabReceiveOptions,
-  type LabSendOptions,
-  routeLabPage,
-  runLab,
-} from "./transfer_lab.ts";
-import {
   cpuWindow,
   rendererOfPage,
   type RssFigures,
@@ -46,16 +36,13 @@ import {
   groups,
   median,
   perMB,
+  resultsMarkdown,
   round as roundTo,
   type RunRecord,
-} from "./transfer_stats.ts";
-import {
-  labMarkdown,
-  replaceBlock,
-  resultsMarkdown,
   type Summary,
-} from "./transfer_report.ts";
+} from "./transfer_stats.ts";
 import { readFlags } from "./flags.ts";
+import { argWithoutMachinePath, withoutMachinePath } from "./servers.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
   .replace(/\/$/, "");
@@ -73,11 +60,7 @@ export interface Flags {
   timeoutMs: number;
   budgetMs: number;
   verifyOnDisk: boolean;
-  lab: boolean;
-  labSize: number;
-  labRounds: number;
   profile: boolean;
-  readme: boolean;
   quick: boolean;
   out: string | null;
 }
@@ -92,13 +75,10 @@ const HELP = `Usage: deno task bench:transfer [flags]
   --budget=570         seconds for the whole run: no new transfer starts
                        that would not fit (the summary says so)
   --no-verify          do not read the saved file back from the profile
-  --quick              --size=256MiB --rounds=1 --pick-rounds=1, no README
-  --lab                instead: the transfer code alone, with other settings
-  --lab-size=256MiB    bytes per lab transfer
-  --lab-rounds=2       rounds of the lab variants (and one raw run each)
-  --profile            CPU-profile the pages of one app run (with --lab: of
-                       the default variant), apart from the rounds
-  --no-readme          do not rewrite bench/README.md
+  --quick              --size=256MiB --rounds=1 --pick-rounds=1 (its results
+                       file ends in -quick and is git-ignored)
+  --profile            CPU-profile the pages of one app run, apart from the
+                       rounds
   --out=PATH           JSON lines file (default bench/results/transfer-<date>.jsonl)`;
 
 /** Parses `1GiB`, `256MiB`, `64KiB` or plain bytes. */
@@ -131,11 +111,7 @@ export function parseFlags(args: string[]): Flags {
     "budget",
     "no-verify",
     "quick",
-    "lab",
-    "lab-size",
-    "lab-rounds",
     "profile",
-    "no-readme",
     "out",
   ]);
   for (const key of map.keys()) {
@@ -144,7 +120,6 @@ export function parseFlags(args: string[]): Flags {
     }
   }
   const quick = map.has("quick");
-  const lab = map.has("lab");
   const int = (key: string, fallback: number) => {
     const value = Number(map.get(key) ?? fallback);
     if (!Number.isInteger(value) || value < 0) {
@@ -163,11 +138,7 @@ export function parseFlags(args: string[]): Flags {
     timeoutMs: int("timeout", 180) * 1000,
     budgetMs: int("budget", 570) * 1000,
     verifyOnDisk: !map.has("no-verify"),
-    lab,
-    labSize: parseBytes(map.get("lab-size") ?? "256MiB"),
-    labRounds: int("lab-rounds", 2),
     profile: map.has("profile"),
-    readme: !map.has("no-readme") && !quick,
     quick,
     out: map.get("out") ?? null,
   };
@@ -253,13 +224,16 @@ export async function main(args: string[]): Promise<void> {
   const deadline = started + flags.budgetMs;
   const date = new Date().toISOString();
   const machine = await machineInfo();
-  const command = `deno task bench:transfer${
-    args.length ? " " + args.join(" ") : ""
-  }`;
+  const command = [
+    "deno task bench:transfer",
+    ...args.map(argWithoutMachinePath),
+  ]
+    .join(" ");
   await ensureBuild();
-  const sizes = flags.lab
-    ? [flags.labSize]
-    : [flags.size, ...(flags.rawChunks.length > 1 ? [flags.pickSize] : [])];
+  const sizes = [
+    flags.size,
+    ...(flags.rawChunks.length > 1 ? [flags.pickSize] : []),
+  ];
   const sources = new Map<number, Source>();
   for (const size of new Set(sizes)) {
     note(`source file of ${formatSize(size)} in ${WORK_DIR}`);
@@ -369,112 +343,37 @@ export async function main(args: string[]): Promise<void> {
     }
   };
 
-  const lab = async (
-    round: number,
-    variant: LabVariant,
-    source: Source,
-    profile: boolean,
-  ) => {
-    const { name, send, receive, hashOff } = variant;
-    const result = await runLab(
-      context,
-      browser.dir,
-      server.url,
-      source,
-      send,
-      receive,
-      Math.min(flags.timeoutMs, left()),
-      profile,
-      hashOff,
-    );
-    const seconds = (result.end - result.start) / 1000;
-    const record: RunRecord & { profile?: unknown } = {
-      kind: "run",
-      mode: "lab",
-      name,
-      round,
-      bytes: source.size,
-      seconds: round3(seconds),
-      span: "FileSender.run() start to FileReceiver verified",
-      mbps: roundTo(source.size / 1e6 / seconds, 1),
-      options: { ...send, ...receive, hash: hashOff ? "off" : "sha256" },
-      cpuMs: result.cpuMs,
-      cpuMsPerMB: perMB(result.cpuMs, source.size),
-      otherCores: roundTo(result.otherCores, 2),
-      threads: result.threads,
-      rss: { ...result.rss, after: NaN },
-    };
-    if (result.profile) record.profile = result.profile;
-    records.push(record);
-    emit(record);
-  };
-
-  let hashMbps: number | null = null;
   let rawChunk = flags.rawChunks[0];
   try {
     await routeRawPage(context);
-    if (flags.lab) {
-      await routeLabPage(context);
-      hashMbps = roundTo(await hashSpeed(context, server.url), 0);
-      emit({ kind: "hash", library: "hash-wasm sha256", mbps: hashMbps });
-      const source = sources.get(flags.labSize)!;
-      const variants = labVariants();
-      if (flags.profile) {
-        // Apart from the rounds: the profiler slows the pages down.
-        const variant = variants[0];
-        await lab(
-          0,
-          { ...variant, name: `${variant.name}-profiled` },
-          source,
-          true,
-        );
-      }
-      for (let round = 1; round <= flags.labRounds; round++) {
-        const order = rotate(
-          ["raw", ...variants.map((v) => v.name)],
-          round - 1,
-        );
-        for (const name of order) {
-          const variant = variants.find((v) => v.name === name);
-          const estimate = expected(
-            name === "raw" ? `raw-${formatSize(rawChunk)}` : name,
-            source.size,
-          );
-          if (!fits(estimate)) break;
-          if (variant === undefined) await raw(round, rawChunk, source);
-          else await lab(round, variant, source, false);
-        }
-      }
-    } else {
-      // Which raw chunk size is the ceiling: compare them on a smaller
-      // transfer, alternating, and keep the best median.
-      if (flags.rawChunks.length > 1) {
-        const source = sources.get(flags.pickSize)!;
-        for (let round = 1; round <= flags.pickRounds; round++) {
-          for (const chunk of rotate(flags.rawChunks, round - 1)) {
-            if (!fits(expected(`raw-${formatSize(chunk)}`, source.size))) {
-              break;
-            }
-            await raw(0, chunk, source);
+    // Which raw chunk size is the ceiling: compare them on a smaller
+    // transfer, alternating, and keep the best median.
+    if (flags.rawChunks.length > 1) {
+      const source = sources.get(flags.pickSize)!;
+      for (let round = 1; round <= flags.pickRounds; round++) {
+        for (const chunk of rotate(flags.rawChunks, round - 1)) {
+          if (!fits(expected(`raw-${formatSize(chunk)}`, source.size))) {
+            break;
           }
+          await raw(0, chunk, source);
         }
-        const pick = groups(records.filter((r) => r.round === 0));
-        pick.sort((a, b) => b.medianMbps - a.medianMbps);
-        rawChunk = flags.rawChunks.find((c) =>
-          `raw-${formatSize(c)}` === pick[0]?.name
-        ) ?? rawChunk;
-        note(`raw chunk size kept: ${formatSize(rawChunk)}`);
       }
-      const source = sources.get(flags.size)!;
-      // Apart from the rounds: the profiler slows the pages down.
-      if (flags.profile) await app(0, source, true);
-      for (let round = 1; round <= flags.rounds; round++) {
-        for (const mode of rotate(["app", "raw"], round - 1)) {
-          const name = mode === "app" ? "app" : `raw-${formatSize(rawChunk)}`;
-          if (!fits(expected(name, source.size))) break;
-          if (mode === "app") await app(round, source);
-          else await raw(round, rawChunk, source);
-        }
+      const pick = groups(records.filter((r) => r.round === 0));
+      pick.sort((a, b) => b.medianMbps - a.medianMbps);
+      rawChunk = flags.rawChunks.find((c) =>
+        `raw-${formatSize(c)}` === pick[0]?.name
+      ) ?? rawChunk;
+      note(`raw chunk size kept: ${formatSize(rawChunk)}`);
+    }
+    const source = sources.get(flags.size)!;
+    // Apart from the rounds: the profiler slows the pages down.
+    if (flags.profile) await app(0, source, true);
+    for (let round = 1; round <= flags.rounds; round++) {
+      for (const mode of rotate(["app", "raw"], round - 1)) {
+        const name = mode === "app" ? "app" : `raw-${formatSize(rawChunk)}`;
+        if (!fits(expected(name, source.size))) break;
+        if (mode === "app") await app(round, source);
+        else await raw(round, rawChunk, source);
       }
     }
   } finally {
@@ -488,17 +387,17 @@ export async function main(args: string[]): Promise<void> {
     date,
     command,
     machine,
-    flags,
+    // The results name no path of this machine: they are committed.
+    flags: { ...flags, out: flags.out && withoutMachinePath(flags.out) },
     rawChunk,
     truncated,
-    hashMbps,
     elapsedSeconds: roundTo((Date.now() - started) / 1000, 0),
   });
   emit(summary);
 
   const out = flags.out ??
     `${ROOT}/bench/results/transfer-${date.slice(0, 19).replaceAll(":", "-")}${
-      flags.lab ? "-lab" : flags.quick ? "-quick" : ""
+      flags.quick ? "-quick" : ""
     }.jsonl`;
   await Deno.mkdir(out.replace(/\/[^/]*$/, ""), { recursive: true });
   await Deno.writeTextFile(
@@ -507,24 +406,8 @@ export async function main(args: string[]): Promise<void> {
   );
   note(`wrote ${out}`);
 
-  if (flags.readme) {
-    const path = `${ROOT}/bench/README.md`;
-    // Read right before writing: bench/README.md has other owners.
-    const readme = await Deno.readTextFile(path);
-    const block = flags.lab ? "lab" : "results";
-    const markdown = flags.lab
-      ? labMarkdown(summary)
-      : resultsMarkdown(summary);
-    const next = replaceBlock(readme, block, await formatMarkdown(markdown));
-    if (next === null) {
-      note(
-        `bench/README.md has no <!-- bench:transfer:${block}:start/end --> markers: not rewritten`,
-      );
-    } else {
-      await Deno.writeTextFile(path, next);
-      note(`rewrote the transfer ${block} in bench/README.md`);
-    }
-  }
+  note("the results for bench/README.md, with the command:\n");
+  console.log(await formatMarkdown(resultsMarkdown(summary)));
 }
 
 /** `markdown` as `deno fmt` writes it (so `deno fmt --check` stays clean). */
@@ -549,48 +432,6 @@ function round3(value: number): number {
 function rotate<T>(items: T[], by: number): T[] {
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
-}
-
-/** One lab setting. */
-export interface LabVariant {
-  name: string;
-  send: LabSendOptions;
-  receive: LabReceiveOptions;
-  /** Whether SHA-256 is replaced by a no-op (both sides). */
-  hashOff: boolean;
-}
-
-/**
- * The lab's settings: the app's defaults, then one change at a time, then
- * the changes that helped together, with and without hashing.
- */
-export function labVariants(): LabVariant[] {
-  // The app's settings (SendSession, ReceiveSession) with Chromium's 256 KiB
-  // messages.
-  const send: LabSendOptions = {
-    chunkSize: 256 * KiB,
-    highWaterMark: MiB,
-    lowWaterMark: 256 * KiB,
-    windowBytes: 16 * MiB,
-    readSize: MiB,
-  };
-  const receive: LabReceiveOptions = { sink: "opfs", ackBytes: MiB };
-  const base = { send, receive, hashOff: false };
-  return [
-    { ...base, name: "lab-default" },
-    { ...base, name: "lab-null-sink", receive: { ...receive, sink: "null" } },
-    { ...base, name: "lab-hash-off", hashOff: true },
-    {
-      ...base,
-      name: "lab-read-256KiB",
-      send: { ...send, readSize: 256 * KiB },
-    },
-    {
-      ...base,
-      name: "lab-high-4MiB",
-      send: { ...send, highWaterMark: 4 * MiB, lowWaterMark: MiB },
-    },
-  ];
 }
 
 /** The summary line: medians, the ratio, memory. */
@@ -621,7 +462,7 @@ export function summarize(
   return {
     kind: "summary",
     ...info,
-    // Round 0: the chunk-size comparison (or the profiled lab run), apart.
+    // Round 0: the chunk-size comparison (or the profiled run), apart.
     groups: [
       ...groups(records.filter((r) => r.round === 0)).map((g) => ({
         ...g,

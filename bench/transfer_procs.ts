@@ -304,3 +304,41 @@ export function watchRss(pid: number): { stop(): Promise<RssFigures> } {
     },
   };
 }
+
+/** A function's share of a renderer's CPU profile. */
+export interface HotFunction {
+  name: string;
+  selfMs: number;
+}
+
+/** What a CPU profile (CDP `Profiler.stop`) holds that is read here. */
+interface ProfileLike {
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** The `count` functions with the most self time in a CPU profile. */
+export function topSelf(profile: ProfileLike, count = 15): HotFunction[] {
+  const names = new Map(profile.nodes.map((n) => {
+    const file = n.callFrame.url.split("/").at(-1) ?? "";
+    const name = `${n.callFrame.functionName || "(anonymous)"}${
+      file ? ` ${file}:${n.callFrame.lineNumber + 1}` : ""
+    }`;
+    return [n.id, name];
+  }));
+  const self = new Map<string, number>();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const name = names.get(samples[i]) ?? "?";
+    self.set(name, (self.get(name) ?? 0) + (deltas[i] ?? 0) / 1000);
+  }
+  return [...self.entries()]
+    .map(([name, selfMs]) => ({ name, selfMs: Math.round(selfMs) }))
+    .sort((a, b) => b.selfMs - a.selfMs)
+    .slice(0, count);
+}

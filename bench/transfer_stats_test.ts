@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { median, perMB } from "./transfer_stats.ts";
 import { formatSize, parseBytes, parseFlags } from "./transfer_bench.ts";
-import { replaceBlock } from "./transfer_report.ts";
 
 Deno.test("median() takes the middle value, or the mean of the middle two", () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -30,25 +29,6 @@ Deno.test("parseFlags() has the full run's defaults and rejects unknown flags", 
   assert.equal(flags.size, 2 ** 30);
   assert.equal(flags.rounds, 3);
   assert.deepEqual(flags.rawChunks, [65536, 262144]);
-  assert.equal(flags.readme, true);
-  assert.equal(parseFlags(["--quick"]).readme, false);
+  assert.equal(parseFlags(["--quick"]).size, 256 * 2 ** 20);
   assert.throws(() => parseFlags(["--nope"]), TypeError);
-});
-
-Deno.test("replaceBlock() rewrites only its own block", () => {
-  const readme = [
-    "# Other",
-    "<!-- bench:results:start -->",
-    "theirs",
-    "<!-- bench:results:end -->",
-    "<!-- bench:transfer:results:start -->",
-    "old",
-    "<!-- bench:transfer:results:end -->",
-    "",
-  ].join("\n");
-  const next = replaceBlock(readme, "results", "new");
-  assert.ok(next?.includes("theirs"));
-  assert.ok(next?.includes("<!-- bench:transfer:results:start -->\n\nnew\n\n"));
-  assert.ok(!next?.includes("old"));
-  assert.equal(replaceBlock(readme, "lab", "x"), null);
 });
