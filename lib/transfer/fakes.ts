@@ -7,7 +7,9 @@
  *   every relayed frame and can drop a client or refuse connections;
  * - {@linkcode MemoryLinks}: peer connections whose data channels are
  *   {@linkcode MemoryChannel}s, whose SDP carries a DTLS fingerprint (so
- *   the MACs are real), and which can be told to fail or to never open.
+ *   the MACs are real), and which can be told to fail or to never open;
+ * - {@linkcode memoryFile} and {@linkcode MemoryFiles}: a file to send and
+ *   a sink that keeps what it receives, with hooks to fail.
  *
  * @module
  */
@@ -28,6 +30,8 @@ import type {
 import { channelPair, type MemoryChannel } from "./memory_channel.ts";
 import { ConnectError, type IceHealth, type Link } from "./rtc.ts";
 import type { DataChannelLike } from "./channel.ts";
+import type { SourceFile } from "./sender.ts";
+import type { FileMeta, FileWriter, Sink } from "./sink.ts";
 
 /** A frame the fake server relayed, as the server saw it. */
 export interface RelayedFrame {
@@ -43,6 +47,8 @@ export class MemorySignal {
   readonly relayed: RelayedFrame[] = [];
   /** When set, new connections are refused with this message. */
   refuse: string | null = null;
+  /** When set, rewrites each frame on its way (a meddling server). */
+  tamper: ((frame: RelayedFrame) => RelayedFrame) | null = null;
   #clients = new Map<string, MemorySignalClient>();
 
   /** Connects a new client (what `SignalClient.connect` does in a page). */
@@ -107,11 +113,13 @@ export class MemorySignal {
         from.deliver({ event: EVENT.peerNotExists });
         return;
       }
-      this.relayed.push({ event, from: from.id, to, payload: copied });
+      let frame: RelayedFrame = { event, from: from.id, to, payload: copied };
+      if (this.tamper !== null) frame = this.tamper(frame);
+      this.relayed.push(frame);
       target.deliver(
         payload.length === 0
           ? { event, from: from.id }
-          : { event, from: from.id, payload: copied },
+          : { event, from: from.id, payload: frame.payload },
       );
     }, 0);
   }
@@ -303,4 +311,84 @@ export class MemoryLink implements Link {
 
 function tokenOf(sdp: string): string {
   return /a=beam-link:(\S+)/.exec(sdp)?.[1] ?? "";
+}
+
+/** A file to send, from bytes; `failAt` makes reads past that offset fail. */
+export function memoryFile(
+  name: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  failAt = Infinity,
+): SourceFile {
+  return {
+    name,
+    size: bytes.byteLength,
+    type: "application/octet-stream",
+    lastModified: 0,
+    slice: (start, end) => ({
+      arrayBuffer: () =>
+        end > failAt
+          ? Promise.reject(new Error(`Cannot read ${name}: the file changed`))
+          : Promise.resolve(bytes.slice(start, end).buffer),
+    }),
+  };
+}
+
+/** A sink that keeps every file's bytes, and says whether it was aborted. */
+export class MemoryFiles implements Sink {
+  readonly kind = "memory";
+  readonly inMemory = true;
+  /** Each file's bytes, by name. */
+  readonly files = new Map<string, Uint8Array[]>();
+  finished = false;
+  aborted = false;
+  /** Waits this long in each write (a slow disk). */
+  writeDelayMs = 0;
+  /** Bytes written, all files together. */
+  written = 0;
+  /** Called after each write with `written` (tests cut connections here). */
+  onWrite: ((written: number) => void) | null = null;
+
+  open(meta: FileMeta): Promise<FileWriter> {
+    const parts: Uint8Array[] = [];
+    this.files.set(meta.name, parts);
+    return Promise.resolve({
+      write: async (chunk) => {
+        if (this.writeDelayMs > 0) {
+          await new Promise((resolve) =>
+            setTimeout(resolve, this.writeDelayMs)
+          );
+        }
+        parts.push(chunk.slice());
+        this.written += chunk.byteLength;
+        this.onWrite?.(this.written);
+      },
+      close: () => Promise.resolve(),
+      abort: () => {
+        this.files.delete(meta.name);
+        return Promise.resolve();
+      },
+    });
+  }
+
+  finish(): Promise<void> {
+    this.finished = true;
+    return Promise.resolve();
+  }
+
+  abort(): Promise<void> {
+    this.aborted = true;
+    return Promise.resolve();
+  }
+
+  /** File `name`'s bytes, joined. */
+  bytes(name: string): Uint8Array {
+    const parts = this.files.get(name) ?? [];
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const part of parts) {
+      out.set(part, at);
+      at += part.byteLength;
+    }
+    return out;
+  }
 }

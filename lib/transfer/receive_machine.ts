@@ -83,8 +83,8 @@ export type ReceiveEvent =
   | { type: "iceDisconnected" }
   /** ICE is connected again. */
   | { type: "iceRecovered" }
-  /** ICE stayed disconnected for the grace period. */
-  | { type: "iceTimeout" }
+  /** ICE failed, or stayed disconnected for the grace period. */
+  | { type: "iceLost" }
   /** Bytes of the share written so far. */
   | { type: "progress"; bytes: number }
   /** Every file is saved and verified. */
@@ -200,7 +200,7 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     receiveFailed: FAILED,
     iceDisconnected: ["receiving"],
     iceRecovered: ["receiving"],
-    iceTimeout: ["receiving"],
+    iceLost: AGAIN,
     cancel: FAILED,
   },
   verifying: {
@@ -356,9 +356,10 @@ export function stepReceive(
       return go(m.name, {}, [{ type: "startTimer", timer: "ice" }]);
     case "iceRecovered":
       return go(m.name, {}, [{ type: "stopTimer", timer: "ice" }]);
-    case "iceTimeout":
-      // The channel's own close follows, as `channelClosed`.
-      return go(m.name, {}, [{ type: "closeLink" }]);
+    case "iceLost":
+      // A network that vanished leaves the channel open for a long while
+      // (SCTP's own timeout): give this connection up now and resume.
+      return again("The connection was lost");
     case "progress": {
       const bytes = Math.min(Math.max(event.bytes, m.bytes), m.total);
       return go(

@@ -227,7 +227,7 @@ export class ReceiveSession {
                 ? { type: "noAnswer" }
                 : effect.timer === "connect"
                 ? { type: "connectTimeout" }
-                : { type: "iceTimeout" },
+                : { type: "iceLost" },
             ),
         );
         return;
@@ -343,7 +343,11 @@ export class ReceiveSession {
       this.#channel = channel;
       link.onIce((health) =>
         this.#dispatch(generation, {
-          type: health === "connected" ? "iceRecovered" : "iceDisconnected",
+          type: health === "connected"
+            ? "iceRecovered"
+            : health === "disconnected"
+            ? "iceDisconnected"
+            : "iceLost",
         })
       );
       this.#driver.dispatch({ type: "linkOpen" });

@@ -192,12 +192,14 @@ export function stepSend(
     },
     effects,
   });
-  const fail = (message: string, first: SendEffect[] = []) =>
+  // `forget` closes a connection still open a moment later, so a message
+  // just sent on it (the reason for a failed transfer) still arrives.
+  const fail = (message: string, first: SendEffect[] = [], close = true) =>
     go("failed", { message }, [
       ...first,
       { type: "stopTimer", timer: "connect" },
       { type: "stopTimer", timer: "gone" },
-      { type: "closeLink" },
+      ...(close ? [{ type: "closeLink" } as const] : []),
       { type: "forget" },
     ]);
 
@@ -247,10 +249,11 @@ export function stepSend(
         { type: "startTimer", timer: "gone" },
       ]);
     case "sendFailed":
-      return fail(event.message, [{
-        type: "sendError",
-        message: event.message,
-      }]);
+      return fail(
+        event.message,
+        [{ type: "sendError", message: event.message }],
+        false,
+      );
     case "progress":
       return go(m.name, {
         bytes: Math.min(Math.max(event.bytes, 0), m.total),

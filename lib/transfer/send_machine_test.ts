@@ -152,8 +152,9 @@ const ROWS: Row[] = [
     from: "sending",
     event: { type: "sendFailed", message: "Cannot read a file" },
     to: "failed",
-    effects: ["sendError", ...FAIL],
+    effects: ["sendError", "stopTimer:connect", "stopTimer:gone", "forget"],
     then: { message: "Cannot read a file" },
+    note: "the reason goes out before the connection closes",
   },
   {
     from: "sending",

@@ -1,0 +1,280 @@
+import assert from "node:assert/strict";
+import {
+  CANCELLED,
+  LINK_INACTIVE,
+  LINK_MALFORMED,
+  NO_ANSWER,
+  ReceiveSession,
+} from "./receive_session.ts";
+import { MemoryFiles, MemoryLinks, MemorySignal } from "./fakes.ts";
+import { EVENT } from "../signal/protocol.ts";
+import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
+import { startShare, until } from "../../tests/_helpers/sessions.ts";
+
+Deno.test("ReceiveSession receives a share whole and leaves signaling when done", async () => {
+  const share = await startShare();
+  const r = share.receiver();
+  const manifest = await r.session.open();
+  assert.deepEqual(manifest.files.map((f) => f.name), ["a.bin"]);
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.equal(r.sink.finished, true);
+  assert.deepEqual(r.phases, [
+    "requesting",
+    "ready",
+    "connecting",
+    "receiving",
+    "verifying",
+    "done",
+  ]);
+  assert.equal(r.session.status.bytes, share.bytes.byteLength);
+  // Done: the receiver left signaling, so only the sender is connected.
+  await until(() => share.signal.ids.length === 1, "the receiver to leave");
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession fails with LINK_MALFORMED for a sender id that is not an id", async () => {
+  const r = new ReceiveSession({
+    connectSignal: new MemorySignal().connect,
+    createLink: new MemoryLinks().factory(),
+    senderId: "not an id",
+    secret: "x",
+  });
+  await assert.rejects(r.open(), { message: LINK_MALFORMED });
+  assert.equal(r.status.phase, "failed");
+});
+
+Deno.test("ReceiveSession fails with LINK_INACTIVE when the sender is gone", async () => {
+  const share = await startShare(10);
+  share.sender.stop();
+  await until(() => share.signal.ids.length === 0, "the sender to leave");
+  const r = share.receiver();
+  await assert.rejects(r.session.open(), { message: LINK_INACTIVE });
+});
+
+Deno.test("ReceiveSession says when the signaling server cannot be reached", async () => {
+  const share = await startShare(10);
+  share.signal.refuse = "Cannot reach the signaling server: closed (1006)";
+  const r = share.receiver();
+  await assert.rejects(r.session.open(), {
+    message: "Cannot reach the signaling server: closed (1006)",
+  });
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession gives up when the sender does not answer `request` in time", async () => {
+  // A scripted peer that holds an id and never answers.
+  const signal = new MemorySignal();
+  const silent = await signal.connect();
+  const r = new ReceiveSession({
+    connectSignal: signal.connect,
+    createLink: new MemoryLinks().factory(),
+    senderId: silent.id,
+    secret: "secret",
+    requestTimeoutMs: 50,
+  });
+  await assert.rejects(r.open(), { message: NO_ANSWER });
+  assert.equal(
+    signal.relayed.filter((f) => f.event === EVENT.request).length,
+    1,
+  );
+});
+
+Deno.test("ReceiveSession without the key fails and tells the sender, which refuses", async () => {
+  const share = await startShare(10);
+  const r = share.receiver({ secret: "" });
+  await assert.rejects(r.session.open(), { message: KEY_MISSING });
+  const refusal = await share.signal.waitFor(
+    (f) => f.event === EVENT.offer,
+    "the empty offer",
+  );
+  assert.deepEqual(refusal.payload, { sdp: null, mac: null });
+  await until(
+    () => share.row(refusal.from)?.phase === "failed",
+    "the sender to refuse",
+  );
+  assert.equal(share.row(refusal.from)?.message, `Refused: ${KEY_MISSING}`);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession refuses an answer whose MAC fails, and says so to the sender", async () => {
+  const share = await startShare(1024);
+  // The server swaps the DTLS fingerprint in the sender's answer.
+  share.signal.tamper = (frame) => {
+    if (frame.event !== EVENT.answer) return frame;
+    const payload = frame.payload as { sdp: string; mac: string };
+    return {
+      ...frame,
+      payload: {
+        ...payload,
+        sdp: payload.sdp.replace(
+          /fingerprint:sha-256 \S\S/,
+          "fingerprint:sha-256 00",
+        ),
+      },
+    };
+  };
+  const r = share.receiver();
+  await r.session.open();
+  await assert.rejects(r.session.download(r.sink), { message: UNVERIFIED });
+  assert.equal(r.sink.aborted, true);
+  const id = share.signal.relayed.find((f) => f.event === EVENT.offer)!.from;
+  await until(() => share.row(id)?.phase === "failed", "the sender's row");
+  assert.equal(share.row(id)?.message, UNVERIFIED);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession resumes from the written byte when the channel drops mid-file", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 256 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  let cut = false;
+  r.sink.onWrite = (written) => {
+    if (written > 1024 * 1024 && !cut) {
+      cut = true;
+      share.links.links[0].close();
+    }
+  };
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.ok(r.phases.includes("resuming"), r.phases.join(" "));
+  assert.equal(r.phases.at(-1), "done");
+  // Two connections (one per attempt), two links each: four in all.
+  assert.equal(share.links.links.length, 4);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession retries a connection that fails, then succeeds", async () => {
+  const share = await startShare(1024);
+  share.links.fates.push("fail");
+  const r = share.receiver();
+  await r.session.open();
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.ok(r.phases.includes("retrying"), r.phases.join(" "));
+  assert.ok(
+    r.statuses.some((s) => s.phase === "connecting" && s.attempt === 2),
+  );
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession gives up after maxAttempts connections fail", async () => {
+  const share = await startShare(1024);
+  share.links.fates.push("fail", "fail", "fail");
+  const r = share.receiver({ maxAttempts: 3 });
+  await r.session.open();
+  await assert.rejects(r.session.download(r.sink), {
+    message: /^Cannot connect to the sender after 3 attempts: /,
+  });
+  assert.equal(r.sink.aborted, true);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession counts a connection that never opens as failed after the connect timeout", async () => {
+  const share = await startShare(1024, { connectTimeoutMs: 60_000 });
+  share.links.fates.push("stall");
+  const r = share.receiver({ connectTimeoutMs: 50 });
+  await r.session.open();
+  await r.session.download(r.sink);
+  assert.ok(
+    r.statuses.some((s) =>
+      s.message === "Cannot connect: no route between the browsers in time"
+    ),
+  );
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession keeps receiving when signaling drops mid-transfer", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 256 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  r.sink.onWrite = (written) => {
+    if (written !== 256 * 1024) return;
+    share.signal.drop(share.signal.ids.find((id) => id !== share.senderId)!);
+  };
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.ok(!r.phases.includes("resuming"), r.phases.join(" "));
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession resumes on a new connection when ICE stays disconnected", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 128 * 1024;
+  const r = share.receiver({ iceGraceMs: 20 });
+  await r.session.open();
+  // The receiver made links[0] (its offer), the sender links[1].
+  r.sink.onWrite = (written) => {
+    if (written === 256 * 1024) share.links.links[0].ice("disconnected");
+  };
+  await r.session.download(r.sink);
+  assert.ok(r.phases.includes("resuming"), r.phases.join(" "));
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession keeps the connection when ICE recovers within the grace period", async () => {
+  const share = await startShare(4 * 1024 * 1024);
+  share.links.bytesPerTick = 128 * 1024;
+  const r = share.receiver({ iceGraceMs: 5_000 });
+  await r.session.open();
+  r.sink.onWrite = (written) => {
+    if (written !== 256 * 1024) return;
+    share.links.links[0].ice("disconnected");
+    share.links.links[0].ice("connected");
+  };
+  await r.session.download(r.sink);
+  assert.ok(!r.phases.includes("resuming"), r.phases.join(" "));
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession.close() cancels a transfer and removes what was saved", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 128 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  r.sink.onWrite = (written) => {
+    if (written === 256 * 1024) r.session.close();
+  };
+  await assert.rejects(r.session.download(r.sink), { message: CANCELLED });
+  assert.equal(r.sink.aborted, true);
+  assert.equal(r.sink.files.has("a.bin"), false);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession fails with the sender's reason when the sender cannot read a file", async () => {
+  const share = await startShare(4 * 1024 * 1024, { failAt: 2 * 1024 * 1024 });
+  const r = share.receiver();
+  await r.session.open();
+  await assert.rejects(r.session.download(r.sink), {
+    message: /Cannot read a\.bin: the file changed/,
+  });
+  assert.equal(r.sink.aborted, true);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession fails with LINK_INACTIVE when the sender stops mid-transfer", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 128 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  r.sink.onWrite = (written) => {
+    if (written === 256 * 1024) share.sender.stop();
+  };
+  await assert.rejects(r.session.download(r.sink), { message: LINK_INACTIVE });
+  assert.equal(r.sink.aborted, true);
+});
+
+Deno.test("ReceiveSession.download() refuses to start before the file list is ready", async () => {
+  const r = new ReceiveSession({
+    connectSignal: new MemorySignal().connect,
+    createLink: new MemoryLinks().factory(),
+    senderId: "AAAAAAAAAAAAAAAA",
+    secret: "x",
+  });
+  await assert.rejects(r.download(new MemoryFiles()), {
+    message: "Cannot download: the file list is not ready",
+  });
+});

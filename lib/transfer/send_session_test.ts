@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { RECEIVER_LEFT, STOPPED } from "./send_session.ts";
+import { EVENT } from "../signal/protocol.ts";
+import { FINISHED_ROWS } from "./tuning.ts";
+import { startShare, until } from "../../tests/_helpers/sessions.ts";
+
+Deno.test("SendSession serves several receivers at once and forgets each when done", async () => {
+  const share = await startShare(2 * 1024 * 1024);
+  const receivers = [share.receiver(), share.receiver(), share.receiver()];
+  await Promise.all(receivers.map(async (r) => {
+    await r.session.open();
+    await r.session.download(r.sink);
+  }));
+  for (const r of receivers) {
+    assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  }
+  // The sender is done once the last `verified` reaches it, just after.
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  const rows = share.rows.at(-1)!;
+  assert.equal(rows.length, 3);
+  assert.deepEqual(rows.map((row) => row.phase), ["done", "done", "done"]);
+  assert.ok(rows.every((row) => row.bytes === share.bytes.byteLength));
+  assert.equal(share.sender.liveCount, 0);
+  assert.equal(share.sender.busy, false);
+  share.sender.stop();
+});
+
+Deno.test("SendSession.busy is true while a receiver is mid-transfer", async () => {
+  const share = await startShare(4 * 1024 * 1024);
+  share.links.bytesPerTick = 128 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  assert.equal(share.sender.busy, false, "a receiver that only asked");
+  let seen = false;
+  r.sink.onWrite = () => seen ||= share.sender.busy;
+  await r.session.download(r.sink);
+  assert.equal(seen, true);
+  await until(() => !share.sender.busy, "the sender to finish");
+  share.sender.stop();
+});
+
+Deno.test("SendSession tells the receiver to retry when the connection cannot be made", async () => {
+  const share = await startShare(1024);
+  share.links.fates.push("fail");
+  const r = share.receiver();
+  await r.session.open();
+  await r.session.download(r.sink);
+  const retry = share.signal.relayed.find((f) => f.event === EVENT.retry);
+  assert.ok(retry, "a retry frame");
+  assert.equal(retry.from, share.senderId);
+  assert.ok(share.rows.some((rows) => rows[0]?.phase === "retrying"));
+  await until(() => share.rows.at(-1)![0].phase === "done", "done");
+  assert.equal(share.rows.at(-1)![0].attempt, 2);
+  share.sender.stop();
+});
+
+Deno.test("SendSession shows 'The receiver left' when a broken receiver does not come back", async () => {
+  const share = await startShare(8 * 1024 * 1024, { goneTimeoutMs: 30 });
+  share.links.bytesPerTick = 128 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  const id = share.signal.relayed.find((f) => f.event === EVENT.request)!.from;
+  // The receiving page vanishes mid-file: its connections just stop.
+  r.sink.onWrite = (written) => {
+    if (written !== 256 * 1024) return;
+    r.session.close();
+  };
+  await r.session.download(r.sink).catch(() => {});
+  await until(() => share.row(id)?.message === RECEIVER_LEFT, "the row");
+  assert.equal(share.row(id)?.phase, "failed");
+  assert.ok(share.rows.some((rows) => rows[0]?.phase === "resuming"));
+  assert.equal(share.sender.liveCount, 0);
+  share.sender.stop();
+});
+
+Deno.test("SendSession.stop() marks every unfinished receiver stopped", async () => {
+  const share = await startShare(1024);
+  const r = share.receiver();
+  await r.session.open();
+  const id = share.signal.relayed.find((f) => f.event === EVENT.request)!.from;
+  assert.equal(share.row(id)?.phase, "waiting");
+  share.sender.stop();
+  assert.equal(share.row(id)?.phase, "failed");
+  assert.equal(share.row(id)?.message, STOPPED);
+  assert.equal(share.sender.liveCount, 0);
+  r.session.close();
+});
+
+Deno.test("SendSession keeps the rows of the last FINISHED_ROWS finished receivers only", async () => {
+  const share = await startShare(16);
+  const extra = 5;
+  for (let i = 0; i < FINISHED_ROWS + extra; i++) {
+    const r = share.receiver();
+    await r.session.open();
+    await r.session.download(r.sink);
+  }
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  const rows = share.rows.at(-1)!;
+  assert.equal(rows.length, FINISHED_ROWS);
+  assert.ok(rows.every((row) => row.phase === "done"));
+  const first = share.signal.relayed.filter((f) => f.event === EVENT.request)
+    .map((f) => f.from);
+  // The oldest went first.
+  assert.equal(rows[0].id, first[extra]);
+  assert.equal(share.sender.liveCount, 0);
+  share.sender.stop();
+});
