@@ -157,6 +157,12 @@ function heading(results: Results): string {
   const env = Object.entries(results.beamEnv ?? {}).map(([k, v]) =>
     `${k}=${v} `
   ).join("");
+  const dirty = (m.uncommittedServerFiles ?? []) as string[];
+  const source = results.beamSource !== "work tree"
+    ? results.beamSource
+    : `the work tree at commit ${m.commit}${
+      dirty.length ? ` with uncommitted changes (${dirty.join(", ")})` : ""
+    }`;
   const flags = results.beamFlags
     ? ` (\`${env}deno run ${results.beamFlags.join(" ")}\`)`
     : "";
@@ -164,7 +170,7 @@ function heading(results: Results): string {
     `Measured ${results.date.slice(0, 16).replace("T", " ")} UTC with`,
     `\`${results.command}\` (${results.totalSeconds} s in all) on ${m.cpu},`,
     `${m.cores} cores, Linux ${m.kernel}; Deno ${m.deno}, Node ${m.node}.`,
-    `Beam: \`${results.beamEntry}\`${flags} from ${results.beamSource};`,
+    `Beam: \`${results.beamEntry}\`${flags} from ${source};`,
     `lib/signal as of ${String(m.signalCommit).split(" ")[0]}.`,
     `Pinning: ${results.redis?.pinned ?? m.pinned}.`,
     ...(results.redis ? [`${results.redis.version}.`] : []),
