@@ -279,12 +279,11 @@ async function openMany(
   deadline: number,
   to = port,
 ): Promise<
-  { opened: Peer[]; errors: Record<string, number>; firstErrorAt: number }
+  { opened: Peer[]; errors: Record<string, number> }
 > {
   const opened: Peer[] = [];
   const errors = new Map<string, number>();
   let next = 0;
-  let firstErrorAt = -1;
   const prefix = `${tag}x${randomTag()}x`;
   async function lane(): Promise<void> {
     while (next < n && performance.now() < deadline) {
@@ -292,7 +291,6 @@ async function openMany(
       try {
         opened.push(await openPeer(`${prefix}${i}`, timeoutMs, to));
       } catch (error) {
-        if (firstErrorAt === -1) firstErrorAt = opened.length;
         bump(
           errors,
           error instanceof ConnectError
@@ -303,7 +301,7 @@ async function openMany(
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
-  return { opened, errors: Object.fromEntries(errors), firstErrorAt };
+  return { opened, errors: Object.fromEntries(errors) };
 }
 
 function startHeartbeats(): void {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Histogram, median, round } from "./stats.ts";
 import { adapterFor, SCRIPT } from "./conversation.ts";
+import { argWithoutMachinePath, ROOT, withoutMachinePath } from "./servers.ts";
 
 Deno.test("Histogram.quantile() is within 2 % of the exact quantile", () => {
   const h = new Histogram();
@@ -53,4 +54,21 @@ Deno.test("the conversation has the sizes the benchmark claims", () => {
     JSON.parse(beam.encode(SCRIPT[i], i, to, 1));
     JSON.parse(adapterFor("peerjs").encode(SCRIPT[i], i, to, 1));
   }
+});
+
+Deno.test("withoutMachinePath() keeps no folder of this machine in a result", () => {
+  assert.equal(
+    withoutMachinePath(`${ROOT}/bench/results/x.json`),
+    "bench/results/x.json",
+  );
+  assert.equal(
+    withoutMachinePath("/tmp/beam-base-final1.json"),
+    "<outside the repository>/beam-base-final1.json",
+  );
+  assert.equal(withoutMachinePath("out.json"), "out.json");
+  assert.equal(
+    argWithoutMachinePath("--out=/home/me/x.json"),
+    "--out=<outside the repository>/x.json",
+  );
+  assert.equal(argWithoutMachinePath("--n=100"), "--n=100");
 });
