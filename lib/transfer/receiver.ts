@@ -53,6 +53,12 @@ export class FileReceiver {
   #hash: Sha256 | null = null;
   #offset = 0;
   #lastAck = 0;
+  /**
+   * The channel whose current file header has arrived. Bytes and `end` are
+   * taken only after one, on the same channel: after a drop, the open file
+   * survives, but the new channel has not yet said where its bytes go.
+   */
+  #headed: DataChannelLike | null = null;
   #finished = false;
   #failed: Error | null = null;
 
@@ -164,6 +170,7 @@ export class FileReceiver {
           this.#writer = await this.#sink.open(expected);
           this.#hash = await Sha256.create();
         }
+        this.#headed = channel;
         return false;
       }
       case "end":
@@ -189,7 +196,10 @@ export class FileReceiver {
 
   async #write(channel: DataChannelLike, chunk: Uint8Array): Promise<void> {
     const file = this.#manifest.files[this.#index];
-    if (this.#writer === null || this.#hash === null || file === undefined) {
+    if (
+      this.#headed !== channel || this.#writer === null ||
+      this.#hash === null || file === undefined
+    ) {
       throw new TypeError(
         "Cannot receive: file bytes came before a file header",
       );
@@ -215,7 +225,10 @@ export class FileReceiver {
     sha256: string,
   ): Promise<void> {
     const file = this.#manifest.files[index];
-    if (index !== this.#index || this.#writer === null || this.#hash === null) {
+    if (
+      index !== this.#index || this.#headed !== channel ||
+      this.#writer === null || this.#hash === null
+    ) {
       throw new RangeError(`Cannot receive: unexpected end of file ${index}`);
     }
     if (this.#offset !== file.size) {
@@ -233,6 +246,7 @@ export class FileReceiver {
     await this.#writer.close();
     this.#writer = null;
     this.#hash = null;
+    this.#headed = null;
     this.#index++;
     this.#offset = 0;
     this.#onFileDone(index, actual);

@@ -86,6 +86,10 @@ export class FileSender {
   #messages: ControlMessage[] = [];
   #failure: Error | null = null;
   #verified = new Set<number>();
+  /** The receiver's `start`, once it came: it may come only once. */
+  #start: Start | null = null;
+  /** Files whose `end` was sent: from `#start.index` up to this. */
+  #ended = 0;
 
   constructor(
     channel: DataChannelLike,
@@ -126,13 +130,8 @@ export class FileSender {
     channel.addEventListener("message", onMessage);
     channel.addEventListener("close", onClose);
     try {
+      // #receive checked it is inside the share and set the positions.
       const start = await this.#next("start") as Start;
-      if (start.index > this.#files.length) {
-        throw new RangeError(
-          `Cannot resume: file ${start.index} is not in this share`,
-        );
-      }
-      this.#sent = this.#acked = this.#position(start.index, start.offset);
       for (let index = start.index; index < this.#files.length; index++) {
         await this.#sendFile(index, index === start.index ? start.offset : 0);
       }
@@ -149,11 +148,6 @@ export class FileSender {
 
   async #sendFile(index: number, offset: number): Promise<void> {
     const file = this.#files[index];
-    if (offset > file.size) {
-      throw new RangeError(
-        `Cannot resume ${file.name}: offset ${offset} is past its end`,
-      );
-    }
     let hash: Sha256 | null = null;
     if (this.#digest === null) {
       hash = await Sha256.create();
@@ -178,6 +172,8 @@ export class FileSender {
       at = end;
     }
     const sha256 = hash === null ? await this.#digest!(index) : hash.hex();
+    // Counted before it is sent: from then on a `verified` may answer it.
+    this.#ended = index + 1;
     this.#send(encodeControl({ t: "end", index, sha256 }));
   }
 
@@ -241,12 +237,45 @@ export class FileSender {
       this.#fail(error as Error);
       return;
     }
-    if (message.t === "ack") {
+    if (message.t === "start") {
+      const refusal = this.#checkStart(message);
+      if (refusal !== null) {
+        this.#fail(refusal);
+        return;
+      }
+      this.#start = message;
+      this.#ended = message.index;
+      this.#sent = this.#acked = this.#position(message.index, message.offset);
+      this.#messages.push(message);
+    } else if (message.t === "ack") {
+      // Acknowledging what was never sent would open the window without
+      // limit (and report progress that did not happen).
+      if (this.#start === null || message.bytes > this.#sent) {
+        this.#fail(
+          new RangeError(
+            `Cannot send: the receiver acknowledged ${message.bytes} bytes of the share, but ${this.#sent} were sent`,
+          ),
+        );
+        return;
+      }
       if (message.bytes > this.#acked) {
         this.#acked = message.bytes;
         this.#onProgress(this.#acked);
       }
     } else if (message.t === "verified") {
+      // Only a file whose end was sent on this channel can be verified: a
+      // stray index must not count towards "every file verified".
+      if (
+        this.#start === null || message.index < this.#start.index ||
+        message.index >= this.#ended
+      ) {
+        this.#fail(
+          new RangeError(
+            `Cannot send: the receiver verified file ${message.index}, which was not sent`,
+          ),
+        );
+        return;
+      }
       if (!message.ok) {
         this.#fail(
           new Error(
@@ -263,9 +292,40 @@ export class FileSender {
       this.#fail(new Error(`The receiver stopped: ${message.message}`));
       return;
     } else {
-      this.#messages.push(message);
+      // `file`, `end` and `done` are the sender's to say.
+      this.#fail(
+        new TypeError(
+          `Cannot send: unexpected "${message.t}" message from the receiver`,
+        ),
+      );
+      return;
     }
     this.#wakeAll();
+  }
+
+  /** Why a `start` is refused, or `null` when it is inside the share. */
+  #checkStart(start: Start): Error | null {
+    if (this.#start !== null) {
+      return new TypeError("Cannot send: the receiver asked to start twice");
+    }
+    const file = this.#files[start.index];
+    // Past the last file only "nothing left" (offset 0) is a position.
+    if (file === undefined && start.index === this.#files.length) {
+      return start.offset === 0 ? null : new RangeError(
+        `Cannot resume: offset ${start.offset} is past the end of the share`,
+      );
+    }
+    if (file === undefined) {
+      return new RangeError(
+        `Cannot resume: file ${start.index} is not in this share`,
+      );
+    }
+    if (start.offset > file.size) {
+      return new RangeError(
+        `Cannot resume ${file.name}: offset ${start.offset} is past its end`,
+      );
+    }
+    return null;
   }
 
   #fail(error: Error): void {

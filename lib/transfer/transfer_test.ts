@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { channelPair } from "./memory_channel.ts";
-import { FileSender, type SourceFile } from "./sender.ts";
+import { channelPair, type MemoryChannel } from "./memory_channel.ts";
+import { FileSender, metaOf, type SourceFile } from "./sender.ts";
 import { FileReceiver, IntegrityError } from "./receiver.ts";
 import { ChannelClosedError } from "./channel.ts";
 import { Sha256, sha256Of, ShareDigests, toHex } from "./hash.ts";
 import type { FileMeta, FileWriter, Sink } from "./sink.ts";
-import { encodeControl } from "./wire.ts";
+import { type ControlMessage, encodeControl, type Failure } from "./wire.ts";
 import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
 
 function source(
@@ -197,9 +197,14 @@ Deno.test("FileSender rejects when the receiver reports a checksum mismatch", as
   const file = source("y.bin", pseudoRandomBytes(10_000));
   const [tx, rx] = channelPair();
   const run = new FileSender(tx, [file]).run();
+  rx.addEventListener("message", (event) => {
+    const data = (event as MessageEvent).data;
+    if (typeof data === "string" && JSON.parse(data).t === "end") {
+      rx.send(encodeControl({ t: "verified", index: 0, ok: false }));
+    }
+  });
   rx.send(encodeControl({ t: "start", index: 0, offset: 0 }));
-  rx.send(encodeControl({ t: "verified", index: 0, ok: false }));
-  await assert.rejects(run, /checksum mismatch/);
+  await assert.rejects(run, /y\.bin arrived corrupted \(checksum mismatch\)/);
   tx.close();
 });
 
@@ -360,3 +365,359 @@ Deno.test("FileSender fails the transfer when a file's digest cannot be made", a
   tx.close();
   assert.ok((await got) instanceof Error);
 });
+
+// A peer that breaks the protocol: each side must refuse it with an error
+// that says what came, never write it down or count it as done.
+
+/** Control messages `channel` receives, parsed, as they arrive. */
+function controls(channel: EventTarget): ControlMessage[] {
+  const seen: ControlMessage[] = [];
+  channel.addEventListener("message", (event) => {
+    const data = (event as MessageEvent).data;
+    if (typeof data === "string") seen.push(JSON.parse(data));
+  });
+  return seen;
+}
+
+/** Resolves with the first control message of type `t` on `channel`. */
+function nextControl(
+  channel: EventTarget,
+  t: ControlMessage["t"],
+): Promise<ControlMessage> {
+  return new Promise((resolve) => {
+    const listener = (event: Event) => {
+      const data = (event as MessageEvent).data;
+      if (typeof data !== "string" || JSON.parse(data).t !== t) return;
+      channel.removeEventListener("message", listener);
+      resolve(JSON.parse(data));
+    };
+    channel.addEventListener("message", listener);
+  });
+}
+
+/**
+ * A receiver of `files` on a fresh channel, fed by the test through `tx`
+ * once it has said where to start. Returns what it settled with, what it
+ * told the sender, and its sink.
+ */
+async function scriptedSender(
+  files: SourceFile[],
+  script: (tx: MemoryChannel) => void,
+) {
+  const [tx, rx] = channelPair();
+  const told = controls(tx);
+  const sink = memorySink();
+  const receiver = new FileReceiver({ files }, sink);
+  const started = nextControl(tx, "start");
+  const toldWhy = nextControl(tx, "error");
+  const result = receiver.receive(rx).then(() => null, (error) => error);
+  await started;
+  script(tx);
+  const error = await result;
+  // A refusal is sent to the sender as it is made: wait for it to cross
+  // (the time limit only turns a missing message into a failure, not a hang).
+  if (error !== null) await within(toldWhy, 10_000, "the receiver's error");
+  tx.close();
+  return { error, told, sink, receiver };
+}
+
+/** `promise`, or a failure naming `what` if it takes over `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Asserts the receiver refused with `pattern`, told the sender why and kept nothing. */
+function assertRefused(
+  outcome: Awaited<ReturnType<typeof scriptedSender>>,
+  pattern: RegExp,
+): void {
+  assert.ok(outcome.error instanceof Error, "the receiver did not refuse");
+  assert.match(outcome.error.message, pattern);
+  const told = outcome.told.find((m) => m.t === "error");
+  assert.deepEqual(told, { t: "error", message: outcome.error.message });
+  assert.equal(outcome.sink.aborted, true);
+  assert.equal(outcome.sink.finished, false);
+  assert.equal(outcome.receiver.finished, false);
+}
+
+const TWO = [
+  source("one.bin", pseudoRandomBytes(1_000, 11)),
+  source("two.bin", pseudoRandomBytes(2_000, 12)),
+];
+
+Deno.test("FileReceiver refuses a header for another file than the next", async () => {
+  const outcome = await scriptedSender(TWO, (tx) => {
+    tx.send(encodeControl({ t: "file", index: 1, offset: 0, meta: TWO[1] }));
+  });
+  assertRefused(outcome, /the sender sent file 1, expected 0/);
+  assert.equal(outcome.sink.files.size, 0);
+});
+
+Deno.test("FileReceiver refuses a header for a file outside the share", async () => {
+  const outcome = await scriptedSender(TWO, (tx) => {
+    tx.send(encodeControl({ t: "file", index: 2, offset: 0, meta: TWO[1] }));
+  });
+  assertRefused(outcome, /the sender sent file 2, expected 0/);
+});
+
+Deno.test("FileReceiver refuses a header whose offset is not what it has written", async () => {
+  const outcome = await scriptedSender(TWO, (tx) => {
+    tx.send(encodeControl({ t: "file", index: 0, offset: 10, meta: TWO[0] }));
+  });
+  assertRefused(outcome, /sender starts at byte 10, but 0 are written/);
+});
+
+/**
+ * A receiver of `file` whose first channel carried its header and 300 bytes,
+ * then broke: what a resume starts from.
+ */
+async function brokenAt300(file: SourceFile & { bytes: Uint8Array }) {
+  const sink = memorySink();
+  const written = Promise.withResolvers<void>();
+  const receiver = new FileReceiver({ files: [file] }, sink, {
+    onProgress: (bytes) => bytes === 300 && written.resolve(),
+  });
+  const [tx, rx] = channelPair();
+  const first = receiver.receive(rx);
+  await nextControl(tx, "start");
+  tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: file }));
+  tx.send(file.bytes.slice(0, 300).buffer);
+  await written.promise;
+  tx.close();
+  await assert.rejects(first, ChannelClosedError);
+  assert.equal(receiver.position, 300);
+  return { receiver, sink };
+}
+
+Deno.test("FileReceiver refuses a resumed header whose offset does not match", async () => {
+  const [file] = TWO;
+  const { receiver, sink } = await brokenAt300(file);
+  // The second asks for byte 300; a sender that starts elsewhere is refused.
+  const [tx2, rx2] = channelPair();
+  const told = controls(tx2);
+  const second = receiver.receive(rx2);
+  assert.deepEqual(await nextControl(tx2, "start"), {
+    t: "start",
+    index: 0,
+    offset: 300,
+  });
+  const toldWhy = nextControl(tx2, "error");
+  tx2.send(encodeControl({ t: "file", index: 0, offset: 200, meta: file }));
+  await assert.rejects(
+    second,
+    /Cannot resume one\.bin: the sender starts at byte 200, but 300 are written/,
+  );
+  assert.match(
+    (await within(toldWhy, 10_000, "the receiver's error") as Failure).message,
+    /starts at byte 200/,
+  );
+  assert.equal(told.filter((m) => m.t === "error").length, 1);
+  assert.equal(sink.aborted, true);
+  tx2.close();
+});
+
+Deno.test("FileReceiver refuses bytes before a file header", async () => {
+  const outcome = await scriptedSender(TWO, (tx) => {
+    tx.send(TWO[0].bytes.slice(0, 10).buffer);
+  });
+  assertRefused(outcome, /file bytes came before a file header/);
+  assert.equal(outcome.sink.files.size, 0);
+});
+
+Deno.test("FileReceiver refuses bytes between one file's end and the next header", async () => {
+  const [one] = TWO;
+  const outcome = await scriptedSender(TWO, (tx) => {
+    tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: one }));
+    tx.send(one.bytes.slice().buffer);
+    sha256Of(one).then((sha256) => {
+      tx.send(encodeControl({ t: "end", index: 0, sha256 }));
+      tx.send(new Uint8Array(5).buffer);
+    });
+  });
+  assertRefused(outcome, /file bytes came before a file header/);
+  // The first file was whole and verified before the stray bytes came.
+  assert.deepEqual(
+    outcome.told.filter((m) => m.t === "verified"),
+    [{ t: "verified", index: 0, ok: true }],
+  );
+});
+
+Deno.test("FileReceiver refuses bytes on a resumed channel before its header", async () => {
+  const [file] = TWO;
+  const { receiver } = await brokenAt300(file);
+  // The file is still open from the first channel, but this channel has not
+  // said which file or where: its bytes must not be appended.
+  const [tx2, rx2] = channelPair();
+  const second = receiver.receive(rx2);
+  await nextControl(tx2, "start");
+  tx2.send(file.bytes.slice(300, 400).buffer);
+  await assert.rejects(second, /file bytes came before a file header/);
+  assert.equal(receiver.position, 300);
+  tx2.close();
+});
+
+Deno.test("FileReceiver refuses an end for another file than the one open", async () => {
+  const [one] = TWO;
+  const outcome = await scriptedSender(TWO, (tx) => {
+    tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: one }));
+    tx.send(one.bytes.slice().buffer);
+    tx.send(encodeControl({ t: "end", index: 1, sha256: "0".repeat(64) }));
+  });
+  assertRefused(outcome, /unexpected end of file 1/);
+});
+
+Deno.test("FileReceiver refuses done before every file arrived", async () => {
+  const [one] = TWO;
+  const outcome = await scriptedSender(TWO, (tx) => {
+    tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: one }));
+    tx.send(one.bytes.slice(0, 500).buffer);
+    tx.send(encodeControl({ t: "done" }));
+  });
+  assertRefused(outcome, /the sender stopped after 0 of 2 files/);
+  // The half-written file was given up, not kept as if complete.
+  assert.equal(outcome.sink.files.has("one.bin"), false);
+});
+
+Deno.test("FileReceiver refuses done after the first of two files", async () => {
+  const [one] = TWO;
+  const outcome = await scriptedSender(TWO, (tx) => {
+    tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: one }));
+    tx.send(one.bytes.slice().buffer);
+    sha256Of(one).then((sha256) => {
+      tx.send(encodeControl({ t: "end", index: 0, sha256 }));
+      tx.send(encodeControl({ t: "done" }));
+    });
+  });
+  assertRefused(outcome, /the sender stopped after 1 of 2 files/);
+});
+
+/**
+ * A sender of `files` on a fresh channel, with the test as its receiver.
+ * Returns how `run()` settled.
+ */
+async function scriptedReceiver(
+  files: SourceFile[],
+  script: (rx: MemoryChannel) => void,
+): Promise<unknown> {
+  const [tx, rx] = channelPair();
+  const run = new FileSender(tx, files).run().then(() => null, (e) => e);
+  script(rx);
+  const error = await run;
+  tx.close();
+  return error;
+}
+
+/** Asserts `error` is the refusal `pattern` describes. */
+function assertSenderRefused(error: unknown, pattern: RegExp): void {
+  assert.ok(error instanceof Error, "the sender did not refuse");
+  assert.match(error.message, pattern);
+}
+
+Deno.test("FileSender refuses a start at a file outside the share", async () => {
+  const error = await scriptedReceiver(TWO, (rx) => {
+    rx.send(encodeControl({ t: "start", index: 3, offset: 0 }));
+  });
+  assertSenderRefused(error, /Cannot resume: file 3 is not in this share/);
+});
+
+Deno.test("FileSender refuses a start past the end of the share", async () => {
+  const error = await scriptedReceiver(TWO, (rx) => {
+    rx.send(encodeControl({ t: "start", index: 2, offset: 1 }));
+  });
+  assertSenderRefused(error, /offset 1 is past the end of the share/);
+});
+
+Deno.test("FileSender refuses a resume offset past the end of its file", async () => {
+  const error = await scriptedReceiver(TWO, (rx) => {
+    rx.send(encodeControl({ t: "start", index: 0, offset: 1_001 }));
+  });
+  assertSenderRefused(
+    error,
+    /Cannot resume one\.bin: offset 1001 is past its end/,
+  );
+});
+
+Deno.test("FileSender sends only done for a start at the end of the share", async () => {
+  // A receiver that had every file verified when the channel broke.
+  const [tx, rx] = channelPair();
+  const seen = controls(rx);
+  const run = new FileSender(tx, TWO).run();
+  const done = nextControl(rx, "done");
+  rx.send(encodeControl({ t: "start", index: 2, offset: 0 }));
+  await run;
+  await done;
+  assert.deepEqual(seen, [{ t: "done" }]);
+  assert.equal(tx.bytesSent, 0);
+  tx.close();
+});
+
+Deno.test("FileSender refuses a second start", async () => {
+  const error = await scriptedReceiver(TWO, (rx) => {
+    rx.send(encodeControl({ t: "start", index: 0, offset: 0 }));
+    rx.send(encodeControl({ t: "start", index: 1, offset: 0 }));
+  });
+  assertSenderRefused(error, /the receiver asked to start twice/);
+});
+
+Deno.test("FileSender refuses an ack of bytes it never sent", async () => {
+  const error = await scriptedReceiver(TWO, (rx) => {
+    rx.send(encodeControl({ t: "start", index: 1, offset: 0 }));
+    rx.send(encodeControl({ t: "ack", bytes: 1_000_000 }));
+  });
+  assertSenderRefused(
+    error,
+    /acknowledged 1000000 bytes of the share, but \d+ were sent/,
+  );
+});
+
+Deno.test("FileSender refuses a verified for a file it has not ended", async () => {
+  // The share is done only when each file's hash was checked: a receiver
+  // that says "verified" for files never sent must not end it early.
+  for (const index of [1, 7]) {
+    const error = await scriptedReceiver(TWO, (rx) => {
+      rx.send(encodeControl({ t: "start", index: 0, offset: 0 }));
+      rx.send(encodeControl({ t: "verified", index, ok: true }));
+    });
+    assertSenderRefused(
+      error,
+      new RegExp(`the receiver verified file ${index}, which was not sent`),
+    );
+  }
+});
+
+Deno.test("FileSender refuses a verified for a file before where the receiver started", async () => {
+  const error = await scriptedReceiver(TWO, (rx) => {
+    rx.send(encodeControl({ t: "start", index: 1, offset: 0 }));
+    rx.send(encodeControl({ t: "verified", index: 0, ok: true }));
+  });
+  assertSenderRefused(
+    error,
+    /the receiver verified file 0, which was not sent/,
+  );
+});
+
+for (const t of ["file", "end", "done"] as const) {
+  Deno.test(`FileSender refuses a "${t}" message from the receiver`, async () => {
+    const message: ControlMessage = t === "file"
+      ? { t, index: 0, offset: 0, meta: metaOf(TWO[0]) }
+      : t === "end"
+      ? { t, index: 0, sha256: "0".repeat(64) }
+      : { t };
+    const error = await scriptedReceiver(TWO, (rx) => {
+      rx.send(encodeControl({ t: "start", index: 0, offset: 0 }));
+      rx.send(encodeControl(message));
+    });
+    assertSenderRefused(
+      error,
+      new RegExp(`unexpected "${t}" message from the receiver`),
+    );
+  });
+}
