@@ -92,7 +92,7 @@ for (const side of ["sender", "receiver"] as const) {
         );
         assert.ok(
           phases.some((p) =>
-            p.includes("phase-reconnecting") && /attempt 2/.test(p)
+            p.includes("phase-resuming") && /attempt 2/.test(p)
           ),
           `phases seen: ${[...new Set(phases)].join(" | ")}`,
         );

@@ -41,6 +41,7 @@ import {
   stepReceive,
 } from "./receive_machine.ts";
 import {
+  CONNECT_GRACE_MS,
   CONNECT_TIMEOUT_MS,
   ICE_GRACE_MS,
   LINGER_MS,
@@ -89,8 +90,13 @@ export interface ReceiveSessionOptions {
   iceServers?: RTCIceServer[];
   /** Makes peer connections (default: the browser's, with `iceServers`). */
   createLink?: LinkFactory;
-  /** How long one attempt may take to connect. Default `CONNECT_TIMEOUT_MS`. */
+  /** The sender's connect timeout. Default `CONNECT_TIMEOUT_MS`. */
   connectTimeoutMs?: number;
+  /**
+   * How much longer than the sender this side waits for a connection, so
+   * the sender's `retry` comes first. Default `CONNECT_GRACE_MS`.
+   */
+  connectGraceMs?: number;
   /** How long to wait for `response`. Default `REQUEST_TIMEOUT_MS`. */
   requestTimeoutMs?: number;
   /** Attempts in a row without progress before giving up. Default `MAX_ATTEMPTS`. */
@@ -283,7 +289,10 @@ export class ReceiveSession {
   #timeout(timer: ReceiveTimer): number {
     const o = this.#options;
     if (timer === "answer") return o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-    if (timer === "connect") return o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    if (timer === "connect") {
+      return (o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS) +
+        (o.connectGraceMs ?? CONNECT_GRACE_MS);
+    }
     return o.iceGraceMs ?? ICE_GRACE_MS;
   }
 

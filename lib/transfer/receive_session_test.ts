@@ -174,7 +174,7 @@ Deno.test("ReceiveSession gives up after maxAttempts connections fail", async ()
 Deno.test("ReceiveSession counts a connection that never opens as failed after the connect timeout", async () => {
   const share = await startShare(1024, { connectTimeoutMs: 60_000 });
   share.links.fates.push("stall");
-  const r = share.receiver({ connectTimeoutMs: 50 });
+  const r = share.receiver({ connectTimeoutMs: 50, connectGraceMs: 0 });
   await r.session.open();
   await r.session.download(r.sink);
   assert.ok(

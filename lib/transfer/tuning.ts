@@ -68,6 +68,15 @@ export const ACK_BYTES = 1 * MiB;
 export const CONNECT_TIMEOUT_MS = 15_000;
 
 /**
+ * How much longer than `CONNECT_TIMEOUT_MS` the receiver waits for a
+ * connection. The sender decides when an attempt has failed (it sends
+ * `retry` when its own timer fires); the receiver's timer is the backstop
+ * for a sender that went silent, so it must not fire first. 5 s covers a
+ * slow signaling round trip with room to spare.
+ */
+export const CONNECT_GRACE_MS = 5_000;
+
+/**
  * How long the receiver waits for the sender's `response` to a `request`.
  * A sender page that is open answers within a round trip; one that is
  * frozen (a background tab, a sleeping laptop) may never answer.
