@@ -1,8 +1,9 @@
 /**
  * The sinks in headless Chromium: a page (tests/fixtures/sinks) loads an
- * esbuild bundle of lib/transfer/sinks.ts, writes known bytes through each
+ * esbuild bundle of lib/transfer/sinks/, writes known bytes through each
  * sink, and the test checks what reached the disk: the downloads the service
- * worker (static/sw.js) streamed, and the OPFS files behind a stubbed picker.
+ * worker (lib/transfer/sinks/service_worker.ts, bundled as the build bundles
+ * it) streamed, and the OPFS files behind a stubbed picker.
  */
 
 import assert from "node:assert/strict";
@@ -14,7 +15,8 @@ import {
   launchBrowser,
   type TestBrowser,
 } from "./_helpers/browser.ts";
-import { uniqueNames } from "../lib/transfer/sinks.ts";
+import { workerBuildOptions } from "../lib/islands/build.ts";
+import { uniqueNames } from "../lib/transfer/sinks/names.ts";
 import { zipSize } from "../lib/transfer/zip.ts";
 import type { FileMeta } from "../lib/transfer/sink.ts";
 
@@ -22,10 +24,24 @@ const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname)
   .replace(/\/$/, "");
 const MB = 1 << 20;
 
-async function bundleSinks(): Promise<string> {
+/** The sinks, as one module for the page, and the service worker. */
+async function bundleSinks(): Promise<{ sinks: string; worker: string }> {
+  const modules = [
+    "features",
+    "file_sink",
+    "folder_sink",
+    "memory_sink",
+    "sw_sink",
+    "zip_sink",
+  ];
   try {
-    const result = await esbuild.build({
-      entryPoints: [`${ROOT}/lib/transfer/sinks.ts`],
+    const sinks = await esbuild.build({
+      stdin: {
+        contents: modules.map((name) => `export * from "./${name}.ts";`)
+          .join("\n"),
+        resolveDir: `${ROOT}/lib/transfer/sinks`,
+        loader: "ts",
+      },
       bundle: true,
       format: "esm",
       platform: "browser",
@@ -33,7 +49,14 @@ async function bundleSinks(): Promise<string> {
       write: false,
       logLevel: "warning",
     });
-    return result.outputFiles[0].text;
+    const worker = await esbuild.build({
+      ...workerBuildOptions(),
+      write: false,
+    });
+    return {
+      sinks: sinks.outputFiles[0].text,
+      worker: worker.outputFiles[0].text,
+    };
   } finally {
     await esbuild.stop();
   }
@@ -42,6 +65,7 @@ async function bundleSinks(): Promise<string> {
 /** Serves the fixture page, the bundle and the service worker. */
 async function startFixtureServer(): Promise<Deno.HttpServer<Deno.NetAddr>> {
   const js = "text/javascript; charset=utf-8";
+  const bundles = await bundleSinks();
   const files: Record<string, [string, string]> = {
     "/": [
       await Deno.readTextFile(`${ROOT}/tests/fixtures/sinks/index.html`),
@@ -51,8 +75,8 @@ async function startFixtureServer(): Promise<Deno.HttpServer<Deno.NetAddr>> {
       await Deno.readTextFile(`${ROOT}/tests/fixtures/sinks/page.js`),
       js,
     ],
-    "/sinks.js": [await bundleSinks(), js],
-    "/sw.js": [await Deno.readTextFile(`${ROOT}/static/sw.js`), js],
+    "/sinks.js": [bundles.sinks, js],
+    "/sw.js": [bundles.worker, js],
   };
   return Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -134,7 +158,6 @@ interface PageBeam {
   }>;
   filePicker(options: { size: number; chunk: number }): Promise<{
     features: Record<string, boolean>;
-    choice: { kind: string };
     kind: string;
     sha: string;
     savedSha: string;
@@ -279,7 +302,6 @@ Deno.test({
           );
           assert.equal(result.features.saveFilePicker, true);
           assert.equal(result.features.serviceWorker, true);
-          assert.equal(result.choice.kind, "file-picker");
           assert.equal(result.kind, "file-picker");
           assert.equal(result.savedSha, result.sha);
           assert.deepEqual(result.namesAfterAbort, ["picked.bin"]);

@@ -163,6 +163,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     assets = await readAssets(buildDir);
     files = await StaticFiles.load([
       { dir: `${root}/static`, prefix: "", immutable: false },
+      // Built files served at the root, like /sw.js (lib/islands/build.ts).
+      { dir: `${buildDir}/static`, prefix: "", immutable: false },
       { dir: `${buildDir}/_beam`, prefix: "/_beam", immutable: true },
     ]);
   }

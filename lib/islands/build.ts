@@ -11,6 +11,11 @@
  * process, starts in about 2 to 3 s where the native one took milliseconds;
  * the dev loop keeps it between builds (`keepService`).
  *
+ * It also bundles Beam's download service worker
+ * (`lib/transfer/sinks/service_worker.ts`) to `<outDir>/static/sw.js`,
+ * served at `/sw.js` like a file of `static/`: a worker's URL must not
+ * change between versions, and from the root it may take any scope.
+ *
  * Run as `deno task build`; `--if-missing` skips the work when a build
  * exists, which is how `deno task start` builds on a fresh clone.
  *
@@ -46,6 +51,32 @@ export const BUILD_PREFIX = "/_beam";
 const BOOT_ENTRY = decodeURIComponent(
   new URL("./boot.ts", import.meta.url).pathname,
 );
+
+/** Where the build puts files served at the site's root, below `outDir`. */
+export const ROOT_FILES_DIR = "static";
+
+/** The service worker's source, and its file below {@linkcode ROOT_FILES_DIR}. */
+const WORKER_ENTRY = decodeURIComponent(
+  new URL("../transfer/sinks/service_worker.ts", import.meta.url).pathname,
+);
+const WORKER_FILE = "sw.js";
+
+/**
+ * How the service worker is bundled: one classic script (an IIFE, as
+ * `register()` loads scripts by default), for the same browsers as the
+ * islands.
+ */
+export function workerBuildOptions(minify = true): esbuild.BuildOptions {
+  return {
+    entryPoints: [WORKER_ENTRY],
+    bundle: true,
+    format: "iife",
+    platform: "browser",
+    target: ["chrome110", "firefox110", "safari16"],
+    minify,
+    logLevel: "warning",
+  };
+}
 
 /** Island names: the PascalCase `.tsx` files of `islands/`. */
 export async function listIslands(root: string): Promise<string[]> {
@@ -110,9 +141,9 @@ export async function buildIslands(
   // The manifest goes with the files it names: after a failed build the
   // server reports a missing build instead of pointing at deleted files.
   await Deno.remove(`${outDir}/manifest.json`).catch(() => {});
-  await Deno.remove(`${outDir}${BUILD_PREFIX}`, { recursive: true }).catch(
-    () => {},
-  );
+  for (const dir of [BUILD_PREFIX, `/${ROOT_FILES_DIR}`]) {
+    await Deno.remove(`${outDir}${dir}`, { recursive: true }).catch(() => {});
+  }
   const entryPoints: Record<string, string> = {
     boot: BOOT_ENTRY,
   };
@@ -135,6 +166,11 @@ export async function buildIslands(
       chunkNames: "chunk-[hash]",
       metafile: true,
       logLevel: "warning",
+    });
+    await esbuild.build({
+      ...workerBuildOptions(!options.dev),
+      absWorkingDir: root,
+      outfile: `${outDir}/${ROOT_FILES_DIR}/${WORKER_FILE}`,
     });
     const assets: IslandAssets = { boot: "", islands: {}, imports: {} };
     // The metafile names outputs relative to the root, which the output
@@ -166,8 +202,11 @@ export async function buildIslands(
 
 if (import.meta.main) {
   const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+  // A build from before the worker was built has no sw.js: build again.
+  const worker = `${root}/_build/${ROOT_FILES_DIR}/${WORKER_FILE}`;
   if (
-    Deno.args.includes("--if-missing") && await readAssets(`${root}/_build`)
+    Deno.args.includes("--if-missing") && await readAssets(`${root}/_build`) &&
+    await Deno.stat(worker).then(() => true, () => false)
   ) {
     Deno.exit(0);
   }

@@ -9,16 +9,12 @@
  */
 
 import type { FileMeta, Sink } from "./sink.ts";
-import {
-  detectFeatures,
-  directorySink,
-  fileHandleSink,
-  memorySink,
-  serviceWorkerSink,
-  type SinkFeatures,
-  ZIP_NAME,
-  zipSink,
-} from "./sinks.ts";
+import { detectFeatures, type SinkFeatures } from "./sinks/features.ts";
+import { directorySink } from "./sinks/folder_sink.ts";
+import { fileHandleSink } from "./sinks/file_sink.ts";
+import { memorySink } from "./sinks/memory_sink.ts";
+import { serviceWorkerSink } from "./sinks/sw_sink.ts";
+import { ZIP_NAME, zipSink } from "./sinks/zip_sink.ts";
 
 /** One way to save a share. */
 export interface Destination {

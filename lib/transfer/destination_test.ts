@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { type Destination, destinations, makeSink } from "./destination.ts";
 import type { FileMeta, Sink } from "./sink.ts";
-import { type SinkFeatures, ZIP_NAME } from "./sinks.ts";
+import type { SinkFeatures } from "./sinks/features.ts";
+import { ZIP_NAME } from "./sinks/zip_sink.ts";
 import { FakeDirectory, FakeFile } from "../../tests/_helpers/fake_fs.ts";
 
 const encoder = new TextEncoder();

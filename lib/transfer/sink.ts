@@ -3,8 +3,8 @@
  * writes each chunk as it arrives, so nothing waits in memory for the whole
  * file (except in the memory sink, the last resort, which says so).
  *
- * Implementations live in `sinks.ts`; this module only fixes the shapes that
- * the receiver and the islands agree on.
+ * Implementations live in `sinks/`, one file per destination; this module
+ * only fixes the shapes that the receiver and the islands agree on.
  *
  * @module
  */
