@@ -48,7 +48,9 @@ const server = Deno.serve({
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
-    Promise.all([app.close(), server.shutdown()]).then(() => Deno.exit(0));
+    Promise.all([app.close(), server.shutdown()]).catch((error) =>
+      console.error(`Cannot shut down cleanly: ${error}`)
+    ).finally(() => Deno.exit(0));
     // Sockets that do not close promptly must not hold the process.
     setTimeout(() => Deno.exit(0), 2000);
   });
