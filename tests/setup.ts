@@ -10,11 +10,24 @@
 
 import { findProgram, PACKAGES } from "./_helpers/services.ts";
 
-/** The programs the tests start, each from its Debian package. */
-const NEEDED = ["chromium", "redis-server", "redis-cli", "nginx"];
+/**
+ * The programs the tests start, each from its Debian package (of the same
+ * name unless `PACKAGES` says otherwise). unzip and python3 check the zips
+ * Beam writes with readers other than its own.
+ */
+const NEEDED = [
+  "chromium",
+  "redis-server",
+  "redis-cli",
+  "nginx",
+  "unzip",
+  "python3",
+];
 
 const missing = NEEDED.filter((program) => findProgram(program) === undefined);
-const packages = [...new Set(missing.map((program) => PACKAGES[program]))];
+const packages = [
+  ...new Set(missing.map((program) => PACKAGES[program] ?? program)),
+];
 if (packages.length > 0) {
   const isRoot = Deno.uid() === 0;
   const apt = findProgram("apt-get");
