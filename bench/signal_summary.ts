@@ -232,10 +232,7 @@ function loadMarkdown(results: Results, recs: Rec[]): string[] {
     }
   }
   const out = [
-    "### Goals",
-    "",
-    goalsTable(goals),
-    "",
+    ...(goals.length ? ["### Goals", "", goalsTable(goals), ""] : []),
     "### Throughput, latency, CPU and memory (medians)",
     "",
     md(
@@ -266,11 +263,15 @@ function loadMarkdown(results: Results, recs: Rec[]): string[] {
         ])
       ),
     ),
-    "",
-    "### Ratios, Beam / other (medians; > 1 is better for msgs/s, < 1 for the rest)",
-    "",
-    ratiosTable(ratios),
   ];
+  if (ratios.length) {
+    out.push(
+      "",
+      "### Ratios, Beam / other (medians; > 1 is better for msgs/s, < 1 for the rest)",
+      "",
+      ratiosTable(ratios),
+    );
+  }
   if (Object.keys(paced).length) {
     out.push(
       "",
