@@ -195,14 +195,15 @@ Deno.test("the headers given reach the server (X-Forwarded-For behind a trusted 
   await server.close();
 });
 
-Deno.test("500 pushed sockets at once all get ids and all close", async () => {
+Deno.test("200 pushed sockets at once all get ids and all close", async () => {
   const server = startSignal({ maxPeersPerIp: 1000 });
   const peers = await Promise.all(
-    Array.from({ length: 500 }, () => pushed(server.port)),
+    // 200: 400 descriptors in this process, well under a default limit of 1024.
+    Array.from({ length: 200 }, () => pushed(server.port)),
   );
   try {
-    assert.equal(new Set(peers.map((p) => p.id)).size, 500);
-    await settle(server, 500);
+    assert.equal(new Set(peers.map((p) => p.id)).size, 200);
+    await settle(server, 200);
   } finally {
     await Promise.all(peers.map((p) => p.ws.close()));
   }
