@@ -28,7 +28,7 @@ import type {
   SignalPort,
 } from "../signal/client.ts";
 import { channelPair, type MemoryChannel } from "./memory_channel.ts";
-import { ConnectError, type IceHealth, type Link } from "./rtc.ts";
+import { ConnectError, type IceHealth, type Link, openedOnce } from "./rtc.ts";
 import type { DataChannelLike } from "./channel.ts";
 import type { SourceFile } from "./sender.ts";
 import type { FileMeta, FileWriter, Sink } from "./sink.ts";
@@ -226,16 +226,7 @@ export class MemoryLink implements Link {
     onCandidate: (candidate: RTCIceCandidateInit) => void,
   ) {
     this.#links = links;
-    this.opened = new Promise((resolve, reject) => {
-      let settled = false;
-      this.#settle = (result) => {
-        if (settled) return;
-        settled = true;
-        if (result instanceof Error) reject(result);
-        else resolve(result);
-      };
-    });
-    this.opened.catch(() => {});
+    [this.opened, this.#settle] = openedOnce<MemoryChannel>();
     // One local candidate, as trickle ICE would send.
     setTimeout(() => {
       if (!this.closed) {

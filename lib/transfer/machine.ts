@@ -39,6 +39,26 @@ export function handles<Name extends string, EventType extends string>(
 }
 
 /**
+ * Every row of `table` as `"from --event--> to"`, one per target: what a
+ * machine's tests must cover.
+ */
+export function rowsOf<Name extends string, EventType extends string>(
+  table: Table<Name, EventType>,
+): string[] {
+  const rows: string[] = [];
+  for (
+    const [from, events] of Object.entries<
+      Partial<Record<string, readonly string[]>>
+    >(table)
+  ) {
+    for (const [event, targets] of Object.entries(events)) {
+      for (const to of targets ?? []) rows.push(`${from} --${event}--> ${to}`);
+    }
+  }
+  return rows;
+}
+
+/**
  * Checks a transition against its table, so the table cannot drift from
  * the code: a target the table does not list is a bug, reported loudly.
  */

@@ -168,6 +168,16 @@ const ENDS = {
   badLink: FAILED,
 } as const;
 
+/** Retrying and resuming both wait for the file list again, then connect. */
+const ASKING_AGAIN = {
+  manifest: ["connecting"],
+  unreadable: FAILED,
+  noAnswer: FAILED,
+  signalFailed: FAILED,
+  signalLost: AGAIN,
+  ...ENDS,
+} as const;
+
 /**
  * The table: for each state, the events it handles and where they lead.
  * Anything else is ignored in that state.
@@ -209,22 +219,8 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     receiveFailed: FAILED,
     cancel: FAILED,
   },
-  retrying: {
-    manifest: ["connecting"],
-    unreadable: FAILED,
-    noAnswer: FAILED,
-    signalFailed: FAILED,
-    signalLost: AGAIN,
-    ...ENDS,
-  },
-  resuming: {
-    manifest: ["connecting"],
-    unreadable: FAILED,
-    noAnswer: FAILED,
-    signalFailed: FAILED,
-    signalLost: AGAIN,
-    ...ENDS,
-  },
+  retrying: ASKING_AGAIN,
+  resuming: ASKING_AGAIN,
   done: {},
   failed: {},
 };

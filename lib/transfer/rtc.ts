@@ -53,6 +53,30 @@ export class ConnectError extends Error {
   }
 }
 
+/**
+ * A link's `opened` promise and the function that settles it, once: the
+ * first of "open", "failed" and "closed" wins. Its rejection is marked
+ * handled, since a session that gives up before the channel opens never
+ * awaits it.
+ */
+export function openedOnce<T extends DataChannelLike>(): [
+  Promise<DataChannelLike>,
+  (result: T | Error) => void,
+] {
+  let settle!: (result: T | Error) => void;
+  const opened = new Promise<DataChannelLike>((resolve, reject) => {
+    let settled = false;
+    settle = (result) => {
+      if (settled) return;
+      settled = true;
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+  });
+  opened.catch(() => {});
+  return [opened, settle];
+}
+
 /** Links over the browser's `RTCPeerConnection`. */
 export function rtcLinks(iceServers: RTCIceServer[]): LinkFactory {
   return (onCandidate) => new RtcLink(iceServers, onCandidate);
@@ -80,17 +104,7 @@ class RtcLink implements Link {
         onCandidate(event.candidate.toJSON());
       }
     };
-    this.opened = new Promise<DataChannelLike>((resolve, reject) => {
-      let settled = false;
-      this.#settle = (result) => {
-        if (settled) return;
-        settled = true;
-        if (result instanceof Error) reject(result);
-        else resolve(result);
-      };
-    });
-    // A session that closes before the channel opens never awaits this.
-    this.opened.catch(() => {});
+    [this.opened, this.#settle] = openedOnce<RTCDataChannel>();
     const onState = () => {
       if (
         this.#pc.iceConnectionState === "failed" ||
