@@ -27,7 +27,12 @@ import {
   waitFor,
   within,
 } from "./_helpers/ws.ts";
-import { closePayload, connectWebSocket } from "./_helpers/ws_client.ts";
+import {
+  closePayload,
+  connectWebSocket,
+  OP,
+  type RawWebSocket,
+} from "./_helpers/ws_client.ts";
 import type { SignalServerOptions } from "../lib/signal/server.ts";
 
 /**
@@ -732,42 +737,79 @@ Deno.test("the server closes a slow consumer past maxBufferedBytes", async () =>
   }
 });
 
-Deno.test("the server drops a peer that never answers pings", async () => {
-  const heartbeatSeconds = 1;
-  const server = startSignal({ heartbeatSeconds });
-  const live = await server.connect();
-  const dead = await connectWebSocket({ port: server.port });
-  try {
-    const [event, deadId] = await dead.readJson();
-    assert.equal(event, "assign");
-    await settle(server, 2);
-    await waitFor(
-      () => server.peerCount() === 1,
-      2 * heartbeatSeconds * 1000,
-      "the silent peer to be dropped within twice heartbeatSeconds",
-    );
-    live.send(["request", deadId]);
-    await expectFrame(live, ["peer not exists"]);
+/**
+ * Reads `socket` in the background: answers each ping with its pong, as a
+ * browser does, and queues text frames. `pongs(n)` resolves once `n` pings
+ * were answered, so a test waits on the server's heartbeat, not a clock.
+ */
+function answerPings(socket: RawWebSocket) {
+  let answered = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const texts: unknown[][] = [];
+  const reading = (async () => {
+    for (;;) {
+      const frame = await socket.readFrame().catch(() => null);
+      if (frame === null || frame.opcode === OP.CLOSE) return;
+      if (frame.opcode === OP.PING) {
+        await socket.sendFrame(OP.PONG, frame.payload);
+        answered++;
+        for (const w of waiting.filter((w) => answered >= w.n)) w.resolve();
+      } else if (frame.opcode === OP.TEXT) {
+        texts.push(JSON.parse(new TextDecoder().decode(frame.payload)));
+      }
+    }
+  })();
+  return {
+    get answered() {
+      return answered;
+    },
+    texts,
+    reading,
+    pongs(n: number): Promise<void> {
+      if (answered >= n) return Promise.resolve();
+      const { promise, resolve } = Promise.withResolvers<void>();
+      waiting.push({ n, resolve });
+      return within(promise, FRAME_WAIT_MS, `${n} pings answered`);
+    },
+  };
+}
 
-    // The silent client was pinged, then closed.
-    const ping = await dead.readFrame();
-    assert.equal(ping.opcode, 9);
-    const close = await dead.readFrame();
-    assert.equal(close.opcode, 8);
+Deno.test("the server drops a peer that never answers pings and keeps one that does", async () => {
+  const server = startSignal({ heartbeatSeconds: 1 });
+  const dead = await connectWebSocket({ port: server.port });
+  const live = await connectWebSocket({ port: server.port });
+  const [, deadId] = await dead.readJson();
+  assert.deepEqual((await live.readJson())[0], "assign");
+  const heart = answerPings(live);
+  try {
+    await settle(server, 2);
+    // The silent client is pinged, then closed with 1001 and a reason.
+    const ping = await within(dead.readFrame(), FRAME_WAIT_MS, "a ping");
+    assert.equal(ping.opcode, OP.PING);
+    const close = await within(dead.readFrame(), FRAME_WAIT_MS, "the close");
+    assert.equal(close.opcode, OP.CLOSE);
     const { code, reason } = closePayload(close.payload);
     assert.equal(code, 1001);
     assert.ok(reason.length > 0);
     await dead.readToEnd();
+    await settle(server, 1);
 
-    // A client that answers pings is kept, though it sent nothing since.
-    await new Promise((resolve) =>
-      setTimeout(resolve, heartbeatSeconds * 1000 * 1.5)
-    );
-    assert.equal(live.socket.readyState, WebSocket.OPEN);
+    // The one that answers is pinged as often (every half heartbeat), yet
+    // it is still here three heartbeats after the silent one went, with
+    // nothing sent but pongs: counted in pings, not by a clock.
+    await heart.pongs(heart.answered + 6);
     assert.equal(server.peerCount(), 1);
+    live.sendText(JSON.stringify(["request", deadId]));
+    await waitFor(
+      () => heart.texts.length > 0,
+      FRAME_WAIT_MS,
+      "an answer to the live client",
+    );
+    assert.deepEqual(heart.texts, [["peer not exists"]]);
   } finally {
     await dead.close();
     await live.close();
+    await heart.reading;
     await settle(server, 0);
     await server.close();
   }
