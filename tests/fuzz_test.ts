@@ -3,7 +3,10 @@
  * 100,000 random and mutated frames (bad JSON, deep nesting, huge numbers,
  * wrong types, unicode, binary, oversize) while two honest peers hold a whole
  * conversation. The server must not crash, the conversation must complete
- * exactly, and memory must come back to where it was.
+ * exactly, and every connection must be given back (the connection caps are
+ * set just above what runs at once). Each run prints its seed; `FUZZ_SEED`
+ * replays it. How much memory the server holds is measured by the
+ * benchmark, not here: a heap figure is a threshold, not a behaviour.
  */
 
 import assert from "node:assert/strict";
@@ -175,7 +178,17 @@ async function fuzzer(
         resolve();
       }
     );
-    await new Promise((resolve) => socket.onopen = resolve);
+    // A refusal (503) is a failure, not a wait: the server's caps are set so
+    // that only a connection it never gave back could fill them.
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = () =>
+        reject(
+          new Error(
+            `Cannot connect a fuzzer after ${sent} frames: the server refused it (seed ${seed})`,
+          ),
+        );
+    });
     // A burst of answered frames, then one the server closes for.
     const burst = Math.min(quota - sent, 1 + Math.floor(rand() * 60));
     for (let i = 0; i < burst; i++) socket.send(wellFormed(rand, ids));
@@ -241,40 +254,47 @@ async function honestConversation(sender: Peer, receiver: Peer): Promise<void> {
   }
 }
 
-function heapAfterGc(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  gc?.();
-  return Deno.memoryUsage().heapUsed;
-}
-
 /**
- * The seed of the fuzzers' PRNG: `FUZZ_SEED` replays a failed run (its seed
- * is in every failure message), otherwise the time.
+ * The seed of the fuzzers' PRNG: `FUZZ_SEED` replays a run (each run prints
+ * its seed first), otherwise the time.
  */
 function fuzzSeed(): number {
   const given = Deno.env.get("FUZZ_SEED");
-  return given ? Number(given) : Date.now();
+  if (given === undefined || given === "") return Date.now();
+  if (!/^\d+$/.test(given.trim())) {
+    throw new TypeError(
+      `Cannot read FUZZ_SEED: "${given}" is not a whole number`,
+    );
+  }
+  return Number(given);
 }
+
+/**
+ * Connections at once that the fuzz run needs at most on one instance (the
+ * honest pair, a fuzzer socket each, a late peer), doubled: a socket the
+ * client sees closed may still be closing on the server for a moment.
+ */
+const ROOM = 2 * (2 + FUZZERS + 1);
 
 for (const { suffix, start } of TOPOLOGIES) {
   Deno.test(`100,000 fuzzed frames neither crash the server nor disturb an honest conversation${suffix}`, async () => {
+    const seed = fuzzSeed();
+    console.log(`fuzz seed ${seed}: replay with FUZZ_SEED=${seed}`);
+    // The caps leave room for what runs at once and no more: the fuzzers
+    // open and close about 3,000 sockets, so a close path that forgot to
+    // give back its slot (in the peer count or its address's count) fills
+    // them and the next fuzzer is refused.
     const server = await start({
       ratePerSecond: 1e6,
       rateBurst: 1e6,
-      maxPeersPerIp: 10_000,
+      maxPeers: ROOM,
+      maxPeersPerIp: ROOM,
     });
     try {
-      // Warm up so that baseline and end compare like with like.
-      await fuzzer(server.url, 1, 500, []);
-      await settle(server, 0);
-      const baseline = heapAfterGc();
-
       // Where there are two instances, the honest pair is split across them,
       // and so are the fuzzers.
       const [sender, receiver] = await server.connectAll(2);
       const ids = [sender.id, receiver.id];
-      const seed = fuzzSeed();
       const quota = FRAMES / FUZZERS;
       const fuzzing = Promise.all(
         Array.from(
@@ -283,6 +303,9 @@ for (const { suffix, start } of TOPOLOGIES) {
             fuzzer(server.urls[i % server.urls.length], seed + i, quota, ids),
         ),
       );
+      // Awaited below, after the honest pair's first conversation: a fuzzer
+      // that fails meanwhile is reported there, not as an uncaught error.
+      fuzzing.catch(() => {});
       // The honest pair talks while the fuzzers run, twice over.
       await honestConversation(sender, receiver);
       const results = await fuzzing;
@@ -306,12 +329,10 @@ for (const { suffix, start } of TOPOLOGIES) {
       await expectFrame(sender, ["request", late.id]);
       await closeAll(sender, receiver, late);
       await settle(server, 0);
-
-      const end = heapAfterGc();
-      assert.ok(
-        end - baseline < 16 * 1024 * 1024,
-        `heap grew by ${((end - baseline) / 1e6).toFixed(1)} MB (seed ${seed})`,
-      );
+      // Every slot came back: a full room of new clients still gets in.
+      const again = await server.connectAll(ROOM);
+      await closeAll(...again);
+      await settle(server, 0);
     } finally {
       await server.close();
     }
