@@ -115,18 +115,20 @@ Deno.test("FileSender keeps at most its window in flight while the disk is slow"
     lowWaterMark: 32 * 1024,
   });
   let written = 0;
-  const check = setInterval(() => {
+  // Measured at every send, where what is in flight peaks: a timer that
+  // samples now and then could miss the peak.
+  const send = tx.send.bind(tx);
+  tx.send = (data) => {
+    send(data);
     maxInFlight = Math.max(maxInFlight, tx.bytesSent - written);
-  }, 1);
-  const done = Promise.all([
+  };
+  await Promise.all([
     sender.run(),
     new FileReceiver({ files: [file] }, sink, {
       ackBytes: 64 * 1024,
       onProgress: (n) => written = n,
     }).receive(rx),
   ]);
-  await done;
-  clearInterval(check);
   assert.ok(maxInFlight <= 256 * 1024 + 32 * 1024, `in flight ${maxInFlight}`);
   assert.deepEqual(joined(sink.files.get("slow.bin")), file.bytes);
   tx.close();
@@ -135,22 +137,17 @@ Deno.test("FileSender keeps at most its window in flight while the disk is slow"
 Deno.test("FileReceiver resumes on a new channel from the last written byte", async () => {
   const file = source("big.bin", pseudoRandomBytes(1_500_000, 7));
   const sink = memorySink();
+  const third = Promise.withResolvers<void>();
   const receiver = new FileReceiver({ files: [file] }, sink, {
     ackBytes: 32 * 1024,
+    onProgress: (bytes) => bytes > 500_000 && third.resolve(),
   });
   const [tx1, rx1] = channelPair(64 * 1024);
   const sender1 = new FileSender(tx1, [file], { chunkSize: 16 * 1024 });
   const first = receiver.receive(rx1);
   const run1 = sender1.run().catch((e) => e);
   // Cut the channel once about a third has been written.
-  await new Promise<void>((resolve) => {
-    const poll = setInterval(() => {
-      if (receiver.position > 500_000) {
-        clearInterval(poll);
-        resolve();
-      }
-    }, 1);
-  });
+  await within(third.promise, 10_000, "a third written");
   tx1.close();
   await assert.rejects(first, ChannelClosedError);
   assert.ok((await run1) instanceof ChannelClosedError);
@@ -309,8 +306,10 @@ Deno.test("FileSender with digests sends the given SHA-256 and re-reads nothing 
   const file = source("given.bin", pseudoRandomBytes(600_000, 8));
   const digests = new ShareDigests([file]);
   const sink = memorySink();
+  const some = Promise.withResolvers<void>();
   const receiver = new FileReceiver({ files: [file] }, sink, {
     ackBytes: 32 * 1024,
+    onProgress: (bytes) => bytes >= 200_000 && some.resolve(),
   });
   const [tx1, rx1] = channelPair(64 * 1024);
   const first = receiver.receive(rx1);
@@ -318,11 +317,7 @@ Deno.test("FileSender with digests sends the given SHA-256 and re-reads nothing 
     chunkSize: 16 * 1024,
     digest: (i) => digests.get(i),
   }).run().catch((e) => e);
-  const deadline = Date.now() + 10_000;
-  while (receiver.position < 200_000) {
-    assert.ok(Date.now() < deadline, "the first transfer stalled");
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
+  await within(some.promise, 10_000, "200,000 bytes written");
   tx1.close();
   await assert.rejects(first, ChannelClosedError);
   assert.ok((await run1) instanceof ChannelClosedError);
