@@ -2,7 +2,9 @@
  * The islands layer in a real browser: the fixture app in
  * `tests/fixtures/islands_app` is built into a temporary folder, served by
  * `createApp`, and opened in headless Chromium, which must hydrate its
- * Counter island under the app's CSP without a single console error.
+ * Counter island under the app's CSP without a single console error. And
+ * what Beam's own islands do with the browser beyond the page: they keep
+ * the screen awake while a transfer runs, and only then.
  */
 
 import assert from "node:assert/strict";
@@ -12,6 +14,8 @@ import { TRICKY } from "./fixtures/islands_app/routes/index.tsx";
 import { buildIslands } from "../lib/islands/build.ts";
 import { createApp } from "../lib/http/app.ts";
 import { loadConfig } from "../lib/http/config.ts";
+import { startServer } from "./_helpers/server.ts";
+import { makeFile, PICKER_STUB } from "./_helpers/transfer.ts";
 
 const FIXTURE = decodeURIComponent(
   new URL("./fixtures/islands_app", import.meta.url).pathname,
@@ -127,6 +131,99 @@ Deno.test({
     } finally {
       await browser.close();
       await server.close();
+    }
+  },
+});
+
+/**
+ * A Screen Wake Lock API that grants every request and logs, with what the
+ * page showed at that moment, each lock taken and let go: headless Chromium
+ * has no screen to keep awake, so the page's own API would say nothing.
+ */
+const WAKE_LOCK_LOG = `
+  globalThis.__wake = [];
+  const shown = () =>
+    document.querySelector("[role=status]")?.className ||
+    [...document.querySelectorAll(".receiver")]
+      .map((row) => "receiver " + row.dataset.state).join(" ");
+  Object.defineProperty(navigator, "wakeLock", {
+    configurable: true,
+    value: {
+      request(type) {
+        const lock = new EventTarget();
+        let released = false;
+        lock.release = () => {
+          if (!released) {
+            released = true;
+            globalThis.__wake.push("release " + shown());
+            lock.dispatchEvent(new Event("release"));
+          }
+          return Promise.resolve();
+        };
+        globalThis.__wake.push("request " + type + " " + shown());
+        return Promise.resolve(lock);
+      },
+    },
+  });
+`;
+
+Deno.test({
+  name:
+    "both pages keep the screen awake while a transfer runs, and let it sleep after",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await startServer();
+    const browser = await launchBrowser({ origin: server.url });
+    const dir = await Deno.makeTempDir();
+    try {
+      const file = await makeFile(dir, "awake.bin", 8 * 1024 * 1024);
+      const sender = await browser.newPage();
+      await sender.addInitScript(WAKE_LOCK_LOG);
+      await sender.goto(server.url);
+      await sender.waitForSelector("beam-island[data-hydrated]");
+      await sender.setInputFiles("#file-input", file.path);
+      const link = await sender.locator("#share-link").inputValue();
+      const receiver = await browser.newPage();
+      await receiver.addInitScript(PICKER_STUB);
+      await receiver.addInitScript(WAKE_LOCK_LOG);
+      await receiver.goto(link);
+      await receiver.waitForSelector(".phase-ready");
+      const log = (page: typeof sender) =>
+        page.evaluate(() =>
+          (globalThis as unknown as { __wake: string[] }).__wake
+        );
+      // Nothing under way yet: nothing keeps the screen on.
+      assert.deepEqual(await log(receiver), []);
+      assert.deepEqual(await log(sender), []);
+
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .click();
+      await receiver.waitForSelector(".phase-done", { timeout: 60_000 });
+      await sender.waitForSelector(".receiver[data-state='done']", {
+        timeout: 60_000,
+      });
+      // Each page took one screen lock once the transfer was under way, and
+      // released it when it ended.
+      for (
+        const [page, done] of [[receiver, /phase-done/], [
+          sender,
+          /done/,
+        ]] as const
+      ) {
+        const seen = await log(page);
+        assert.equal(seen.length, 2, seen.join("\n"));
+        assert.match(seen[0], /^request screen /);
+        assert.doesNotMatch(seen[0], /phase-ready|phase-done|receiver done/);
+        assert.match(seen[1], /^release /);
+        assert.match(seen[1], done, seen.join("\n"));
+      }
+      // The note that says the screen is kept awake went with the lock.
+      assert.equal(await receiver.locator("[data-awake]").count(), 0);
+    } finally {
+      await browser.close();
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
