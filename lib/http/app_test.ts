@@ -43,7 +43,7 @@ const routes: Record<string, RouteModule> = {
   "routes/island.tsx": { default: () => h(Island, { n: 7 }) },
 };
 
-/** An app on a project folder with `static/` and no island build. */
+/** An app on a project folder with `static/`, a built sw.js and no island build. */
 async function withApp(
   fn: (app: App) => Promise<void>,
   extraRoutes: Record<string, RouteModule> = {},
@@ -51,6 +51,9 @@ async function withApp(
   const root = await Deno.makeTempDir({ prefix: "beam-app-" });
   await Deno.mkdir(`${root}/static`);
   await Deno.writeTextFile(`${root}/static/styles.css`, "p{}");
+  // What `deno task build` puts at the site's root.
+  await Deno.mkdir(`${root}/_build/static`, { recursive: true });
+  await Deno.writeTextFile(`${root}/_build/static/sw.js`, "self.worker=1");
   const app = await createApp({
     config: loadConfig({ ICE_SERVERS: "[]" }),
     routes: { ...routes, ...extraRoutes },
@@ -186,6 +189,20 @@ Deno.test("App.handler() serves static files before routes", async () => {
     assert.equal(response.status, 200);
     assertSecured(response);
     assert.equal(await response.text(), "p{}");
+  });
+});
+
+Deno.test("App.handler() serves the built service worker at /sw.js, revalidated", async () => {
+  await withApp(async (app) => {
+    const response = await app.handler(request("/sw.js"));
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), "self.worker=1");
+    assert.match(response.headers.get("content-type")!, /^text\/javascript/);
+    // Its URL never changes, so a browser must ask whether it did.
+    assert.equal(
+      response.headers.get("cache-control"),
+      "public, max-age=0, must-revalidate",
+    );
   });
 });
 

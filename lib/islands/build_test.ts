@@ -65,6 +65,16 @@ Deno.test("buildIslands() builds into another folder with hashed, minified files
       assert.ok(names.includes(url.slice("/_beam/".length)), `${url} exists`);
     }
     assert.equal(names.length, Object.keys(assets.imports).length);
+
+    // The service worker: one classic script at the root of the site.
+    const worker = await Deno.readTextFile(`${outDir}/static/sw.js`);
+    assert.doesNotMatch(worker, /^\s*(import|export)\b/m, "not a module");
+    assert.doesNotMatch(worker, /\n {2}/, "minified");
+    assert.ok(worker.includes('"beam-download"'), "it knows the protocol");
+    assert.deepEqual(
+      [...Deno.readDirSync(`${outDir}/static`)].map((e) => e.name),
+      ["sw.js"],
+    );
     assert.ok(names.every((name) => name.endsWith(".js")), "no source maps");
 
     for (const url of [assets.boot, assets.islands.Counter]) {

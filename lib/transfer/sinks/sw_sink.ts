@@ -225,10 +225,12 @@ async function openDownload(
   if (start === null) throw await fail(DOWNLOAD_ERRORS.neverRequested);
   const ended = nextMessage(port1, ["beam-done", "beam-cancelled"], Infinity);
 
-  // A browser may stop a worker ~30 s after its last event. Chromium keeps
-  // one alive while a response it made still streams (tests/sinks_test.ts
-  // stalls a download past that timeout in Chromium and checks), but a
-  // message now and then is an event for any engine, and costs nothing.
+  // A browser may stop a worker ~30 s after its last event, which would
+  // cut a download that stalls that long (a slow sender). A message now and
+  // then is an event for any engine, and costs nothing. tests/sinks_test.ts
+  // stalls a download for 35 s in Chromium with these at their default and
+  // checks that the worker never stopped; sw_sink_test.ts checks that they
+  // flow while no bytes do, and stop with the download.
   const keepAlive = setInterval(() => {
     worker.postMessage({ type: "beam-keepalive" });
   }, options.keepAliveMs ?? 10_000);
