@@ -207,7 +207,9 @@ Deno.test("isFileMeta() rejects malformed metadata", () => {
 Deno.test("parseManifest() accepts a list of files", () => {
   const files = [META, { ...META, name: "b.txt", type: "text/plain" }];
   assert.deepEqual(parseManifest({ files }), { files });
-  assert.deepEqual(parseManifest({ files: [META], extra: 1 }), { files: [META] });
+  assert.deepEqual(parseManifest({ files: [META], extra: 1 }), {
+    files: [META],
+  });
 });
 
 Deno.test("parseManifest() rejects a malformed file list", () => {
