@@ -18,7 +18,13 @@ import {
   waitFor,
   within,
 } from "./_helpers/ws.ts";
-import { connectWebSocket, type RawWebSocket } from "./_helpers/ws_client.ts";
+import {
+  closePayload,
+  type ConnectError,
+  connectWebSocket,
+  OP,
+  type RawWebSocket,
+} from "./_helpers/ws_client.ts";
 import { connect as tcpConnect } from "node:net";
 import { forwardedAddress } from "../lib/signal/server.ts";
 import { startServer } from "./_helpers/server.ts";
@@ -251,6 +257,72 @@ Deno.test("the app counts each client address apart: 127.0.0.2 gets in while 127
     assert.equal(again.status, 101, again.text);
   } finally {
     for (const upgrade of held) upgrade.close();
+    await server.close();
+  }
+});
+
+Deno.test("the app hands every signaling limit of its configuration to the signaling server", async () => {
+  // Each limit set low, through the environment as main.ts reads it, so
+  // that the app's wiring (config -> SignalServer) is what is under test.
+  const server = await startServer({
+    MAX_PEERS: "3",
+    MAX_PEERS_PER_IP: "2",
+    TRUST_PROXY: "127.0.0.1",
+    RATE_LIMIT: "1",
+    RATE_BURST: "2",
+    MAX_FRAME_BYTES: "100",
+  });
+  const held: RawWebSocket[] = [];
+  const from = (client: string) =>
+    connectWebSocket({
+      port: server.port,
+      headers: { "X-Forwarded-For": client },
+    });
+  const refusal = (client: string) =>
+    from(client).then(
+      () => assert.fail(`${client} was let in`),
+      (error: ConnectError) => `${error.status} ${error.body}`,
+    );
+  try {
+    // TRUST_PROXY and MAX_PEERS_PER_IP: two per forwarded client.
+    held.push(await from("203.0.113.1"), await from("203.0.113.1"));
+    assert.match(
+      await refusal("203.0.113.1"),
+      /^503 .*too many connections from your address \(2\)/,
+    );
+    held.push(await from("203.0.113.2"));
+    // MAX_PEERS: three in all.
+    assert.match(
+      await refusal("203.0.113.3"),
+      /^503 .*the server is full \(3 peers\)/,
+    );
+    for (const socket of held) {
+      assert.equal((await socket.readJson())[0], "assign");
+    }
+    // RATE_BURST and RATE_LIMIT: the third frame at once is one too many.
+    const [talker, big] = held;
+    for (let i = 0; i < 3; i++) talker.sendText('["request",0]');
+    assert.deepEqual(await talker.readJson(), ["invalid peer id"]);
+    assert.deepEqual(await talker.readJson(), ["invalid peer id"]);
+    const limited = await talker.readFrame();
+    assert.equal(limited.opcode, OP.CLOSE);
+    assert.equal(closePayload(limited.payload).code, 1008);
+    assert.match(
+      closePayload(limited.payload).reason,
+      /rate limit of 1 frames per second/,
+    );
+    // MAX_FRAME_BYTES: 100 bytes are read, 101 are one too many.
+    const frame = (bytes: number) =>
+      JSON.stringify(["request", "x".repeat(bytes - 14)]);
+    assert.equal(frame(100).length, 100);
+    big.sendText(frame(100));
+    assert.deepEqual(await big.readJson(), ["invalid peer id"]);
+    big.sendText(frame(101));
+    const tooBig = await big.readFrame();
+    assert.equal(tooBig.opcode, OP.CLOSE);
+    assert.equal(closePayload(tooBig.payload).code, 1009);
+  } finally {
+    await Promise.all(held.map((socket) => socket.close()));
     await server.close();
   }
 });
