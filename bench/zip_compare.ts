@@ -1,7 +1,8 @@
 /**
- * The zip writer Beam keeps (`lib/transfer/zip.ts`) against client-zip
- * (npm, streaming, ZIP64): the same input through each, in one process,
- * alternating runs, so that both see the same noise. The input is what a
+ * The zip writer Beam keeps (`lib/transfer/zip.ts`, its CRC-32 from
+ * hash-wasm) against client-zip (npm, streaming, ZIP64): the same input
+ * through each, in one process, alternating runs, so that both see the
+ * same noise. The input is what a
  * receiver zips: data-channel chunks of 256 KiB (the app's chunk size),
  * pseudo-random (nothing compresses; both writers store). Each archive
  * also goes to `unzip -t` once, and its length to each writer's own
@@ -71,7 +72,7 @@ const inputs: Input[] = [
 
 type Sink = (bytes: Uint8Array) => void;
 
-async function handWritten(files: FileMeta[], sink: Sink): Promise<number> {
+async function zipTs(files: FileMeta[], sink: Sink): Promise<number> {
   const zip = new ZipWriter((bytes) => {
     sink(bytes);
     return Promise.resolve();
@@ -101,14 +102,14 @@ async function clientZip(files: FileMeta[], sink: Sink): Promise<number> {
 }
 
 const writers = {
-  "hand-written (zip.ts)": handWritten,
+  "zip.ts (hash-wasm CRC)": zipTs,
   "client-zip 2.5.1": clientZip,
 };
 
 /** Writes one archive to a file and has `unzip -t` test it. */
 async function check(
   name: string,
-  write: typeof handWritten,
+  write: typeof zipTs,
   files: FileMeta[],
 ): Promise<void> {
   const path = await Deno.makeTempFile({ suffix: ".zip" });

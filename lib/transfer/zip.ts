@@ -6,8 +6,10 @@
  * Entries are STORED (not compressed: the files we move are mostly already
  * compressed, and the archive's size must be known in advance). Each local
  * header sets bit 3 of the general-purpose flags, so its CRC and sizes follow
- * the data in a data descriptor (the CRC is computed while the bytes stream
- * past), and bit 11, so names are UTF-8. ZIP64 extra fields and end records
+ * the data in a data descriptor, and bit 11, so names are UTF-8. The CRC is
+ * computed while the bytes stream past, in WebAssembly by hash-wasm: the
+ * writer runs 1.7 times as fast as with the slice-by-8 loop in JavaScript it
+ * had (bench/README.md, "Zip writer"). ZIP64 extra fields and end records
  * appear when a size, offset or count does not fit the classic fields (or
  * always, with `forceZip64`). Because every size is announced up front,
  * {@linkcode zipSize} gives the exact archive size before the first byte, for
@@ -26,7 +28,7 @@
  * @module
  */
 
-import { crc32 } from "./crc32.ts";
+import { createCRC32, type IHasher } from "hash-wasm";
 import type { FileMeta, FileWriter } from "./sink.ts";
 
 /** Options of {@linkcode ZipWriter} and {@linkcode zipSize}. */
@@ -229,6 +231,8 @@ export class ZipWriter {
   #open: string | null = null;
   #finished = false;
   #failure: Error | null = null;
+  /** One CRC-32 hasher for every entry: only one is open at a time. */
+  #crc: Promise<IHasher> | null = null;
 
   /** Writes to `write`, which must finish with each chunk before the next. */
   constructor(write: ZipSink, options: ZipOptions = {}) {
@@ -308,7 +312,7 @@ export class ZipWriter {
     let ready: Promise<void> | null = this.#emit(header.bytes);
     ready.catch(() => {}); // reported by the entry's next call
     let written = 0;
-    let crc = 0;
+    let hasher: IHasher | null = null;
     let state: "open" | "closed" | "aborted" = "open";
 
     const check = (action: string) => {
@@ -337,7 +341,11 @@ export class ZipWriter {
           );
         }
         await headerWritten();
-        crc = crc32(chunk, crc);
+        if (hasher === null) {
+          hasher = await (this.#crc ??= createCRC32());
+          hasher.init();
+        }
+        hasher.update(chunk);
         written += chunk.length;
         if (chunk.length > 0) await this.#emit(chunk);
       },
@@ -350,6 +358,11 @@ export class ZipWriter {
         }
         await headerWritten();
         state = "closed";
+        // Big-endian, as hash-wasm gives every digest; 0 for no bytes.
+        const digest = hasher?.digest("binary");
+        const crc = digest === undefined
+          ? 0
+          : new DataView(digest.buffer, digest.byteOffset, 4).getUint32(0);
         entry.crc = crc;
         const descriptor = new Fields(descriptorSize(zip64))
           .u32(DATA_DESCRIPTOR)
