@@ -53,9 +53,9 @@ const BOOT_ENTRY = decodeURIComponent(
 );
 
 /** Where the build puts files served at the site's root, below `outDir`. */
-export const ROOT_FILES_DIR = "static";
+const ROOT_FILES_DIR = "static";
 
-/** The service worker's source, and its file below {@linkcode ROOT_FILES_DIR}. */
+/** The service worker's source, and its file below `ROOT_FILES_DIR`. */
 const WORKER_ENTRY = decodeURIComponent(
   new URL("../transfer/sinks/service_worker.ts", import.meta.url).pathname,
 );

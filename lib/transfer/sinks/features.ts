@@ -20,7 +20,7 @@ export interface SinkFeatures {
  * Whether `postMessage` can transfer a ReadableStream here (Chromium can;
  * some browsers throw a DataCloneError).
  */
-export function canTransferStreams(): boolean {
+function canTransferStreams(): boolean {
   if (
     typeof MessageChannel !== "function" ||
     typeof ReadableStream !== "function"

@@ -20,7 +20,7 @@ import type { FileMeta, FileWriter, Sink, SinkKind } from "../sink.ts";
 export const WRITE_BATCH = 1 << 20;
 
 /** `reason` as an Error, so that its message can be quoted. */
-export function errorOf(reason: unknown): Error {
+function errorOf(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason));
 }
 
