@@ -96,7 +96,9 @@ export default function ReceivePanel(
       signalUrl: signalUrl(location.origin),
       senderId,
       // The key lives in the fragment, which never reaches the server.
-      secret: decodeURIComponent(location.hash.slice(1)),
+      // A secret is base64url: nothing to decode. One that is not (a link
+      // cut short or mangled) is taken as missing, which the sender is told.
+      secret: location.hash.slice(1),
       iceServers,
       connectTimeoutMs,
       onStatus: (s) => status.value = s,

@@ -75,8 +75,6 @@ for (const side of ["sender", "receiver"] as const) {
           undefined,
           { timeout: 60_000 },
         );
-        // The page keeps the screen awake, or says it cannot.
-        await receiver.locator("[data-awake]").waitFor();
         const cut = side === "sender" ? sender : receiver;
         await cut.evaluate(() => {
           for (

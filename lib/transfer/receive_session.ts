@@ -17,6 +17,7 @@ import {
 } from "../signal/client.ts";
 import { type Link, type LinkFactory, rtcLinks } from "./rtc.ts";
 import { FileReceiver } from "./receiver.ts";
+import { isSecret } from "./secret.ts";
 import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
 import { type Manifest, parseManifest } from "./wire.ts";
 import type { Sink } from "./sink.ts";
@@ -168,7 +169,9 @@ export class ReceiveSession {
       this.#driver.dispatch({ type: "badLink" });
       return opened;
     }
-    if (this.#options.secret !== "") {
+    // A secret that is not one (cut short, mangled) opens nothing: the
+    // file list is then unreadable, as without a key, and the sender hears it.
+    if (isSecret(this.#options.secret)) {
       this.#keys = await deriveKeys(
         this.#options.secret,
         this.#options.senderId,

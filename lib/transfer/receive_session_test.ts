@@ -97,6 +97,15 @@ Deno.test("ReceiveSession without the key fails and tells the sender, which refu
   share.sender.stop();
 });
 
+Deno.test("ReceiveSession takes a mangled secret as a missing key", async () => {
+  const share = await startShare(10);
+  for (const secret of [share.secret.slice(0, 10), `${share.secret}%E0`]) {
+    const r = share.receiver({ secret });
+    await assert.rejects(r.session.open(), { message: KEY_MISSING });
+  }
+  share.sender.stop();
+});
+
 Deno.test("ReceiveSession refuses an answer whose MAC fails, and says so to the sender", async () => {
   const share = await startShare(1024);
   // The server swaps the DTLS fingerprint in the sender's answer.
