@@ -103,13 +103,18 @@ Deno.test("throttle() calls at once the first time", () => {
 
 Deno.test("throttle() coalesces later calls to the latest value", async () => {
   const calls: number[] = [];
-  const report = throttle((value: number) => calls.push(value), 30);
+  let second!: () => void;
+  const called = new Promise<void>((resolve) => second = resolve);
+  const report = throttle((value: number) => {
+    calls.push(value);
+    if (calls.length === 2) second();
+  }, 30);
   report(1);
   report(2);
   report(3);
   report(4);
   assert.deepEqual(calls, [1]);
-  await delay(80);
+  await called;
   assert.deepEqual(calls, [1, 4]);
   report.flush();
   assert.deepEqual(calls, [1, 4]);
@@ -123,7 +128,8 @@ Deno.test("throttle() flush() delivers the pending value at once", async () => {
   report("c");
   report.flush();
   assert.deepEqual(calls, ["a", "c"]);
-  // The timer was cleared: nothing more arrives.
+  // The timer was cleared: nothing more arrives. (Waiting is the only way
+  // to see that nothing happens; 80 ms is past the 50 ms interval.)
   await delay(80);
   assert.deepEqual(calls, ["a", "c"]);
 });
@@ -132,6 +138,7 @@ Deno.test("throttle() calls at once again after a quiet interval", async () => {
   const calls: number[] = [];
   const report = throttle((value: number) => calls.push(value), 20);
   report(1);
+  // Time passing is what this test is about, not a way to wait for work.
   await delay(40);
   report(2);
   assert.deepEqual(calls, [1, 2]);
