@@ -5,11 +5,17 @@
  * @module
  */
 
-/** A fake file handle that records what its writable stream got. */
+/**
+ * A fake file handle that records what its writable stream got. As in
+ * browsers, written bytes land in the file only when the stream closes
+ * (`committed`); an aborted stream leaves the file as it was (`aborted`).
+ */
 export class FakeFile {
   name: string;
   bytes = new Uint8Array();
   removed = false;
+  committed = false;
+  aborted = false;
   writes = 0;
   failClose = false;
   /** Each write takes this long before it copies the chunk. */
@@ -31,8 +37,12 @@ export class FakeFile {
           }
           parts.push(chunk.slice());
         },
+        abort: () => {
+          this.aborted = true;
+        },
         close: () => {
           if (this.failClose) throw new Error("disk full");
+          this.committed = true;
           this.bytes = new Uint8Array(
             parts.reduce((sum, part) => sum + part.length, 0),
           );
