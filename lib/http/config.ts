@@ -7,6 +7,7 @@
  */
 
 import { DEFAULT_MAX_FRAME_BYTES } from "../signal/protocol.ts";
+import { CONNECT_TIMEOUT_MS } from "../transfer/tuning.ts";
 
 /** The server's configuration. */
 export interface Config {
@@ -44,6 +45,48 @@ export interface Config {
   trustProxy: ((address: string) => boolean) | undefined;
 }
 
+/**
+ * Connections at once when the open-file limit cannot be read (see
+ * {@linkcode defaultMaxPeers}). At 11 KB per idle peer (bench/README.md,
+ * "Several instances") that is ~110 MB: fits the smallest instances.
+ */
+export const FALLBACK_MAX_PEERS = 10_000;
+
+/**
+ * Connections from one client address. A judgement: a household or office
+ * behind one NAT with many tabs open stays far below it, and one machine
+ * cannot take a server's whole capacity.
+ */
+export const MAX_PEERS_PER_IP = 100;
+
+/**
+ * Sustained frames per second per connection. A whole transfer's signaling
+ * is ~124 frames (bench/README.md, the conversation), spread over seconds,
+ * so a page never comes near it; a flood is cut at once.
+ */
+export const RATE_PER_SECOND = 100;
+
+/**
+ * Frames a connection may send in a burst: a sender answering several
+ * receivers at once trickles dozens of candidates to each.
+ */
+export const RATE_BURST = 400;
+
+/**
+ * Seconds of silence after which the server pings, and closes a socket that
+ * does not answer within as long again. Under the 30 s and 60 s idle
+ * timeouts of common proxies (nginx's default is 60 s), so a quiet share
+ * keeps its socket through them.
+ */
+export const HEARTBEAT_SECONDS = 25;
+
+/**
+ * Bytes waiting to be written to one socket before it is closed as a slow
+ * consumer: dozens of whole conversations, so only a client that stopped
+ * reading reaches it.
+ */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
 /** The public STUN server used when `ICE_SERVERS` is not set. */
 export const DEFAULT_ICE_SERVERS: RTCIceServer[] = [
   { urls: "stun:stun.l.google.com:19302" },
@@ -73,7 +116,7 @@ export function loadConfig(
     connectTimeoutMs: readInteger(
       env,
       "CONNECT_TIMEOUT_MS",
-      15_000,
+      CONNECT_TIMEOUT_MS,
       1_000,
       300_000,
     ),
@@ -84,9 +127,15 @@ export function loadConfig(
       1,
       1_000_000,
     ),
-    maxPeersPerIp: readInteger(env, "MAX_PEERS_PER_IP", 100, 1, 1_000_000),
-    rateLimit: readInteger(env, "RATE_LIMIT", 100, 1, 1_000_000),
-    rateBurst: readInteger(env, "RATE_BURST", 400, 1, 1_000_000),
+    maxPeersPerIp: readInteger(
+      env,
+      "MAX_PEERS_PER_IP",
+      MAX_PEERS_PER_IP,
+      1,
+      1_000_000,
+    ),
+    rateLimit: readInteger(env, "RATE_LIMIT", RATE_PER_SECOND, 1, 1_000_000),
+    rateBurst: readInteger(env, "RATE_BURST", RATE_BURST, 1, 1_000_000),
     allowedOrigins: readOrigins(env),
     dev: env.BEAM_DEV === "1",
     redisUrl: readRedisUrl(env),
@@ -237,7 +286,7 @@ export function parseAddress(text: string): Uint8Array | undefined {
  */
 export function defaultMaxPeers(limits = readLimits()): number {
   const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
-  if (soft === undefined || soft === "unlimited") return 10_000;
+  if (soft === undefined || soft === "unlimited") return FALLBACK_MAX_PEERS;
   return Math.max(16, Math.min(50_000, Math.floor(Number(soft) * 0.9) - 64));
 }
 

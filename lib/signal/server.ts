@@ -38,6 +38,14 @@ import {
 } from "./protocol.ts";
 import { PeerMap, type PeerSocket } from "./peer_map.ts";
 import { LocalBus, type SignalBus } from "./bus.ts";
+import {
+  FALLBACK_MAX_PEERS,
+  HEARTBEAT_SECONDS,
+  MAX_BUFFERED_BYTES,
+  MAX_PEERS_PER_IP,
+  RATE_BURST,
+  RATE_PER_SECOND,
+} from "../http/config.ts";
 
 /** Options of a {@linkcode SignalServer}. */
 export interface SignalServerOptions {
@@ -202,12 +210,12 @@ export class SignalServer {
 
   constructor(options: SignalServerOptions = {}) {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.#maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
-    this.#heartbeatSeconds = options.heartbeatSeconds ?? 25;
-    this.#maxPeers = options.maxPeers ?? 10_000;
-    this.#maxPeersPerIp = options.maxPeersPerIp ?? 100;
-    this.#rate = (options.ratePerSecond ?? 100) / 1000;
-    this.#burst = options.rateBurst ?? 400;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? MAX_BUFFERED_BYTES;
+    this.#heartbeatSeconds = options.heartbeatSeconds ?? HEARTBEAT_SECONDS;
+    this.#maxPeers = options.maxPeers ?? FALLBACK_MAX_PEERS;
+    this.#maxPeersPerIp = options.maxPeersPerIp ?? MAX_PEERS_PER_IP;
+    this.#rate = (options.ratePerSecond ?? RATE_PER_SECOND) / 1000;
+    this.#burst = options.rateBurst ?? RATE_BURST;
     const origins = options.allowedOrigins ?? [];
     this.#origins = origins.includes("*") ? null : new Set(origins);
     this.#bus = options.bus ?? new LocalBus();
