@@ -1,14 +1,18 @@
 /**
- * End-to-end authentication from the share secret, with WebCrypto only.
+ * End-to-end authentication from the share link, with WebCrypto only.
  *
- * The secret travels in the link's fragment, which never reaches a server.
- * From it (and the sender's id, so keys differ per share) HKDF derives two
- * keys: AES-GCM seals the file list sent in `response`, and HMAC-SHA-256
- * signs the DTLS fingerprints of `offer` and `answer`. WebRTC's DTLS then
- * proves that the data channel ends at whoever holds the certificate behind
- * a signed fingerprint, so neither the signaling server nor anyone who
- * learned a peer id can read the file list or sit in the middle of the
- * transfer.
+ * The link's fragment, which never reaches a server, carries a secret and
+ * the hash of the sender's public signing key. From the secret (and the
+ * sender's id, so keys differ per share) HKDF derives two keys: AES-GCM
+ * seals the file list sent in `response`, and HMAC-SHA-256 signs each whole
+ * SDP of `offer` and `answer`. Every receiver holds the secret, so the
+ * sender also signs what it sends (the sealed file list, each answer) with
+ * an ECDSA P-256 key that only its page has; receivers check the public
+ * key against the hash in their link. WebRTC's DTLS then proves that the
+ * data channel ends at whoever holds the certificate behind a signed
+ * fingerprint, so neither the signaling server nor anyone else who holds
+ * the link can read the file list, pose as the sender or sit in the middle
+ * of the transfer.
  *
  * @module
  */
@@ -24,7 +28,7 @@ export const KEY_MISSING =
 export interface ShareKeys {
   /** Seals the file list. */
   seal: CryptoKey;
-  /** Signs SDP fingerprints. */
+  /** Signs each SDP. */
   mac: CryptoKey;
 }
 
@@ -78,7 +82,7 @@ export async function deriveKeys(
       ["encrypt", "decrypt"],
     ),
     crypto.subtle.deriveKey(
-      params("sdp fingerprints"),
+      params("sdp"),
       base,
       { name: "HMAC", hash: "SHA-256", length: 256 },
       false,
@@ -133,18 +137,48 @@ export async function unseal(
   return JSON.parse(new TextDecoder().decode(plain));
 }
 
+/** A DTLS fingerprint line of an SDP: `a=fingerprint:<algorithm> <hex>`. */
+export interface Fingerprint {
+  /** The hash, lowercased (`sha-256`). */
+  algorithm: string;
+  /** The digest as bytes. */
+  digest: Uint8Array<ArrayBuffer>;
+}
+
 /**
- * The DTLS fingerprints of an SDP, normalized (lowercase, sorted), which is
- * what a MAC covers: they pin the certificates the data channel will use.
+ * The DTLS fingerprints of an SDP, read as leniently as a browser's parser
+ * might (any case, any run of spaces or tabs): they name the certificates
+ * the other side may use, which the connection's certificate is checked
+ * against once open. The MAC covers the whole SDP, not these.
  */
-export function fingerprints(sdp: string): string[] {
-  const found = new Set<string>();
-  for (
-    const match of sdp.matchAll(/^a=fingerprint:(\S+) ([0-9A-Fa-f:]+)\s*$/gm)
-  ) {
-    found.add(`${match[1].toLowerCase()} ${match[2].toLowerCase()}`);
+export function fingerprints(sdp: string): Fingerprint[] {
+  const found: Fingerprint[] = [];
+  for (const line of sdp.split(/\r\n|\r|\n/)) {
+    const match = /^a=fingerprint:[ \t]*(\S+)[ \t]+([0-9A-Fa-f:]+)[ \t]*$/i
+      .exec(line);
+    if (match === null) continue;
+    const hex = match[2].replaceAll(":", "");
+    if (hex.length === 0 || hex.length % 2 !== 0) continue;
+    const digest = new Uint8Array(hex.length / 2);
+    for (let i = 0; i < digest.length; i++) {
+      digest[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+    }
+    found.push({ algorithm: match[1].toLowerCase(), digest });
   }
-  return [...found].sort();
+  return found;
+}
+
+/**
+ * Refuses an SDP that a browser could split into lines other than the ones
+ * its sender meant: a `\r` or `\n` that is not part of `\r\n`. Browsers
+ * write `\r\n` only, and parsers differ on the others.
+ */
+export function checkLineBreaks(role: "offer" | "answer", sdp: string): void {
+  if (/\r(?!\n)|(?<!\r)\n/.test(sdp)) {
+    throw new AuthError(
+      `${UNVERIFIED}: the ${role}'s SDP has a bare line break`,
+    );
+  }
 }
 
 function macInput(
@@ -153,16 +187,16 @@ function macInput(
   receiverId: string,
   sdp: string,
 ): Uint8Array<ArrayBuffer> {
-  const prints = fingerprints(sdp);
-  if (prints.length === 0) {
-    throw new AuthError(`${UNVERIFIED}: the ${role} has no DTLS fingerprint`);
-  }
+  checkLineBreaks(role, sdp);
+  // The whole SDP as sent: a MAC over parts of it (its fingerprint lines,
+  // found by a regex) let a relay add lines the regex skipped but a
+  // browser took.
   return encoder.encode(
-    JSON.stringify(["beam/v1", role, senderId, receiverId, prints]),
+    JSON.stringify(["beam/v2", role, senderId, receiverId, sdp]),
   );
 }
 
-/** Signs an SDP's fingerprints for its role and the two peers' ids. */
+/** Signs a whole SDP for its role and the two peers' ids. */
 export async function signSdp(
   keys: ShareKeys,
   role: "offer" | "answer",
@@ -205,6 +239,175 @@ export async function verifySdp(
   if (!ok) throw new AuthError(UNVERIFIED);
 }
 
+/** The sender's signing key pair, made by its page for one share. */
+export interface SenderKeys {
+  /** Signs; never leaves the page. */
+  privateKey: CryptoKey;
+  /** The public key as SPKI, base64url: sent with each signed payload. */
+  publicKey: string;
+  /** {@linkcode keyIdOf} the public key: goes in the link. */
+  keyId: string;
+}
+
+const ECDSA_KEY = { name: "ECDSA", namedCurve: "P-256" } as const;
+const ECDSA_SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
+
+/**
+ * Makes a sender's signing keys: ECDSA P-256, which every browser's
+ * WebCrypto has (Ed25519 came to some only lately).
+ */
+export async function newSenderKeys(): Promise<SenderKeys> {
+  const pair = await crypto.subtle.generateKey(ECDSA_KEY, true, [
+    "sign",
+    "verify",
+  ]);
+  const spki = new Uint8Array(
+    await crypto.subtle.exportKey("spki", pair.publicKey),
+  );
+  return {
+    privateKey: pair.privateKey,
+    publicKey: toBase64Url(spki),
+    keyId: await keyIdOf(spki),
+  };
+}
+
+/**
+ * A public key's id in links: the first 16 bytes of SHA-256 over its SPKI,
+ * base64url (22 characters). 128 bits keep a second key with the same id
+ * out of reach while the link stays short.
+ */
+export async function keyIdOf(spki: Uint8Array<ArrayBuffer>): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", spki));
+  return toBase64Url(hash.subarray(0, 16));
+}
+
+/** The payload fields a signature adds. */
+export interface Signature {
+  /** The sender's public key, SPKI base64url. */
+  key: string;
+  /** ECDSA P-256 / SHA-256 (IEEE P1363, 64 bytes), base64url. */
+  sig: string;
+}
+
+function signedInput(
+  event: string,
+  senderId: string,
+  receiverId: string,
+  payload: Record<string, unknown>,
+): Uint8Array<ArrayBuffer> {
+  return encoder.encode(
+    JSON.stringify(["beam/v2 signed", event, senderId, receiverId]) +
+      canonicalJson(payload),
+  );
+}
+
+/**
+ * Signs a payload the sender sends to one receiver (the sealed file list,
+ * an answer): returns it with {@linkcode Signature} fields added. The
+ * signature covers the event, both ids and every field, so it cannot be
+ * moved to another receiver or another frame.
+ */
+export async function signPayload<T extends Record<string, unknown>>(
+  sender: SenderKeys,
+  event: string,
+  senderId: string,
+  receiverId: string,
+  payload: T,
+): Promise<T & Signature> {
+  if ("key" in payload || "sig" in payload) {
+    throw new TypeError(
+      "Cannot sign the payload: it has a field named key or sig already",
+    );
+  }
+  const sig = await crypto.subtle.sign(
+    ECDSA_SIGN,
+    sender.privateKey,
+    signedInput(event, senderId, receiverId, payload),
+  );
+  return {
+    ...payload,
+    key: sender.publicKey,
+    sig: toBase64Url(new Uint8Array(sig)),
+  };
+}
+
+/**
+ * Checks a payload signed by {@linkcode signPayload}: its key must be the
+ * one whose id is in the link, and its signature must hold. Returns the
+ * payload without the signature fields; throws an {@linkcode AuthError}
+ * otherwise (someone other than the sender, such as another holder of the
+ * link, made or changed it).
+ */
+export async function verifyPayload(
+  keyId: string,
+  event: string,
+  senderId: string,
+  receiverId: string,
+  payload: unknown,
+): Promise<Record<string, unknown>> {
+  if (typeof payload !== "object" || payload === null) {
+    throw new AuthError(`${UNVERIFIED}: the ${event} is not signed`);
+  }
+  const { key, sig, ...rest } = payload as Record<string, unknown>;
+  if (typeof key !== "string" || typeof sig !== "string") {
+    throw new AuthError(`${UNVERIFIED}: the ${event} is not signed`);
+  }
+  let spki: Uint8Array<ArrayBuffer>;
+  let signature: Uint8Array<ArrayBuffer>;
+  try {
+    spki = fromBase64Url(key);
+    signature = fromBase64Url(sig);
+  } catch {
+    throw new AuthError(`${UNVERIFIED}: the ${event}'s signature is malformed`);
+  }
+  if (await keyIdOf(spki) !== keyId) {
+    throw new AuthError(
+      `${UNVERIFIED}: the ${event} is signed by a key other than the link's`,
+    );
+  }
+  let ok = false;
+  try {
+    const publicKey = await crypto.subtle.importKey(
+      "spki",
+      spki,
+      ECDSA_KEY,
+      false,
+      ["verify"],
+    );
+    ok = await crypto.subtle.verify(
+      ECDSA_SIGN,
+      publicKey,
+      signature,
+      signedInput(event, senderId, receiverId, rest),
+    );
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new AuthError(`${UNVERIFIED}: the ${event}'s signature is wrong`);
+  }
+  return rest;
+}
+
+/**
+ * JSON with every object's keys sorted: the same bytes on both sides
+ * whatever order the fields crossed the server in.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) {
+    return `[${value.map(canonicalJson).join(",")}]`;
+  }
+  if (typeof value === "object" && value !== null) {
+    const object = value as Record<string, unknown>;
+    return `{${
+      Object.keys(object).filter((k) => object[k] !== undefined).sort().map(
+        (k) => `${JSON.stringify(k)}:${canonicalJson(object[k])}`,
+      ).join(",")
+    }}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
 function toBase64(bytes: Uint8Array): string {
   let text = "";
   for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
@@ -216,4 +419,18 @@ function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(raw.length);
   for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
   return bytes;
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) {
+    throw new TypeError(
+      "Cannot decode base64url: a character is not in its alphabet",
+    );
+  }
+  return fromBase64(text.replaceAll("-", "+").replaceAll("_", "/"));
 }
