@@ -20,12 +20,27 @@ import {
 import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
 import { Sha256 } from "./hash.ts";
 import type { FileWriter, Sink } from "./sink.ts";
-import { ACK_BYTES } from "./tuning.ts";
+import { ACK_BYTES, CHUNK_BYTES, WINDOW_BYTES } from "./tuning.ts";
+
+/**
+ * A binary message is charged at least this many bytes against the queue of
+ * messages waiting for the sink: a flood of one-byte messages would otherwise
+ * fit the window while each costs the page far more than its byte. An
+ * honest sender's messages are whole chunks but for the last of each file.
+ */
+const MESSAGE_CHARGE = 256;
 
 /** Tuning and callbacks of a {@linkcode FileReceiver}. */
 export interface ReceiveOptions {
   /** Acknowledge after this many newly written bytes. Default `ACK_BYTES` (tuning.ts). */
   ackBytes?: number;
+  /**
+   * The most bytes the sender may have sent but not had acknowledged.
+   * Default `WINDOW_BYTES` (tuning.ts), which is what every sender is given.
+   */
+  windowBytes?: number;
+  /** The largest binary message accepted. Default `CHUNK_BYTES` (tuning.ts). */
+  maxChunkBytes?: number;
   /** Called after each write: bytes of the share written so far. */
   onProgress?: (bytes: number) => void;
   /** Called when a file is saved and its checksum matched. */
@@ -45,6 +60,8 @@ export class FileReceiver {
   #manifest: Manifest;
   #sink: Sink;
   #ackBytes: number;
+  #window: number;
+  #maxChunk: number;
   #onProgress: (bytes: number) => void;
   #onFileDone: (index: number, sha256: string) => void;
   // The file being written: index, writer, hash, bytes written of it.
@@ -66,6 +83,8 @@ export class FileReceiver {
     this.#manifest = manifest;
     this.#sink = sink;
     this.#ackBytes = options.ackBytes ?? ACK_BYTES;
+    this.#window = options.windowBytes ?? WINDOW_BYTES;
+    this.#maxChunk = options.maxChunkBytes ?? CHUNK_BYTES;
     this.#onProgress = options.onProgress ?? (() => {});
     this.#onFileDone = options.onFileDone ?? (() => {});
   }
@@ -98,11 +117,17 @@ export class FileReceiver {
   receive(channel: DataChannelLike): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
     channel.binaryType = "arraybuffer";
+    // `start` tells the sender that everything before it is written: from
+    // here it may send a window beyond it, and no further.
+    this.#lastAck = this.position;
+    const admit = this.#admission();
     return new Promise<void>((resolve, reject) => {
       // Messages are handled one after another: writes are asynchronous, and
       // bytes must reach the sink and the hash in order.
       let queue = Promise.resolve();
       let settled = false;
+      /** Set when a message was refused on arrival: nothing after it counts. */
+      let refused = false;
       const settle = (error?: Error) => {
         if (settled) return;
         settled = true;
@@ -112,14 +137,31 @@ export class FileReceiver {
         else resolve();
       };
       const onMessage = (event: Event) => {
+        if (settled || refused) return;
         const data = (event as MessageEvent).data;
+        // Checked as it arrives, not when its turn comes: what waits in the
+        // queue is memory the sender is spending in this page.
+        const refusal = admit.take(data);
+        if (refusal !== null) {
+          // Nothing more is queued; the write under way ends first, so the
+          // sink is not given up under it.
+          refused = true;
+          queue = queue.then(async () => {
+            await this.#fail(channel, refusal);
+            settle(refusal);
+          });
+          return;
+        }
         queue = queue.then(async () => {
-          if (settled) return;
+          if (settled || refused) return;
           try {
             if (await this.#handle(channel, data)) settle();
           } catch (error) {
+            if (refused) return;
             await this.#fail(channel, error as Error);
             settle(error as Error);
+          } finally {
+            admit.done(data);
           }
         });
       };
@@ -133,6 +175,58 @@ export class FileReceiver {
         encodeControl({ t: "start", index: this.#index, offset: this.#offset }),
       );
     });
+  }
+
+  /**
+   * The limits a sender is held to on one channel, checked as each message
+   * arrives: `take()` returns why a message is refused (or `null`), `done()`
+   * is called once it has been handled.
+   */
+  #admission(): {
+    take(data: unknown): Error | null;
+    done(data: unknown): void;
+  } {
+    // Share position of the bytes taken off this channel, written or not.
+    let arrived = this.position;
+    // A file header and an end per file left, `done`, and an `error`.
+    let texts = 2 * (this.#manifest.files.length - this.#index) + 2;
+    // Charged bytes of binary messages waiting for the sink.
+    let waiting = 0;
+    const limit = this.#window + this.#maxChunk;
+    const charge = (size: number) => Math.max(size, MESSAGE_CHARGE);
+    return {
+      take: (data) => {
+        if (typeof data === "string") {
+          if (--texts < 0) {
+            return new RangeError(
+              "Cannot receive: the sender sent more control messages than the share needs",
+            );
+          }
+          return null;
+        }
+        const size = (data as ArrayBuffer).byteLength;
+        if (size === 0 || size > this.#maxChunk) {
+          return new RangeError(
+            `Cannot receive: the sender sent a message of ${size} bytes; chunks are 1 to ${this.#maxChunk} bytes`,
+          );
+        }
+        arrived += size;
+        waiting += charge(size);
+        // An honest sender stops at the window past what was acknowledged;
+        // one chunk more is slack for a chunk sent when nothing was in flight.
+        if (arrived - this.#lastAck > limit || waiting > limit) {
+          return new RangeError(
+            "Cannot receive: the sender sent more than the window allows",
+          );
+        }
+        return null;
+      },
+      done: (data) => {
+        if (typeof data !== "string") {
+          waiting -= charge((data as ArrayBuffer).byteLength);
+        }
+      },
+    };
   }
 
   /** Gives up: the sink removes what it can. */

@@ -276,6 +276,15 @@ export class FileSender {
         );
         return;
       }
+      // Each file is verified once: repeats would pile up unread.
+      if (this.#verified.has(message.index)) {
+        this.#fail(
+          new RangeError(
+            `Cannot send: the receiver verified file ${message.index} twice`,
+          ),
+        );
+        return;
+      }
       if (!message.ok) {
         this.#fail(
           new Error(

@@ -1,11 +1,21 @@
 import assert from "node:assert/strict";
 import { channelPair, type MemoryChannel } from "./memory_channel.ts";
 import { FileSender, metaOf, type SourceFile } from "./sender.ts";
-import { FileReceiver, IntegrityError } from "./receiver.ts";
-import { ChannelClosedError } from "./channel.ts";
+import {
+  FileReceiver,
+  IntegrityError,
+  type ReceiveOptions,
+} from "./receiver.ts";
+import { ChannelClosedError, drained } from "./channel.ts";
 import { Sha256, sha256Of, ShareDigests, toHex } from "./hash.ts";
 import type { FileMeta, FileWriter, Sink } from "./sink.ts";
-import { type ControlMessage, encodeControl, type Failure } from "./wire.ts";
+import {
+  type ControlMessage,
+  encodeControl,
+  type Failure,
+  MAX_CONTROL_CHARS,
+} from "./wire.ts";
+import { CHUNK_BYTES, WINDOW_BYTES } from "./tuning.ts";
 import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
 
 function source(
@@ -31,7 +41,11 @@ interface MemorySink extends Sink {
   maxPending: number;
 }
 
-function memorySink(writeDelayMs = 0): MemorySink {
+/**
+ * A sink kept in memory. Each write waits `writeDelayMs`, and for `gate`
+ * when one is given: a disk that has stalled until the test opens it.
+ */
+function memorySink(writeDelayMs = 0, gate?: Promise<void>): MemorySink {
   const sink: MemorySink = {
     kind: "memory",
     inMemory: true,
@@ -44,6 +58,7 @@ function memorySink(writeDelayMs = 0): MemorySink {
       sink.files.set(meta.name, parts);
       return Promise.resolve({
         async write(chunk) {
+          await gate;
           if (writeDelayMs) {
             await new Promise((r) => setTimeout(r, writeDelayMs));
           }
@@ -173,7 +188,9 @@ Deno.test("FileReceiver refuses a file whose checksum does not match, on both si
   rx.addEventListener("message", () => {}, { once: true });
   tx.addEventListener("message", (event) => {
     if (!String((event as MessageEvent).data).includes('"start"')) return;
-    tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: file }));
+    tx.send(
+      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(file) }),
+    );
     tx.send(file.bytes.slice().buffer);
     tx.send(encodeControl({ t: "end", index: 0, sha256: "0".repeat(64) }));
   }, { once: true });
@@ -210,7 +227,9 @@ Deno.test("FileReceiver rejects bytes beyond a file's size", async () => {
   const [tx, rx] = channelPair();
   const sink = memorySink();
   const result = new FileReceiver({ files: [file] }, sink).receive(rx);
-  tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: file }));
+  tx.send(
+    encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(file) }),
+  );
   tx.send(new Uint8Array(11).buffer);
   await assert.rejects(result, /more bytes than its 10/);
   tx.close();
@@ -396,19 +415,20 @@ function nextControl(
  * told the sender, and its sink.
  */
 async function scriptedSender(
-  files: SourceFile[],
+  files: FileMeta[],
   script: (tx: MemoryChannel) => void,
+  options: ReceiveOptions & { sink?: MemorySink } = {},
 ) {
   const [tx, rx] = channelPair();
   const told = controls(tx);
-  const sink = memorySink();
-  const receiver = new FileReceiver({ files }, sink);
+  const sink = options.sink ?? memorySink();
+  const receiver = new FileReceiver({ files }, sink, options);
   const started = nextControl(tx, "start");
   const toldWhy = nextControl(tx, "error");
   const result = receiver.receive(rx).then(() => null, (error) => error);
   await started;
   script(tx);
-  const error = await result;
+  const error = await within(result, 10_000, "the receiver's verdict");
   // A refusal is sent to the sender as it is made: wait for it to cross
   // (the time limit only turns a missing message into a failure, not a hang).
   if (error !== null) await within(toldWhy, 10_000, "the receiver's error");
@@ -450,7 +470,9 @@ const TWO = [
 
 Deno.test("FileReceiver refuses a header for another file than the next", async () => {
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(encodeControl({ t: "file", index: 1, offset: 0, meta: TWO[1] }));
+    tx.send(
+      encodeControl({ t: "file", index: 1, offset: 0, meta: metaOf(TWO[1]) }),
+    );
   });
   assertRefused(outcome, /the sender sent file 1, expected 0/);
   assert.equal(outcome.sink.files.size, 0);
@@ -458,14 +480,18 @@ Deno.test("FileReceiver refuses a header for another file than the next", async 
 
 Deno.test("FileReceiver refuses a header for a file outside the share", async () => {
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(encodeControl({ t: "file", index: 2, offset: 0, meta: TWO[1] }));
+    tx.send(
+      encodeControl({ t: "file", index: 2, offset: 0, meta: metaOf(TWO[1]) }),
+    );
   });
   assertRefused(outcome, /the sender sent file 2, expected 0/);
 });
 
 Deno.test("FileReceiver refuses a header whose offset is not what it has written", async () => {
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(encodeControl({ t: "file", index: 0, offset: 10, meta: TWO[0] }));
+    tx.send(
+      encodeControl({ t: "file", index: 0, offset: 10, meta: metaOf(TWO[0]) }),
+    );
   });
   assertRefused(outcome, /sender starts at byte 10, but 0 are written/);
 });
@@ -483,7 +509,9 @@ async function brokenAt300(file: SourceFile & { bytes: Uint8Array }) {
   const [tx, rx] = channelPair();
   const first = receiver.receive(rx);
   await nextControl(tx, "start");
-  tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: file }));
+  tx.send(
+    encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(file) }),
+  );
   tx.send(file.bytes.slice(0, 300).buffer);
   await written.promise;
   tx.close();
@@ -505,7 +533,9 @@ Deno.test("FileReceiver refuses a resumed header whose offset does not match", a
     offset: 300,
   });
   const toldWhy = nextControl(tx2, "error");
-  tx2.send(encodeControl({ t: "file", index: 0, offset: 200, meta: file }));
+  tx2.send(
+    encodeControl({ t: "file", index: 0, offset: 200, meta: metaOf(file) }),
+  );
   await assert.rejects(
     second,
     /Cannot resume one\.bin: the sender starts at byte 200, but 300 are written/,
@@ -530,7 +560,9 @@ Deno.test("FileReceiver refuses bytes before a file header", async () => {
 Deno.test("FileReceiver refuses bytes between one file's end and the next header", async () => {
   const [one] = TWO;
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: one }));
+    tx.send(
+      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
+    );
     tx.send(one.bytes.slice().buffer);
     sha256Of(one).then((sha256) => {
       tx.send(encodeControl({ t: "end", index: 0, sha256 }));
@@ -562,7 +594,9 @@ Deno.test("FileReceiver refuses bytes on a resumed channel before its header", a
 Deno.test("FileReceiver refuses an end for another file than the one open", async () => {
   const [one] = TWO;
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: one }));
+    tx.send(
+      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
+    );
     tx.send(one.bytes.slice().buffer);
     tx.send(encodeControl({ t: "end", index: 1, sha256: "0".repeat(64) }));
   });
@@ -572,7 +606,9 @@ Deno.test("FileReceiver refuses an end for another file than the one open", asyn
 Deno.test("FileReceiver refuses done before every file arrived", async () => {
   const [one] = TWO;
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: one }));
+    tx.send(
+      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
+    );
     tx.send(one.bytes.slice(0, 500).buffer);
     tx.send(encodeControl({ t: "done" }));
   });
@@ -584,7 +620,9 @@ Deno.test("FileReceiver refuses done before every file arrived", async () => {
 Deno.test("FileReceiver refuses done after the first of two files", async () => {
   const [one] = TWO;
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(encodeControl({ t: "file", index: 0, offset: 0, meta: one }));
+    tx.send(
+      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
+    );
     tx.send(one.bytes.slice().buffer);
     sha256Of(one).then((sha256) => {
       tx.send(encodeControl({ t: "end", index: 0, sha256 }));
@@ -592,6 +630,176 @@ Deno.test("FileReceiver refuses done after the first of two files", async () => 
     });
   });
   assertRefused(outcome, /the sender stopped after 1 of 2 files/);
+});
+
+// A sender that pushes past what the receiver allows: the receiver counts
+// what arrives as it arrives, whatever its disk is doing.
+
+/** A file of `size` zero bytes, announced but never read. */
+function zeros(name: string, size: number): FileMeta {
+  return { name, size, type: "application/octet-stream", lastModified: 0 };
+}
+
+/**
+ * A script that sends `file`'s header and `chunks` while the sink has
+ * stalled, then (once every message has arrived) lets the sink go on.
+ */
+function pushWhileStalled(
+  file: FileMeta,
+  chunks: number[],
+  opened: () => void,
+): (tx: MemoryChannel) => void {
+  return (tx) => {
+    tx.send(
+      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(file) }),
+    );
+    for (const size of chunks) tx.send(new Uint8Array(size).buffer);
+    drained(tx).then(opened);
+  };
+}
+
+Deno.test("FileReceiver refuses bytes past its window while its disk has stalled", async () => {
+  // The attack: a sender that ignores acknowledgements and pushes until the
+  // receiving page's memory is full. At the default window, one chunk past
+  // window plus the one-chunk slack is refused before the stalled sink
+  // took anything but the first chunk.
+  const chunks = WINDOW_BYTES / CHUNK_BYTES + 2;
+  const file = zeros("big.bin", 64 * WINDOW_BYTES);
+  const gate = Promise.withResolvers<void>();
+  const sink = memorySink(0, gate.promise);
+  const outcome = await scriptedSender(
+    [file],
+    pushWhileStalled(file, Array(chunks).fill(CHUNK_BYTES), gate.resolve),
+    { sink },
+  );
+  assertRefused(
+    outcome,
+    /^Cannot receive: the sender sent more than the window allows$/,
+  );
+  // Nothing that came after the refusal was written: at most the chunk
+  // whose write was under way when it came.
+  assert.ok(outcome.receiver.position <= CHUNK_BYTES);
+});
+
+Deno.test("FileReceiver takes a window plus one chunk unacknowledged from an honest sender", async () => {
+  // The same stalled disk, one chunk less: the most an honest sender can
+  // have in flight (its window, or one chunk when nothing is) is taken.
+  const size = WINDOW_BYTES + CHUNK_BYTES;
+  const file = zeros("edge.bin", size);
+  const hash = await Sha256.create();
+  hash.update(new Uint8Array(size));
+  const sha256 = hash.hex();
+  const gate = Promise.withResolvers<void>();
+  const outcome = await scriptedSender(
+    [file],
+    (tx) =>
+      pushWhileStalled(
+        file,
+        Array(size / CHUNK_BYTES).fill(CHUNK_BYTES),
+        () => {
+          gate.resolve();
+          tx.send(encodeControl({ t: "end", index: 0, sha256 }));
+          tx.send(encodeControl({ t: "done" }));
+        },
+      )(tx),
+    { sink: memorySink(0, gate.promise) },
+  );
+  assert.equal(outcome.error, null);
+  assert.equal(outcome.receiver.finished, true);
+});
+
+Deno.test("FileReceiver holds the sender to the window it gives, counted from each acknowledgement", async () => {
+  // A slow disk: an honest FileSender with the same window never trips it;
+  // a second file past the first's acknowledgements is not counted twice.
+  const files = [
+    source("a.bin", pseudoRandomBytes(300_000, 1)),
+    source("b.bin", pseudoRandomBytes(300_000, 2)),
+  ];
+  const [tx, rx] = channelPair(64 * 1024);
+  const sink = memorySink(1);
+  const options = { windowBytes: 64 * 1024, maxChunkBytes: 16 * 1024 };
+  await Promise.all([
+    new FileSender(tx, files, { ...options, chunkSize: 16 * 1024 }).run(),
+    new FileReceiver({ files }, sink, { ...options, ackBytes: 16 * 1024 })
+      .receive(rx),
+  ]);
+  for (const file of files) {
+    assert.deepEqual(joined(sink.files.get(file.name)), file.bytes);
+  }
+  tx.close();
+});
+
+Deno.test("FileReceiver refuses a message larger than the largest chunk", async () => {
+  const file = source("large.bin", pseudoRandomBytes(CHUNK_BYTES + 1, 5));
+  const sha256 = await sha256Of(file);
+  const outcome = await scriptedSender([file], (tx) => {
+    tx.send(
+      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(file) }),
+    );
+    tx.send(file.bytes.slice().buffer);
+    tx.send(encodeControl({ t: "end", index: 0, sha256 }));
+    tx.send(encodeControl({ t: "done" }));
+  });
+  assertRefused(
+    outcome,
+    /sent a message of 262145 bytes; chunks are 1 to 262144 bytes/,
+  );
+  assert.equal(outcome.sink.files.has("large.bin"), false);
+});
+
+Deno.test("FileReceiver refuses an empty binary message", async () => {
+  const [one] = TWO;
+  const outcome = await scriptedSender([one], (tx) => {
+    tx.send(
+      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
+    );
+    tx.send(new ArrayBuffer(0));
+    tx.send(one.bytes.slice().buffer);
+    sha256Of(one).then((sha256) => {
+      tx.send(encodeControl({ t: "end", index: 0, sha256 }));
+      tx.send(encodeControl({ t: "done" }));
+    });
+  });
+  assertRefused(outcome, /sent a message of 0 bytes/);
+});
+
+Deno.test("FileReceiver refuses a flood of tiny messages while its disk has stalled", async () => {
+  // Each fits the window in bytes, but every message waiting costs the page
+  // far more than its one byte: they are charged 256 bytes each.
+  const file = zeros("tiny.bin", 10_000);
+  const gate = Promise.withResolvers<void>();
+  const outcome = await scriptedSender(
+    [file],
+    pushWhileStalled(file, Array(1_000).fill(1), gate.resolve),
+    {
+      sink: memorySink(0, gate.promise),
+      windowBytes: 64 * 1024,
+      maxChunkBytes: 16 * 1024,
+    },
+  );
+  assertRefused(outcome, /the sender sent more than the window allows/);
+  assert.ok(outcome.receiver.position <= 1);
+});
+
+Deno.test("FileReceiver refuses more control messages than the share needs", async () => {
+  // Two files need two headers, two ends and done (and room for an error):
+  // a sender repeating a header that would be taken each time is cut off.
+  const [one] = TWO;
+  const outcome = await scriptedSender(TWO, (tx) => {
+    for (let i = 0; i < 7; i++) {
+      tx.send(
+        encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
+      );
+    }
+    tx.send(one.bytes.slice().buffer);
+    sha256Of(one).then((sha256) => {
+      tx.send(encodeControl({ t: "end", index: 0, sha256 }));
+    });
+  });
+  assertRefused(
+    outcome,
+    /^Cannot receive: the sender sent more control messages than the share needs$/,
+  );
 });
 
 /**
@@ -605,7 +813,7 @@ async function scriptedReceiver(
   const [tx, rx] = channelPair();
   const run = new FileSender(tx, files).run().then(() => null, (e) => e);
   script(rx);
-  const error = await run;
+  const error = await within(run, 10_000, "the sender's verdict");
   tx.close();
   return error;
 }
@@ -716,3 +924,27 @@ for (const t of ["file", "end", "done"] as const) {
     );
   });
 }
+
+Deno.test("FileSender refuses a verified for a file already verified", async () => {
+  // Repeats would pile up in the sender's queue, never read.
+  const error = await scriptedReceiver(TWO, (rx) => {
+    nextControl(rx, "end").then(() => {
+      rx.send(encodeControl({ t: "verified", index: 0, ok: true }));
+      rx.send(encodeControl({ t: "verified", index: 0, ok: true }));
+    });
+    rx.send(encodeControl({ t: "start", index: 0, offset: 0 }));
+  });
+  assertSenderRefused(error, /the receiver verified file 0 twice/);
+});
+
+Deno.test("FileSender refuses a control message longer than MAX_CONTROL_CHARS", async () => {
+  const error = await scriptedReceiver(TWO, (rx) => {
+    rx.send(JSON.stringify({
+      t: "start",
+      index: 0,
+      offset: 0,
+      pad: "x".repeat(MAX_CONTROL_CHARS),
+    }));
+  });
+  assertSenderRefused(error, /longer than 16384 characters/);
+});

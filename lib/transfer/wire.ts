@@ -91,12 +91,25 @@ export function isFileMeta(value: unknown): value is FileMeta {
 }
 
 /**
+ * The longest control message accepted, in UTF-16 code units. The longest
+ * honest one is a file header: a name of at most 1,024 characters, each at
+ * most six when JSON escapes it, and a short MIME type.
+ */
+export const MAX_CONTROL_CHARS = 16 * 1024;
+
+/**
  * Parses a control message; throws a `TypeError` for anything that is not
  * one, so a confused or hostile peer cannot steer a transfer with garbage.
  * The message returned holds only its known fields: whatever else a peer
  * adds is dropped here, not carried along.
  */
 export function parseControl(text: string): ControlMessage {
+  // Refused before parsing: parsing a huge text is the peer's cost to us.
+  if (text.length > MAX_CONTROL_CHARS) {
+    throw new TypeError(
+      `Cannot parse control message: longer than ${MAX_CONTROL_CHARS} characters`,
+    );
+  }
   let value: Record<string, unknown>;
   try {
     value = JSON.parse(text);

@@ -3,6 +3,7 @@ import {
   type ControlMessage,
   encodeControl,
   isFileMeta,
+  MAX_CONTROL_CHARS,
   parseControl,
   parseManifest,
 } from "./wire.ts";
@@ -166,6 +167,30 @@ Deno.test("parseControl() truncates error messages to 500 characters", () => {
     encodeControl({ t: "error", message: "x".repeat(2000) }),
   );
   assert.deepEqual(message, { t: "error", message: "x".repeat(500) });
+});
+
+Deno.test("parseControl() refuses a text longer than MAX_CONTROL_CHARS before parsing it", () => {
+  const padded = (n: number) =>
+    JSON.stringify({ t: "error", message: "x".repeat(n) });
+  const fits = padded(MAX_CONTROL_CHARS - padded(0).length);
+  assert.equal(fits.length, MAX_CONTROL_CHARS);
+  assert.equal(parseControl(fits).t, "error");
+  rejects(
+    padded(MAX_CONTROL_CHARS),
+    /^Cannot parse control message: longer than 16384 characters$/,
+  );
+});
+
+Deno.test("parseControl() accepts a file header with the longest escaped name", () => {
+  const name = "\u0001".repeat(1024);
+  const header = encodeControl({
+    t: "file",
+    index: 0,
+    offset: 0,
+    meta: { ...META, name },
+  });
+  assert.ok(header.length > 6 * 1024);
+  assert.equal((parseControl(header) as { meta: FileMeta }).meta.name, name);
 });
 
 Deno.test("parseControl() shows at most 20 characters of an unknown type", () => {
