@@ -84,6 +84,14 @@ export const CONNECT_GRACE_MS = 5_000;
 export const REQUEST_TIMEOUT_MS = 15_000;
 
 /**
+ * While waiting for `response`, the receiver asks again this often: a
+ * sender under a flood of requests answers at a pace (`ANSWERS_PER_SECOND`)
+ * and drops what it cannot answer, so one unanswered request must not
+ * cost the whole `REQUEST_TIMEOUT_MS`.
+ */
+export const ASK_AGAIN_MS = 3_000;
+
+/**
  * Connection attempts in a row without progress before the receiver gives
  * up. An attempt that moved bytes resets the count: the path works.
  */
@@ -120,8 +128,80 @@ export const PROGRESS_INTERVAL_MS = 250;
 export const LINGER_MS = 1_000;
 
 /**
+ * Receivers that asked for the file list but have not offered a connection
+ * yet, at most: asking takes no key, so this bounds what a flood of
+ * requests costs the sender (a sealed list each, and the sender's own rate
+ * limit at the server). A real receiver offers within a round trip of the
+ * answer, so a share opened by many people at once still fits.
+ */
+export const MAX_WAITING = 64;
+
+/**
+ * How many `request`s a sender answers per second, and in a burst. Each
+ * answer is a frame against the sender's own rate limit at the server
+ * (`RATE_LIMIT` 100/s, `RATE_BURST` 400 by default, lib/http/config.ts),
+ * which closes a page that exceeds it; half of that is left for the
+ * connections being made. A share opened by forty people at once is
+ * answered at once; a flood is answered at this pace and no faster.
+ */
+export const ANSWERS_PER_SECOND = 20;
+
+/** See `ANSWERS_PER_SECOND`. */
+export const ANSWER_BURST = 40;
+
+/**
  * Finished receivers the sender's page keeps listed (done or failed); the
  * live state of each is dropped when it finishes, and the oldest rows go
  * past this count.
  */
 export const FINISHED_ROWS = 50;
+
+/**
+ * The sealed file list is padded to a power of two of at least this many
+ * bytes (after compression), so its length tells the server the list's
+ * size only to within a factor of two, and nothing about a short list.
+ * 1 KiB holds a few dozen typical compressed file entries.
+ */
+export const MANIFEST_MIN_BYTES = 1 * KiB;
+
+/**
+ * Bytes of the padded, compressed file list per `response` frame. A page
+ * crosses the server as base64 in JSON, sealed, and again base64: 16 KiB
+ * makes a ~29 KiB frame, well under the server's 64 KiB frame cap
+ * (`DEFAULT_MAX_FRAME_BYTES`), which closes a sender that exceeds it; 32
+ * KiB would make ~58 KiB, too close. A power of two, so every page of a
+ * padded list is the same size.
+ */
+export const MANIFEST_PAGE_BYTES = 16 * KiB;
+
+/**
+ * Most pages in one file list (512 KiB compressed; 5,000 files with random
+ * 20-character names take 256 KiB). All pages are sent at once: 32 make
+ * ~930 KiB, under the 1 MiB the server lets wait for a receiver before it
+ * closes it as not reading (`MAX_BUFFERED_BYTES`), and 32 frames of the
+ * sender's 400-frame burst (`RATE_BURST`). A longer list is refused when
+ * the share starts, with a message saying to share fewer files.
+ */
+export const MANIFEST_MAX_PAGES = 32;
+
+/**
+ * Most bytes the receiver inflates a file list to: a list that inflates
+ * past it is refused instead of filling the page's memory. 64 MiB is ten
+ * times what 50,000 files with long names take.
+ */
+export const MANIFEST_MAX_JSON_BYTES = 64 * MiB;
+
+/**
+ * Most files in one share. A judgement: a selection past it is almost
+ * certainly a mistake (a whole disk), and its file list would not fit
+ * `MANIFEST_MAX_PAGES` anyway; it is refused when the share starts.
+ */
+export const MAX_SHARED_FILES = 50_000;
+
+/**
+ * Bytes each sealed `progress` report is padded to before sealing, so that
+ * its length does not tell the server how many digits the byte count has
+ * (the share's size, once the last report is sent) or whether it is a
+ * report or an error. The longest (an error with its text) is ~60 bytes.
+ */
+export const PROGRESS_PAD_BYTES = 128;
