@@ -26,7 +26,7 @@ import {
   type RawWebSocket,
 } from "./_helpers/ws_client.ts";
 import { connect as tcpConnect } from "node:net";
-import { forwardedAddress } from "../lib/signal/server.ts";
+import { forwardedAddress, MAX_PAIRS } from "../lib/signal/server.ts";
 import { startServer } from "./_helpers/server.ts";
 
 /** An upgrade made from one local address: its status, held open until closed. */
@@ -159,6 +159,110 @@ for (const { suffix, start } of TOPOLOGIES) {
     }
   });
 }
+
+for (const { suffix, start } of TOPOLOGIES) {
+  Deno.test(`300 requesters cannot push a receiver out of its sender's pairs: past ${MAX_PAIRS} a request is refused${suffix}`, async () => {
+    const attackers = 300;
+    const server = await start({ maxPeersPerIp: attackers + 10 });
+    const [sender, victim] = await server.connectAll(2);
+    const crowd = await server.connectAll(attackers);
+    try {
+      await pair(victim, sender);
+      for (const attacker of crowd) attacker.send(["request", sender.id]);
+      // Each attacker's frame has been handled on its own instance (and sent
+      // on when its sender is elsewhere) once its barrier is answered.
+      const answers = await Promise.all(crowd.map((peer) => barrier(peer)));
+      for (const seen of answers) {
+        assert.ok(
+          seen.length === 0 ||
+            (seen.length === 1 && seen[0][0] === "peer not exists"),
+          JSON.stringify(seen),
+        );
+      }
+      const refusedHere = answers.filter((seen) => seen.length === 1).length;
+      // One instance: every refusal is answered. Across two, a request
+      // refused on the sender's instance after the bus took it is dropped
+      // there, unanswered.
+      if (suffix === "") assert.equal(refusedHere, attackers - MAX_PAIRS + 1);
+      // The victim's offer follows every attacker's request to the sender
+      // (on the bus too: the attackers' were published first).
+      victim.send(["offer", sender.id, { sdp: "o" }]);
+      const delivered = new Set<string>();
+      for (;;) {
+        const frame = await sender.next();
+        if (frame[0] === "offer") {
+          assert.deepEqual(frame, ["offer", victim.id, { sdp: "o" }]);
+          break;
+        }
+        assert.equal(frame[0], "request");
+        delivered.add(frame[1] as string);
+      }
+      // The sender holds the victim and MAX_PAIRS - 1 attackers, no more.
+      assert.equal(delivered.size, MAX_PAIRS - 1);
+      // The victim's conversation completes.
+      sender.send(["answer", victim.id, { sdp: "a" }]);
+      await expectFrame(victim, ["answer", sender.id, { sdp: "a" }]);
+      victim.send(["candidate", sender.id, 1]);
+      await expectFrame(sender, ["candidate", victim.id, 1]);
+      sender.send(["candidate", victim.id, 2]);
+      await expectFrame(victim, ["candidate", sender.id, 2]);
+      victim.send(["progress", sender.id, { bytes: 5 }]);
+      await expectFrame(sender, ["progress", victim.id, { bytes: 5 }]);
+      // An attacker let in is paired; one refused is not, either way. Both
+      // are on the instance after the sender's where there are two
+      // (connectAll takes the instances in turn, the sender first): the
+      // place `inside` frees by leaving is freed on the sender's instance by
+      // a notice over the bus, which `outside`'s request then follows.
+      const odd = crowd.filter((_, i) => i % 2 === 1);
+      const inside = odd.find((peer) => delivered.has(peer.id))!;
+      const outside = odd.find((peer) => !delivered.has(peer.id))!;
+      sender.send(["response", inside.id, {}]);
+      await expectFrame(inside, ["response", sender.id, {}]);
+      sender.send(["response", outside.id, {}]);
+      await expectFrame(sender, ["peer not exists"]);
+      outside.send(["offer", sender.id, { sdp: "evil" }]);
+      await barrier(outside);
+      // A pair given up makes room for the next request.
+      await inside.close();
+      await settle(server, attackers + 1);
+      await pair(outside, sender);
+      sender.send(["response", outside.id, {}]);
+      await expectFrame(outside, ["response", sender.id, {}]);
+      assert.deepEqual(await barrier(sender), []);
+    } finally {
+      await closeAll(sender, victim, ...crowd);
+      await settle(server, 0);
+      await server.close();
+    }
+  });
+}
+
+Deno.test("behind TRUST_PROXY an IPv6 client counts by its /64", async () => {
+  const server = startSignal({
+    maxPeersPerIp: 2,
+    trustProxy: (address) => address === "127.0.0.1",
+  });
+  const held: RawWebSocket[] = [];
+  const from = (client: string) => ({ "X-Forwarded-For": client });
+  try {
+    // Two addresses of one /64: the same client, which is then full.
+    for (const client of ["2001:db8:1:2::a", "2001:db8:1:2:ffff::b"]) {
+      held.push(
+        await connectWebSocket({ port: server.port, headers: from(client) }),
+      );
+    }
+    const refused = await tryUpgrade(server.port, from("2001:db8:1:2::c"));
+    assert.equal(refused.status, 503);
+    assert.match(refused.text, /too many connections from your address/);
+    // The next /64 is another client.
+    const other = await tryUpgrade(server.port, from("2001:db8:1:3::a"));
+    assert.equal(other.status, 101);
+  } finally {
+    await Promise.all(held.map((client) => client.close()));
+    await settle(server, 0);
+    await server.close();
+  }
+});
 
 Deno.test("a flood of frames is cut off at the rate limit and spares the others", async () => {
   // One token an hour: none comes back while the test runs, so what gets

@@ -98,8 +98,13 @@ export interface ClientInfo {
 const INVALID_PEER_ID = encodeFrame(EVENT.invalidPeerId);
 const PEER_NOT_EXISTS = encodeFrame(EVENT.peerNotExists);
 const OPEN = 1;
-/** Most request links one peer keeps; older ones are forgotten first. */
-const MAX_PAIRS = 256;
+/**
+ * Most pairs one peer keeps in each direction. Past it a new `request` is
+ * refused, never an old pair forgotten: forgetting the oldest let 300
+ * connections that each sent one `request` push a real receiver out of its
+ * sender's pairs, so that the sender's `answer` to it was refused.
+ */
+export const MAX_PAIRS = 256;
 
 /** Events a sender sends to a peer that requested from it. */
 const TO_REQUESTER = new Set<string>([
@@ -109,6 +114,18 @@ const TO_REQUESTER = new Set<string>([
 ]);
 /** Events a receiver sends to a peer it requested from. */
 const TO_REQUESTED = new Set<string>([EVENT.offer, EVENT.progress]);
+/**
+ * For a frame that arrives from another instance, the event the receiving
+ * peer would have to be allowed to send back along the same pair: a
+ * `response` to it means it requested the sender, so may `offer` to it.
+ */
+const PAIRED_BACK: Record<string, string> = {
+  [EVENT.response]: EVENT.offer,
+  [EVENT.answer]: EVENT.offer,
+  [EVENT.retry]: EVENT.offer,
+  [EVENT.offer]: EVENT.response,
+  [EVENT.progress]: EVENT.response,
+};
 
 /** One connection: its socket, id, rate bucket and pairs. */
 class Peer implements PeerSocket {
@@ -151,18 +168,53 @@ class Peer implements PeerSocket {
   }
 }
 
+/** Whether `id` can be added to `set` without passing {@linkcode MAX_PAIRS}. */
+function hasRoom(set: Set<string> | null, id: string): boolean {
+  return set === null || set.size < MAX_PAIRS || set.has(id);
+}
+
+/** Adds `id` to a pair set; the caller has checked {@linkcode hasRoom}. */
 function addPair(set: Set<string> | null, id: string): Set<string> {
-  const pairs = set ?? new Set<string>();
-  pairs.delete(id);
-  pairs.add(id);
-  if (pairs.size > MAX_PAIRS) pairs.delete(pairs.values().next().value!);
-  return pairs;
+  return (set ?? new Set<string>()).add(id);
 }
 
 /** The client's address, without the IPv4-in-IPv6 prefix. */
 export function clientAddress(info: ClientInfo | undefined): string {
   const addr = info?.remoteAddr as { hostname?: string } | undefined;
   return (addr?.hostname ?? "unknown").replace(/^::ffff:/, "");
+}
+
+/**
+ * The bucket an address counts in for the per-address cap: an IPv4 address
+ * as it is, an IPv6 address by its /64 prefix (written `a:b:c:d::/64`). One
+ * IPv6 client is commonly given a whole /64, so counting its addresses one by
+ * one would give it 2^64 caps. Anything that is not an IPv6 address (say
+ * `unknown`) is its own bucket.
+ */
+export function addressBucket(address: string): string {
+  let text = address.trim();
+  if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
+  // A zone (`fe80::1%eth0`) names the local interface, not the client.
+  const zone = text.indexOf("%");
+  if (zone !== -1) text = text.slice(0, zone);
+  if (!text.includes(":")) return address;
+  const halves = text.toLowerCase().split("::");
+  if (halves.length > 2) return address;
+  const groups = (part: string) => part === "" ? [] : part.split(":");
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  // An embedded IPv4 tail (`::ffff:1.2.3.4`) takes the last two groups, never
+  // one of the first four: it only has to be counted.
+  const width = (part: string[]) =>
+    part.reduce((n, group) => n + (group.includes(".") ? 2 : 1), 0);
+  const missing = 8 - width(head) - width(tail);
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return address;
+  const prefix = [...head, ...Array<string>(missing).fill("0"), ...tail]
+    .slice(0, 4);
+  if (prefix.some((group) => !/^[0-9a-f]{1,4}$/.test(group))) return address;
+  return `${
+    prefix.map((group) => parseInt(group, 16).toString(16)).join(":")
+  }::/64`;
 }
 
 /**
@@ -264,13 +316,13 @@ export class SignalServer {
       );
     }
     const socketAddress = clientAddress(info);
-    const address = this.#trustProxy === undefined
-      ? socketAddress
-      : forwardedAddress(
+    const address = addressBucket(
+      this.#trustProxy === undefined ? socketAddress : forwardedAddress(
         socketAddress,
         request.headers.get("x-forwarded-for"),
         this.#trustProxy,
-      );
+      ),
+    );
     const count = this.#perAddress.get(address) ?? 0;
     if (count >= this.#maxPeersPerIp) {
       return refuse(
@@ -394,12 +446,21 @@ export class SignalServer {
       return;
     }
     const to = target as string;
-    if (!this.#paired(peer, frame.event, to)) {
+    const request = frame.event === EVENT.request;
+    // A peer with all its pairs taken is refused a new one, as if the other
+    // were not there: what it already has is never given up for it. The
+    // target's side of a pair on another instance is checked there.
+    if (
+      request
+        ? !hasRoom(peer.requested, to) ||
+          (other !== undefined && !hasRoom(other.requestedBy, peer.id))
+        : !this.#paired(peer, frame.event, to)
+    ) {
       this.#answer(peer, PEER_NOT_EXISTS);
       return;
     }
     if (other !== undefined) {
-      if (frame.event === EVENT.request) {
+      if (request) {
         peer.requested = addPair(peer.requested, to);
         other.requestedBy = addPair(other.requestedBy, peer.id);
       }
@@ -409,9 +470,7 @@ export class SignalServer {
     // Not here: another instance may hold it. The request is recorded now,
     // so that frames the pair rules allow after it pass before the bus has
     // answered; the instance that holds the target records its side.
-    if (frame.event === EVENT.request) {
-      peer.requested = addPair(peer.requested, to);
-    }
+    if (request) peer.requested = addPair(peer.requested, to);
     const sent = this.#bus.send(to, relayFrame(frame, peer.id));
     if (sent === true) return;
     if (sent === false) {
@@ -458,8 +517,28 @@ export class SignalServer {
     // Left in the moment the frame was on its way: as for a local peer
     // that closed just after a frame was delivered to it.
     if (peer === undefined || peer.gone) return;
+    if (from === to) {
+      // Not a relayed frame, which never comes from its target: another
+      // instance says that a pair of this peer has left (#tellLeft).
+      const left = (JSON.parse(text) as unknown[])[2];
+      if (typeof left === "string") {
+        peer.requested?.delete(left);
+        peer.requestedBy?.delete(left);
+      }
+      return;
+    }
     if (event === EVENT.request) {
+      // The bus has already told the sender's instance that the request was
+      // taken, so a refusal here cannot come back as `peer not exists`: the
+      // request is dropped, and the rule below keeps the pair it would have
+      // made closed on this side.
+      if (!hasRoom(peer.requestedBy, from)) return;
       peer.requestedBy = addPair(peer.requestedBy, from);
+    } else if (!this.#paired(peer, PAIRED_BACK[event] ?? event, from)) {
+      // The pair rules are checked where the sender is connected; they are
+      // checked again here, against this side's records, so a pair this
+      // side refused or forgot stays closed.
+      return;
     }
     this.#deliver(peer, text);
   };
@@ -525,12 +604,34 @@ export class SignalServer {
     if (!peer.id || !this.#peers.delete(peer.id, peer)) return;
     this.#bus.leave(peer.id);
     for (const id of peer.requested ?? []) {
-      this.#peers.get(id)?.requestedBy?.delete(peer.id);
+      const other = this.#peers.get(id);
+      if (other !== undefined) other.requestedBy?.delete(peer.id);
+      else this.#tellLeft(id, peer.id);
     }
     for (const id of peer.requestedBy ?? []) {
-      this.#peers.get(id)?.requested?.delete(peer.id);
+      const other = this.#peers.get(id);
+      if (other !== undefined) other.requested?.delete(peer.id);
+      else if (!peer.requested?.has(id)) this.#tellLeft(id, peer.id);
     }
     peer.requested = peer.requestedBy = null;
+  }
+
+  /**
+   * Tells the instance that holds `to` that `left`, one of its pairs, has
+   * left, so that it frees the pair's place at once: pairs are never given
+   * up for a new one, so a place held by a peer long gone would be lost.
+   * Sent as a frame that relaying never makes, `candidate` from `to` to
+   * itself (no client can send a frame to its own id), with the id that
+   * left as its payload. A notice lost (the bus down) leaves the place
+   * taken until `to` writes to the pair and no instance holds it.
+   */
+  #tellLeft(to: string, left: string): void {
+    if (this.#bus.state === "local") return;
+    const sent = this.#bus.send(
+      to,
+      JSON.stringify([EVENT.candidate, to, left]),
+    );
+    if (sent instanceof Promise) sent.catch(() => {});
   }
 
   /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  addressBucket,
   clientAddress,
   SignalServer,
   type SignalServerOptions,
@@ -221,4 +222,35 @@ Deno.test("clientAddress() says unknown when there is no address to read", () =>
     }),
     "unknown",
   );
+});
+
+Deno.test("addressBucket() counts two IPv6 addresses of one /64 as one, IPv4 by the whole address", () => {
+  // One client is commonly handed a whole /64: every address in it is the
+  // same client for the per-address cap.
+  assert.equal(addressBucket("2001:db8:1:2::a"), "2001:db8:1:2::/64");
+  assert.equal(
+    addressBucket("2001:0db8:0001:0002:ffff:ffff:ffff:ffff"),
+    addressBucket("2001:db8:1:2::a"),
+  );
+  assert.equal(addressBucket("2001:DB8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  assert.equal(addressBucket("[2001:db8:1:2::1]"), "2001:db8:1:2::/64");
+  assert.equal(addressBucket("fe80::1%eth0"), "fe80:0:0:0::/64");
+  assert.equal(addressBucket("::1"), "0:0:0:0::/64");
+  assert.equal(addressBucket("::ffff:1.2.3.4"), "0:0:0:0::/64");
+  assert.equal(addressBucket("1:2::7:8"), "1:2:0:0::/64");
+  assert.equal(addressBucket("1:2:3:4:5::"), "1:2:3:4::/64");
+  // The next /64 is another client.
+  assert.notEqual(
+    addressBucket("2001:db8:1:3::a"),
+    addressBucket("2001:db8:1:2::a"),
+  );
+  // IPv4 counts each address apart.
+  assert.equal(addressBucket("203.0.113.7"), "203.0.113.7");
+  assert.notEqual(addressBucket("203.0.113.8"), addressBucket("203.0.113.7"));
+  // What is not an address is its own bucket, never merged with another.
+  assert.equal(addressBucket("unknown"), "unknown");
+  assert.equal(addressBucket("1:2:3"), "1:2:3");
+  assert.equal(addressBucket("1::2::3"), "1::2::3");
+  assert.equal(addressBucket("1:2:3:4:5:6:7:8:9"), "1:2:3:4:5:6:7:8:9");
+  assert.equal(addressBucket("g::1"), "g::1");
 });
