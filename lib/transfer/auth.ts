@@ -307,7 +307,7 @@ function signedInput(
  * signature covers the event, both ids and every field, so it cannot be
  * moved to another receiver or another frame.
  */
-export async function signPayload<T extends Record<string, unknown>>(
+export async function signPayload<T extends object>(
   sender: SenderKeys,
   event: string,
   senderId: string,
@@ -322,7 +322,12 @@ export async function signPayload<T extends Record<string, unknown>>(
   const sig = await crypto.subtle.sign(
     ECDSA_SIGN,
     sender.privateKey,
-    signedInput(event, senderId, receiverId, payload),
+    signedInput(
+      event,
+      senderId,
+      receiverId,
+      payload as Record<string, unknown>,
+    ),
   );
   return {
     ...payload,

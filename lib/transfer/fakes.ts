@@ -28,7 +28,14 @@ import type {
   SignalPort,
 } from "../signal/client.ts";
 import { channelPair, type MemoryChannel } from "./memory_channel.ts";
-import { ConnectError, type IceHealth, type Link, openedOnce } from "./rtc.ts";
+import {
+  CERTIFICATE_MISMATCH,
+  ConnectError,
+  type IceHealth,
+  type Link,
+  openedOnce,
+} from "./rtc.ts";
+import { AuthError, fingerprints } from "./auth.ts";
 import type { DataChannelLike } from "./channel.ts";
 import type { SourceFile } from "./sender.ts";
 import type { FileMeta, FileWriter, Sink } from "./sink.ts";
@@ -47,7 +54,10 @@ export class MemorySignal {
   readonly relayed: RelayedFrame[] = [];
   /** When set, new connections are refused with this message. */
   refuse: string | null = null;
-  /** When set, rewrites each frame on its way (a meddling server). */
+  /**
+   * When set, rewrites each frame on its way (a meddling server): its
+   * payload, and also whom it goes to and whom it says it is from.
+   */
   tamper: ((frame: RelayedFrame) => RelayedFrame) | null = null;
   #clients = new Map<string, MemorySignalClient>();
 
@@ -108,18 +118,21 @@ export class MemorySignal {
         from.deliver({ event: EVENT.invalidPeerId });
         return;
       }
-      const target = this.#clients.get(to);
-      if (target === undefined) {
+      if (!this.#clients.has(to)) {
         from.deliver({ event: EVENT.peerNotExists });
         return;
       }
       let frame: RelayedFrame = { event, from: from.id, to, payload: copied };
+      // A meddling server may also send a frame elsewhere, or say it came
+      // from someone else.
       if (this.tamper !== null) frame = this.tamper(frame);
+      const target = this.#clients.get(frame.to);
+      if (target === undefined) return;
       this.relayed.push(frame);
       target.deliver(
         payload.length === 0
-          ? { event, from: from.id }
-          : { event, from: from.id, payload: frame.payload },
+          ? { event: frame.event, from: frame.from }
+          : { event: frame.event, from: frame.from, payload: frame.payload },
       );
     }, 0);
   }
@@ -187,6 +200,12 @@ export class MemoryLinks {
   readonly fates: LinkFate[] = [];
   /** Bytes that cross a channel per timer tick. */
   bytesPerTick = 4 * 1024 * 1024;
+  /**
+   * When set, new links connect with a certificate other than the one
+   * their SDP names (as if someone between had slipped in its own), which
+   * `verifyRemote()` on the other side catches.
+   */
+  wrongCertificates = false;
 
   /** A link factory for one side. */
   factory(): (onCandidate: (c: RTCIceCandidateInit) => void) => Link {
@@ -220,12 +239,18 @@ export class MemoryLink implements Link {
   #settle!: (result: MemoryChannel | Error) => void;
   #print = [...crypto.getRandomValues(new Uint8Array(32))]
     .map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+  /** The certificate's SHA-256 this side connects with. */
+  #certificate: string;
+  #remoteSdp = "";
 
   constructor(
     links: MemoryLinks,
     onCandidate: (candidate: RTCIceCandidateInit) => void,
   ) {
     this.#links = links;
+    this.#certificate = links.wrongCertificates
+      ? this.#print.replace(/^../, (b) => b === "00" ? "01" : "00")
+      : this.#print;
     [this.opened, this.#settle] = openedOnce<MemoryChannel>();
     // One local candidate, as trickle ICE would send.
     setTimeout(() => {
@@ -250,6 +275,7 @@ export class MemoryLink implements Link {
       return Promise.reject(new TypeError("Cannot answer: unknown offer"));
     }
     this.#peer = peer;
+    this.#remoteSdp = offerSdp;
     return Promise.resolve(this.sdp);
   }
 
@@ -259,6 +285,7 @@ export class MemoryLink implements Link {
       return Promise.reject(new TypeError("Cannot accept: unknown answer"));
     }
     this.#peer = peer;
+    this.#remoteSdp = answerSdp;
     const fate = this.#links.fates.shift() ?? "open";
     setTimeout(() => {
       if (fate === "stall" || this.closed || peer.closed) return;
@@ -281,6 +308,22 @@ export class MemoryLink implements Link {
 
   addCandidate(candidate: RTCIceCandidateInit): void {
     this.candidates.push(candidate);
+  }
+
+  verifyRemote(): Promise<void> {
+    const peer = this.#peer;
+    const certificate = peer === null
+      ? ""
+      : peer.#certificate.replaceAll(":", "").toLowerCase();
+    const named = fingerprints(this.#remoteSdp).some((print) =>
+      print.algorithm === "sha-256" &&
+      [...print.digest].map((b) => b.toString(16).padStart(2, "0")).join(
+          "",
+        ) === certificate
+    );
+    return named
+      ? Promise.resolve()
+      : Promise.reject(new AuthError(CERTIFICATE_MISMATCH));
   }
 
   onIce(listener: (health: IceHealth) => void): void {

@@ -13,6 +13,7 @@
  */
 
 import type { DataChannelLike } from "./channel.ts";
+import { AuthError, fingerprints, UNVERIFIED } from "./auth.ts";
 
 /** ICE's health once the channel is open, as the sessions act on it. */
 export type IceHealth = "connected" | "disconnected" | "failed";
@@ -34,6 +35,13 @@ export interface Link {
   readonly opened: Promise<DataChannelLike>;
   /** The largest message the other side takes (0 when it does not say). */
   readonly maxMessageSize: number;
+  /**
+   * Once the channel is open: checks that the other side's DTLS certificate
+   * is one the remote SDP (the signed one) names. Rejects with an
+   * {@linkcode AuthError} when it is not; resolves when it is, or when the
+   * browser cannot tell (no `RTCDtlsTransport.getRemoteCertificates()`).
+   */
+  verifyRemote(): Promise<void>;
   /** Calls `listener` as ICE's health changes after the channel opened. */
   onIce(listener: (health: IceHealth) => void): void;
   /** Closes the connection. */
@@ -77,6 +85,41 @@ export function openedOnce<T extends DataChannelLike>(): [
   return [opened, settle];
 }
 
+/** WebCrypto's names for the fingerprint hashes it can compute. */
+const HASHES: Record<string, string> = {
+  "sha-1": "SHA-1",
+  "sha-256": "SHA-256",
+  "sha-384": "SHA-384",
+  "sha-512": "SHA-512",
+};
+
+/**
+ * Whether a certificate (DER) is one that `sdp`'s fingerprint lines name.
+ * A browser applied the SDP and made the connection, so this checks what
+ * it did against what was signed, whatever its parser took from the text.
+ */
+export async function certificateMatches(
+  certificate: ArrayBuffer,
+  sdp: string,
+): Promise<boolean> {
+  for (const { algorithm, digest } of fingerprints(sdp)) {
+    const hash = HASHES[algorithm];
+    if (hash === undefined) continue;
+    const actual = new Uint8Array(
+      await crypto.subtle.digest(hash, certificate),
+    );
+    if (
+      actual.length === digest.length &&
+      actual.every((byte, i) => byte === digest[i])
+    ) return true;
+  }
+  return false;
+}
+
+/** The message when the connection's certificate is not the signed one. */
+export const CERTIFICATE_MISMATCH =
+  `${UNVERIFIED}: the other browser's certificate is not the one its signed description names`;
+
 /** Links over the browser's `RTCPeerConnection`. */
 export function rtcLinks(iceServers: RTCIceServer[]): LinkFactory {
   return (onCandidate) => new RtcLink(iceServers, onCandidate);
@@ -92,6 +135,9 @@ class RtcLink implements Link {
   #remoteSet = false;
   #closed = false;
   #channel: RTCDataChannel | null = null;
+  // The remote SDP as signed and given to the browser (its
+  // remoteDescription is the browser's rewrite of it).
+  #remoteSdp = "";
   #settle!: (channel: RTCDataChannel | Error) => void;
 
   constructor(
@@ -157,6 +203,20 @@ class RtcLink implements Link {
     this.#pc.addIceCandidate(candidate).catch(() => {});
   }
 
+  async verifyRemote(): Promise<void> {
+    const transport = this.#pc.sctp?.transport as
+      | (RTCDtlsTransport & { getRemoteCertificates?: () => ArrayBuffer[] })
+      | undefined;
+    // Chromium has it; a browser without it leaves the MAC over the whole
+    // SDP as the only check, which it was before.
+    if (typeof transport?.getRemoteCertificates !== "function") return;
+    const [leaf] = transport.getRemoteCertificates();
+    if (leaf === undefined) return;
+    if (!await certificateMatches(leaf, this.#remoteSdp)) {
+      throw new AuthError(CERTIFICATE_MISMATCH);
+    }
+  }
+
   onIce(listener: (health: IceHealth) => void): void {
     this.#pc.addEventListener("connectionstatechange", () => {
       const state = this.#pc.connectionState;
@@ -176,6 +236,7 @@ class RtcLink implements Link {
   }
 
   async #setRemote(description: RTCSessionDescriptionInit): Promise<void> {
+    this.#remoteSdp = description.sdp ?? "";
     await this.#pc.setRemoteDescription(description);
     this.#remoteSet = true;
     const pending = this.#pending;
