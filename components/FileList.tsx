@@ -1,4 +1,5 @@
 import { formatBytes } from "../lib/transfer/rate.ts";
+import { safeFileName } from "../lib/transfer/sinks/names.ts";
 
 /** A share's files with their sizes and the total, as both pages show it. */
 export function FileList(
@@ -14,7 +15,7 @@ export function FileList(
       <ul class="file-list">
         {files.map((file, i) => (
           <li key={i}>
-            <span class="name">{file.name}</span>
+            <span class="name">{safeFileName(file.name)}</span>
             <span class="size">{formatBytes(file.size)}</span>
           </li>
         ))}

@@ -13,6 +13,7 @@ import { detectFeatures, type SinkFeatures } from "./sinks/features.ts";
 import { directorySink } from "./sinks/folder_sink.ts";
 import { fileHandleSink } from "./sinks/file_sink.ts";
 import { memorySink } from "./sinks/memory_sink.ts";
+import { safeFileName } from "./sinks/names.ts";
 import { serviceWorkerSink } from "./sinks/sw_sink.ts";
 import { ZIP_NAME, zipSink } from "./sinks/zip_sink.ts";
 
@@ -93,7 +94,9 @@ export async function makeSink(
   }
   if (page.showSaveFilePicker) {
     const handle = await page.showSaveFilePicker({
-      suggestedName: many ? ZIP_NAME : files[0].name,
+      // The picker shows it and may save it as given: the sender's name
+      // goes through the same sanitizer as every other sink's.
+      suggestedName: many ? ZIP_NAME : safeFileName(files[0].name),
     });
     const sink = fileHandleSink(handle);
     return many ? zipSink(files, sink) : sink;

@@ -159,6 +159,23 @@ Deno.test("makeSink() saves one file through the save picker", async () => {
   assert.equal(page.picked[0].text, "hello");
 });
 
+Deno.test("makeSink() suggests the sanitized name to the save picker", async () => {
+  // U+202E would show "invoice\u202etxt.exe" as "invoiceexe.txt" in the
+  // picker, and the picker may save it as suggested.
+  const hostile = [meta("invoice\u202etxt.exe", 5)];
+  const page = fakePage({ save: true });
+  await makeSink(
+    download({
+      saveFilePicker: true,
+      directoryPicker: false,
+      serviceWorker: false,
+    }, hostile),
+    hostile,
+    page.actions,
+  );
+  assert.deepEqual(page.calls, ["save:invoice_txt.exe"]);
+});
+
 Deno.test("makeSink() zips several files through the save picker", async () => {
   const page = fakePage({ save: true });
   const sink = await makeSink(
@@ -277,7 +294,8 @@ Deno.test("makeSink() keeps one file in memory as the last resort", async () => 
   await writeAll(sink, ONE, ["hello"]);
   assert.deepEqual(page.calls, ["blob:a.txt"]);
   assert.equal(await page.saved[0].blob.text(), "hello");
-  assert.match(page.saved[0].blob.type, /^text\/plain/);
+  // Not the sender's text/plain: see memory_sink.ts.
+  assert.equal(page.saved[0].blob.type, "application/octet-stream");
 });
 
 Deno.test("makeSink() zips several files in memory as the last resort", async () => {

@@ -20,6 +20,7 @@ import {
 import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
 import { Sha256 } from "./hash.ts";
 import type { FileWriter, Sink } from "./sink.ts";
+import { safeFileName } from "./sinks/names.ts";
 import { ACK_BYTES, CHUNK_BYTES, WINDOW_BYTES } from "./tuning.ts";
 
 /**
@@ -257,7 +258,9 @@ export class FileReceiver {
         }
         if (message.offset !== this.#offset) {
           throw new RangeError(
-            `Cannot resume ${expected.name}: the sender starts at byte ${message.offset}, but ${this.#offset} are written`,
+            `Cannot resume ${
+              safeFileName(expected.name)
+            }: the sender starts at byte ${message.offset}, but ${this.#offset} are written`,
           );
         }
         if (this.#writer === null) {
@@ -300,7 +303,9 @@ export class FileReceiver {
     }
     if (this.#offset + chunk.byteLength > file.size) {
       throw new RangeError(
-        `Cannot receive ${file.name}: more bytes than its ${file.size}`,
+        `Cannot receive ${
+          safeFileName(file.name)
+        }: more bytes than its ${file.size}`,
       );
     }
     await this.#writer.write(chunk);
@@ -327,14 +332,18 @@ export class FileReceiver {
     }
     if (this.#offset !== file.size) {
       throw new RangeError(
-        `Cannot receive ${file.name}: it ended after ${this.#offset} of ${file.size} bytes`,
+        `Cannot receive ${
+          safeFileName(file.name)
+        }: it ended after ${this.#offset} of ${file.size} bytes`,
       );
     }
     const actual = this.#hash.hex();
     if (actual !== sha256) {
       channel.send(encodeControl({ t: "verified", index, ok: false }));
       throw new IntegrityError(
-        `Cannot save ${file.name}: it arrived corrupted (checksum mismatch)`,
+        `Cannot save ${
+          safeFileName(file.name)
+        }: it arrived corrupted (checksum mismatch)`,
       );
     }
     await this.#writer.close();

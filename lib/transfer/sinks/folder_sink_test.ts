@@ -22,7 +22,7 @@ Deno.test("directorySink() never overwrites a file", async () => {
     "a (1).txt",
     "a (2).txt",
     "b (1).txt",
-    ".._c.txt",
+    "_c.txt",
   ]);
   // The file that was there first was not written to at all.
   assert.equal(dir.files.get("a.txt")!.writes, 0);

@@ -6,7 +6,7 @@
  */
 
 import type { FileMeta, FileWriter, Sink } from "../sink.ts";
-import { mimeType, safeFileName } from "./names.ts";
+import { safeFileName } from "./names.ts";
 import { WriterSink } from "./writers.ts";
 
 /** Options of {@linkcode memorySink}. */
@@ -14,6 +14,14 @@ export interface MemorySinkOptions {
   /** Saves one finished file (e.g. through a link to an object URL). */
   save(blob: Blob, name: string): void | Promise<void>;
 }
+
+/**
+ * The type of every Blob made here, whatever the sender said: the page
+ * links to it by an object URL of its own origin, and a Blob typed
+ * `text/html` or `image/svg+xml` opened there would run the sender's script
+ * as this page. Bytes are only ever downloaded.
+ */
+const BLOB_TYPE = "application/octet-stream";
 
 /** Bytes gathered before they become a Blob, which the browser may page out. */
 const BLOB_BATCH = 8 << 20;
@@ -54,7 +62,7 @@ function memoryWriter(
       check("close");
       state = "closed";
       flush();
-      const blob = new Blob(parts, { type: mimeType(meta.type) });
+      const blob = new Blob(parts, { type: BLOB_TYPE });
       parts = [];
       await save(blob, name);
     },

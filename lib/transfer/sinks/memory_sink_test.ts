@@ -23,9 +23,32 @@ Deno.test("memorySink() hands each file to save() as a Blob", async () => {
     "empty",
   ]);
   assert.equal(await saved[0][1].text(), "hello");
-  assert.equal(saved[0][1].type, "text/plain");
+  assert.equal(saved[0][1].type, "application/octet-stream");
   assert.deepEqual(new Uint8Array(await saved[1][1].arrayBuffer()), big);
   assert.equal(saved[2][1].size, 0);
+});
+
+Deno.test("memorySink() types every Blob application/octet-stream and saves it under a sanitized name", async () => {
+  // An object URL of the page's own origin typed text/html would run the
+  // sender's script there if it were opened instead of downloaded.
+  for (
+    const [name, type, saveAs] of [
+      ["page.html", "text/html", "page.html"],
+      ["image.svg", "image/svg+xml", "image.svg"],
+      ["a.txt", "text/plain", "a.txt"],
+      ["evil\u202egpj.html", "text/html", "evil_gpj.html"],
+      [".htaccess", "application/zip", "htaccess"],
+    ]
+  ) {
+    const saved: [string, Blob][] = [];
+    const sink = memorySink({
+      save: (blob, name) => void saved.push([name, blob]),
+    });
+    await writeAll(sink, [[meta(name, 2, type), encoder.encode("<a")]]);
+    assert.equal(saved[0][0], saveAs);
+    assert.equal(saved[0][1].type, "application/octet-stream", type);
+    assert.equal(await saved[0][1].text(), "<a");
+  }
 });
 
 Deno.test("memorySink() drops an aborted file", async () => {

@@ -6,33 +6,137 @@
  * @module
  */
 
+/** The most UTF-8 bytes in a name: what ext4, NTFS and APFS all take. */
+export const MAX_NAME_BYTES = 255;
+
+/** An extension longer than this is cut with the rest, not kept whole. */
+const MAX_EXTENSION_BYTES = 32;
+
 /**
- * Makes a sender's file name safe to save: no path separators, no control
- * characters, none of the characters Windows forbids, no trailing dots or
- * spaces, not `.` or `..`, at most 200 characters (the extension kept).
+ * Characters that turn the text around them: U+202E (right-to-left
+ * override) makes `"invoice\u202Etxt.exe"` show as `invoiceexe.txt`. They
+ * become `_`, so the name shows what it really ends with.
+ */
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Characters that cannot be saved or shown: C0 and C1 controls, line and
+ * paragraph separators, lone surrogates, the path separators and what
+ * Windows forbids in a name. They become `_`.
+ */
+const UNSAVABLE = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}/\\:*?"<>|]/gu;
+
+/**
+ * Invisible format characters (zero-width space and joiners, soft hyphen,
+ * byte-order mark, tags): they are dropped, so two names that look alike
+ * are alike. The zero-width joiner stays between two emoji, where it draws
+ * one (👩‍👧) instead of hiding anything.
+ */
+const INVISIBLE = /[^\P{Cf}\u200d]/gu;
+const EMOJI_END = /\p{Extended_Pictographic}[\u{fe0f}\u{1f3fb}-\u{1f3ff}]?$/u;
+const EMOJI_START = /^\p{Extended_Pictographic}/u;
+
+/**
+ * `text` without zero-width joiners but those between two emoji. (Split,
+ * not a lookbehind: Safari before 16.4 cannot parse one, and this module is
+ * in the page.)
+ */
+function dropLooseJoiners(text: string): string {
+  return text.split("\u200d").reduce((out, part) =>
+    out + (EMOJI_END.test(out) && EMOJI_START.test(part) ? "\u200d" : "") +
+    part
+  );
+}
+
+/**
+ * Names Windows keeps for devices, whatever follows the first dot: saving
+ * `nul.txt` or `COM1.tar.gz` opens the device, not a file.
+ */
+const DEVICE =
+  /^(con|prn|aux|nul|conin\$|conout\$|com[0-9¹²³]|lpt[0-9¹²³])\s*(\.|$)/iu;
+
+const encoder = new TextEncoder();
+
+function utf8Length(text: string): number {
+  return encoder.encode(text).byteLength;
+}
+
+/**
+ * The longest start of `text` of at most `max` UTF-8 bytes, cut between
+ * graphemes, so neither a character nor an accent or emoji sequence is
+ * split.
+ */
+function cut(text: string, max: number): string {
+  let kept = "";
+  let bytes = 0;
+  // Firefox before 125 has no Segmenter: there the cut is between code
+  // points, which still never splits a character.
+  const segments = typeof Intl.Segmenter === "function"
+    ? Array.from(new Intl.Segmenter().segment(text), (s) => s.segment)
+    : Array.from(text);
+  for (const segment of segments) {
+    bytes += utf8Length(segment);
+    if (bytes > max) break;
+    kept += segment;
+  }
+  return kept;
+}
+
+/** `name` split at its last dot: `["a.tar", ".gz"]`; `["README", ""]`. */
+function splitExtension(name: string): [string, string] {
+  const dot = name.lastIndexOf(".");
+  return dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+}
+
+/**
+ * `stem` + `suffix` in at most {@linkcode MAX_NAME_BYTES}: the stem is cut,
+ * the suffix (an extension, a number) kept.
+ */
+function fit(stem: string, suffix: string): string {
+  if (utf8Length(stem + suffix) <= MAX_NAME_BYTES) return stem + suffix;
+  return cut(stem, MAX_NAME_BYTES - utf8Length(suffix)) + suffix;
+}
+
+/**
+ * Makes a name from the other side safe to show and to save, on any system:
+ *
+ * - bidi controls, C0/C1 controls, line separators, `/`, `\` and the
+ *   characters Windows forbids become `_`; invisible characters are dropped;
+ * - leading dots and spaces (hidden files, `..`) and trailing ones (which
+ *   Windows drops) go; nothing left is `file`;
+ * - a Windows device name (`CON`, `nul.txt`, `com1.tar.gz`) gets a `_` first;
+ * - at most 255 UTF-8 bytes, cut between characters, the extension kept.
  */
 export function safeFileName(name: string): string {
-  // deno-lint-ignore no-control-regex
-  let safe = name.replace(/[\u0000-\u001f\u007f/\\:*?"<>|]/g, "_")
-    .replace(/^\s+/, "")
-    .replace(/[\s.]+$/, "");
-  if (safe === "" || safe === "." || safe === "..") safe = "file";
-  const chars = Array.from(safe);
-  if (chars.length > 200) {
-    const dot = safe.lastIndexOf(".");
-    const ext = dot > 0 ? Array.from(safe.slice(dot)) : [];
-    const keep = ext.length <= 20 ? ext : [];
-    safe = chars.slice(0, 200 - keep.length).join("") + keep.join("");
+  let safe = dropLooseJoiners(name).replace(BIDI, "_").replace(UNSAVABLE, "_")
+    .replace(INVISIBLE, "")
+    .replace(/^[\s.]+/u, "")
+    .replace(/[\s.]+$/u, "");
+  if (safe === "") safe = "file";
+  if (DEVICE.test(safe)) safe = `_${safe}`;
+  if (utf8Length(safe) > MAX_NAME_BYTES) {
+    const [stem, extension] = splitExtension(safe);
+    safe = utf8Length(extension) <= MAX_EXTENSION_BYTES
+      ? fit(stem, extension)
+      : cut(safe, MAX_NAME_BYTES);
+    // The cut may end the name in a dot or a space again.
+    safe = safe.replace(/[\s.]+$/u, "") || "file";
   }
   return safe;
 }
 
-/** `"a.txt"` numbered `n`: `"a (n).txt"`. */
+/**
+ * `"a.txt"` numbered `n`: `"a (n).txt"`, still at most
+ * {@linkcode MAX_NAME_BYTES} (the name before the number is cut).
+ */
 export function numberedName(name: string, n: number): string {
-  const dot = name.lastIndexOf(".");
-  return dot > 0
-    ? `${name.slice(0, dot)} (${n})${name.slice(dot)}`
-    : `${name} (${n})`;
+  let [stem, extension] = splitExtension(name);
+  // A long extension is numbered as part of the name: the number must stay,
+  // or every number would give the same name.
+  if (utf8Length(extension) > MAX_EXTENSION_BYTES) {
+    [stem, extension] = [name, ""];
+  }
+  return fit(stem, ` (${n})${extension}`);
 }
 
 /**

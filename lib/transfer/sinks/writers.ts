@@ -10,6 +10,7 @@
  */
 
 import type { FileMeta, FileWriter, Sink, SinkKind } from "../sink.ts";
+import { safeFileName } from "./names.ts";
 
 /**
  * Bytes gathered into one write to a file or one message to the service
@@ -193,10 +194,14 @@ export class WriterSink implements Sink {
 
   async open(meta: FileMeta): Promise<FileWriter> {
     if (this.#done) {
-      throw new Error(`Cannot open "${meta.name}": the sink is done`);
+      throw new Error(
+        `Cannot open "${safeFileName(meta.name)}": the sink is done`,
+      );
     }
     if (this.#writer !== null) {
-      throw new Error(`Cannot open "${meta.name}": a file is still open`);
+      throw new Error(
+        `Cannot open "${safeFileName(meta.name)}": a file is still open`,
+      );
     }
     const writer = await this.#openWriter(meta);
     const wrapped: FileWriter = {
@@ -236,7 +241,9 @@ export function onlyOnce(what: string): (meta: FileMeta) => void {
   let used = false;
   return (meta) => {
     if (used) {
-      throw new Error(`Cannot open "${meta.name}": ${what} holds one file`);
+      throw new Error(
+        `Cannot open "${safeFileName(meta.name)}": ${what} holds one file`,
+      );
     }
     used = true;
   };

@@ -8,7 +8,7 @@
 
 import type { FileMeta, FileWriter, Sink } from "../sink.ts";
 import { zipSize, ZipWriter } from "../zip.ts";
-import { uniqueNames } from "./names.ts";
+import { safeFileName, uniqueNames } from "./names.ts";
 
 /** The name of the zip that several files become. */
 export const ZIP_NAME = "beam-files.zip";
@@ -63,7 +63,9 @@ class ZipSink implements Sink {
 
   async open(meta: FileMeta): Promise<FileWriter> {
     if (this.#state !== "open") {
-      throw new Error(`Cannot open "${meta.name}": the zip is ${this.#state}`);
+      throw new Error(
+        `Cannot open "${safeFileName(meta.name)}": the zip is ${this.#state}`,
+      );
     }
     const index = this.#next;
     const expected = this.#files[index];
@@ -72,9 +74,9 @@ class ZipSink implements Sink {
       expected.size !== meta.size
     ) {
       throw new RangeError(
-        `Cannot open "${meta.name}": the zip expected ${
+        `Cannot open "${safeFileName(meta.name)}": the zip expected ${
           expected
-            ? `"${expected.name}" (${expected.size} bytes)`
+            ? `"${safeFileName(expected.name)}" (${expected.size} bytes)`
             : "no more files"
         }`,
       );

@@ -27,7 +27,7 @@ Deno.test("zipSink() streams several files as one zip of the announced size", as
   assert.equal(saved.length, 1);
   const [name, blob] = saved[0];
   assert.equal(name, ZIP_NAME);
-  assert.equal(blob.type, "application/zip");
+  assert.equal(blob.type, "application/octet-stream");
   const names = [
     "notes.txt",
     "empty.txt",
@@ -43,6 +43,33 @@ Deno.test("zipSink() streams several files as one zip of the announced size", as
   assert.deepEqual(Object.keys(view.files), names);
   assert.equal(view.files["notes (1).txt"], "two");
   assert.equal(view.files["empty.txt"], "");
+});
+
+Deno.test("zipSink() names its entries with sanitized, distinct names", async () => {
+  const files: [FileMeta, Uint8Array][] = [
+    [meta("../../.bashrc", 1), encoder.encode("1")],
+    [meta("invoice\u202etxt.exe", 1), encoder.encode("2")],
+    [meta("NUL.txt", 1), encoder.encode("3")],
+    [meta("a\u200b.txt", 1), encoder.encode("4")],
+    [meta("a.txt", 1), encoder.encode("5")],
+    [meta("x".repeat(300) + ".txt", 1), encoder.encode("6")],
+  ];
+  const saved: Blob[] = [];
+  const sink = zipSink(
+    files.map(([m]) => m),
+    memorySink({ save: (blob) => void saved.push(blob) }),
+  );
+  await writeAll(sink, files);
+  const view = await pythonZip(new Uint8Array(await saved[0].arrayBuffer()));
+  assert.equal(view.bad, null);
+  assert.deepEqual(Object.entries(view.files), [
+    ["_.._.bashrc", "1"],
+    ["invoice_txt.exe", "2"],
+    ["_NUL.txt", "3"],
+    ["a.txt", "4"],
+    ["a (1).txt", "5"],
+    ["x".repeat(251) + ".txt", "6"],
+  ]);
 });
 
 Deno.test("zipSink() opens the inner sink with the zip's exact size", async () => {
