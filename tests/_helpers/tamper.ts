@@ -9,8 +9,15 @@
 
 import { startServer, type TestServer } from "./server.ts";
 
-/** Rewrites one frame; `"down"` is server to browser. Return it unchanged to pass. */
-export type Rewrite = (direction: "up" | "down", text: string) => string;
+/**
+ * Rewrites one frame; `"down"` is server to browser. Return it unchanged to
+ * pass. It may take its time (a promise): frames on one socket still go in
+ * order.
+ */
+export type Rewrite = (
+  direction: "up" | "down",
+  text: string,
+) => string | Promise<string>;
 
 /** The relay and the real server behind it. */
 export interface TamperingServer {
@@ -46,15 +53,24 @@ export async function startTamperingServer(
       upstream.onopen = () => {
         for (const text of early.splice(0)) upstream.send(text);
       };
+      // One chain per direction keeps each socket's frames in order while
+      // a rewrite waits (on WebCrypto, say).
+      let up = Promise.resolve();
+      let down = Promise.resolve();
       browser.onmessage = (event) => {
-        const text = rewrite("up", String(event.data));
-        if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
-        else early.push(text);
+        const data = String(event.data);
+        up = up.then(async () => {
+          const text = await rewrite("up", data);
+          if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
+          else early.push(text);
+        });
       };
       upstream.onmessage = (event) => {
-        if (browser.readyState === WebSocket.OPEN) {
-          browser.send(rewrite("down", String(event.data)));
-        }
+        const data = String(event.data);
+        down = down.then(async () => {
+          const text = await rewrite("down", data);
+          if (browser.readyState === WebSocket.OPEN) browser.send(text);
+        });
       };
       const closeBoth = () => {
         for (const s of [browser, upstream]) {
@@ -84,6 +100,30 @@ export function breakFingerprint(sdp: string): string {
     /(a=fingerprint:\S+ )([0-9A-Fa-f])/g,
     (_, head, digit) => head + (digit === "A" ? "B" : "A"),
   );
+}
+
+/**
+ * A fingerprint line for another certificate, in each form that a regex over
+ * `a=fingerprint:<alg> <hex>` lines (the MAC's input before issue #12)
+ * skipped but some browser's SDP parser may take, with the line break that
+ * comes before it.
+ */
+export const FINGERPRINT_INJECTIONS: readonly [string, string][] = (() => {
+  const evil =
+    "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+  return [
+    ["a bare \\r line break", `\ra=fingerprint:sha-256 ${evil}`],
+    ["a bare \\n line break", `\na=fingerprint:sha-256 ${evil}`],
+    ["a=FINGERPRINT: in capitals", `\r\na=FINGERPRINT:sha-256 ${evil}`],
+    ["a tab after the colon", `\r\na=fingerprint:\tsha-256 ${evil}`],
+    ["two spaces after the colon", `\r\na=fingerprint:  sha-256 ${evil}`],
+  ];
+})();
+
+/** Adds `text` to an SDP just after its first line (`v=0`). */
+export function afterFirstLine(sdp: string, text: string): string {
+  const end = sdp.indexOf("\r\n");
+  return end < 0 ? sdp + text : sdp.slice(0, end) + text + sdp.slice(end);
 }
 
 /** Applies `change` to the payload of frames of `event`, leaving others alone. */
