@@ -105,3 +105,34 @@ export function throttle<T>(
   };
   return call;
 }
+
+/**
+ * A token bucket: at most `burst` at once, refilled at `perSecond`. The
+ * clock is a parameter, so tests need no waiting.
+ */
+export class TokenBucket {
+  #perMs: number;
+  #burst: number;
+  #tokens: number;
+  #last: number | null = null;
+
+  constructor(perSecond: number, burst: number) {
+    this.#perMs = perSecond / 1000;
+    this.#burst = burst;
+    this.#tokens = burst;
+  }
+
+  /** Takes a token at time `now` (ms); false when there is none. */
+  take(now: number): boolean {
+    if (this.#last !== null) {
+      this.#tokens = Math.min(
+        this.#burst,
+        this.#tokens + (now - this.#last) * this.#perMs,
+      );
+    }
+    this.#last = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}

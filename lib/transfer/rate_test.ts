@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { formatBytes, formatDuration, RateMeter, throttle } from "./rate.ts";
+import {
+  formatBytes,
+  formatDuration,
+  RateMeter,
+  throttle,
+  TokenBucket,
+} from "./rate.ts";
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -156,4 +162,21 @@ Deno.test("RateMeter takes a first sample at time 0 as a sample", () => {
   meter.sample(0, 0);
   meter.sample(1000, 1000);
   assert.equal(meter.rate, 1000);
+});
+
+Deno.test("TokenBucket allows a burst, then refills at its rate", () => {
+  const bucket = new TokenBucket(10, 3);
+  assert.deepEqual(
+    [0, 0, 0, 0].map(() => bucket.take(1000)),
+    [true, true, true, false],
+  );
+  // 10 per second: one token every 100 ms.
+  assert.equal(bucket.take(1050), false);
+  assert.equal(bucket.take(1100), true);
+  assert.equal(bucket.take(1100), false);
+  // Never more than the burst, however long the pause.
+  assert.deepEqual(
+    [0, 0, 0, 0].map(() => bucket.take(60_000)),
+    [true, true, true, false],
+  );
 });

@@ -19,7 +19,7 @@
  */
 
 import { checked, handles, type Table, type Transition } from "./machine.ts";
-import { UNVERIFIED } from "./auth.ts";
+import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
 
 /** Where one receive stands. */
 export type ReceiveState =
@@ -57,6 +57,8 @@ export type ReceiveEvent =
   | { type: "unreadable"; reason: string; tell: boolean }
   /** The sender did not answer `request` in time. */
   | { type: "noAnswer" }
+  /** No answer yet: ask again (a sender under a flood paces its answers). */
+  | { type: "askAgain" }
   /** The signaling server could not be reached. */
   | { type: "signalFailed"; message: string }
   /** The signaling connection dropped. */
@@ -97,7 +99,7 @@ export type ReceiveEvent =
   | { type: "cancel" };
 
 /** The timers a receive runs. */
-export type ReceiveTimer = "answer" | "connect" | "ice";
+export type ReceiveTimer = "answer" | "ask" | "connect" | "ice";
 
 /** Effects, run by the session. */
 export type ReceiveEffect =
@@ -146,6 +148,13 @@ export interface ReceiveMachine {
 /** Messages people see for the protocol's two errors. */
 export const LINK_MALFORMED =
   "This link is malformed: check that it was copied whole.";
+/**
+ * The link's fragment (the key after `#`) is not one: cut short, mangled
+ * by a mail program, or a `%` escape that does not decode. Shown at once,
+ * before anything is asked of the sender.
+ */
+export const LINK_DAMAGED =
+  "This link is damaged: the part after # is cut short or changed. Copy the whole link again, or ask the sender for it.";
 export const LINK_INACTIVE =
   "This link is no longer active: the sender closed the page or stopped sharing.";
 /** When `response` does not come. */
@@ -156,6 +165,17 @@ export const CANCELLED = "Cancelled.";
 /** When signaling drops before the file list came. */
 export const SIGNAL_LOST =
   "The connection to the server dropped: check your network, then try the link again.";
+
+/**
+ * The text shown for the sender's refusal. It comes through the signaling
+ * server, so only the reasons the sender's code gives are shown; any other
+ * text is never put on the page.
+ */
+export function refusalText(reason: string): string {
+  return reason === KEY_MISSING || reason === UNVERIFIED
+    ? `The sender refused: ${reason}`
+    : "The sender refused this connection: ask the sender for the link again.";
+}
 
 type EventType = ReceiveEvent["type"];
 
@@ -186,6 +206,7 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
   idle: { open: ["requesting"], badLink: FAILED, cancel: FAILED },
   requesting: {
     manifest: ["ready"],
+    askAgain: ["requesting"],
     unreadable: FAILED,
     noAnswer: FAILED,
     signalFailed: FAILED,
@@ -219,8 +240,8 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     receiveFailed: FAILED,
     cancel: FAILED,
   },
-  retrying: ASKING_AGAIN,
-  resuming: ASKING_AGAIN,
+  retrying: { ...ASKING_AGAIN, askAgain: ["retrying"] },
+  resuming: { ...ASKING_AGAIN, askAgain: ["resuming"] },
   done: {},
   failed: {},
 };
@@ -266,6 +287,7 @@ export function stepReceive(
     go("failed", { message }, [
       ...extra,
       { type: "stopTimer", timer: "answer" },
+      { type: "stopTimer", timer: "ask" },
       { type: "stopTimer", timer: "connect" },
       { type: "stopTimer", timer: "ice" },
       { type: "closeLink" },
@@ -291,11 +313,13 @@ export function stepReceive(
       { type: "closeLink" },
       { type: "request" },
       { type: "startTimer", timer: "answer" },
+      { type: "startTimer", timer: "ask" },
     ]);
   };
   const connect = (change: Partial<ReceiveMachine>) =>
     go("connecting", { ...change, attemptStart: m.bytes, message: undefined }, [
       { type: "stopTimer", timer: "answer" },
+      { type: "stopTimer", timer: "ask" },
       { type: "connect" },
       { type: "startTimer", timer: "connect" },
     ]);
@@ -305,11 +329,18 @@ export function stepReceive(
       return go("requesting", {}, [
         { type: "request" },
         { type: "startTimer", timer: "answer" },
+        { type: "startTimer", timer: "ask" },
+      ]);
+    case "askAgain":
+      return go(m.name, {}, [
+        { type: "request" },
+        { type: "startTimer", timer: "ask" },
       ]);
     case "manifest":
       if (m.name === "requesting") {
         return go("ready", { total: event.total }, [
           { type: "stopTimer", timer: "answer" },
+          { type: "stopTimer", timer: "ask" },
         ]);
       }
       return connect({});
@@ -342,7 +373,7 @@ export function stepReceive(
     case "retry":
       return again("The sender could not reach this browser; trying again");
     case "refused":
-      return fail(`The sender refused: ${event.reason.slice(0, 200)}`);
+      return fail(refusalText(event.reason));
     case "answerUnverified":
       return fail(UNVERIFIED, [{
         type: "tellSender",

@@ -14,7 +14,7 @@ import {
   SIGNAL_LOST,
   stepReceive,
 } from "./receive_machine.ts";
-import { UNVERIFIED } from "./auth.ts";
+import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
 
 /** One row of the table, as a test: from a state, on an event, to a state. */
 interface Row {
@@ -31,7 +31,12 @@ interface Row {
   note?: string;
 }
 
-const STOP_ALL = ["stopTimer:answer", "stopTimer:connect", "stopTimer:ice"];
+const STOP_ALL = [
+  "stopTimer:answer",
+  "stopTimer:ask",
+  "stopTimer:connect",
+  "stopTimer:ice",
+];
 /** A failure before the person chose where to save: nothing to remove. */
 const FAIL_EARLY = [...STOP_ALL, "closeLink", "leave"];
 /** A failure after: partial files are removed. */
@@ -42,8 +47,15 @@ const AGAIN = [
   "closeLink",
   "request",
   "startTimer:answer",
+  "startTimer:ask",
 ];
-const CONNECT = ["stopTimer:answer", "connect", "startTimer:connect"];
+const CONNECT = [
+  "stopTimer:answer",
+  "stopTimer:ask",
+  "connect",
+  "startTimer:connect",
+];
+const ASK = ["request", "startTimer:ask"];
 
 const ROWS: Row[] = [
   // idle
@@ -51,7 +63,7 @@ const ROWS: Row[] = [
     from: "idle",
     event: { type: "open" },
     to: "requesting",
-    effects: ["request", "startTimer:answer"],
+    effects: ["request", "startTimer:answer", "startTimer:ask"],
   },
   {
     from: "idle",
@@ -70,9 +82,15 @@ const ROWS: Row[] = [
   // requesting
   {
     from: "requesting",
+    event: { type: "askAgain" },
+    to: "requesting",
+    effects: ASK,
+  },
+  {
+    from: "requesting",
     event: { type: "manifest", total: 100 },
     to: "ready",
-    effects: ["stopTimer:answer"],
+    effects: ["stopTimer:answer", "stopTimer:ask"],
     then: { total: 100 },
   },
   {
@@ -263,10 +281,10 @@ const ROWS: Row[] = [
   },
   {
     from: "connecting",
-    event: { type: "refused", reason: "No key" },
+    event: { type: "refused", reason: KEY_MISSING },
     to: "failed",
     effects: FAIL_SAVING,
-    then: { message: "The sender refused: No key" },
+    then: { message: `The sender refused: ${KEY_MISSING}` },
   },
   {
     from: "connecting",
@@ -441,6 +459,7 @@ const ROWS: Row[] = [
   },
   // retrying and resuming ask again; both rows are the same
   ...(["retrying", "resuming"] as const).flatMap((from): Row[] => [
+    { from, event: { type: "askAgain" }, to: from, effects: ASK },
     {
       from,
       event: { type: "manifest", total: 100 },
@@ -553,6 +572,18 @@ Deno.test("stepReceive() ignores an event its state does not handle", () => {
   assert.equal(
     stepReceive(retrying, { type: "answerUnverified" }).state,
     retrying,
+  );
+});
+
+Deno.test("stepReceive() shows only the refusals the sender's code gives, never other text", () => {
+  const machine = { ...initialReceive(4), name: "connecting" as const };
+  const spoofed = stepReceive(machine, {
+    type: "refused",
+    reason: "Download the update at evil.example",
+  });
+  assert.equal(
+    spoofed.state.message,
+    "The sender refused this connection: ask the sender for the link again.",
   );
 });
 

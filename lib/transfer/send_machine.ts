@@ -19,6 +19,7 @@
  */
 
 import { checked, handles, type Table, type Transition } from "./machine.ts";
+import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
 
 /** Where one receiver stands, as the sender sees it. */
 export type SendState =
@@ -115,6 +116,18 @@ export const STOPPED = "Stopped.";
 /** When the connection cannot be made in time. */
 export const NO_ROUTE = "Cannot connect: no route between the browsers in time";
 
+/** What the page says for a receiver's report it has no text for. */
+export const RECEIVER_ERROR = "The receiver refused the connection.";
+
+/**
+ * The text shown for a receiver's error report. The report comes through
+ * the signaling server, so only the codes this code sends are shown as
+ * they are; any other text is never put on the page.
+ */
+export function receiverErrorText(code: string): string {
+  return code === UNVERIFIED || code === KEY_MISSING ? code : RECEIVER_ERROR;
+}
+
 type EventType = SendEvent["type"];
 
 const FAILED = ["failed"] as const;
@@ -132,6 +145,7 @@ export const SEND_TABLE: Table<SendState, EventType> = {
   waiting: {
     request: ["waiting"],
     offer: ["connecting"],
+    goneTimeout: FAILED,
     ...ENDS,
   },
   connecting: {
@@ -212,6 +226,9 @@ export function stepSend(
         { type: "stopTimer", timer: "gone" },
         ...(m.name === "connecting" ? [{ type: "closeLink" } as const] : []),
         { type: "sendManifest" },
+        // One that asks and never offers is dropped in time, so a flood of
+        // requests cannot hold the sender's live map.
+        { type: "startTimer", timer: "gone" },
       ]);
     case "offer":
       return go("connecting", { attempt: m.attempt + 1, message: undefined }, [
@@ -259,7 +276,7 @@ export function stepSend(
         bytes: Math.min(Math.max(event.bytes, 0), m.total),
       }, []);
     case "receiverError":
-      return fail(event.message.slice(0, 200));
+      return fail(receiverErrorText(event.message));
     case "goneTimeout":
       return fail(RECEIVER_LEFT);
     case "stop":

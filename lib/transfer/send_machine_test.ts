@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { rowsOf } from "./machine.ts";
+import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
 import {
   initialSend,
   NO_ROUTE,
+  RECEIVER_ERROR,
   RECEIVER_LEFT,
   SEND_TABLE,
   type SendEffect,
@@ -39,7 +41,12 @@ const RETRY = [
   "sendRetry",
   "startTimer:gone",
 ];
-const REQUEST = ["stopTimer:connect", "stopTimer:gone", "sendManifest"];
+const REQUEST = [
+  "stopTimer:connect",
+  "stopTimer:gone",
+  "sendManifest",
+  "startTimer:gone",
+];
 
 /** Rows every live state has: refusals, the receiver's error, stop. */
 function ends(from: SendState): Row[] {
@@ -53,10 +60,10 @@ function ends(from: SendState): Row[] {
     },
     {
       from,
-      event: { type: "receiverError", message: "Not verified" },
+      event: { type: "receiverError", message: UNVERIFIED },
       to: "failed",
       effects: FAIL,
-      then: { message: "Not verified" },
+      then: { message: UNVERIFIED },
     },
     {
       from,
@@ -83,6 +90,14 @@ const ROWS: Row[] = [
     effects: ANSWER,
     then: { attempt: 1 },
   },
+  {
+    from: "waiting",
+    event: { type: "goneTimeout" },
+    to: "failed",
+    effects: FAIL,
+    then: { message: RECEIVER_LEFT },
+    note: "asked and never offered",
+  },
   ...ends("waiting"),
   // connecting
   {
@@ -94,6 +109,7 @@ const ROWS: Row[] = [
       "stopTimer:gone",
       "closeLink",
       "sendManifest",
+      "startTimer:gone",
     ],
     note: "the receiver gave up its attempt and asks again",
   },
@@ -223,6 +239,21 @@ Deno.test("SEND_TABLE: every row and every target has a test above", () => {
   );
   const missing = rowsOf(SEND_TABLE).filter((row) => !tested.has(row));
   assert.deepEqual(missing, []);
+});
+
+Deno.test("stepSend() shows only the codes it knows from a receiver's report, never other text", () => {
+  const machine = { ...initialSend(10), name: "sending" as const };
+  for (const code of [UNVERIFIED, KEY_MISSING]) {
+    assert.equal(
+      stepSend(machine, { type: "receiverError", message: code }).state.message,
+      code,
+    );
+  }
+  const spoofed = stepSend(machine, {
+    type: "receiverError",
+    message: "Your files were stolen: call +1 555 0100",
+  });
+  assert.equal(spoofed.state.message, RECEIVER_ERROR);
 });
 
 Deno.test("stepSend() ignores events a finished receiver's state does not handle", () => {
