@@ -9,6 +9,7 @@
 
 import { islands, routes } from "./beam.gen.ts";
 import { createApp } from "./lib/http/app.ts";
+import { serveFront } from "./lib/http/front.ts";
 import { deployWarning, loadConfig, processEnv } from "./lib/http/config.ts";
 import { redactUrl, RedisBus } from "./lib/signal/redis_bus.ts";
 
@@ -37,14 +38,25 @@ if (config.redisUrl !== undefined) {
 }
 
 const app = await createApp({ config, routes, islands, root, bus });
-const server = Deno.serve({
-  port: config.port,
-  hostname: config.hostname,
-  onListen({ hostname, port }) {
-    const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
-    console.log(`Beam is listening on http://${shown}:${port}/`);
-  },
-}, app.handler);
+const onListen = ({ hostname, port }: Deno.NetAddr) => {
+  const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
+  console.log(`Beam is listening on http://${shown}:${port}/`);
+};
+// `raw`: signaling WebSockets are Beam's own, on a TCP listener in front of
+// Deno.serve, so a frame past the cap is refused at its header instead of
+// being assembled first (lib/http/front.ts).
+const server = config.signalTransport === "raw"
+  ? serveFront({
+    hostname: config.hostname,
+    port: config.port,
+    signal: app.state.signal,
+    handler: app.handler,
+    onListen,
+  })
+  : Deno.serve(
+    { port: config.port, hostname: config.hostname, onListen },
+    app.handler,
+  );
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {

@@ -43,6 +43,13 @@ export interface Config {
    * ranges), or `undefined` when none is.
    */
   trustProxy: ((address: string) => boolean) | undefined;
+  /**
+   * How signaling WebSockets are served: `native` (`Deno.upgradeWebSocket`,
+   * which assembles a whole frame before the cap is checked) or `raw` (a
+   * TCP listener of our own in front of `Deno.serve` that refuses a frame
+   * past the cap at its header; needs `Deno.listen`, so not on Deno Deploy).
+   */
+  signalTransport: "native" | "raw";
 }
 
 /**
@@ -140,7 +147,19 @@ export function loadConfig(
     dev: env.BEAM_DEV === "1",
     redisUrl: readRedisUrl(env),
     trustProxy: readTrustProxy(env),
+    signalTransport: readSignalTransport(env),
   };
+}
+
+function readSignalTransport(
+  env: Record<string, string | undefined>,
+): "native" | "raw" {
+  const text = env.SIGNAL_TRANSPORT;
+  if (text === undefined || text === "" || text === "native") return "native";
+  if (text === "raw") return "raw";
+  throw new TypeError(
+    `Cannot read SIGNAL_TRANSPORT: "${text}" is not native or raw`,
+  );
 }
 
 /**

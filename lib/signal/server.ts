@@ -90,6 +90,22 @@ export interface SignalServerOptions {
   trustProxy?: (address: string) => boolean;
 }
 
+/**
+ * What the server needs of a WebSocket: the runtime's (`Deno.upgradeWebSocket`)
+ * or raw_socket.ts's, which refuses an oversized frame at its header and
+ * says so with a `toobig` event, for the server to close it in its turn.
+ */
+export interface SignalSocket extends EventTarget {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** Bytes queued for sending and not yet written out. */
+  readonly bufferedAmount: number;
+  /** Sends one text frame. */
+  send(text: string): void;
+  /** Closes with a code and a short reason. */
+  close(code?: number, reason?: string): void;
+}
+
 /** Who asks for an upgrade, as `Deno.serve` tells it. */
 export interface ClientInfo {
   remoteAddr?: { hostname?: string } | Deno.Addr;
@@ -130,7 +146,7 @@ const PAIRED_BACK: Record<string, string> = {
 /** One connection: its socket, id, rate bucket and pairs. */
 class Peer implements PeerSocket {
   id = "";
-  readonly socket: WebSocket;
+  readonly socket: SignalSocket;
   readonly address: string;
   tokens: number;
   stamp: number;
@@ -148,7 +164,7 @@ class Peer implements PeerSocket {
   /** How many answers wait in `queue`. */
   queued = 0;
 
-  constructor(socket: WebSocket, address: string, burst: number) {
+  constructor(socket: SignalSocket, address: string, burst: number) {
     this.socket = socket;
     this.address = address;
     this.tokens = burst;
@@ -245,7 +261,7 @@ export function forwardedAddress(
 export class SignalServer {
   #peers = new PeerMap<Peer>();
   /** Every socket accepted and not yet closed, with its peer. */
-  #sockets = new Map<WebSocket, Peer>();
+  #sockets = new Map<SignalSocket, Peer>();
   #perAddress = new Map<string, number>();
   /** Peers over `maxBufferedBytes`, to be looked at again next turn. */
   #checking = new Set<Peer>();
@@ -291,15 +307,31 @@ export class SignalServer {
    * past a connection cap, each with a one-line reason.
    */
   handle(request: Request, info?: ClientInfo): Response {
+    const address = this.admit(request, clientAddress(info));
+    if (address instanceof Response) return address;
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(request, {
+        idleTimeout: this.#heartbeatSeconds,
+      });
+    } catch {
+      // Not a whole handshake (no key, no `Connection: Upgrade`): it is not
+      // an upgrade, so a 426, not a 500.
+      return notUpgrade();
+    }
+    this.adopt(upgraded.socket, address);
+    return upgraded.response;
+  }
+
+  /**
+   * The checks of an upgrade before the handshake, for a transport that
+   * makes the handshake itself (raw_socket.ts): the refusal (`426`, `403`,
+   * `503`), or the bucket of the client's address to hand to
+   * {@linkcode adopt}. `socketAddress` is the TCP peer's address.
+   */
+  admit(request: Request, socketAddress: string): Response | string {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return refuse(
-        426,
-        "Upgrade Required: /api/signal speaks WebSocket only",
-        {
-          upgrade: "websocket",
-          connection: "Upgrade",
-        },
-      );
+      return notUpgrade();
     }
     const origin = request.headers.get("origin");
     if (origin !== null && !this.#originAllowed(origin, request)) {
@@ -315,7 +347,6 @@ export class SignalServer {
         { "retry-after": "10" },
       );
     }
-    const socketAddress = clientAddress(info);
     const address = addressBucket(
       this.#trustProxy === undefined ? socketAddress : forwardedAddress(
         socketAddress,
@@ -323,34 +354,34 @@ export class SignalServer {
         this.#trustProxy,
       ),
     );
-    const count = this.#perAddress.get(address) ?? 0;
-    if (count >= this.#maxPeersPerIp) {
+    if ((this.#perAddress.get(address) ?? 0) >= this.#maxPeersPerIp) {
       return refuse(
         503,
         `Service Unavailable: too many connections from your address (${this.#maxPeersPerIp})`,
         { "retry-after": "10" },
       );
     }
-    let upgraded;
-    try {
-      upgraded = Deno.upgradeWebSocket(request, {
-        idleTimeout: this.#heartbeatSeconds,
-      });
-    } catch {
-      // Not a whole handshake (no key, no `Connection: Upgrade`): it is not
-      // an upgrade, so a 426, not a 500.
-      return refuse(
-        426,
-        "Upgrade Required: /api/signal speaks WebSocket only",
-        {
-          upgrade: "websocket",
-          connection: "Upgrade",
-        },
-      );
-    }
-    this.#perAddress.set(address, count + 1);
-    this.#attach(new Peer(upgraded.socket, address, this.#burst));
-    return upgraded.response;
+    return address;
+  }
+
+  /**
+   * Takes a socket that {@linkcode admit} let in and that is upgraded (or
+   * about to be: its `open` event makes it a peer), counting it against its
+   * address until it closes.
+   */
+  adopt(socket: SignalSocket, address: string): void {
+    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    this.#attach(new Peer(socket, address, this.#burst));
+  }
+
+  /** The largest frame accepted, in bytes. */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  /** The heartbeat, in seconds: a socket silent this long is closed. */
+  get heartbeatSeconds(): number {
+    return this.#heartbeatSeconds;
   }
 
   /** Closes every socket, as when the server stops. */
@@ -379,17 +410,30 @@ export class SignalServer {
   #attach(peer: Peer): void {
     const socket = peer.socket;
     this.#sockets.set(socket, peer);
-    // The same three listeners for every socket, which find their peer by
+    // The same listeners for every socket, which find their peer by
     // its socket: a closure or an `on...` handler per socket would cost
     // memory for each of thousands of idle peers. No error listener: an
     // error is always followed by a close, which cleans up.
     socket.addEventListener("open", this.#onOpen, { once: true });
     socket.addEventListener("message", this.#onMessage);
     socket.addEventListener("close", this.#onClose);
+    // Only raw_socket.ts's sockets say this: a frame past the cap, refused
+    // at its header.
+    socket.addEventListener("toobig", this.#onTooBig);
   }
 
+  #onTooBig = (event: Event): void => {
+    const peer = this.#sockets.get(event.target as SignalSocket);
+    if (peer === undefined || peer.gone) return;
+    this.#drop(
+      peer,
+      CLOSE.tooBig,
+      `Cannot accept frame: larger than ${this.#maxFrameBytes} bytes`,
+    );
+  };
+
   #onOpen = (event: Event): void => {
-    const peer = this.#sockets.get(event.target as WebSocket);
+    const peer = this.#sockets.get(event.target as SignalSocket);
     if (peer === undefined) return;
     peer.id = this.#peers.add(peer);
     const joined = this.#bus.join(peer.id);
@@ -407,13 +451,13 @@ export class SignalServer {
     this.#deliver(peer, encodeFrame(EVENT.assign, peer.id));
   }
 
-  #onMessage = (event: MessageEvent): void => {
-    const peer = this.#sockets.get(event.target as WebSocket);
-    if (peer !== undefined) this.#receive(peer, event.data);
+  #onMessage = (event: Event): void => {
+    const peer = this.#sockets.get(event.target as SignalSocket);
+    if (peer !== undefined) this.#receive(peer, (event as MessageEvent).data);
   };
 
   #onClose = (event: Event): void => {
-    const socket = event.target as WebSocket;
+    const socket = event.target as SignalSocket;
     const peer = this.#sockets.get(socket);
     // A close can be reported twice (a close, then a broken pipe): the
     // first one took the socket out.
@@ -651,6 +695,13 @@ export class SignalServer {
     if (peer.queue === null) close();
     else peer.queue = peer.queue.then(close);
   }
+}
+
+function notUpgrade(): Response {
+  return refuse(426, "Upgrade Required: /api/signal speaks WebSocket only", {
+    upgrade: "websocket",
+    connection: "Upgrade",
+  });
 }
 
 function refuse(
