@@ -125,8 +125,16 @@ async function assigned(port: number, ms: number): Promise<boolean> {
   return false;
 }
 
-/** One attacker: upgrade, then one text frame of `bytes`, as fast as TCP takes it. */
-async function attack(port: number, bytes: number): Promise<string> {
+/**
+ * One attacker: upgrade, then one text frame of `bytes`, as fast as TCP
+ * takes it. Says how it ended: the close code seen (or `no close`), whether
+ * the whole frame was written (`write sent`) or the server stopped it, and
+ * how reading ended; or the HTTP status of a refused upgrade.
+ */
+export async function sendOversizedFrame(
+  port: number,
+  bytes: number,
+): Promise<string> {
   const conn = await Deno.connect({ hostname: HOST, port });
   const key = btoa(
     String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))),
@@ -226,7 +234,10 @@ async function measure(
     const before = status(process.pid).rssKiB;
     const started = performance.now();
     const ends = await Promise.all(
-      Array.from({ length: connections }, () => attack(port, bytes)),
+      Array.from(
+        { length: connections },
+        () => sendOversizedFrame(port, bytes),
+      ),
     );
     const seconds = (performance.now() - started) / 1000;
     await new Promise((resolve) => setTimeout(resolve, 2000));
