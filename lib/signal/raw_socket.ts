@@ -48,8 +48,12 @@ const CLOSE_WAIT_MS = 1_000;
  * connection cut at once.
  */
 const DRAIN_BYTES = 1024 * 1024;
-/** Bytes read from the connection at a time. */
-const READ_BYTES = 65_536;
+/**
+ * A socket's read buffer between frames: thousands of idle sockets each
+ * hold one, so it is small; it grows for a larger frame (never past the cap)
+ * and shrinks back once that frame is read.
+ */
+const READ_BYTES = 4_096;
 
 const encoder = new TextEncoder();
 
@@ -389,6 +393,9 @@ export class RawSocket extends EventTarget implements SignalSocket {
       if (at > 0) {
         buffer.copyWithin(0, at, filled);
         filled -= at;
+      }
+      if (buffer.length > READ_BYTES && filled <= READ_BYTES / 2) {
+        buffer = buffer.slice(0, READ_BYTES);
       }
       if (filled === buffer.length) {
         const grown = new Uint8Array(buffer.length * 2);
