@@ -90,20 +90,28 @@ export default function ReceivePanel(
   const warning = useSignal<Destination | null>(null);
   const saveNote = useSignal("");
   const session = useRef<ReceiveSession | null>(null);
+  /** The link's fragment, kept in memory once it left the address bar. */
+  const fragment = useRef("");
 
   useEffect(() => {
     const next = new ReceiveSession({
       signalUrl: signalUrl(location.origin),
       senderId,
       // The key lives in the fragment, which never reaches the server.
-      // A secret is base64url: nothing to decode. One that is not (a link
-      // cut short or mangled) is taken as missing, which the sender is told.
-      secret: location.hash.slice(1),
+      // It is base64url and a dot: nothing to decode. One that is not (a
+      // link cut short or mangled) is taken as missing, which the sender is
+      // told.
+      linkKey: location.hash.slice(1),
       iceServers,
       connectTimeoutMs,
       onStatus: (s) => status.value = s,
     });
     session.current = next;
+    // Read: now take the key out of the address bar and this history entry,
+    // where anyone who sees the screen or the history could copy it. The
+    // session keeps it in memory, and "Try again" keeps the fragment.
+    fragment.current = location.hash;
+    history.replaceState(null, "", location.pathname + location.search);
     next.open().then((o) => manifest.value = o, () => {});
     const unload = (event: BeforeUnloadEvent) => {
       if (UNDER_WAY.has(next.status.phase)) {
@@ -215,7 +223,16 @@ export default function ReceivePanel(
           <button
             type="button"
             class="secondary"
-            onClick={() => location.reload()}
+            onClick={() => {
+              // A reload reads the key from the address bar again, and
+              // takes it out again.
+              history.replaceState(
+                null,
+                "",
+                location.pathname + location.search + fragment.current,
+              );
+              location.reload();
+            }}
           >
             Try again
           </button>

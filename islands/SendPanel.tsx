@@ -63,7 +63,7 @@ export default function SendPanel(
     session.current = next;
     try {
       const id = await next.start();
-      link.value = shareLink(location.origin, id, secret);
+      link.value = shareLink(location.origin, id, next.linkKey);
       phase.value = "sharing";
     } catch (error) {
       phase.value = "error";

@@ -62,7 +62,7 @@ async function share(
   const link = await input.inputValue();
   assert.match(
     link,
-    /^http:\/\/127\.0\.0\.1:\d+\/r\/[A-Za-z0-9_-]{16}#[A-Za-z0-9_-]{22}$/,
+    /^http:\/\/127\.0\.0\.1:\d+\/r\/[A-Za-z0-9_-]{16}#[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/,
   );
   return { page, link };
 }
@@ -195,7 +195,9 @@ Deno.test(
     try {
       const page = await open(
         s,
-        `${s.server.url}/r/AAAAAAAAAAAAAAAA#AAAAAAAAAAAAAAAAAAAAAA`,
+        `${s.server.url}/r/AAAAAAAAAAAAAAAA#${"A".repeat(22)}.${
+          "A".repeat(22)
+        }`,
       );
       await page.waitForSelector(".phase-failed");
       assert.match(

@@ -17,9 +17,10 @@ import {
 } from "../signal/client.ts";
 import { type Link, type LinkFactory, rtcLinks } from "./rtc.ts";
 import { FileReceiver } from "./receiver.ts";
-import { isSecret } from "./secret.ts";
+import { parseLinkKey } from "./secret.ts";
 import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
-import { type Manifest, parseManifest } from "./wire.ts";
+import type { Manifest } from "./wire.ts";
+import { decodeManifest, ManifestAssembler, sealProgress } from "./manifest.ts";
 import type { Sink } from "./sink.ts";
 import { RateMeter, throttle } from "./rate.ts";
 import {
@@ -29,6 +30,7 @@ import {
   type ShareKeys,
   signSdp,
   unseal,
+  verifyPayload,
   verifySdp,
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
@@ -42,6 +44,7 @@ import {
   stepReceive,
 } from "./receive_machine.ts";
 import {
+  ASK_AGAIN_MS,
   CONNECT_GRACE_MS,
   CONNECT_TIMEOUT_MS,
   ICE_GRACE_MS,
@@ -85,8 +88,11 @@ export interface ReceiveSessionOptions {
   connectSignal?: SignalConnector;
   /** The sender's peer id, from the link. */
   senderId: string;
-  /** The share secret, from the link's fragment (`""` when cut off). */
-  secret: string;
+  /**
+   * The link's key: its fragment without `#` (`<secret>.<keyId>`, see
+   * secret.ts), `""` when cut off.
+   */
+  linkKey: string;
   /** ICE servers for the peer connection (with the default links). */
   iceServers?: RTCIceServer[];
   /** Makes peer connections (default: the browser's, with `iceServers`). */
@@ -120,7 +126,14 @@ export class ReceiveSession {
   #signal: SignalPort | null = null;
   #signalPending: Promise<SignalPort | null> | null = null;
   #keys: ShareKeys | null = null;
+  // The id of the sender's signing key, from the link: what it signs
+  // (the file list, each answer) must be signed by that key.
+  #keyId = "";
   #manifest: Manifest | null = null;
+  #pages = new ManifestAssembler();
+  // Reports are sealed one after another and sent in order: the last one
+  // (the whole share) must arrive last, and before signaling is left.
+  #reports: Promise<void> = Promise.resolve();
   #receiver: FileReceiver | null = null;
   #link: Link | null = null;
   #channel: DataChannelLike | null = null;
@@ -169,13 +182,13 @@ export class ReceiveSession {
       this.#driver.dispatch({ type: "badLink" });
       return opened;
     }
-    // A secret that is not one (cut short, mangled) opens nothing: the
-    // file list is then unreadable, as without a key, and the sender hears it.
-    if (isSecret(this.#options.secret)) {
-      this.#keys = await deriveKeys(
-        this.#options.secret,
-        this.#options.senderId,
-      );
+    // A key that is not one (cut short, mangled, an old link) opens
+    // nothing: the file list is then unreadable, as without a key, and the
+    // sender hears it.
+    const key = parseLinkKey(this.#options.linkKey);
+    if (key !== null) {
+      this.#keys = await deriveKeys(key.secret, this.#options.senderId);
+      this.#keyId = key.keyId;
     }
     this.#driver.dispatch({ type: "open" });
     return opened;
@@ -234,6 +247,8 @@ export class ReceiveSession {
             this.#driver.dispatch(
               effect.timer === "answer"
                 ? { type: "noAnswer" }
+                : effect.timer === "ask"
+                ? { type: "askAgain" }
                 : effect.timer === "connect"
                 ? { type: "connectTimeout" }
                 : { type: "iceLost" },
@@ -256,14 +271,23 @@ export class ReceiveSession {
         this.#receive();
         return;
       case "report":
-        this.#signal?.send(EVENT.progress, senderId, {
-          bytes: effect.bytes,
-          total: this.#driver.state.total,
-        });
+      case "tellSender": {
+        // Sealed (manifest.ts): the server learns neither the share's size
+        // nor the error, and cannot forge either.
+        const keys = this.#keys;
+        const signal = this.#signal;
+        if (keys === null || signal === null) return;
+        const report = effect.type === "report"
+          ? { bytes: effect.bytes }
+          : { error: effect.error };
+        this.#reports = this.#reports
+          .then(() => sealProgress(keys, senderId, signal.id, report))
+          .then((sealed) => signal.send(EVENT.progress, senderId, sealed))
+          // A report that cannot be sealed is only a report: the sender's
+          // row then lags, and the transfer is unaffected.
+          .catch(() => {});
         return;
-      case "tellSender":
-        this.#signal?.send(EVENT.progress, senderId, { error: effect.error });
-        return;
+      }
       case "sayNoKey":
         // Without the key nothing here can be read or signed. Say so to the
         // sender, which refuses and shows why.
@@ -292,6 +316,7 @@ export class ReceiveSession {
   #timeout(timer: ReceiveTimer): number {
     const o = this.#options;
     if (timer === "answer") return o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    if (timer === "ask") return ASK_AGAIN_MS;
     if (timer === "connect") {
       return (o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS) +
         (o.connectGraceMs ?? CONNECT_GRACE_MS);
@@ -339,7 +364,7 @@ export class ReceiveSession {
     this.#timers.stopAll();
     const signal = this.#signal;
     this.#signal = null;
-    signal?.close();
+    this.#reports.then(() => signal?.close());
   }
 
   #connect(): void {
@@ -350,7 +375,16 @@ export class ReceiveSession {
       this.#signal?.send(EVENT.candidate, senderId, candidate)
     );
     this.#link = link;
-    link.opened.then((channel) => {
+    link.opened.then(async (channel) => {
+      if (generation !== this.#generation) return;
+      // The browser may have taken more from the answer than was signed:
+      // the certificate it connected to must be the signed one.
+      try {
+        await link.verifyRemote();
+      } catch {
+        this.#dispatch(generation, { type: "answerUnverified" });
+        return;
+      }
       if (generation !== this.#generation) return;
       this.#channel = channel;
       link.onIce((health) =>
@@ -437,17 +471,35 @@ export class ReceiveSession {
     const signal = this.#signal;
     if (signal === null) return;
     const keys = this.#keys;
+    // Signed by the sender's own key first: any holder of the link can
+    // seal a list, only the sender can sign one.
     const opened = keys === null
       ? Promise.reject(new AuthError(KEY_MISSING))
-      : unseal(keys, signal.id, sealed);
-    opened.then(parseManifest).then((manifest) => {
+      : verifyPayload(
+        this.#keyId,
+        EVENT.response,
+        this.#options.senderId,
+        signal.id,
+        sealed,
+      ).then(
+        (payload) => unseal(keys, signal.id, payload),
+        (error: Error) => Promise.reject(new UnsignedError(error.message)),
+      );
+    // The list comes in pages (manifest.ts), read once all are in.
+    opened.then((page) => {
+      const pages = this.#pages.add(page);
+      return pages && decodeManifest(pages);
+    }).then((manifest) => {
+      if (manifest === null) return;
       this.#manifest ??= manifest;
       this.#driver.dispatch({ type: "manifest", total: sumOf(this.#manifest) });
     }, (error: Error) =>
       this.#driver.dispatch({
         type: "unreadable",
         reason: error.message,
-        tell: error instanceof AuthError,
+        // A list the sender did not sign did not come from the sender:
+        // there is nothing to tell it.
+        tell: error instanceof AuthError && !(error instanceof UnsignedError),
       }));
   }
 
@@ -466,7 +518,12 @@ export class ReceiveSession {
     const generation = this.#generation;
     if (link === null || signal === null || this.#keys === null) return;
     const sender = this.#options.senderId;
-    verifySdp(this.#keys, "answer", sender, signal.id, sdp, mac).then(
+    const keys = this.#keys;
+    // The MAC shows the answer is from a holder of the link, the signature
+    // that it is from the sender, not another receiver posing as it.
+    verifyPayload(this.#keyId, EVENT.answer, sender, signal.id, payload).then(
+      () => verifySdp(keys, "answer", sender, signal.id, sdp, mac),
+    ).then(
       () =>
         link.accept(sdp as string).catch(() =>
           this.#dispatch(generation, {
@@ -474,8 +531,8 @@ export class ReceiveSession {
             message: "The sender's connection details were unusable",
           })
         ),
-      // Someone between the browsers changed the answer: refuse, and tell
-      // the sender so both pages say it.
+      // Someone between the browsers changed the answer or made it up:
+      // refuse, and tell the sender so both pages say it.
       () => this.#dispatch(generation, { type: "answerUnverified" }),
     );
   }
@@ -502,6 +559,14 @@ export class ReceiveSession {
       this.#downloading?.reject(error);
       this.#opening = this.#downloading = null;
     }
+  }
+}
+
+/** The file list was not signed by the sender's key. */
+class UnsignedError extends AuthError {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnsignedError";
   }
 }
 

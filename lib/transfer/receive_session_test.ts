@@ -38,7 +38,7 @@ Deno.test("ReceiveSession fails with LINK_MALFORMED for a sender id that is not 
     connectSignal: new MemorySignal().connect,
     createLink: new MemoryLinks().factory(),
     senderId: "not an id",
-    secret: "x",
+    linkKey: "x",
   });
   await assert.rejects(r.open(), { message: LINK_MALFORMED });
   assert.equal(r.status.phase, "failed");
@@ -70,7 +70,7 @@ Deno.test("ReceiveSession gives up when the sender does not answer `request` in 
     connectSignal: signal.connect,
     createLink: new MemoryLinks().factory(),
     senderId: silent.id,
-    secret: "secret",
+    linkKey: "secret",
     requestTimeoutMs: 50,
   });
   await assert.rejects(r.open(), { message: NO_ANSWER });
@@ -82,7 +82,7 @@ Deno.test("ReceiveSession gives up when the sender does not answer `request` in 
 
 Deno.test("ReceiveSession without the key fails and tells the sender, which refuses", async () => {
   const share = await startShare(10);
-  const r = share.receiver({ secret: "" });
+  const r = share.receiver({ linkKey: "" });
   await assert.rejects(r.session.open(), { message: KEY_MISSING });
   const refusal = await share.signal.waitFor(
     (f) => f.event === EVENT.offer,
@@ -99,8 +99,15 @@ Deno.test("ReceiveSession without the key fails and tells the sender, which refu
 
 Deno.test("ReceiveSession takes a mangled secret as a missing key", async () => {
   const share = await startShare(10);
-  for (const secret of [share.secret.slice(0, 10), `${share.secret}%E0`]) {
-    const r = share.receiver({ secret });
+  for (
+    const linkKey of [
+      share.linkKey.slice(0, 10),
+      `${share.linkKey}%E0`,
+      // A link of the old format: the secret without the key's id.
+      share.secret,
+    ]
+  ) {
+    const r = share.receiver({ linkKey });
     await assert.rejects(r.session.open(), { message: KEY_MISSING });
   }
   share.sender.stop();
@@ -281,7 +288,7 @@ Deno.test("ReceiveSession.download() refuses to start before the file list is re
     connectSignal: new MemorySignal().connect,
     createLink: new MemoryLinks().factory(),
     senderId: "AAAAAAAAAAAAAAAA",
-    secret: "x",
+    linkKey: "x",
   });
   await assert.rejects(r.download(new MemoryFiles()), {
     message: "Cannot download: the file list is not ready",

@@ -1,6 +1,8 @@
 /**
- * The share secret: 128 random bits made in the sender's browser, carried in
- * the link's fragment (`#…`), which browsers never send to a server.
+ * The link's key, carried in its fragment (`#…`), which browsers never send
+ * to a server: the share secret (128 random bits made in the sender's
+ * browser) and the id of the sender's public signing key (auth.ts's
+ * `keyIdOf`), as `<secret>.<keyId>`, 45 characters.
  *
  * @module
  */
@@ -31,11 +33,33 @@ export function isSecret(text: string): boolean {
   return /^[A-Za-z0-9_-]{22}$/.test(text);
 }
 
-/** The share link for a sender id and secret. */
+/** What a link's fragment carries. */
+export interface LinkKey {
+  /** The share secret: keys derive from it. */
+  secret: string;
+  /** The id of the sender's public signing key. */
+  keyId: string;
+}
+
+/** A link's fragment for `key`. */
+export function formatLinkKey(key: LinkKey): string {
+  return `${key.secret}.${key.keyId}`;
+}
+
+/**
+ * Reads a link's fragment (without the `#`); `null` when it is not one (cut
+ * short, mangled, or of an older format), which is taken as a missing key.
+ */
+export function parseLinkKey(fragment: string): LinkKey | null {
+  const match = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})$/.exec(fragment);
+  return match === null ? null : { secret: match[1], keyId: match[2] };
+}
+
+/** The share link for a sender id and its link key. */
 export function shareLink(
   origin: string,
   senderId: string,
-  secret: string,
+  key: LinkKey,
 ): string {
-  return `${origin}/r/${senderId}#${secret}`;
+  return `${origin}/r/${senderId}#${formatLinkKey(key)}`;
 }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { isSecret, newSecret, shareLink } from "./secret.ts";
+import {
+  formatLinkKey,
+  isSecret,
+  newSecret,
+  parseLinkKey,
+  shareLink,
+} from "./secret.ts";
+import { newSenderKeys } from "./auth.ts";
 
 /** Decodes URL-safe base64 without padding. */
 function decode(text: string): Uint8Array {
@@ -58,20 +65,52 @@ Deno.test("isSecret() rejects other text", () => {
   assert.equal(isSecret("#" + newSecret().slice(1)), false);
 });
 
-Deno.test("shareLink() puts the id in the path and the secret in the fragment", () => {
-  const secret = newSecret();
-  const link = shareLink("https://beam.example", "AbCdEfGhIjKlMnOp", secret);
-  assert.equal(link, `https://beam.example/r/AbCdEfGhIjKlMnOp#${secret}`);
+Deno.test("shareLink() puts the id in the path and the link key in the fragment", async () => {
+  const key = { secret: newSecret(), keyId: (await newSenderKeys()).keyId };
+  const link = shareLink("https://beam.example", "AbCdEfGhIjKlMnOp", key);
+  assert.equal(
+    link,
+    `https://beam.example/r/AbCdEfGhIjKlMnOp#${key.secret}.${key.keyId}`,
+  );
   const url = new URL(link);
   assert.equal(url.origin, "https://beam.example");
   assert.equal(url.pathname, "/r/AbCdEfGhIjKlMnOp");
-  assert.equal(url.hash, `#${secret}`);
+  assert.equal(url.hash, `#${key.secret}.${key.keyId}`);
   assert.equal(url.search, "");
+  // 45 characters after #: nothing to escape, the page reads them as they are.
+  assert.equal(url.hash.length, 1 + 45);
+  assert.deepEqual(parseLinkKey(url.hash.slice(1)), key);
 });
 
 Deno.test("shareLink() keeps a port in the origin", () => {
+  const key = { secret: "S".repeat(22), keyId: "K".repeat(22) };
   assert.equal(
-    shareLink("http://127.0.0.1:8000", "id", "s"),
-    "http://127.0.0.1:8000/r/id#s",
+    shareLink("http://127.0.0.1:8000", "id", key),
+    `http://127.0.0.1:8000/r/id#${"S".repeat(22)}.${"K".repeat(22)}`,
   );
+});
+
+Deno.test("parseLinkKey() reads what formatLinkKey() writes, and nothing else", async () => {
+  const key = { secret: newSecret(), keyId: (await newSenderKeys()).keyId };
+  const fragment = formatLinkKey(key);
+  assert.deepEqual(parseLinkKey(fragment), key);
+  for (
+    const text of [
+      "",
+      key.secret, // A link of the old format: the secret alone.
+      `${key.secret}.`,
+      `.${key.keyId}`,
+      `${key.secret}${key.keyId}`,
+      `${key.secret}.${key.keyId.slice(1)}`,
+      `${key.secret.slice(1)}.${key.keyId}`,
+      `${fragment}x`,
+      `${fragment}%E0`,
+      `${fragment}\n`,
+      `${key.secret}:${key.keyId}`,
+      `${key.secret}.${key.keyId.slice(1)}=`,
+      fragment.slice(0, 30),
+    ]
+  ) {
+    assert.equal(parseLinkKey(text), null, JSON.stringify(text));
+  }
 });

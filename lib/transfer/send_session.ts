@@ -18,6 +18,7 @@ import {
   type SignalPort,
 } from "../signal/client.ts";
 import { type Link, type LinkFactory, rtcLinks } from "./rtc.ts";
+import type { LinkKey } from "./secret.ts";
 import {
   FileSender,
   metaOf,
@@ -25,14 +26,23 @@ import {
   type SourceFile,
 } from "./sender.ts";
 import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
-import { encodeControl, type Manifest } from "./wire.ts";
-import { RateMeter } from "./rate.ts";
+import { encodeControl } from "./wire.ts";
+import {
+  encodeManifest,
+  type ManifestPage,
+  openProgress,
+  sealManifest,
+} from "./manifest.ts";
+import { RateMeter, TokenBucket } from "./rate.ts";
 import {
   AuthError,
   deriveKeys,
   KEY_MISSING,
-  seal,
+  newSenderKeys,
+  type Sealed,
+  type SenderKeys,
   type ShareKeys,
+  signPayload,
   signSdp,
   UNVERIFIED,
   verifySdp,
@@ -48,11 +58,14 @@ import {
   stepSend,
 } from "./send_machine.ts";
 import {
+  ANSWER_BURST,
+  ANSWERS_PER_SECOND,
   CHUNK_BYTES,
   CONNECT_TIMEOUT_MS,
   FALLBACK_CHUNK_BYTES,
   FINISHED_ROWS,
   LINGER_MS,
+  MAX_WAITING,
   RECEIVER_GONE_MS,
 } from "./tuning.ts";
 
@@ -85,7 +98,7 @@ export interface SendSessionOptions {
   connectSignal?: SignalConnector;
   /** The files to share. */
   files: SourceFile[];
-  /** The share secret (the link's fragment); keys derive from it. */
+  /** The share secret (secret.ts's `newSecret`); keys derive from it. */
   secret: string;
   /** ICE servers (with the default links). */
   iceServers?: RTCIceServer[];
@@ -112,6 +125,8 @@ interface Live {
   // Bumped when a connection is given up: late events from it are dropped.
   generation: number;
   meter: RateMeter;
+  /** Whether it has a row: only once it offered. */
+  shown: boolean;
 }
 
 /** One share: serves its files to everyone who opens the link. */
@@ -120,12 +135,20 @@ export class SendSession {
   #createLink: LinkFactory;
   #signal: SignalPort | null = null;
   #keys: ShareKeys | null = null;
+  // Signs what this page sends, so that receivers (who all hold the
+  // secret) can tell the sender from one of them.
+  #signer: SenderKeys | null = null;
   #live = new Map<string, Live>();
   // Every receiver's row for the page, live or finished, in arrival order.
   #rows = new Map<string, ReceiverView>();
   #total: number;
   #stopped = false;
   #digests: ShareDigests | null = null;
+  // The file list, paged once per share, and sealed once per receiver for
+  // as long as it is served: a flood of requests costs no encryption each.
+  #pages: Promise<ManifestPage[]> | null = null;
+  #sealed = new WeakMap<Live, Promise<Sealed[]>>();
+  #answers = new TokenBucket(ANSWERS_PER_SECOND, ANSWER_BURST);
 
   constructor(options: SendSessionOptions) {
     this.#options = options;
@@ -139,9 +162,14 @@ export class SendSession {
     // Hash every file once now, while the link is being passed on, instead
     // of once per receiver while sending.
     this.#digests ??= new ShareDigests(this.#options.files);
+    // A list too long to send is refused now, with what to do, not when
+    // the first receiver asks.
+    this.#pages ??= encodeManifest({ files: this.#options.files.map(metaOf) });
+    await this.#pages;
     const url = this.#options.signalUrl;
     const connect = this.#options.connectSignal ??
       (() => SignalClient.connect(url!));
+    this.#signer ??= await newSenderKeys();
     const signal = await connect();
     this.#keys = await deriveKeys(this.#options.secret, signal.id);
     this.#signal = signal;
@@ -155,6 +183,14 @@ export class SendSession {
       );
     });
     return signal.id;
+  }
+
+  /** The link's key (secret.ts's `shareLink`), once started. */
+  get linkKey(): LinkKey {
+    if (this.#signer === null) {
+      throw new TypeError("Cannot make the link: the session has not started");
+    }
+    return { secret: this.#options.secret, keyId: this.#signer.keyId };
   }
 
   /** Whether a receiver is mid-transfer (warn before the page closes). */
@@ -210,11 +246,22 @@ export class SendSession {
     if (this.#stopped || !("from" in frame)) return;
     const from = frame.from;
     switch (frame.event) {
-      case EVENT.request:
-        (this.#live.get(from) ?? this.#serve(from)).driver.dispatch({
-          type: "request",
-        });
+      case EVENT.request: {
+        // Anyone who knows the sender's id can ask, without the key. So the
+        // answers are paced (each is a frame against this page's own rate
+        // limit at the server, which closes a page that floods), and at
+        // most MAX_WAITING receivers that asked but have not offered are
+        // held: past it the oldest is forgotten. A real receiver is not
+        // hurt by that: its offer carries the key and is served anyway.
+        if (!this.#answers.take(Date.now())) return;
+        let live = this.#live.get(from);
+        if (live === undefined) {
+          this.#forgetOldestWaiting();
+          live = this.#serve(from);
+        }
+        live.driver.dispatch({ type: "request" });
         return;
+      }
       case EVENT.offer:
         this.#onOffer(from, frame.payload);
         return;
@@ -227,21 +274,26 @@ export class SendSession {
         return;
       case EVENT.progress: {
         const live = this.#live.get(from);
-        const report = (frame.payload ?? {}) as {
-          bytes?: unknown;
-          error?: unknown;
-        };
-        if (live === undefined) return;
-        if (typeof report.error === "string") {
-          // The receiver refused this connection (say, an answer whose MAC
-          // failed): show its reason here too.
-          live.driver.dispatch({
-            type: "receiverError",
-            message: report.error,
-          });
-        } else if (typeof report.bytes === "number" && report.bytes >= 0) {
-          live.driver.dispatch({ type: "progress", bytes: report.bytes });
-        }
+        const signal = this.#signal;
+        if (live === undefined || signal === null) return;
+        // Sealed by the receiver for this pair (manifest.ts); one that does
+        // not open was not sent by this receiver, and is ignored.
+        openProgress(this.#keys!, signal.id, from, frame.payload).then(
+          (report) => {
+            // The receiver refused this connection (say, an answer whose
+            // MAC failed): show its reason here too (a fixed text, see
+            // receiverErrorText). Its byte counts are not used: the row
+            // shows what the receiver acknowledged over the data channel,
+            // which no one between the browsers can forge.
+            if ("error" in report && this.#live.get(from) === live) {
+              live.driver.dispatch({
+                type: "receiverError",
+                message: report.error,
+              });
+            }
+          },
+          () => {},
+        );
         return;
       }
     }
@@ -287,20 +339,52 @@ export class SendSession {
       channel: null,
       generation: 0,
       meter: new RateMeter(),
+      shown: false,
     };
     this.#live.set(id, live);
-    this.#show(id, live, live.driver.state);
     return live;
+  }
+
+  /** Makes room for one more receiver that only asked. */
+  #forgetOldestWaiting(): void {
+    const waiting = [...this.#live].filter(([, live]) =>
+      live.driver.state.name === "waiting" && !live.shown
+    );
+    if (waiting.length < MAX_WAITING) return;
+    // The map keeps arrival order: the first is the oldest.
+    const [id, live] = waiting[0];
+    live.timers.stopAll();
+    this.#live.delete(id);
   }
 
   #run(id: string, live: Live, effect: SendEffect): void {
     switch (effect.type) {
       case "sendManifest": {
-        const manifest: Manifest = { files: this.#options.files.map(metaOf) };
         // Only the link's holders can read the file list: the server
-        // relays ciphertext.
-        seal(this.#keys!, id, manifest).then(
-          (sealed) => this.#signal?.send(EVENT.response, id, sealed),
+        // relays ciphertext, padded, in pages under its frame cap.
+        let sealed = this.#sealed.get(live);
+        if (sealed === undefined) {
+          const keys = this.#keys!;
+          const signer = this.#signer!;
+          const me = this.#signal?.id ?? "";
+          // Signed too: every receiver can seal a list, only this page
+          // can sign one.
+          sealed = this.#pages!.then((pages) => sealManifest(keys, id, pages))
+            .then((pages) =>
+              Promise.all(
+                pages.map((page) =>
+                  signPayload(signer, EVENT.response, me, id, page)
+                ),
+              )
+            );
+          this.#sealed.set(live, sealed);
+        }
+        sealed.then(
+          (pages) => {
+            for (const page of pages) {
+              this.#signal?.send(EVENT.response, id, page);
+            }
+          },
           (error: Error) =>
             live.driver.dispatch({
               type: "sendFailed",
@@ -310,9 +394,14 @@ export class SendSession {
         return;
       }
       case "answer":
+        // A row appears once a receiver offers (its MAC checked), not when
+        // it merely asks: asking takes no key.
+        live.shown = true;
         this.#answer(id, live, effect.sdp);
         return;
       case "refuse":
+        // Refused rows are finished ones, kept to the last FINISHED_ROWS.
+        live.shown = true;
         this.#signal?.send(EVENT.answer, id, { refused: effect.reason });
         return;
       case "closeLink":
@@ -374,7 +463,18 @@ export class SendSession {
     );
     live.link = link;
     const current = () => live.generation === generation;
-    link.opened.then((channel) => {
+    link.opened.then(async (channel) => {
+      if (!current()) return;
+      // The browser may have taken more from the offer than was signed:
+      // the certificate it connected to must be the signed one.
+      try {
+        await link.verifyRemote();
+      } catch {
+        if (current()) {
+          live.driver.dispatch({ type: "offerRefused", reason: UNVERIFIED });
+        }
+        return;
+      }
       if (!current()) return;
       live.channel = channel;
       live.driver.dispatch({ type: "channelOpen" });
@@ -387,7 +487,16 @@ export class SendSession {
       const signal = this.#signal;
       if (signal === null || !current()) return;
       const mac = await signSdp(this.#keys!, "answer", signal.id, id, sdp);
-      if (current()) signal.send(EVENT.answer, id, { sdp, mac });
+      // The MAC says a holder of the link made it; the signature that
+      // this page did, and covers the exact SDP, the role and both ids.
+      const signed = await signPayload(
+        this.#signer!,
+        EVENT.answer,
+        signal.id,
+        id,
+        { sdp, mac },
+      );
+      if (current()) signal.send(EVENT.answer, id, signed);
     }).catch((error: Error) => {
       if (current()) {
         live.driver.dispatch({
@@ -404,10 +513,18 @@ export class SendSession {
     // The largest message the peer takes (Chromium: 256 KiB) moves the
     // most per unit of per-message work (tuning.ts).
     const maxMessage = live.link?.maxMessageSize || FALLBACK_CHUNK_BYTES;
+    const options = this.#options.sendOptions;
     const sender = new FileSender(channel, this.#options.files, {
       chunkSize: Math.min(CHUNK_BYTES, maxMessage),
       digest: (index) => this.#digests!.get(index),
-      ...this.#options.sendOptions,
+      ...options,
+      // What the receiver acknowledged as written, over the data channel.
+      onProgress: (bytes) => {
+        options?.onProgress?.(bytes);
+        if (live.generation === generation) {
+          live.driver.dispatch({ type: "progress", bytes });
+        }
+      },
     });
     sender.run().then(() => {
       if (live.generation === generation) {
@@ -424,6 +541,7 @@ export class SendSession {
   }
 
   #show(id: string, live: Live, machine: SendMachine): void {
+    if (!live.shown) return;
     live.meter.sample(machine.bytes, Date.now());
     const finished = machine.name === "done";
     this.#rows.set(id, {

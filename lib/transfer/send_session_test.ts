@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RECEIVER_LEFT, STOPPED } from "./send_session.ts";
 import { EVENT } from "../signal/protocol.ts";
-import { FINISHED_ROWS } from "./tuning.ts";
+import { ANSWER_BURST, FINISHED_ROWS, MAX_WAITING } from "./tuning.ts";
 import { startShare, until } from "../../tests/_helpers/sessions.ts";
 
 Deno.test("SendSession serves several receivers at once and forgets each when done", async () => {
@@ -75,15 +75,67 @@ Deno.test("SendSession shows 'The receiver left' when a broken receiver does not
 
 Deno.test("SendSession.stop() marks every unfinished receiver stopped", async () => {
   const share = await startShare(1024);
+  // A connection that never opens keeps the receiver connecting.
+  share.links.fates.push("stall");
   const r = share.receiver();
   await r.session.open();
+  const done = r.session.download(r.sink);
   const id = share.signal.relayed.find((f) => f.event === EVENT.request)!.from;
-  assert.equal(share.row(id)?.phase, "waiting");
+  await until(() => share.row(id)?.phase === "connecting", "connecting");
   share.sender.stop();
   assert.equal(share.row(id)?.phase, "failed");
   assert.equal(share.row(id)?.message, STOPPED);
   assert.equal(share.sender.liveCount, 0);
   r.session.close();
+  await done.catch(() => {});
+});
+
+Deno.test("SendSession answers a flood of requests at a pace, shows no row for them, and still serves a real receiver", async () => {
+  const share = await startShare(64 * 1024);
+  // 1,000 peers that know the sender's id (not the key) each ask once.
+  const flood = await Promise.all(
+    Array.from({ length: 1000 }, () => share.signal.connect()),
+  );
+  for (const peer of flood) peer.send(EVENT.request, share.senderId);
+  await until(
+    () =>
+      share.signal.relayed.filter((f) => f.event === EVENT.request).length ===
+        1000,
+    "the flood to arrive",
+  );
+  const answered = () =>
+    share.signal.relayed.filter((f) => f.event === EVENT.response).length;
+  await until(() => answered() >= ANSWER_BURST, "the first answers");
+  // At most the burst at once, far below the sender's own rate limit.
+  assert.ok(answered() <= ANSWER_BURST + 2, `${answered()} answers`);
+  assert.ok(share.sender.liveCount <= MAX_WAITING);
+  assert.deepEqual(share.rows.at(-1) ?? [], []);
+  // A real receiver, asking once the burst is spent, is still served.
+  const r = share.receiver();
+  await r.session.open();
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  for (const peer of flood) peer.close();
+  share.sender.stop();
+});
+
+Deno.test("SendSession shows what the receiver acknowledged on the data channel, not what signaling claims", async () => {
+  const share = await startShare(2 * 1024 * 1024);
+  // The server inflates every progress report, and writes its own error text.
+  share.signal.tamper = (frame) =>
+    frame.event === EVENT.progress && frame.to === share.senderId
+      ? { ...frame, payload: { bytes: 1e15, total: 1e15 } }
+      : frame;
+  const r = share.receiver();
+  await r.session.open();
+  await r.session.download(r.sink);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  const seen = share.rows.flat().map((row) => row.bytes);
+  assert.ok(
+    Math.max(...seen) <= share.bytes.byteLength,
+    `${Math.max(...seen)}`,
+  );
+  share.sender.stop();
 });
 
 Deno.test("SendSession keeps the rows of the last FINISHED_ROWS finished receivers only", async () => {

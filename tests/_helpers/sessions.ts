@@ -22,7 +22,7 @@ import {
   type ReceiveSessionOptions,
   type ReceiveStatus,
 } from "../../lib/transfer/receive_session.ts";
-import { newSecret } from "../../lib/transfer/secret.ts";
+import { formatLinkKey, newSecret } from "../../lib/transfer/secret.ts";
 import { pseudoRandomBytes } from "./bytes.ts";
 
 /** A running share in memory. */
@@ -32,6 +32,8 @@ export interface MemoryShare {
   sender: SendSession;
   senderId: string;
   secret: string;
+  /** The link's fragment, which receivers are given. */
+  linkKey: string;
   bytes: Uint8Array<ArrayBuffer>;
   /** Every list of rows the sender published, last one last. */
   rows: ReceiverView[][];
@@ -69,12 +71,14 @@ export async function startShare(
     ...options,
   });
   const senderId = await sender.start();
+  const linkKey = formatLinkKey(sender.linkKey);
   return {
     signal,
     links,
     sender,
     senderId,
     secret,
+    linkKey,
     bytes,
     rows,
     row: (id) => rows.at(-1)?.find((r) => r.id === id),
@@ -86,7 +90,7 @@ export async function startShare(
         connectSignal: signal.connect,
         createLink: links.factory(),
         senderId,
-        secret,
+        linkKey,
         onStatus: (status) => {
           statuses.push(status);
           if (phases.at(-1) !== status.phase) phases.push(status.phase);
