@@ -1,0 +1,203 @@
+/**
+ * What the pages do with the link's key beyond the transfer (issue #12,
+ * item 9): the receive page takes it out of the address bar and the
+ * history entry once it has read it, and still downloads with it; the
+ * send page never puts it into its own address, and copies the link from
+ * memory.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { startServer, type TestServer } from "./_helpers/server.ts";
+import {
+  collectPageErrors,
+  launchBrowser,
+  type TestBrowser,
+} from "./_helpers/browser.ts";
+import {
+  makeFile,
+  opfsSha256,
+  PICKER_STUB,
+  type SourceOnDisk,
+} from "./_helpers/transfer.ts";
+
+const browserTest = { sanitizeOps: false, sanitizeResources: false };
+
+/**
+ * Runs before any script of each page load: records the address and history
+ * length the page started with, and the text "Copy link" writes.
+ */
+const RECORDER = `
+  globalThis.__start = {
+    href: location.href,
+    hash: location.hash,
+    historyLength: history.length,
+  };
+  globalThis.__copied = [];
+  Object.defineProperty(navigator, "clipboard", {
+    value: { writeText: (text) => { globalThis.__copied.push(text); return Promise.resolve(); } },
+  });
+`;
+
+interface Started {
+  href: string;
+  hash: string;
+  historyLength: number;
+}
+
+interface Setup {
+  server: TestServer;
+  browser: TestBrowser;
+  dir: string;
+  close(): Promise<void>;
+}
+
+async function setup(): Promise<Setup> {
+  const server = await startServer();
+  const browser = await launchBrowser({ origin: server.url });
+  const dir = await Deno.makeTempDir({ prefix: "beam-pages-" });
+  return {
+    server,
+    browser,
+    dir,
+    async close() {
+      await browser.close();
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Opens the send page, chooses `file`, returns the page and the link. */
+async function share(
+  s: Setup,
+  file: SourceOnDisk,
+): Promise<{ page: Page; link: string }> {
+  const page = await s.browser.newPage();
+  await page.addInitScript(RECORDER);
+  await page.goto(s.server.url);
+  await page.waitForSelector("beam-island[data-hydrated]");
+  await page.setInputFiles("#file-input", file.path);
+  const input = page.locator("#share-link");
+  await input.waitFor();
+  const link = await input.inputValue();
+  assert.match(link, /\/r\/[^#]+#.{16,}$/);
+  return { page, link };
+}
+
+/** Opens `link` in a new page with the save pickers stubbed. */
+async function open(s: Setup, link: string): Promise<Page> {
+  const page = await s.browser.newPage();
+  await page.addInitScript(PICKER_STUB + RECORDER);
+  await page.goto(link);
+  await page.waitForSelector("beam-island[data-hydrated]");
+  return page;
+}
+
+/** Where `page` stands now, against where it started. */
+function addresses(page: Page) {
+  return page.evaluate(() => ({
+    start: (globalThis as unknown as { __start: Started }).__start,
+    href: location.href,
+    hash: location.hash,
+    historyLength: history.length,
+  }));
+}
+
+Deno.test(
+  "the receive page takes the key out of the address bar and history, and downloads with it",
+  browserTest,
+  async () => {
+    const s = await setup();
+    try {
+      const file = await makeFile(s.dir, "kept.bin", 1024 * 1024);
+      const { page: sender, link } = await share(s, file);
+      const fragment = link.slice(link.indexOf("#"));
+      const receiver = await open(s, link);
+      const errors = collectPageErrors(receiver);
+      const at = await addresses(receiver);
+      // The page was opened with the key...
+      assert.equal(at.start.href, link);
+      assert.equal(at.start.hash, fragment);
+      // ...which is gone from the address bar, and the history entry was
+      // replaced, not added to: no entry of this tab holds it.
+      assert.equal(at.hash, "");
+      assert.equal(at.href, link.slice(0, link.indexOf("#")));
+      assert.ok(!at.href.includes(fragment.slice(1)));
+      assert.equal(at.historyLength, at.start.historyLength);
+      // The key is still used from memory: the download works.
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .click();
+      await receiver.waitForSelector(".phase-done, .phase-failed", {
+        timeout: 60_000,
+      });
+      const status = await receiver.locator(".receive-panel [role=status]")
+        .innerText();
+      assert.match(status, /Saved/, `receiver says: ${status}`);
+      assert.deepEqual(await opfsSha256(receiver, "kept.bin"), {
+        size: file.size,
+        sha256: file.sha256,
+      });
+      assert.equal((await addresses(receiver)).hash, "");
+      assert.deepEqual(errors.messages, []);
+      await sender.close();
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "the send page keeps the key out of its own address and copies the link from memory",
+  browserTest,
+  async () => {
+    const s = await setup();
+    try {
+      const file = await makeFile(s.dir, "copied.bin", 1024);
+      const { page: sender, link } = await share(s, file);
+      const secret = link.slice(link.indexOf("#") + 1);
+      await sender.getByRole("button", { name: "Copy link" }).click();
+      await sender.getByRole("button", { name: "Copied" }).waitFor();
+      const at = await addresses(sender);
+      assert.equal(at.hash, "");
+      assert.ok(!at.href.includes(secret));
+      assert.equal(at.historyLength, at.start.historyLength);
+      assert.deepEqual(
+        await sender.evaluate(() =>
+          (globalThis as unknown as { __copied: string[] }).__copied
+        ),
+        [link],
+      );
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+Deno.test(
+  "Try again on the receive page reloads with the key it took out of the address bar",
+  browserTest,
+  async () => {
+    const s = await setup();
+    try {
+      const file = await makeFile(s.dir, "gone.bin", 1024);
+      const { page: sender, link } = await share(s, file);
+      const fragment = link.slice(link.indexOf("#"));
+      // The sender leaves: the receiver fails, and offers to try again.
+      await sender.close();
+      const receiver = await open(s, link);
+      await receiver.waitForSelector(".phase-failed", { timeout: 30_000 });
+      assert.equal((await addresses(receiver)).hash, "");
+      const reloaded = receiver.waitForEvent("load");
+      await receiver.getByRole("button", { name: "Try again" }).click();
+      await reloaded;
+      await receiver.waitForSelector("beam-island[data-hydrated]");
+      const at = await addresses(receiver);
+      // The reloaded page read the key again, and took it out again.
+      assert.equal(at.start.hash, fragment);
+      assert.equal(at.hash, "");
+    } finally {
+      await s.close();
+    }
+  },
+);
