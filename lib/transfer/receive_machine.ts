@@ -67,6 +67,8 @@ export type ReceiveEvent =
   | { type: "peerGone" }
   /** The server answered `invalid peer id`: the link is malformed. */
   | { type: "badLink" }
+  /** The link's key (after #) is there but cut short or changed. */
+  | { type: "damagedLink" }
   /** The person chose where to save. */
   | { type: "download" }
   /** The data channel opened. */
@@ -203,7 +205,12 @@ const ASKING_AGAIN = {
  * Anything else is ignored in that state.
  */
 export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
-  idle: { open: ["requesting"], badLink: FAILED, cancel: FAILED },
+  idle: {
+    open: ["requesting"],
+    badLink: FAILED,
+    damagedLink: FAILED,
+    cancel: FAILED,
+  },
   requesting: {
     manifest: ["ready"],
     askAgain: ["requesting"],
@@ -359,6 +366,8 @@ export function stepReceive(
       return fail(LINK_INACTIVE);
     case "badLink":
       return fail(LINK_MALFORMED);
+    case "damagedLink":
+      return fail(LINK_DAMAGED);
     case "cancel":
       return fail(CANCELLED);
     case "linkOpen":

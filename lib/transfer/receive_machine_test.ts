@@ -3,6 +3,7 @@ import { rowsOf } from "./machine.ts";
 import {
   CANCELLED,
   initialReceive,
+  LINK_DAMAGED,
   LINK_INACTIVE,
   LINK_MALFORMED,
   NO_ANSWER,
@@ -71,6 +72,13 @@ const ROWS: Row[] = [
     to: "failed",
     effects: FAIL_EARLY,
     then: { message: LINK_MALFORMED },
+  },
+  {
+    from: "idle",
+    event: { type: "damagedLink" },
+    to: "failed",
+    effects: FAIL_EARLY,
+    then: { message: LINK_DAMAGED },
   },
   {
     from: "idle",

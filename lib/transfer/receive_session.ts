@@ -56,6 +56,7 @@ import {
 
 export {
   CANCELLED,
+  LINK_DAMAGED,
   LINK_INACTIVE,
   LINK_MALFORMED,
   NO_ANSWER,
@@ -182,10 +183,15 @@ export class ReceiveSession {
       this.#driver.dispatch({ type: "badLink" });
       return opened;
     }
-    // A key that is not one (cut short, mangled, an old link) opens
-    // nothing: the file list is then unreadable, as without a key, and the
-    // sender hears it.
+    // No key at all (the link was cut at #): ask anyway, so that the
+    // sender hears it too and says why it refuses. A key that is there but
+    // not one (cut short, mangled, a `%` escape, an old link) is damaged:
+    // say so at once, rather than ask with a key that opens nothing.
     const key = parseLinkKey(this.#options.linkKey);
+    if (key === null && this.#options.linkKey !== "") {
+      this.#driver.dispatch({ type: "damagedLink" });
+      return opened;
+    }
     if (key !== null) {
       this.#keys = await deriveKeys(key.secret, this.#options.senderId);
       this.#keyId = key.keyId;

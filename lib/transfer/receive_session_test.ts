@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   CANCELLED,
+  LINK_DAMAGED,
   LINK_INACTIVE,
   LINK_MALFORMED,
   NO_ANSWER,
@@ -10,6 +11,7 @@ import { MemoryFiles, MemoryLinks, MemorySignal } from "./fakes.ts";
 import { EVENT } from "../signal/protocol.ts";
 import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
 import { startShare, until } from "../../tests/_helpers/sessions.ts";
+import { formatLinkKey, newSecret } from "./secret.ts";
 
 Deno.test("ReceiveSession receives a share whole and leaves signaling when done", async () => {
   const share = await startShare();
@@ -70,7 +72,7 @@ Deno.test("ReceiveSession gives up when the sender does not answer `request` in 
     connectSignal: signal.connect,
     createLink: new MemoryLinks().factory(),
     senderId: silent.id,
-    linkKey: "secret",
+    linkKey: formatLinkKey({ secret: newSecret(), keyId: newSecret() }),
     requestTimeoutMs: 50,
   });
   await assert.rejects(r.open(), { message: NO_ANSWER });
@@ -97,7 +99,7 @@ Deno.test("ReceiveSession without the key fails and tells the sender, which refu
   share.sender.stop();
 });
 
-Deno.test("ReceiveSession takes a mangled secret as a missing key", async () => {
+Deno.test("ReceiveSession says a link whose key is cut short or changed is damaged, and asks nothing", async () => {
   const share = await startShare(10);
   for (
     const linkKey of [
@@ -108,8 +110,12 @@ Deno.test("ReceiveSession takes a mangled secret as a missing key", async () => 
     ]
   ) {
     const r = share.receiver({ linkKey });
-    await assert.rejects(r.session.open(), { message: KEY_MISSING });
+    await assert.rejects(r.session.open(), { message: LINK_DAMAGED });
   }
+  assert.equal(
+    share.signal.relayed.filter((f) => f.event === EVENT.request).length,
+    0,
+  );
   share.sender.stop();
 });
 

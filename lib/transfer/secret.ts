@@ -48,7 +48,8 @@ export function formatLinkKey(key: LinkKey): string {
 
 /**
  * Reads a link's fragment (without the `#`); `null` when it is not one (cut
- * short, mangled, or of an older format), which is taken as a missing key.
+ * short, mangled, or of an older format): the receiver then says the link
+ * is damaged (an empty one is a missing key, which the sender is told).
  */
 export function parseLinkKey(fragment: string): LinkKey | null {
   const match = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})$/.exec(fragment);
