@@ -13,6 +13,8 @@ import type { SourceFile } from "../lib/transfer/sender.ts";
 import { DEFAULT_MAX_FRAME_BYTES, EVENT } from "../lib/signal/protocol.ts";
 import { startShare, until } from "./_helpers/sessions.ts";
 import { startServer } from "./_helpers/server.ts";
+import { LIST_TOO_LONG } from "../lib/transfer/manifest.ts";
+import { MAX_SHARED_FILES } from "../lib/transfer/tuning.ts";
 
 /** `count` files of one to three bytes with names that do not compress. */
 function tinyFiles(count: number): SourceFile[] {
@@ -182,4 +184,35 @@ Deno.test({
       await server.close();
     }
   },
+});
+
+Deno.test("a receiver that asks again and again gets the pages sealed once, not once per request", async () => {
+  const share = await startShare(1, { files: tinyFiles(3000) });
+  // A script, not a page: the same id asks ten times.
+  const client = await share.signal.connect();
+  for (let i = 0; i < 10; i++) client.send(EVENT.request, share.senderId);
+  const responses = () =>
+    share.signal.relayed.filter((f) =>
+      f.event === EVENT.response && f.to === client.id
+    );
+  // Ten copies of one list: as many frames as ten times its distinct pages.
+  const distinct = () =>
+    new Set(responses().map((f) => JSON.stringify(f.payload))).size;
+  await until(
+    () => responses().length > 0 && responses().length === 10 * distinct(),
+    "ten identical copies of the sealed list",
+  );
+  assert.ok(distinct() > 1, "one list, several pages");
+  share.sender.stop();
+});
+
+Deno.test("a share of more than 50,000 files is refused when it starts, saying what to do", async () => {
+  const files = Array.from(
+    { length: MAX_SHARED_FILES + 1 },
+    (_, i) => memoryFile(`${i}.txt`, new Uint8Array(1)),
+  );
+  await assert.rejects(
+    startShare(1, { files }),
+    (error: Error) => error.message === LIST_TOO_LONG,
+  );
 });

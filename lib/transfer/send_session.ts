@@ -159,13 +159,13 @@ export class SendSession {
 
   /** Connects to signaling; resolves with this sender's peer id. */
   async start(): Promise<string> {
+    // A list too long to send is refused now, with what to do, not when
+    // the first receiver asks; and before hashing files never to be sent.
+    this.#pages ??= encodeManifest({ files: this.#options.files.map(metaOf) });
+    await this.#pages;
     // Hash every file once now, while the link is being passed on, instead
     // of once per receiver while sending.
     this.#digests ??= new ShareDigests(this.#options.files);
-    // A list too long to send is refused now, with what to do, not when
-    // the first receiver asks.
-    this.#pages ??= encodeManifest({ files: this.#options.files.map(metaOf) });
-    await this.#pages;
     const url = this.#options.signalUrl;
     const connect = this.#options.connectSignal ??
       (() => SignalClient.connect(url!));
