@@ -280,7 +280,7 @@ export class RawSocket extends EventTarget implements SignalSocket {
           continue;
         }
         if ((b1 & 0x80) === 0) {
-          this.#fail(PROTOCOL_ERROR, "A client frame is masked");
+          this.#fail(PROTOCOL_ERROR, "A client frame must be masked");
           continue;
         }
         const control = opcode >= 0x8;
