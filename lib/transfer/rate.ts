@@ -122,8 +122,8 @@ export class TokenBucket {
     this.#tokens = burst;
   }
 
-  /** Takes a token at time `now` (ms); false when there is none. */
-  take(now: number): boolean {
+  /** Takes `count` tokens at time `now` (ms); false when there are not as many. */
+  take(now: number, count = 1): boolean {
     if (this.#last !== null) {
       this.#tokens = Math.min(
         this.#burst,
@@ -131,8 +131,8 @@ export class TokenBucket {
       );
     }
     this.#last = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < count) return false;
+    this.#tokens -= count;
     return true;
   }
 }

@@ -180,3 +180,10 @@ Deno.test("TokenBucket allows a burst, then refills at its rate", () => {
     [true, true, true, false],
   );
 });
+
+Deno.test("TokenBucket takes several tokens at once, or none", () => {
+  const bucket = new TokenBucket(10, 5);
+  assert.equal(bucket.take(0, 4), true);
+  assert.equal(bucket.take(0, 2), false);
+  assert.equal(bucket.take(0, 1), true);
+});

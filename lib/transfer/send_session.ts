@@ -147,6 +147,8 @@ export class SendSession {
   // The file list, paged once per share, and sealed once per receiver for
   // as long as it is served: a flood of requests costs no encryption each.
   #pages: Promise<ManifestPage[]> | null = null;
+  // How many frames one answer takes: known once the list is paged.
+  #pageCount = 1;
   #sealed = new WeakMap<Live, Promise<Sealed[]>>();
   #answers = new TokenBucket(ANSWERS_PER_SECOND, ANSWER_BURST);
 
@@ -162,7 +164,7 @@ export class SendSession {
     // A list too long to send is refused now, with what to do, not when
     // the first receiver asks; and before hashing files never to be sent.
     this.#pages ??= encodeManifest({ files: this.#options.files.map(metaOf) });
-    await this.#pages;
+    this.#pageCount = (await this.#pages).length;
     // Hash every file once now, while the link is being passed on, instead
     // of once per receiver while sending.
     this.#digests ??= new ShareDigests(this.#options.files);
@@ -253,7 +255,7 @@ export class SendSession {
         // most MAX_WAITING receivers that asked but have not offered are
         // held: past it the oldest is forgotten. A real receiver is not
         // hurt by that: its offer carries the key and is served anyway.
-        if (!this.#answers.take(Date.now())) return;
+        if (!this.#answers.take(Date.now(), this.#pageCount)) return;
         let live = this.#live.get(from);
         if (live === undefined) {
           this.#forgetOldestWaiting();

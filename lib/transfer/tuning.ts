@@ -137,8 +137,9 @@ export const LINGER_MS = 1_000;
 export const MAX_WAITING = 64;
 
 /**
- * How many `request`s a sender answers per second, and in a burst. Each
- * answer is a frame against the sender's own rate limit at the server
+ * How many frames of answers to `request`s a sender sends per second, and
+ * in a burst (an answer is one frame per page of the file list, most often
+ * one). Each frame counts against the sender's own rate limit at the server
  * (`RATE_LIMIT` 100/s, `RATE_BURST` 400 by default, lib/http/config.ts),
  * which closes a page that exceeds it; half of that is left for the
  * connections being made. A share opened by forty people at once is
