@@ -8,17 +8,14 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { startServer, type TestServer } from "./_helpers/server.ts";
-import {
-  collectPageErrors,
-  launchBrowser,
-  type TestBrowser,
-} from "./_helpers/browser.ts";
+import { collectPageErrors } from "./_helpers/browser.ts";
 import {
   makeFile,
+  open,
   opfsSha256,
   PICKER_STUB,
-  type SourceOnDisk,
+  setup,
+  share,
 } from "./_helpers/transfer.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
@@ -45,55 +42,6 @@ interface Started {
   historyLength: number;
 }
 
-interface Setup {
-  server: TestServer;
-  browser: TestBrowser;
-  dir: string;
-  close(): Promise<void>;
-}
-
-async function setup(): Promise<Setup> {
-  const server = await startServer();
-  const browser = await launchBrowser({ origin: server.url });
-  const dir = await Deno.makeTempDir({ prefix: "beam-pages-" });
-  return {
-    server,
-    browser,
-    dir,
-    async close() {
-      await browser.close();
-      await server.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-/** Opens the send page, chooses `file`, returns the page and the link. */
-async function share(
-  s: Setup,
-  file: SourceOnDisk,
-): Promise<{ page: Page; link: string }> {
-  const page = await s.browser.newPage();
-  await page.addInitScript(RECORDER);
-  await page.goto(s.server.url);
-  await page.waitForSelector("beam-island[data-hydrated]");
-  await page.setInputFiles("#file-input", file.path);
-  const input = page.locator("#share-link");
-  await input.waitFor();
-  const link = await input.inputValue();
-  assert.match(link, /\/r\/[^#]+#.{16,}$/);
-  return { page, link };
-}
-
-/** Opens `link` in a new page with the save pickers stubbed. */
-async function open(s: Setup, link: string): Promise<Page> {
-  const page = await s.browser.newPage();
-  await page.addInitScript(PICKER_STUB + RECORDER);
-  await page.goto(link);
-  await page.waitForSelector("beam-island[data-hydrated]");
-  return page;
-}
-
 /** Where `page` stands now, against where it started. */
 function addresses(page: Page) {
   return page.evaluate(() => ({
@@ -111,9 +59,9 @@ Deno.test(
     const s = await setup();
     try {
       const file = await makeFile(s.dir, "kept.bin", 1024 * 1024);
-      const { page: sender, link } = await share(s, file);
+      const { page: sender, link } = await share(s, [file], RECORDER);
       const fragment = link.slice(link.indexOf("#"));
-      const receiver = await open(s, link);
+      const receiver = await open(s, link, PICKER_STUB + RECORDER);
       const errors = collectPageErrors(receiver);
       const at = await addresses(receiver);
       // The page was opened with the key...
@@ -154,7 +102,7 @@ Deno.test(
     const s = await setup();
     try {
       const file = await makeFile(s.dir, "copied.bin", 1024);
-      const { page: sender, link } = await share(s, file);
+      const { page: sender, link } = await share(s, [file], RECORDER);
       const secret = link.slice(link.indexOf("#") + 1);
       await sender.getByRole("button", { name: "Copy link" }).click();
       await sender.getByRole("button", { name: "Copied" }).waitFor();
@@ -181,11 +129,11 @@ Deno.test(
     const s = await setup();
     try {
       const file = await makeFile(s.dir, "gone.bin", 1024);
-      const { page: sender, link } = await share(s, file);
+      const { page: sender, link } = await share(s, [file], RECORDER);
       const fragment = link.slice(link.indexOf("#"));
       // The sender leaves: the receiver fails, and offers to try again.
       await sender.close();
-      const receiver = await open(s, link);
+      const receiver = await open(s, link, PICKER_STUB + RECORDER);
       await receiver.waitForSelector(".phase-failed", { timeout: 30_000 });
       assert.equal((await addresses(receiver)).hash, "");
       const reloaded = receiver.waitForEvent("load");

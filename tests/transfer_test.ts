@@ -6,76 +6,18 @@
 
 import assert from "node:assert/strict";
 import type { Download, Page } from "playwright-core";
-import { startServer, type TestServer } from "./_helpers/server.ts";
-import {
-  collectPageErrors,
-  launchBrowser,
-  type TestBrowser,
-} from "./_helpers/browser.ts";
+import { collectPageErrors } from "./_helpers/browser.ts";
 import {
   hashFile,
   makeFile,
+  open,
   opfsSha256,
   PICKER_STUB,
-  type SourceOnDisk,
+  setup,
+  share,
 } from "./_helpers/transfer.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
-
-interface Setup {
-  server: TestServer;
-  browser: TestBrowser;
-  dir: string;
-  close(): Promise<void>;
-}
-
-async function setup(
-  env: Record<string, string> = {},
-  acceptDownloads = false,
-): Promise<Setup> {
-  const server = await startServer(env);
-  const browser = await launchBrowser({ origin: server.url, acceptDownloads });
-  const dir = await Deno.makeTempDir({ prefix: "beam-e2e-" });
-  return {
-    server,
-    browser,
-    dir,
-    async close() {
-      await browser.close();
-      await server.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-/** Opens the send page, chooses files, returns the page and the share link. */
-async function share(
-  s: Setup,
-  files: SourceOnDisk[],
-): Promise<{ page: Page; link: string }> {
-  const page = await s.browser.newPage();
-  await page.goto(s.server.url);
-  await page.waitForSelector("beam-island[data-hydrated]");
-  await page.setInputFiles("#file-input", files.map((f) => f.path));
-  const input = page.locator("#share-link");
-  await input.waitFor();
-  const link = await input.inputValue();
-  assert.match(
-    link,
-    /^http:\/\/127\.0\.0\.1:\d+\/r\/[A-Za-z0-9_-]{16}#[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/,
-  );
-  return { page, link };
-}
-
-/** Opens a link in a new page with the save pickers stubbed. */
-/** Opens a link in a new page, after `init` (the save pickers stubbed). */
-async function open(s: Setup, link: string, init = PICKER_STUB): Promise<Page> {
-  const page = await s.browser.newPage();
-  await page.addInitScript(init);
-  await page.goto(link);
-  await page.waitForSelector("beam-island[data-hydrated]");
-  return page;
-}
 
 async function waitDone(page: Page, timeout = 60_000): Promise<void> {
   await page.waitForSelector(".phase-done, .phase-failed", { timeout });

@@ -6,7 +6,10 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
+import { startServer, type TestServer } from "./server.ts";
+import { launchBrowser, type TestBrowser } from "./browser.ts";
 import { Sha256, toHex } from "../../lib/transfer/hash.ts";
 
 /** A file made for a test. */
@@ -107,4 +110,70 @@ export async function opfsSha256(
   }, path);
   if (result === null) return null;
   return { size: result.size, sha256: toHex(new Uint8Array(result.digest)) };
+}
+
+/** A real server, a browser with its own profile, and a folder for files. */
+export interface Setup {
+  server: TestServer;
+  browser: TestBrowser;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** Starts a server (with `env`) and a browser allowed to use WebRTC there. */
+export async function setup(
+  env: Record<string, string> = {},
+  acceptDownloads = false,
+): Promise<Setup> {
+  const server = await startServer(env);
+  const browser = await launchBrowser({ origin: server.url, acceptDownloads });
+  const dir = await Deno.makeTempDir({ prefix: "beam-e2e-" });
+  return {
+    server,
+    browser,
+    dir,
+    async close() {
+      await browser.close();
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** What a share link looks like: `/r/<senderId>#<secret>.<keyId>`. */
+export const SHARE_LINK =
+  /^http:\/\/127\.0\.0\.1:\d+\/r\/[A-Za-z0-9_-]{16}#[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/;
+
+/**
+ * Opens the send page (after `init`), chooses `files`, returns the page and
+ * the share link.
+ */
+export async function share(
+  s: Setup,
+  files: SourceOnDisk[],
+  init = "",
+): Promise<{ page: Page; link: string }> {
+  const page = await s.browser.newPage();
+  if (init !== "") await page.addInitScript(init);
+  await page.goto(s.server.url);
+  await page.waitForSelector("beam-island[data-hydrated]");
+  await page.setInputFiles("#file-input", files.map((f) => f.path));
+  const input = page.locator("#share-link");
+  await input.waitFor();
+  const link = await input.inputValue();
+  assert.match(link, SHARE_LINK);
+  return { page, link };
+}
+
+/** Opens a link in a new page, after `init` (the save pickers stubbed). */
+export async function open(
+  s: Setup,
+  link: string,
+  init = PICKER_STUB,
+): Promise<Page> {
+  const page = await s.browser.newPage();
+  await page.addInitScript(init);
+  await page.goto(link);
+  await page.waitForSelector("beam-island[data-hydrated]");
+  return page;
 }
