@@ -10,6 +10,7 @@
  */
 
 import type { ServerKind } from "./conversation.ts";
+import { freePort } from "../tests/_helpers/process.ts";
 
 /** The version of the PeerJS server the benchmark compares with. */
 export const PEER_VERSION = "1.0.2";
@@ -79,14 +80,6 @@ export function hardFileLimit(): number {
   const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(limits);
   if (!m) return 1024;
   return m[2] === "unlimited" ? 1 << 20 : Number(m[2]);
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** Resolves after `ms`. */

@@ -32,6 +32,7 @@ import {
   ROOT,
   run,
   type RunningServer,
+  sleep,
   startServer,
   startTask,
   withoutMachinePath,
@@ -207,10 +208,6 @@ export function parseFlags(args: string[]): Flags {
     quietWaitS: num("quiet-wait", quick ? 20 : 60),
     budgetMinutes: num("budget-minutes", quick ? 5 : 12.5),
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** One measurement, as printed and stored. */
