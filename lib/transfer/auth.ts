@@ -17,6 +17,8 @@
  * @module
  */
 
+import { fromBase64, fromBase64Url, toBase64, toBase64Url } from "./base64.ts";
+
 /** The message both pages show when a MAC does not check out. */
 export const UNVERIFIED = "This connection could not be verified";
 
@@ -411,31 +413,4 @@ export function canonicalJson(value: unknown): string {
     }}`;
   }
   return JSON.stringify(value) ?? "null";
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-  return btoa(text);
-}
-
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  const raw = atob(text);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-  return bytes;
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) {
-    throw new TypeError(
-      "Cannot decode base64url: a character is not in its alphabet",
-    );
-  }
-  return fromBase64(text.replaceAll("-", "+").replaceAll("_", "/"));
 }

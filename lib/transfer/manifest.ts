@@ -19,6 +19,7 @@
  */
 
 import { seal, type Sealed, type ShareKeys, unseal } from "./auth.ts";
+import { fromBase64, toBase64 } from "./base64.ts";
 import { type Manifest, parseManifest } from "./wire.ts";
 import {
   MANIFEST_MAX_JSON_BYTES,
@@ -157,7 +158,7 @@ export class ManifestAssembler {
 export async function decodeManifest(
   pages: ManifestPage[],
 ): Promise<Manifest> {
-  const parts = pages.map((page) => fromBase64(page.data));
+  const parts = pages.map((page) => pageBytes(page.data));
   const size = parts[0]?.byteLength ?? 0;
   if (
     pages.length === 0 || size < MANIFEST_MIN_BYTES ||
@@ -297,22 +298,10 @@ async function inflate(
   return out;
 }
 
-function toBase64(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(text);
-}
-
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  let raw: string;
+function pageBytes(text: string): Uint8Array<ArrayBuffer> {
   try {
-    raw = atob(text);
+    return fromBase64(text);
   } catch {
     throw new TypeError(LIST_DAMAGED);
   }
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-  return bytes;
 }
