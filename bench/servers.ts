@@ -88,7 +88,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** `word` quoted for bash. */
-export function shellQuote(word: string): string {
+function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 

@@ -211,7 +211,7 @@ export function parseFlags(args: string[]): Flags {
 }
 
 /** One measurement, as printed and stored. */
-export type Record_ = Record<string, unknown> & {
+type Record_ = Record<string, unknown> & {
   type: string;
   server: ServerKind;
 };

@@ -61,10 +61,10 @@ const BUS_KEYS = [
 ] as const;
 
 /** Other processes used more than this many cores during a busy run. */
-export const BUSY_CORES = 0.25;
+const BUSY_CORES = 0.25;
 
 /** Minimum bus / single-instance msgs/s ratio (issue "Scale out"). */
-export const BUS_RATIO_GOAL = 0.5;
+const BUS_RATIO_GOAL = 0.5;
 
 type Medians = Record<string, number> & { runs: number };
 
