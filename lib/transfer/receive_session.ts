@@ -117,6 +117,14 @@ export interface ReceiveSessionOptions {
 
 type Waiter<T> = { resolve(value: T): void; reject(error: Error): void };
 
+/** What each timer means when it fires. */
+const TIMER_EVENTS: Record<ReceiveTimer, ReceiveEvent> = {
+  answer: { type: "noAnswer" },
+  ask: { type: "askAgain" },
+  connect: { type: "connectTimeout" },
+  ice: { type: "iceLost" },
+};
+
 /** One receive, from opening the link to the saved, verified files. */
 export class ReceiveSession {
   #options: ReceiveSessionOptions;
@@ -249,16 +257,7 @@ export class ReceiveSession {
         this.#timers.start(
           effect.timer,
           this.#timeout(effect.timer),
-          () =>
-            this.#driver.dispatch(
-              effect.timer === "answer"
-                ? { type: "noAnswer" }
-                : effect.timer === "ask"
-                ? { type: "askAgain" }
-                : effect.timer === "connect"
-                ? { type: "connectTimeout" }
-                : { type: "iceLost" },
-            ),
+          () => this.#driver.dispatch(TIMER_EVENTS[effect.timer]),
         );
         return;
       case "stopTimer":
