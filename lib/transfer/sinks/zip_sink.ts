@@ -25,7 +25,8 @@ class ZipSink implements Sink {
   readonly kind = "zip";
   readonly inMemory: boolean;
   #files: FileMeta[];
-  #names: string[];
+  /** The archive as it will be written: `#files` under safe, distinct names. */
+  #entries: FileMeta[];
   #inner: Sink;
   #options: ZipSinkOptions;
   #target: FileWriter | null = null;
@@ -36,15 +37,11 @@ class ZipSink implements Sink {
 
   constructor(files: FileMeta[], inner: Sink, options: ZipSinkOptions) {
     this.#files = files;
-    this.#names = uniqueNames(files.map((file) => file.name));
+    const names = uniqueNames(files.map((file) => file.name));
+    this.#entries = files.map((file, i) => ({ ...file, name: names[i] }));
     this.#inner = inner;
     this.#options = options;
     this.inMemory = inner.inMemory;
-  }
-
-  /** The archive as it will be written: its entries and exact size. */
-  #entries(): FileMeta[] {
-    return this.#files.map((file, i) => ({ ...file, name: this.#names[i] }));
   }
 
   async #start(): Promise<ZipWriter> {
@@ -52,7 +49,7 @@ class ZipSink implements Sink {
     const forceZip64 = this.#options.forceZip64 ?? false;
     const target = await this.#inner.open({
       name: this.#options.name ?? ZIP_NAME,
-      size: zipSize(this.#entries(), { forceZip64 }),
+      size: zipSize(this.#entries, { forceZip64 }),
       type: "application/zip",
       lastModified: Date.now(),
     });
@@ -82,7 +79,7 @@ class ZipSink implements Sink {
       );
     }
     const zip = await this.#start();
-    const entry = zip.add({ ...expected, name: this.#names[index] });
+    const entry = zip.add(this.#entries[index]);
     this.#next++;
     this.#entry = entry;
     return {
