@@ -61,7 +61,7 @@ const encoder = new TextEncoder();
 export async function acceptKey(key: string): Promise<string> {
   const digest = await crypto.subtle.digest(
     "SHA-1",
-    encoder.encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B0F"),
+    encoder.encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
   );
   return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }

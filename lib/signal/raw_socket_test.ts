@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SignalServer, type SignalServerOptions } from "./server.ts";
 import { serveFront } from "../http/front.ts";
+import { acceptKey } from "./raw_socket.ts";
 import {
   closePayload,
   connectWebSocket,
@@ -38,6 +39,16 @@ async function closeOf(socket: RawWebSocket) {
     if (frame.opcode === OP.CLOSE) return closePayload(frame.payload);
   }
 }
+
+Deno.test("acceptKey() answers RFC 6455's own example key as the RFC does", async () => {
+  // RFC 6455 section 1.3: checked against the RFC, not against a GUID of our
+  // own, which a browser alone would catch ("Incorrect 'Sec-WebSocket-Accept'
+  // header value").
+  assert.equal(
+    await acceptKey("dGhlIHNhbXBsZSBub25jZQ=="),
+    "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+  );
+});
 
 Deno.test("RawSocket takes a fragmented message whole and answers a ping with its payload", async () => {
   const server = serve();
