@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { SignalServer } from "../signal/server.ts";
+import { clientAddress, type SignalServer } from "../signal/server.ts";
 import { acceptKey, Heartbeat, RawSocket } from "../signal/raw_socket.ts";
 
 /** Longest request head taken, in bytes. */
@@ -245,11 +245,7 @@ async function upgrade(
     await respond(conn, new Response("400 Bad Request\n", { status: 400 }));
     return;
   }
-  const remote = conn.remoteAddr as Deno.NetAddr;
-  const address = signal.admit(
-    request,
-    (remote.hostname ?? "unknown").replace(/^::ffff:/, ""),
-  );
+  const address = signal.admit(request, clientAddress(conn));
   if (address instanceof Response) {
     await respond(conn, address);
     return;
