@@ -414,6 +414,11 @@ function nextControl(
  * once it has said where to start. Returns what it settled with, what it
  * told the sender, and its sink.
  */
+/** The header of file 0 from its start, as an honest sender sends it. */
+function firstHeader(file: FileMeta): string {
+  return encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(file) });
+}
+
 async function scriptedSender(
   files: FileMeta[],
   script: (tx: MemoryChannel) => void,
@@ -560,9 +565,7 @@ Deno.test("FileReceiver refuses bytes before a file header", async () => {
 Deno.test("FileReceiver refuses bytes between one file's end and the next header", async () => {
   const [one] = TWO;
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(
-      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
-    );
+    tx.send(firstHeader(one));
     tx.send(one.bytes.slice().buffer);
     sha256Of(one).then((sha256) => {
       tx.send(encodeControl({ t: "end", index: 0, sha256 }));
@@ -594,9 +597,7 @@ Deno.test("FileReceiver refuses bytes on a resumed channel before its header", a
 Deno.test("FileReceiver refuses an end for another file than the one open", async () => {
   const [one] = TWO;
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(
-      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
-    );
+    tx.send(firstHeader(one));
     tx.send(one.bytes.slice().buffer);
     tx.send(encodeControl({ t: "end", index: 1, sha256: "0".repeat(64) }));
   });
@@ -606,9 +607,7 @@ Deno.test("FileReceiver refuses an end for another file than the one open", asyn
 Deno.test("FileReceiver refuses done before every file arrived", async () => {
   const [one] = TWO;
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(
-      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
-    );
+    tx.send(firstHeader(one));
     tx.send(one.bytes.slice(0, 500).buffer);
     tx.send(encodeControl({ t: "done" }));
   });
@@ -620,9 +619,7 @@ Deno.test("FileReceiver refuses done before every file arrived", async () => {
 Deno.test("FileReceiver refuses done after the first of two files", async () => {
   const [one] = TWO;
   const outcome = await scriptedSender(TWO, (tx) => {
-    tx.send(
-      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
-    );
+    tx.send(firstHeader(one));
     tx.send(one.bytes.slice().buffer);
     sha256Of(one).then((sha256) => {
       tx.send(encodeControl({ t: "end", index: 0, sha256 }));
@@ -750,9 +747,7 @@ Deno.test("FileReceiver refuses a message larger than the largest chunk", async 
 Deno.test("FileReceiver refuses an empty binary message", async () => {
   const [one] = TWO;
   const outcome = await scriptedSender([one], (tx) => {
-    tx.send(
-      encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
-    );
+    tx.send(firstHeader(one));
     tx.send(new ArrayBuffer(0));
     tx.send(one.bytes.slice().buffer);
     sha256Of(one).then((sha256) => {
@@ -787,9 +782,7 @@ Deno.test("FileReceiver refuses more control messages than the share needs", asy
   const [one] = TWO;
   const outcome = await scriptedSender(TWO, (tx) => {
     for (let i = 0; i < 7; i++) {
-      tx.send(
-        encodeControl({ t: "file", index: 0, offset: 0, meta: metaOf(one) }),
-      );
+      tx.send(firstHeader(one));
     }
     tx.send(one.bytes.slice().buffer);
     sha256Of(one).then((sha256) => {
