@@ -101,24 +101,6 @@ export function formatSize(bytes: number): string {
 /** Parses the command line. */
 export function parseFlags(args: string[]): Flags {
   const map = readFlags(args, HELP);
-  const known = new Set([
-    "size",
-    "rounds",
-    "raw-chunks",
-    "pick-size",
-    "pick-rounds",
-    "timeout",
-    "budget",
-    "no-verify",
-    "quick",
-    "profile",
-    "out",
-  ]);
-  for (const key of map.keys()) {
-    if (!known.has(key)) {
-      throw new TypeError(`Cannot parse flag "--${key}": see --help`);
-    }
-  }
   const quick = map.has("quick");
   const int = (key: string, fallback: number) => {
     const value = Number(map.get(key) ?? fallback);
