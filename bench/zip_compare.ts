@@ -22,11 +22,13 @@
 import { makeZip, predictLength } from "client-zip";
 import type { FileMeta } from "../lib/transfer/sink.ts";
 import { zipSize, ZipWriter } from "../lib/transfer/zip.ts";
+import { readFlags } from "./flags.ts";
+
+const HELP = `Usage: deno run -A bench/zip_compare.ts [flags]
+  --rounds=9   rounds; each runs both writers on both inputs, alternating`;
 
 const CHUNK = 256 << 10;
-const rounds = Number(
-  Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 9,
-);
+const rounds = Number(readFlags(Deno.args, HELP).get("rounds") ?? 9);
 
 /** Pseudo-random bytes (xorshift32): the same input for every run. */
 function pattern(size: number, seed: number): Uint8Array {
