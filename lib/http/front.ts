@@ -18,7 +18,11 @@
  * @module
  */
 
-import { clientAddress, type SignalServer } from "../signal/server.ts";
+import {
+  clientAddress,
+  notUpgrade,
+  type SignalServer,
+} from "../signal/server.ts";
 import { acceptKey, Heartbeat, RawSocket } from "../signal/raw_socket.ts";
 
 /** Longest request head taken, in bytes. */
@@ -255,20 +259,7 @@ async function upgrade(
     key === null || head.headers.get("sec-websocket-version") !== "13" ||
     !/\bupgrade\b/i.test(head.headers.get("connection") ?? "")
   ) {
-    await respond(
-      conn,
-      new Response(
-        "426 Upgrade Required: /api/signal speaks WebSocket only\n",
-        {
-          status: 426,
-          headers: {
-            upgrade: "websocket",
-            connection: "Upgrade",
-            "sec-websocket-version": "13",
-          },
-        },
-      ),
-    );
+    await respond(conn, notUpgrade());
     return;
   }
   await writeAll(
@@ -289,16 +280,18 @@ async function upgrade(
   await closed;
 }
 
+/** Reason phrases of the refusals an upgrade can get here. */
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  403: "Forbidden",
+  426: "Upgrade Required",
+  503: "Service Unavailable",
+};
+
 /** Writes a whole response and ends the connection (`Connection: close`). */
 async function respond(conn: Deno.Conn, response: Response): Promise<void> {
   const body = new Uint8Array(await response.arrayBuffer());
-  const reason = response.statusText ||
-    ({
-      400: "Bad Request",
-      403: "Forbidden",
-      426: "Upgrade Required",
-    } as Record<number, string>)[response.status] ||
-    (response.status === 503 ? "Service Unavailable" : "");
+  const reason = response.statusText || REASONS[response.status] || "";
   let text = `HTTP/1.1 ${response.status} ${reason}\r\n`;
   response.headers.set("connection", "close");
   response.headers.set("content-length", String(body.length));

@@ -171,3 +171,29 @@ Deno.test("The raw front hands other requests to the app, and refuses an upgrade
     await server.close();
   }
 });
+
+Deno.test("The raw front answers an upgrade without a key 426, as the native route does", async () => {
+  const server = serve();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await conn.write(new TextEncoder().encode(
+      `GET /api/signal HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n` +
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Version: 13\r\n\r\n",
+    ));
+    let text = "";
+    const buffer = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    assert.match(text, /^HTTP\/1\.1 426 Upgrade Required\r\n/);
+    assert.match(text, /\r\nsec-websocket-version: 13\r\n/);
+    assert.match(text, /\r\ncontent-type: text\/plain; charset=utf-8\r\n/);
+    assert.match(text, /\r\n\r\n426 Upgrade Required: [^\n]+\n$/);
+  } finally {
+    conn.close();
+    await server.close();
+  }
+});

@@ -697,10 +697,15 @@ export class SignalServer {
   }
 }
 
-function notUpgrade(): Response {
+/**
+ * The `426` to a request that is no whole WebSocket handshake, with the
+ * version spoken (RFC 6455 section 4.2.2); the raw front answers it too.
+ */
+export function notUpgrade(): Response {
   return refuse(426, "Upgrade Required: /api/signal speaks WebSocket only", {
     upgrade: "websocket",
     connection: "Upgrade",
+    "sec-websocket-version": "13",
   });
 }
 
