@@ -8,9 +8,13 @@
  */
 
 import assert from "node:assert/strict";
-import { startServer } from "./_helpers/server.ts";
-import { launchBrowser } from "./_helpers/browser.ts";
-import { makeFile, opfsSha256, PICKER_STUB } from "./_helpers/transfer.ts";
+import {
+  makeFile,
+  open,
+  opfsSha256,
+  setup,
+  share,
+} from "./_helpers/transfer.ts";
 import { closeAll, Peer, waitFor } from "./_helpers/ws.ts";
 import { ANSWER_BURST, ANSWERS_PER_SECOND } from "../lib/transfer/tuning.ts";
 
@@ -24,24 +28,18 @@ Deno.test(
   async () => {
     // One address may open this many connections here; the flood is what
     // is under test, not the per-address cap.
-    const server = await startServer({
+    const s = await setup({
       MAX_PEERS_PER_IP: String(FLOOD + 10),
       MAX_PEERS: String(FLOOD + 100),
     });
-    const browser = await launchBrowser({ origin: server.url });
-    const dir = await Deno.makeTempDir();
     const flood: Peer[] = [];
     try {
-      const file = await makeFile(dir, "plans.bin", 4 * 1024 * 1024, 5);
-      const sender = await browser.newPage();
-      await sender.goto(server.url);
-      await sender.waitForSelector("beam-island[data-hydrated]");
-      await sender.setInputFiles("#file-input", file.path);
-      const link = await sender.locator("#share-link").inputValue();
+      const file = await makeFile(s.dir, "plans.bin", 4 * 1024 * 1024, 5);
+      const { page: sender, link } = await share(s, [file]);
       const senderId = new URL(link).pathname.split("/").at(-1)!;
 
       for (let i = 0; i < FLOOD; i++) {
-        flood.push(await Peer.connect(server.wsUrl));
+        flood.push(await Peer.connect(s.server.wsUrl));
       }
       // Every asker asks, then sends a spoofed error report and progress.
       let worst = 0;
@@ -102,9 +100,7 @@ Deno.test(
       await closeAll(...flood.splice(0));
 
       // A real receiver is served.
-      const receiver = await browser.newPage();
-      await receiver.addInitScript(PICKER_STUB);
-      await receiver.goto(link);
+      const receiver = await open(s, link);
       await receiver.getByRole("button", { name: "Download", exact: true })
         .click({ timeout: 30_000 });
       await receiver.waitForSelector(".phase-done", { timeout: 60_000 });
@@ -115,9 +111,7 @@ Deno.test(
       assert.equal(await sender.locator(".receiver").count(), 1);
     } finally {
       await closeAll(...flood);
-      await browser.close();
-      await server.close();
-      await Deno.remove(dir, { recursive: true });
+      await s.close();
     }
   },
 );

@@ -14,8 +14,13 @@ import { TRICKY } from "./fixtures/islands_app/routes/index.tsx";
 import { buildIslands } from "../lib/islands/build.ts";
 import { createApp } from "../lib/http/app.ts";
 import { loadConfig } from "../lib/http/config.ts";
-import { startServer } from "./_helpers/server.ts";
-import { makeFile, PICKER_STUB } from "./_helpers/transfer.ts";
+import {
+  makeFile,
+  open,
+  PICKER_STUB,
+  setup,
+  share,
+} from "./_helpers/transfer.ts";
 
 const FIXTURE = decodeURIComponent(
   new URL("./fixtures/islands_app", import.meta.url).pathname,
@@ -173,21 +178,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const server = await startServer();
-    const browser = await launchBrowser({ origin: server.url });
-    const dir = await Deno.makeTempDir();
+    const s = await setup();
     try {
-      const file = await makeFile(dir, "awake.bin", 8 * 1024 * 1024);
-      const sender = await browser.newPage();
-      await sender.addInitScript(WAKE_LOCK_LOG);
-      await sender.goto(server.url);
-      await sender.waitForSelector("beam-island[data-hydrated]");
-      await sender.setInputFiles("#file-input", file.path);
-      const link = await sender.locator("#share-link").inputValue();
-      const receiver = await browser.newPage();
-      await receiver.addInitScript(PICKER_STUB);
-      await receiver.addInitScript(WAKE_LOCK_LOG);
-      await receiver.goto(link);
+      const file = await makeFile(s.dir, "awake.bin", 8 * 1024 * 1024);
+      const { page: sender, link } = await share(s, [file], WAKE_LOCK_LOG);
+      const receiver = await open(s, link, PICKER_STUB + WAKE_LOCK_LOG);
       await receiver.waitForSelector(".phase-ready");
       const log = (page: typeof sender) =>
         page.evaluate(() =>
@@ -221,9 +216,7 @@ Deno.test({
       // The note that says the screen is kept awake went with the lock.
       assert.equal(await receiver.locator("[data-awake]").count(), 0);
     } finally {
-      await browser.close();
-      await server.close();
-      await Deno.remove(dir, { recursive: true });
+      await s.close();
     }
   },
 });

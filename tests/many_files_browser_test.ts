@@ -7,9 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { startServer } from "./_helpers/server.ts";
-import { collectPageErrors, launchBrowser } from "./_helpers/browser.ts";
-import { PICKER_STUB } from "./_helpers/transfer.ts";
+import { collectPageErrors } from "./_helpers/browser.ts";
+import { PICKER_STUB, setup } from "./_helpers/transfer.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 
@@ -20,9 +19,7 @@ Deno.test(
   "a share of 5,000 files through the UI: the receiving page lists every name, and the sender serves it",
   browserTest,
   async () => {
-    const server = await startServer();
-    const browser = await launchBrowser({ origin: server.url });
-    const dir = await Deno.makeTempDir({ prefix: "beam-many-" });
+    const s = await setup();
     try {
       const paths: string[] = [];
       const names: string[] = [];
@@ -31,19 +28,19 @@ Deno.test(
           crypto.randomUUID().slice(0, 12)
         }.txt`;
         names.push(name);
-        paths.push(`${dir}/${name}`);
+        paths.push(`${s.dir}/${name}`);
         await Deno.writeTextFile(paths[i], `file ${i}\n`);
       }
-      const sender = await browser.newPage();
+      const sender = await s.browser.newPage();
       const senderErrors = collectPageErrors(sender);
-      await sender.goto(server.url);
+      await sender.goto(s.server.url);
       await sender.waitForSelector("beam-island[data-hydrated]");
       await sender.setInputFiles("#file-input", paths);
       const input = sender.locator("#share-link");
       await input.waitFor({ timeout: 30_000 });
       const link = await input.inputValue();
 
-      const receiver = await browser.newPage();
+      const receiver = await s.browser.newPage();
       const receiverErrors = collectPageErrors(receiver);
       await receiver.addInitScript(PICKER_STUB);
       await receiver.goto(link);
@@ -73,9 +70,7 @@ Deno.test(
       assert.deepEqual(senderErrors.messages, []);
       assert.deepEqual(receiverErrors.messages, []);
     } finally {
-      await browser.close();
-      await server.close();
-      await Deno.remove(dir, { recursive: true });
+      await s.close();
     }
   },
 );

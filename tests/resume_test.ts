@@ -5,9 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import { startServer } from "./_helpers/server.ts";
-import { launchBrowser } from "./_helpers/browser.ts";
-import { makeFile, opfsSha256, PICKER_STUB } from "./_helpers/transfer.ts";
+import {
+  makeFile,
+  open,
+  opfsSha256,
+  PICKER_STUB,
+  setup,
+  share,
+} from "./_helpers/transfer.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 
@@ -34,21 +39,11 @@ for (const side of ["sender", "receiver"] as const) {
     `a transfer resumes after the ${side}'s peer connection drops`,
     browserTest,
     async () => {
-      const server = await startServer();
-      const browser = await launchBrowser({ origin: server.url });
-      const dir = await Deno.makeTempDir();
+      const s = await setup();
       try {
-        const file = await makeFile(dir, "resume.bin", 96 * 1024 * 1024, 31);
-        const sender = await browser.newPage();
-        await sender.addInitScript(SPY);
-        await sender.goto(server.url);
-        await sender.waitForSelector("beam-island[data-hydrated]");
-        await sender.setInputFiles("#file-input", file.path);
-        const link = await sender.locator("#share-link").inputValue();
-        const receiver = await browser.newPage();
-        await receiver.addInitScript(PICKER_STUB);
-        await receiver.addInitScript(SPY);
-        await receiver.goto(link);
+        const file = await makeFile(s.dir, "resume.bin", 96 * 1024 * 1024, 31);
+        const { page: sender, link } = await share(s, [file], SPY);
+        const receiver = await open(s, link, PICKER_STUB + SPY);
         await receiver.waitForSelector(".phase-ready");
         // Record every phase the receiver page shows.
         await receiver.evaluate(() => {
@@ -110,9 +105,7 @@ for (const side of ["sender", "receiver"] as const) {
         assert.ok(resent >= 0 && resent <= WINDOW, `re-sent ${resent} bytes`);
         await sender.locator(".receiver[data-state='done']").waitFor();
       } finally {
-        await browser.close();
-        await server.close();
-        await Deno.remove(dir, { recursive: true });
+        await s.close();
       }
     },
   );
