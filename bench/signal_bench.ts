@@ -64,6 +64,8 @@ export interface Flags {
   out: string;
   beamRef: string;
   beamDir: string;
+  /** Environment for Beam but not for beam-base (`--beam-env`). */
+  beamEnv: Record<string, string>;
   beamBase: string;
   busNs: number[];
   busRuns: number;
@@ -108,6 +110,8 @@ const HELP = `Usage: deno task bench [flags]
                      outside the repository) instead of the work tree
   --beam-base=REF    also measure Beam at commit REF in the load phase, as
                      server beam-base, side by side with beam
+  --beam-env=NAME=value,...  environment for beam (and the bus phase's
+                     instances) but not beam-base, e.g. SIGNAL_TRANSPORT=raw
   --retry-busy=0.25  measure a load run again, at the end, when other processes
                      used more than this many cores meanwhile (the machine is
                      shared); the quieter of the two counts
@@ -191,6 +195,17 @@ export function parseFlags(args: string[]): Flags {
     out: map.get("out") ?? `${ROOT}/bench/results/${date}${suffix}.json`,
     beamRef: map.get("beam-ref") ?? "",
     beamDir: map.get("beam-dir") ?? "",
+    beamEnv: Object.fromEntries(
+      (map.get("beam-env") ?? "").split(",").filter(Boolean).map((word) => {
+        const at = word.indexOf("=");
+        if (at < 1) {
+          throw new TypeError(
+            `Cannot read --beam-env: ${word} is not NAME=value`,
+          );
+        }
+        return [word.slice(0, at), word.slice(at + 1)];
+      }),
+    ),
     beamBase,
     busNs: (map.get("bus-n") ?? (quick ? "1000" : "1000,10000")).split(",")
       .map(Number),
@@ -393,7 +408,13 @@ class Bench {
       // Every peer of the benchmark comes from 127.0.0.1, where browsers
       // would come from many addresses: Beam's per-address cap is lifted
       // (its total cap, rate limit and the rest stay as configured).
-      env: isBeam ? { MAX_PEERS_PER_IP: "1000000", ...env } : undefined,
+      env: isBeam
+        ? {
+          MAX_PEERS_PER_IP: "1000000",
+          ...(kind === "beam-base" ? {} : this.flags.beamEnv),
+          ...env,
+        }
+        : undefined,
     };
     let server: RunningServer;
     try {
