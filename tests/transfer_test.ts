@@ -65,16 +65,16 @@ Deno.test(
       const { page: sender, link } = await share(s, [file]);
       // Each receiver gets its own profile-free page; OPFS is per origin, so
       // give each a distinct file name through its own stub.
-      const receivers = await Promise.all([0, 1, 2].map(async (i) => {
-        const page = await s.browser.newPage();
-        await page.addInitScript(PICKER_STUB.replaceAll(
-          'options.suggestedName || "download"',
-          `"r${i}-" + options.suggestedName`,
-        ));
-        await page.goto(link);
-        await page.waitForSelector("beam-island[data-hydrated]");
-        return page;
-      }));
+      const receivers = await Promise.all([0, 1, 2].map((i) =>
+        open(
+          s,
+          link,
+          PICKER_STUB.replaceAll(
+            'options.suggestedName || "download"',
+            `"r${i}-" + options.suggestedName`,
+          ),
+        )
+      ));
       await Promise.all(
         receivers.map((page) =>
           page.getByRole("button", { name: "Download", exact: true }).click()
