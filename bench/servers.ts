@@ -230,7 +230,7 @@ export function pinned(cpus: string | undefined): string {
  * BENCH_SERVER_FLAGS: extra runtime flags for the Deno servers, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile Beam under the load.
  */
-function serverFlags(): string[] {
+export function serverFlags(): string[] {
   return (Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ").filter(Boolean);
 }
 

@@ -32,6 +32,7 @@ import {
   ROOT,
   run,
   type RunningServer,
+  serverFlags,
   sleep,
   startServer,
   startTask,
@@ -861,12 +862,7 @@ async function main(): Promise<void> {
       // How Beam ran: the start task's environment and flags, and any added
       // for the run.
       beamEnv: beamTask.env,
-      beamFlags: [
-        ...beamTask.flags,
-        ...(Deno.env.get("BENCH_SERVER_FLAGS") ?? "").split(" ").filter(
-          Boolean,
-        ),
-      ],
+      beamFlags: [...beamTask.flags, ...serverFlags()],
       serverEnv: Deno.env.get("BENCH_SERVER_ENV") || undefined,
       totalSeconds: round(elapsedS()),
       aborted,
