@@ -53,7 +53,7 @@ export interface Front {
 }
 
 /** The refusal of an upgrade the app's own route makes on a reused connection. */
-export const UPGRADE_ON_REUSED_CONNECTION =
+const UPGRADE_ON_REUSED_CONNECTION =
   "Bad Request: a WebSocket to /api/signal needs a connection of its own\n";
 
 /** Starts the front and the app's `Deno.serve` behind it. */

@@ -66,25 +66,37 @@ export async function acceptKey(key: string): Promise<string> {
   return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
 
-/** One unmasked server frame: FIN, `opcode`, `payload`. */
-export function encodeServerFrame(
+/** Bytes of a server frame's header for a payload of `length` bytes. */
+function headBytes(length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : 10;
+}
+
+/** Writes an unmasked FIN frame's header of `head` bytes at `at`. */
+function writeHead(
+  frame: Uint8Array,
+  at: number,
+  head: number,
   opcode: number,
-  payload: Uint8Array,
-): Uint8Array {
-  const length = payload.length;
-  const head = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = new Uint8Array(head + length);
-  frame[0] = 0x80 | opcode;
+  length: number,
+): void {
+  frame[at] = 0x80 | opcode;
   if (head === 2) {
-    frame[1] = length;
+    frame[at + 1] = length;
   } else if (head === 4) {
-    frame[1] = 126;
-    frame[2] = length >> 8;
-    frame[3] = length & 0xff;
+    frame[at + 1] = 126;
+    frame[at + 2] = length >> 8;
+    frame[at + 3] = length & 0xff;
   } else {
-    frame[1] = 127;
-    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
+    frame[at + 1] = 127;
+    new DataView(frame.buffer).setBigUint64(at + 2, BigInt(length));
   }
+}
+
+/** One unmasked server frame: FIN, `opcode`, `payload`. */
+function encodeServerFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const head = headBytes(payload.length);
+  const frame = new Uint8Array(head + payload.length);
+  writeHead(frame, 0, head, opcode, payload.length);
   frame.set(payload, head);
   return frame;
 }
@@ -96,20 +108,9 @@ export function encodeServerFrame(
 function encodeTextFrame(text: string): Uint8Array {
   const frame = new Uint8Array(10 + text.length * 3);
   const { written } = encoder.encodeInto(text, frame.subarray(10));
-  const head = written < 126 ? 2 : written < 65_536 ? 4 : 10;
-  const at = 10 - head;
-  frame[at] = 0x80 | OP_TEXT;
-  if (head === 2) {
-    frame[at + 1] = written;
-  } else if (head === 4) {
-    frame[at + 1] = 126;
-    frame[at + 2] = written >> 8;
-    frame[at + 3] = written & 0xff;
-  } else {
-    frame[at + 1] = 127;
-    new DataView(frame.buffer).setBigUint64(at + 2, BigInt(written));
-  }
-  return frame.subarray(at, 10 + written);
+  const head = headBytes(written);
+  writeHead(frame, 10 - head, head, OP_TEXT, written);
+  return frame.subarray(10 - head, 10 + written);
 }
 
 /** Unmasks a payload in place (it starts a buffer of its own), four bytes at a time. */
