@@ -138,11 +138,6 @@ export class RespPublisher {
     return this.#ready;
   }
 
-  /** Bytes of commands not yet handed to the socket. */
-  get queuedBytes(): number {
-    return this.#out.length;
-  }
-
   /**
    * Connects, and keeps connecting after every loss, waiting
    * `delay(attempt)` between tries, until closed. Resolves once connected
