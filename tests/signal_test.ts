@@ -791,6 +791,12 @@ Deno.test("the server drops a peer that never answers pings and keeps one that d
     const { code, reason } = closePayload(close.payload);
     assert.equal(code, 1001);
     assert.ok(reason.length > 0);
+    // ...within two heartbeats, counted in the pings the live one answered
+    // meanwhile (one every half heartbeat), not by a clock.
+    assert.ok(
+      heart.answered <= 4,
+      `the silent peer was closed after ${heart.answered} pings to the live one`,
+    );
     await dead.readToEnd();
     await settle(server, 1);
 
