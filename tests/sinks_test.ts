@@ -62,11 +62,13 @@ async function bundleSinks(): Promise<{ sinks: string; worker: string }> {
   }
 }
 
-/** Serves the fixture page, the bundle and the service worker. */
-async function startFixtureServer(): Promise<Deno.HttpServer<Deno.NetAddr>> {
+/** What the fixture server serves: path to body and content type. */
+type FixtureFiles = Record<string, [string, string]>;
+
+async function loadFixtureFiles(): Promise<FixtureFiles> {
   const js = "text/javascript; charset=utf-8";
   const bundles = await bundleSinks();
-  const files: Record<string, [string, string]> = {
+  return {
     "/": [
       await Deno.readTextFile(`${ROOT}/tests/fixtures/sinks/index.html`),
       "text/html; charset=utf-8",
@@ -78,6 +80,14 @@ async function startFixtureServer(): Promise<Deno.HttpServer<Deno.NetAddr>> {
     "/sinks.js": [bundles.sinks, js],
     "/sw.js": [bundles.worker, js],
   };
+}
+
+/** Built once, on first use, for every test of this file. */
+let fixtureFiles: Promise<FixtureFiles> | null = null;
+
+/** Serves the fixture page, the bundle and the service worker. */
+async function startFixtureServer(): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const files = await (fixtureFiles ??= loadFixtureFiles());
   return Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (req) => {
