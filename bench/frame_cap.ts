@@ -32,6 +32,7 @@ import {
   type TestProcess,
 } from "../tests/_helpers/process.ts";
 import { connectWebSocket } from "../tests/_helpers/ws_client.ts";
+import { startTask } from "./servers.ts";
 
 const HELP = `Usage: deno run -A bench/frame_cap.ts [flags]
   --options=native,native-cap4,ws,raw   transports to attack (also beam-raw)
@@ -65,22 +66,17 @@ function status(pid: number): { rssKiB: number; hwmKiB: number } {
 }
 
 function start(option: string, beamDir: string, port: number): TestProcess {
+  // As `deno task start` runs it, read from `beamDir`'s deno.json.
+  const task = startTask(beamDir);
   const beam = (env: Record<string, string>) =>
     spawnProcess(Deno.execPath(), {
-      // As `deno task start` runs it.
-      args: [
-        "run",
-        "--allow-all",
-        "--unstable-no-legacy-abort",
-        "--v8-flags=--max-semi-space-size=8",
-        "main.ts",
-      ],
+      args: ["run", ...task.flags, "main.ts"],
       cwd: beamDir,
       env: {
+        ...task.env,
         PORT: String(port),
         HOSTNAME: HOST,
         ICE_SERVERS: "[]",
-        MALLOC_MMAP_THRESHOLD_: "8192",
         REDIS_URL: undefined,
         DENO_DEPLOYMENT_ID: undefined,
         ...env,
