@@ -10,6 +10,7 @@
  */
 
 import type { Page } from "playwright-core";
+import { machineBusyMs } from "./servers.ts";
 
 /** Clock ticks per second of /proc/PID/stat (`getconf CLK_TCK`, 100 on Linux). */
 const TICKS = 100;
@@ -75,14 +76,6 @@ export function rssBytes(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-/** CPU ms the whole machine spent busy (/proc/stat, all cores). */
-export function machineBusyMs(): number {
-  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
-  const [user, nice, system, _idle, _iowait, irq, softirq, steal] = line
-    .split(/\s+/).slice(1).map(Number);
-  return (user + nice + system + irq + softirq + steal) * (1000 / TICKS);
 }
 
 /** CPU ms of each thread of a process, keyed by `tid:name`. */
