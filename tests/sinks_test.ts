@@ -522,7 +522,9 @@ Deno.test({
           return reply.result.value;
         };
         await cdp!.send("Page.navigate", { url }, sessionId);
-        while (!await evaluate(`"beam" in globalThis`)) {
+        // At most 10 s, as before the page was opened twice.
+        for (let i = 0; !await evaluate(`"beam" in globalThis`); i++) {
+          if (i === 200) throw new Error(`${url} did not load in 10 s`);
           await new Promise((r) => setTimeout(r, 50));
         }
         return evaluate;
