@@ -2,15 +2,12 @@ import assert from "node:assert/strict";
 import { memoryFile, MemoryFiles, MemoryLinks, MemorySignal } from "./fakes.ts";
 import { EVENT, type ServerFrame } from "../signal/protocol.ts";
 import { fingerprints } from "./auth.ts";
+import { until } from "../../tests/_helpers/sessions.ts";
 
 function inbox(port: { listen(l: (f: ServerFrame) => void): unknown }) {
   const frames: ServerFrame[] = [];
   port.listen((frame) => frames.push(frame));
   return frames;
-}
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((r) => setTimeout(r, 1));
 }
 
 Deno.test("MemorySignal relays with the sender's id, as the server does", async () => {
@@ -19,7 +16,7 @@ Deno.test("MemorySignal relays with the sender's id, as the server does", async 
   const b = await signal.connect();
   const got = inbox(b);
   a.send(EVENT.offer, b.id, { sdp: "x" });
-  await until(() => got.length === 1);
+  await until(() => got.length === 1, "the frame");
   assert.deepEqual(got, [{
     event: EVENT.offer,
     from: a.id,
@@ -39,7 +36,7 @@ Deno.test("MemorySignal answers `invalid peer id` and `peer not exists` to the s
   const got = inbox(a);
   a.send(EVENT.request, "bad");
   a.send(EVENT.request, "AAAAAAAAAAAAAAAA");
-  await until(() => got.length === 2);
+  await until(() => got.length === 2, "both answers");
   assert.deepEqual(got, [
     { event: EVENT.invalidPeerId },
     { event: EVENT.peerNotExists },

@@ -24,6 +24,7 @@ import {
 } from "../../lib/transfer/receive_session.ts";
 import { formatLinkKey, newSecret } from "../../lib/transfer/secret.ts";
 import { pseudoRandomBytes } from "./bytes.ts";
+import { waitFor } from "./ws.ts";
 
 /** A running share in memory. */
 export interface MemoryShare {
@@ -102,15 +103,14 @@ export async function startShare(
   };
 }
 
-/** Resolves once `check` holds, polling; rejects after `ms`. */
-export async function until(
+/**
+ * Resolves once `check` holds; rejects after `ms`. The sessions' tests'
+ * spelling of {@linkcode waitFor}, with their usual deadline.
+ */
+export function until(
   check: () => boolean,
   what: string,
   ms = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+  return waitFor(check, ms, what);
 }
