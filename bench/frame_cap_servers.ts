@@ -28,7 +28,7 @@ import { createServer } from "node:http";
 const WS = "npm:ws@8.18.3";
 
 const CAP = 65_536;
-const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B0F";
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
 const port = Number(Deno.env.get("PORT") ?? "8000");
 const kind = Deno.args[0];

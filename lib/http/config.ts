@@ -152,20 +152,20 @@ export function loadConfig(
 }
 
 /**
- * The signaling transport: `native` (Deno.upgradeWebSocket, which assembles
- * a whole frame before any check: denoland/deno#15809) by default; `raw`
- * (our own listener in front, which refuses an oversized frame from its
- * header, before reading it) only when asked for. Not the default: it
- * has not yet been through the browser tests since its handshake was fixed
- * (a wrong RFC 6455 GUID, which Chromium refused as "Incorrect
- * 'Sec-WebSocket-Accept' header value"), and Deno Deploy allows no second
- * listener.
+ * The signaling transport. `raw` (a listener of Beam's own in front of the
+ * app, which refuses an oversized frame from its header, before reading it)
+ * wherever the process may open its own listener; `native`
+ * (Deno.upgradeWebSocket, which assembles a whole frame before any check:
+ * denoland/deno#15809) on Deno Deploy, which allows no second listener.
  */
 function readSignalTransport(
   env: Record<string, string | undefined>,
 ): "native" | "raw" {
   const text = env.SIGNAL_TRANSPORT;
-  if (text === undefined || text === "" || text === "native") return "native";
+  if (text === undefined || text === "") {
+    return env.DENO_DEPLOYMENT_ID ? "native" : "raw";
+  }
+  if (text === "native") return "native";
   if (text === "raw") return "raw";
   throw new TypeError(
     `Cannot read SIGNAL_TRANSPORT: "${text}" is not native or raw`,

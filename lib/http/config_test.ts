@@ -262,11 +262,15 @@ Deno.test("deployWarning() warns on Deno Deploy without REDIS_URL, and only then
   assert.equal(deployWarning({}, loadConfig({})), undefined);
 });
 
-Deno.test("loadConfig() serves signaling natively unless SIGNAL_TRANSPORT asks for raw", () => {
-  assert.equal(loadConfig({}, "").signalTransport, "native");
+Deno.test("loadConfig() picks the raw signaling transport off Deno Deploy and the native one on it", () => {
+  assert.equal(loadConfig({}, "").signalTransport, "raw");
   assert.equal(
-    loadConfig({ SIGNAL_TRANSPORT: "raw" }, "").signalTransport,
-    "raw",
+    loadConfig({ DENO_DEPLOYMENT_ID: "abc" }, "").signalTransport,
+    "native",
+  );
+  assert.equal(
+    loadConfig({ SIGNAL_TRANSPORT: "native" }, "").signalTransport,
+    "native",
   );
   assert.throws(() => loadConfig({ SIGNAL_TRANSPORT: "ws" }, ""), {
     message: 'Cannot read SIGNAL_TRANSPORT: "ws" is not native or raw',
