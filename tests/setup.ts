@@ -12,8 +12,8 @@ import { findProgram, PACKAGES } from "./_helpers/services.ts";
 
 /**
  * The programs the tests start, each from its Debian package (of the same
- * name unless `PACKAGES` says otherwise). unzip and python3 check the zips
- * Beam writes with readers other than its own.
+ * name unless `PACKAGES` says otherwise). unzip checks the zips Beam writes
+ * with a reader other than its own.
  */
 const NEEDED = [
   "chromium",
@@ -21,7 +21,6 @@ const NEEDED = [
   "redis-cli",
   "nginx",
   "unzip",
-  "python3",
 ];
 
 const missing = NEEDED.filter((program) => findProgram(program) === undefined);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { Download, Page } from "playwright-core";
 import { collectPageErrors } from "./_helpers/browser.ts";
+import { zipDigests } from "./_helpers/sink_io.ts";
 import {
   hashFile,
   makeFile,
@@ -283,18 +284,7 @@ Deno.test(
       assert.equal(download.suggestedFilename(), "beam-files.zip");
       const zipPath = `${s.dir}/got.zip`;
       await download.saveAs(zipPath);
-      const check = await new Deno.Command("python3", {
-        args: [
-          "-c",
-          `import zipfile, hashlib, json, sys
-z = zipfile.ZipFile(sys.argv[1])
-assert z.testzip() is None
-print(json.dumps({i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist()}))`,
-          zipPath,
-        ],
-      }).output();
-      assert.equal(check.code, 0, new TextDecoder().decode(check.stderr));
-      const got = JSON.parse(new TextDecoder().decode(check.stdout));
+      const got = await zipDigests(zipPath);
       assert.deepEqual(
         got,
         Object.fromEntries(files.map((f) => [f.name, f.sha256])),
