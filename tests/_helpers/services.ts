@@ -15,6 +15,9 @@ export const PACKAGES: Readonly<Record<string, string>> = {
   "redis-cli": "redis-server",
   nginx: "nginx",
   chromium: "chromium",
+  "firefox-esr": "firefox-esr",
+  turnserver: "coturn",
+  unzip: "unzip",
 };
 
 const SEARCH_PATH = [
@@ -28,15 +31,18 @@ const SEARCH_PATH = [
 
 /**
  * The full path of `program`, from `PATH` and the usual system folders
- * (nginx lives in /usr/sbin, which a user's `PATH` may lack).
+ * (nginx lives in /usr/sbin, which a user's `PATH` may lack). With
+ * `only`, just the folders of `path` are searched: tests/setup_test.ts uses
+ * it to show what a machine without the programs sees.
  */
 export function findProgram(
   program: string,
   path: string | undefined = Deno.env.get("PATH"),
+  only = false,
 ): string | undefined {
   const dirs = [
     ...(path ?? "").split(":").filter((d) => d !== ""),
-    ...SEARCH_PATH,
+    ...(only ? [] : SEARCH_PATH),
   ];
   for (const dir of dirs) {
     try {
