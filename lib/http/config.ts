@@ -50,7 +50,42 @@ export interface Config {
    * past the cap at its header; needs `Deno.listen`, so not on Deno Deploy).
    */
   signalTransport: "native" | "raw";
+  /**
+   * The TURN relay that pages get short-lived credentials for (`GET
+   * /api/ice`, docs/turn.md), or `undefined` when there is none.
+   */
+  turn: TurnConfig | undefined;
+  /**
+   * Test only: the ICE transport policy the pages are forced to
+   * (`BEAM_TEST_ICE_POLICY=relay`), or `undefined` for the browser's own.
+   */
+  testIcePolicy: "relay" | undefined;
 }
+
+/** A TURN relay shared with coturn through `use-auth-secret`. */
+export interface TurnConfig {
+  /** coturn's `static-auth-secret`: never leaves the server. */
+  secret: string;
+  /** The relay's `turn:` and `turns:` URLs. */
+  urls: string[];
+  /** How long a credential is valid, in seconds. */
+  ttlSeconds: number;
+  /**
+   * Test only: seconds added to the clock when minting
+   * (`BEAM_TEST_TURN_CLOCK_OFFSET`), so a test can hand out credentials that
+   * have already expired and watch the relay refuse them. 0 otherwise.
+   */
+  clockOffsetSeconds: number;
+}
+
+/** How long a TURN credential is valid when `TURN_TTL` is not set. */
+export const DEFAULT_TURN_TTL_SECONDS = 3600;
+
+/**
+ * The shortest `TURN_SECRET` taken: anyone who learns the secret can mint
+ * credentials for the relay, so it must not be guessable.
+ */
+export const MIN_TURN_SECRET_LENGTH = 16;
 
 /**
  * Connections at once when the open-file limit cannot be read (see
@@ -148,7 +183,106 @@ export function loadConfig(
     redisUrl: readRedisUrl(env),
     trustProxy: readTrustProxy(env),
     signalTransport: readSignalTransport(env),
+    turn: readTurn(env),
+    testIcePolicy: readTestIcePolicy(env),
   };
+}
+
+/**
+ * Reads `TURN_SECRET`, `TURN_URLS` and `TURN_TTL`: the first two together
+ * or neither. The secret is never echoed in an error.
+ */
+function readTurn(
+  env: Record<string, string | undefined>,
+): TurnConfig | undefined {
+  const secret = env.TURN_SECRET?.trim() ?? "";
+  const list = env.TURN_URLS?.trim() ?? "";
+  if (secret === "" && list === "") {
+    if (env.TURN_TTL !== undefined && env.TURN_TTL !== "") {
+      throw new TypeError(
+        "Cannot read TURN_TTL: it is set, but TURN_SECRET and TURN_URLS are not",
+      );
+    }
+    return undefined;
+  }
+  if (secret === "") {
+    throw new TypeError(
+      "Cannot read TURN_SECRET: it is empty, but TURN_URLS is set (set both, or neither)",
+    );
+  }
+  if (list === "") {
+    throw new TypeError(
+      "Cannot read TURN_URLS: it is empty, but TURN_SECRET is set (set both, or neither)",
+    );
+  }
+  if (secret.length < MIN_TURN_SECRET_LENGTH) {
+    throw new RangeError(
+      `Cannot read TURN_SECRET: it has ${secret.length} characters, fewer than ${MIN_TURN_SECRET_LENGTH} (make a long random one, like \`openssl rand -hex 32\`)`,
+    );
+  }
+  const urls = list.split(",").map((u) => u.trim()).filter((u) => u !== "");
+  for (const url of urls) {
+    if (!isTurnUrl(url)) {
+      throw new TypeError(
+        `Cannot read TURN_URLS: "${url}" is not a TURN URL like turn:turn.example.com:3478?transport=udp or turns:turn.example.com:443?transport=tcp`,
+      );
+    }
+  }
+  return {
+    secret,
+    urls,
+    ttlSeconds: readInteger(
+      env,
+      "TURN_TTL",
+      DEFAULT_TURN_TTL_SECONDS,
+      60,
+      7 * 24 * 3600,
+    ),
+    clockOffsetSeconds: readSignedInteger(env, "BEAM_TEST_TURN_CLOCK_OFFSET"),
+  };
+}
+
+/**
+ * Whether `text` is a TURN URL (RFC 7065): `turn:` or `turns:`, a host name
+ * or address (IPv6 in brackets), an optional port, an optional
+ * `?transport=udp|tcp`.
+ */
+export function isTurnUrl(text: string): boolean {
+  const match =
+    /^turns?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?(?:\?transport=(?:udp|tcp))?$/
+      .exec(text);
+  if (match === null) return false;
+  if (
+    match[1].startsWith("[") &&
+    parseAddress(match[1].slice(1, -1)) === undefined
+  ) {
+    return false;
+  }
+  const port = match[2] === undefined ? 1 : Number(match[2]);
+  return port >= 1 && port <= 65535;
+}
+
+function readTestIcePolicy(
+  env: Record<string, string | undefined>,
+): "relay" | undefined {
+  const text = env.BEAM_TEST_ICE_POLICY;
+  if (text === undefined || text === "" || text === "all") return undefined;
+  if (text === "relay") return "relay";
+  throw new TypeError(
+    `Cannot read BEAM_TEST_ICE_POLICY: "${text}" is not relay or all`,
+  );
+}
+
+function readSignedInteger(
+  env: Record<string, string | undefined>,
+  name: string,
+): number {
+  const text = env[name]?.trim();
+  if (text === undefined || text === "") return 0;
+  if (!/^-?\d{1,9}$/.test(text)) {
+    throw new TypeError(`Cannot read ${name}: "${text}" is not a whole number`);
+  }
+  return Number(text);
 }
 
 /**
@@ -347,6 +481,25 @@ function readOrigins(env: Record<string, string | undefined>): string[] {
     }
   }
   return origins;
+}
+
+/**
+ * Whether a page of `origin` may use this server, by `ALLOWED_ORIGINS`
+ * (`allowed`): a listed origin, any with `*`, and always the server's own,
+ * the one whose host is the request's. The scheme is not compared, since a
+ * TLS proxy in front makes `https:` pages reach us as `http:`.
+ */
+export function originAllowed(
+  origin: string,
+  request: Request,
+  allowed: string[],
+): boolean {
+  if (allowed.includes("*") || allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.get("host");
+  } catch {
+    return false;
+  }
 }
 
 /** Reads `Deno.env` as a plain record. */

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import {
   DEFAULT_ICE_SERVERS,
+  DEFAULT_TURN_TTL_SECONDS,
   defaultMaxPeers,
   deployWarning,
   loadConfig,
+  originAllowed,
   parseAddress,
 } from "./config.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../signal/protocol.ts";
@@ -275,4 +277,101 @@ Deno.test("loadConfig() picks the raw signaling transport off Deno Deploy and th
   assert.throws(() => loadConfig({ SIGNAL_TRANSPORT: "ws" }, ""), {
     message: 'Cannot read SIGNAL_TRANSPORT: "ws" is not native or raw',
   });
+});
+
+const TURN_SECRET = "0123456789abcdef0123456789abcdef";
+
+Deno.test("loadConfig() reads TURN_SECRET, TURN_URLS and TURN_TTL", () => {
+  assert.equal(loadConfig({}).turn, undefined);
+  const config = loadConfig({
+    TURN_SECRET,
+    TURN_URLS:
+      "turn:turn.example.com:3478?transport=udp, turns:turn.example.com:443?transport=tcp,turn:[::1]:3478,turn:10.0.0.1",
+    TURN_TTL: "600",
+  });
+  assert.deepEqual(config.turn, {
+    secret: TURN_SECRET,
+    urls: [
+      "turn:turn.example.com:3478?transport=udp",
+      "turns:turn.example.com:443?transport=tcp",
+      "turn:[::1]:3478",
+      "turn:10.0.0.1",
+    ],
+    ttlSeconds: 600,
+    clockOffsetSeconds: 0,
+  });
+  assert.equal(
+    loadConfig({ TURN_SECRET, TURN_URLS: "turn:t.example" }).turn?.ttlSeconds,
+    DEFAULT_TURN_TTL_SECONDS,
+  );
+  assert.equal(DEFAULT_TURN_TTL_SECONDS, 3600);
+});
+
+const BAD_TURN: [string, Record<string, string>][] = [
+  ["TURN_SECRET", { TURN_URLS: "turn:t.example" }],
+  ["TURN_URLS", { TURN_SECRET }],
+  ["TURN_TTL", { TURN_TTL: "600" }],
+  ["TURN_SECRET", { TURN_SECRET: "short", TURN_URLS: "turn:t.example" }],
+  ["TURN_URLS", { TURN_SECRET, TURN_URLS: "stun:t.example:3478" }],
+  ["TURN_URLS", { TURN_SECRET, TURN_URLS: "https://t.example" }],
+  ["TURN_URLS", { TURN_SECRET, TURN_URLS: "turn:t.example:99999" }],
+  ["TURN_URLS", { TURN_SECRET, TURN_URLS: "turn:t.example?transport=sctp" }],
+  ["TURN_URLS", { TURN_SECRET, TURN_URLS: "turn:t.example, turn:" }],
+  ["TURN_URLS", { TURN_SECRET, TURN_URLS: "turn:[zz::1]:3478" }],
+  ["TURN_TTL", { TURN_SECRET, TURN_URLS: "turn:t.example", TURN_TTL: "10" }],
+  ["TURN_TTL", { TURN_SECRET, TURN_URLS: "turn:t.example", TURN_TTL: "1h" }],
+  ["BEAM_TEST_ICE_POLICY", { BEAM_TEST_ICE_POLICY: "relay-only" }],
+  ["BEAM_TEST_TURN_CLOCK_OFFSET", {
+    TURN_SECRET,
+    TURN_URLS: "turn:t.example",
+    BEAM_TEST_TURN_CLOCK_OFFSET: "-2h",
+  }],
+];
+
+for (const [name, env] of BAD_TURN) {
+  Deno.test(`loadConfig() rejects ${JSON.stringify(env)} naming ${name}`, () => {
+    assert.throws(() => loadConfig(env), (error: unknown) => {
+      assert.ok(error instanceof TypeError || error instanceof RangeError);
+      assert.match(error.message, new RegExp(`^Cannot read ${name}: `));
+      return true;
+    });
+  });
+}
+
+Deno.test("loadConfig() never echoes TURN_SECRET in an error", () => {
+  assert.throws(
+    () => loadConfig({ TURN_SECRET: "hunter2", TURN_URLS: "turn:t.example" }),
+    (error: Error) => !error.message.includes("hunter2"),
+  );
+});
+
+Deno.test("loadConfig() reads the test-only switches BEAM_TEST_ICE_POLICY and BEAM_TEST_TURN_CLOCK_OFFSET", () => {
+  assert.equal(loadConfig({}).testIcePolicy, undefined);
+  assert.equal(
+    loadConfig({ BEAM_TEST_ICE_POLICY: "all" }).testIcePolicy,
+    undefined,
+  );
+  assert.equal(
+    loadConfig({ BEAM_TEST_ICE_POLICY: "relay" }).testIcePolicy,
+    "relay",
+  );
+  assert.equal(
+    loadConfig({
+      TURN_SECRET,
+      TURN_URLS: "turn:t.example",
+      BEAM_TEST_TURN_CLOCK_OFFSET: "-7200",
+    }).turn?.clockOffsetSeconds,
+    -7200,
+  );
+});
+
+Deno.test("originAllowed() takes the server's own host, listed origins and *", () => {
+  const request = new Request("http://beam.test/api/ice", {
+    headers: { host: "beam.test" },
+  });
+  assert.ok(originAllowed("https://beam.test", request, []));
+  assert.ok(!originAllowed("https://evil.example", request, []));
+  assert.ok(originAllowed("https://a.example", request, ["https://a.example"]));
+  assert.ok(originAllowed("https://evil.example", request, ["*"]));
+  assert.ok(!originAllowed("null", request, []));
 });
