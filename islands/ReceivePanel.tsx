@@ -71,8 +71,16 @@ function pageActions(): PageActions {
   return {
     showSaveFilePicker: scope.showSaveFilePicker?.bind(globalThis),
     showDirectoryPicker: scope.showDirectoryPicker?.bind(globalThis),
-    // No `download` attribute: it would bypass the service worker.
-    startDownload: (url) => click(url),
+    // In a hidden frame of this origin, not by navigating this page: a
+    // navigation asks the page's own "leave this page?" guard first (and
+    // "Stay" would cancel the download), and Firefox closes the page's
+    // signaling socket as its document starts to navigate away.
+    startDownload: (url) => {
+      const frame = document.createElement("iframe");
+      frame.hidden = true;
+      frame.src = url;
+      document.body.append(frame);
+    },
     saveBlob: (blob, name) => {
       const url = URL.createObjectURL(blob);
       click(url, name);
