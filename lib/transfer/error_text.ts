@@ -1,0 +1,222 @@
+/**
+ * Turns whatever was thrown into words a person can act on. Every error the
+ * pages show passes through here: a browser's `DOMException` by its name
+ * (its own message is for developers, and differs between browsers), our
+ * own errors by their message, and anything else (`undefined`, an object, a
+ * number) as a plain "no reason given". The result never reads `undefined`,
+ * `[object Object]` or a bare exception name, and it ends by saying what to
+ * do.
+ *
+ * ```ts
+ * describeError(new DOMException("", "NotAllowedError"));
+ * // "The browser did not allow it. Allow downloads and file access for this site in the browser's settings, then try again."
+ * failureText("write to the download", undefined);
+ * // "Cannot write to the download: the browser gave no reason. Try again; if it keeps failing, reload the page."
+ * ```
+ *
+ * @module
+ */
+
+/** What went wrong (a clause, no final stop) and what to do (a sentence). */
+interface Explanation {
+  cause: string;
+  advice: string;
+}
+
+/** What to do when nothing more specific is known. */
+export const GENERIC_ADVICE =
+  "Try again; if it keeps failing, reload the page.";
+
+/**
+ * The `DOMException` names browsers throw at Beam's pages (saving, pickers,
+ * streams, WebRTC, storage), each with its cause and what to do.
+ */
+export const DOM_EXCEPTION_TEXT: Readonly<Record<string, Explanation>> = {
+  NotAllowedError: {
+    cause: "the browser did not allow it",
+    advice:
+      "Allow downloads and file access for this site in the browser's settings, then try again.",
+  },
+  AbortError: {
+    cause: "it was stopped before it finished",
+    advice: "Try again when you are ready.",
+  },
+  QuotaExceededError: {
+    cause:
+      "there is not enough space left on the disk or in the browser's storage",
+    advice: "Free some space, or choose another place to save, then try again.",
+  },
+  SecurityError: {
+    cause: "the browser blocked it for security reasons",
+    advice:
+      "Open Beam over HTTPS in a normal (not private) window, then try again.",
+  },
+  NotFoundError: {
+    cause: "the file or folder is no longer there",
+    advice: "Choose the file or the place to save again, then try again.",
+  },
+  NotReadableError: {
+    cause: "the file could not be read",
+    advice:
+      "Check that the file still exists and no other program holds it, then choose it again.",
+  },
+  NoModificationAllowedError: {
+    cause: "the file is locked by another tab or program",
+    advice: "Close it there, or choose another place to save, then try again.",
+  },
+  InvalidModificationError: {
+    cause: "the file could not be changed",
+    advice: "Choose another place to save, then try again.",
+  },
+  InvalidStateError: {
+    cause: "the file or connection changed or closed while in use",
+    advice: "Try again.",
+  },
+  TypeMismatchError: {
+    cause: "something of that name is in the way",
+    advice: "Choose another name or place to save, then try again.",
+  },
+  NetworkError: {
+    cause: "the network failed",
+    advice: "Check your connection, then try again.",
+  },
+  TimeoutError: {
+    cause: "it took too long",
+    advice: "Check your connection, then try again.",
+  },
+  NotSupportedError: {
+    cause: "this browser does not support it",
+    advice: "Use a current version of Chrome, Edge, Firefox or Safari.",
+  },
+  DataCloneError: {
+    cause: "this browser cannot hand the data to Beam's download helper",
+    advice: "Use a current version of Chrome, Edge or Firefox, or try again.",
+  },
+  EncodingError: {
+    cause: "the data could not be encoded",
+    advice: GENERIC_ADVICE,
+  },
+  OperationError: {
+    cause: "the browser could not complete it",
+    advice: GENERIC_ADVICE,
+  },
+  UnknownError: {
+    cause: "the browser failed for a reason it did not give",
+    advice: GENERIC_ADVICE,
+  },
+};
+
+/** For a thrown value that says nothing (`undefined`, `null`, an object). */
+const NO_REASON: Explanation = {
+  cause: "the browser gave no reason",
+  advice: GENERIC_ADVICE,
+};
+
+/** Text that must never reach a page. */
+const JUNK = /\bundefined\b|\[object\b|\bnull\b|\bNaN\b/;
+
+/**
+ * Whether `text` is a whole sentence (or several): a capital first letter,
+ * a final `.`, `!` or `?`, and no `undefined`, `null`, `NaN` or
+ * `[object …]`.
+ */
+export function isSentence(text: string): boolean {
+  return /^[A-Z]/.test(text) && /[.!?]$/.test(text) && !JUNK.test(text);
+}
+
+/** `text` with its first letter in capitals. */
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * `text` as a clause to follow a colon: no final stop, and a small first
+ * letter unless the first word is an acronym ("ICE failed").
+ */
+function clause(text: string): string {
+  const bare = text.trim().replace(/[.!?]+$/, "");
+  return /^[A-Z][a-z]/.test(bare)
+    ? bare.charAt(0).toLowerCase() + bare.slice(1)
+    : bare;
+}
+
+/** The name and message of an Error, DOMException or error-like object. */
+function partsOf(error: unknown): { name?: string; message?: string } {
+  if (typeof error === "string") return { message: error };
+  if (typeof error !== "object" || error === null) return {};
+  const { name, message } = error as { name?: unknown; message?: unknown };
+  return {
+    name: typeof name === "string" ? name : undefined,
+    message: typeof message === "string" ? message : undefined,
+  };
+}
+
+/**
+ * The whole text of a message that already says what failed and what to
+ * do (a sentence of our own), else `null`.
+ */
+function wholeText(error: unknown): string | null {
+  const { name, message } = partsOf(error);
+  if (name !== undefined && Object.hasOwn(DOM_EXCEPTION_TEXT, name)) {
+    return null;
+  }
+  const text = message?.trim() ?? "";
+  return isSentence(text) ? text : null;
+}
+
+/** The cause and advice for any thrown value. */
+function explain(error: unknown): Explanation {
+  const { name, message } = partsOf(error);
+  // A browser's own message is for developers (and differs between
+  // browsers); its exception name says what happened.
+  if (name !== undefined && Object.hasOwn(DOM_EXCEPTION_TEXT, name)) {
+    return DOM_EXCEPTION_TEXT[name];
+  }
+  const text = message?.trim() ?? "";
+  if (text === "" || JUNK.test(text)) return NO_REASON;
+  return { cause: clause(text), advice: GENERIC_ADVICE };
+}
+
+/**
+ * A sentence (or two) for a person, from any thrown value: what went wrong,
+ * then what to do. A message that is already such a sentence is kept as it
+ * is.
+ */
+export function describeError(error: unknown): string {
+  const whole = wholeText(error);
+  if (whole !== null) return whole;
+  const { cause, advice } = explain(error);
+  return `${capitalized(cause)}. ${advice}`;
+}
+
+/**
+ * "Cannot `action`: why. What to do." for any thrown value. A cause that is
+ * already a whole sentence of its own (it says what failed and what to do)
+ * is shown alone: it is the more precise of the two. `advice` replaces the
+ * generic advice when the caller knows better.
+ */
+export function failureText(
+  action: string,
+  error: unknown,
+  advice?: string,
+): string {
+  const whole = wholeText(error);
+  if (whole !== null) return whole;
+  const explained = explain(error);
+  const what = advice !== undefined && explained.advice === GENERIC_ADVICE
+    ? advice
+    : explained.advice;
+  return `Cannot ${action}: ${explained.cause}. ${what}`;
+}
+
+/** Verbs that open an instruction to the reader. */
+const INSTRUCTION =
+  /\b(try|check|ask|allow|reload|choose|copy|free|open|use|close|share|send|start|press|select|wait|keep)\b/i;
+
+/**
+ * Whether `text` tells the reader what to do (an instruction verb such as
+ * "try", "check", "ask", "allow"): the tests hold every shown error to it.
+ */
+export function saysWhatToDo(text: string): boolean {
+  return INSTRUCTION.test(text);
+}
