@@ -11,6 +11,7 @@ import type { ReceiveState } from "../lib/transfer/receive_machine.ts";
 import type { Manifest } from "../lib/transfer/wire.ts";
 import { formatBytes } from "../lib/transfer/rate.ts";
 import { signalUrl } from "../lib/signal/client.ts";
+import { IceSource, rtcLinks } from "../lib/transfer/rtc.ts";
 import {
   type Destination,
   destinations,
@@ -21,6 +22,13 @@ import {
 interface ReceivePanelProps {
   senderId: string;
   iceServers: RTCIceServer[];
+  /**
+   * Where fresh ICE servers (short-lived TURN credentials) are fetched for
+   * each connection; `null` when the site has no relay.
+   */
+  iceUrl: string | null;
+  /** Test only: `relay` forces connections through the relay. */
+  iceTransportPolicy: RTCIceTransportPolicy | null;
   connectTimeoutMs: number;
 }
 
@@ -90,7 +98,13 @@ function pageActions(): PageActions {
 }
 
 export default function ReceivePanel(
-  { senderId, iceServers, connectTimeoutMs }: ReceivePanelProps,
+  {
+    senderId,
+    iceServers,
+    iceUrl,
+    iceTransportPolicy,
+    connectTimeoutMs,
+  }: ReceivePanelProps,
 ) {
   const status = useSignal<ReceiveStatus | null>(null);
   const manifest = useSignal<Manifest | null>(null);
@@ -110,7 +124,15 @@ export default function ReceivePanel(
       // link cut short or mangled) is taken as missing, which the sender is
       // told.
       linkKey: location.hash.slice(1),
-      iceServers,
+      // Fetched credentials are shared by this page's attempts for a
+      // while (lib/transfer/rtc.ts).
+      createLink: rtcLinks(
+        new IceSource({
+          iceServers,
+          url: iceUrl ?? undefined,
+          iceTransportPolicy: iceTransportPolicy ?? undefined,
+        }),
+      ),
       connectTimeoutMs,
       onStatus: (s) => status.value = s,
     });

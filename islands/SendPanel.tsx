@@ -1,5 +1,5 @@
 import { useSignal } from "@preact/signals";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useMemo, useRef } from "preact/hooks";
 import { QrCode } from "../components/QrCode.tsx";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
@@ -10,9 +10,17 @@ import {
 } from "../lib/transfer/send_session.ts";
 import { newSecret, shareLink } from "../lib/transfer/secret.ts";
 import { signalUrl } from "../lib/signal/client.ts";
+import { IceSource, rtcLinks } from "../lib/transfer/rtc.ts";
 
 interface SendPanelProps {
   iceServers: RTCIceServer[];
+  /**
+   * Where fresh ICE servers (short-lived TURN credentials) are fetched for
+   * each connection; `null` when the site has no relay.
+   */
+  iceUrl: string | null;
+  /** Test only: `relay` forces connections through the relay. */
+  iceTransportPolicy: RTCIceTransportPolicy | null;
   connectTimeoutMs: number;
 }
 
@@ -29,8 +37,21 @@ const STATE_LABEL: Record<ReceiverView["phase"], string> = {
 };
 
 export default function SendPanel(
-  { iceServers, connectTimeoutMs }: SendPanelProps,
+  { iceServers, iceUrl, iceTransportPolicy, connectTimeoutMs }: SendPanelProps,
 ) {
+  // One source for the page: fetched credentials are shared by its
+  // connections for a while (lib/transfer/rtc.ts).
+  const createLink = useMemo(
+    () =>
+      rtcLinks(
+        new IceSource({
+          iceServers,
+          url: iceUrl ?? undefined,
+          iceTransportPolicy: iceTransportPolicy ?? undefined,
+        }),
+      ),
+    [],
+  );
   const files = useSignal<File[]>([]);
   const phase = useSignal<Phase>("pick");
   const link = useSignal("");
@@ -52,7 +73,7 @@ export default function SendPanel(
       signalUrl: signalUrl(location.origin),
       files: picked,
       secret,
-      iceServers,
+      createLink,
       connectTimeoutMs,
       onReceivers: (list) => receivers.value = list,
       onDisconnect: (text) => {

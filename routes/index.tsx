@@ -9,6 +9,8 @@ export default function SendPage({ app }: PageProps) {
     <Layout>
       <SendPanel
         iceServers={app.config.iceServers}
+        iceUrl={app.config.turn ? "/api/ice" : null}
+        iceTransportPolicy={app.config.testIcePolicy ?? null}
         connectTimeoutMs={app.config.connectTimeoutMs}
       />
     </Layout>

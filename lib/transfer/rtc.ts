@@ -4,8 +4,15 @@
  * channel and the offer, the sender answers, candidates trickle both ways
  * (remote ones held until the remote description is set), and the open
  * channel arrives as a promise. {@linkcode rtcLinks} makes them from the
- * browser's `RTCPeerConnection`; `fakes.ts` makes them in memory, so the
- * sessions are tested without a browser.
+ * browser's `RTCPeerConnection`, configured by an {@linkcode IceSource}
+ * (which may fetch short-lived TURN credentials from the server for each
+ * connection); `fakes.ts` makes them in memory, so the sessions are tested
+ * without a browser.
+ *
+ * A relay that refuses the page's credentials is told apart from other
+ * failures by the connection's `icecandidateerror` events (Chromium and
+ * Firefox both fire them; see docs/turn.md), so the page can say what to
+ * do instead of "no path found".
  *
  * Timeouts are not here: the session machines own them.
  *
@@ -120,17 +127,183 @@ export async function certificateMatches(
 export const CERTIFICATE_MISMATCH =
   `${UNVERIFIED}: the other browser's certificate is not the one its signed description names`;
 
-/** Links over the browser's `RTCPeerConnection`. */
-export function rtcLinks(iceServers: RTCIceServer[]): LinkFactory {
-  return (onCandidate) => new RtcLink(iceServers, onCandidate);
+/**
+ * The message when the TURN relay refused this page's credentials (a
+ * wrong `TURN_SECRET`, or a credential that expired): the one thing a
+ * visitor can do is reload for new ones.
+ */
+export const RELAY_REFUSED =
+  "The relay server refused this page's credentials. Reload the page and try again; if it keeps happening, the site's TURN settings are wrong.";
+
+/** The message when no TURN relay answered and no other path worked. */
+export const RELAY_UNREACHABLE =
+  "The relay server could not be reached. Check your network connection and try again; if it keeps happening, the site's TURN settings are wrong.";
+
+/** The message when ICE found no path between the browsers. */
+export const ICE_FAILED = "Cannot connect: no network path found (ICE failed)";
+
+/** The message when this browser gathered no candidate at all. */
+export const NO_CANDIDATES =
+  "Cannot connect: this browser found no network address to offer (no ICE candidates)";
+
+/**
+ * What the relay's answer to one `icecandidateerror` means, or `undefined`
+ * for an error about a STUN server, or one that does not end the relay's
+ * part. Codes: STUN's 401 (Unauthorized) and 403 (Forbidden), TURN's 441
+ * (Wrong Credentials), and the WebRTC spec's 701 (server not reached).
+ */
+export function relayProblem(
+  url: string,
+  errorCode: number,
+): "refused" | "unreachable" | undefined {
+  if (!/^turns?:/i.test(url)) return undefined;
+  if (errorCode === 401 || errorCode === 403 || errorCode === 441) {
+    return "refused";
+  }
+  if (errorCode === 701) return "unreachable";
+  return undefined;
+}
+
+/** What the server answers at the ICE endpoint (`GET /api/ice`). */
+interface IceAnswer {
+  iceServers: RTCIceServer[];
+  ttl?: number;
+}
+
+/** Options of {@linkcode IceSource}. */
+export interface IceSourceOptions {
+  /**
+   * The page's static servers (`ICE_SERVERS`): all of them without `url`,
+   * and the fallback when fetching from `url` fails.
+   */
+  iceServers: RTCIceServer[];
+  /**
+   * Where fresh servers come from (`/api/ice`, which mints short-lived TURN
+   * credentials), or `undefined` when the site has no relay and nothing is
+   * fetched.
+   */
+  url?: string;
+  /** `relay` forces every connection through the relay (tests). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
+  /** Give up a fetch after this long and use `iceServers`. Default 5 s. */
+  timeoutMs?: number;
+  /** Where warnings go. Default `console.warn`. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * Share of a credential's lifetime for which an answer is reused: a
+ * connection made with it has most of the lifetime left, and TURN
+ * allocations are refreshed with the credential they began with.
+ */
+const REUSE_FRACTION = 0.25;
+
+/**
+ * The ICE configuration of each new peer connection. With a `url` it is
+ * fetched when a connection is made (not when the page loads, so a page
+ * left open for a day still gets a valid credential), and reused for a
+ * quarter of the credential's lifetime.
+ */
+export class IceSource {
+  #options: IceSourceOptions;
+  #cached: Promise<RTCIceServer[]> | null = null;
+  #until = 0;
+
+  constructor(options: IceSourceOptions) {
+    this.#options = options;
+  }
+
+  /** The configuration for a new `RTCPeerConnection`. */
+  async configuration(): Promise<RTCConfiguration> {
+    const configuration: RTCConfiguration = {
+      iceServers: await this.servers(),
+    };
+    const policy = this.#options.iceTransportPolicy;
+    if (policy !== undefined) configuration.iceTransportPolicy = policy;
+    return configuration;
+  }
+
+  /** The ICE servers for a new connection. */
+  servers(): Promise<RTCIceServer[]> {
+    const { url, iceServers } = this.#options;
+    if (url === undefined) return Promise.resolve(iceServers);
+    if (this.#cached === null || Date.now() >= this.#until) {
+      this.#until = Infinity;
+      this.#cached = this.#fetch(url);
+    }
+    return this.#cached;
+  }
+
+  /** Drops the kept answer: the relay refused its credential. */
+  forget(): void {
+    this.#cached = null;
+  }
+
+  async #fetch(url: string): Promise<RTCIceServer[]> {
+    const { iceServers, timeoutMs = 5_000 } = this.#options;
+    const warn = this.#options.warn ?? ((text) => console.warn(text));
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const response = await fetch(url, {
+        signal: abort.signal,
+        cache: "no-store",
+        credentials: "same-origin",
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new Error(`the server answered ${response.status}`);
+      }
+      const answer = await response.json() as IceAnswer;
+      if (!Array.isArray(answer?.iceServers)) {
+        throw new Error("the answer has no iceServers list");
+      }
+      this.#until = typeof answer.ttl === "number"
+        ? Date.now() + answer.ttl * 1000 * REUSE_FRACTION
+        : Infinity;
+      return answer.iceServers;
+    } catch (error) {
+      // Not kept: the next connection asks again.
+      this.#cached = null;
+      warn(
+        `Cannot fetch ICE servers from ${url}: ${
+          (error as Error).message
+        }. Connecting with the page's own list, without the relay.`,
+      );
+      return iceServers;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * Links over the browser's `RTCPeerConnection`, configured from a list of
+ * ICE servers or an {@linkcode IceSource}.
+ */
+export function rtcLinks(ice: RTCIceServer[] | IceSource): LinkFactory {
+  const source = Array.isArray(ice) ? new IceSource({ iceServers: ice }) : ice;
+  return (onCandidate) => new RtcLink(source, onCandidate);
 }
 
 /** How many early remote candidates to hold: a sane peer sends a few dozen. */
 const MAX_PENDING_CANDIDATES = 200;
 
+/** The parts of `icecandidateerror` read here (not in every DOM typing). */
+interface IceErrorEvent extends Event {
+  readonly url: string;
+  readonly errorCode: number;
+}
+
 class RtcLink implements Link {
   readonly opened: Promise<DataChannelLike>;
-  #pc: RTCPeerConnection;
+  // Made once the configuration is in: it may be fetched.
+  #pc: RTCPeerConnection | null = null;
+  #ready: Promise<RTCPeerConnection>;
+  #source: IceSource;
+  #relayOnly = false;
+  #relay: "refused" | "unreachable" | undefined;
+  #candidates = 0;
   #pending: RTCIceCandidateInit[] = [];
   #remoteSet = false;
   #closed = false;
@@ -141,49 +314,92 @@ class RtcLink implements Link {
   #settle!: (channel: RTCDataChannel | Error) => void;
 
   constructor(
-    iceServers: RTCIceServer[],
+    source: IceSource,
     onCandidate: (candidate: RTCIceCandidateInit) => void,
   ) {
-    this.#pc = new RTCPeerConnection({ iceServers });
-    this.#pc.onicecandidate = (event) => {
+    this.#source = source;
+    [this.opened, this.#settle] = openedOnce<RTCDataChannel>();
+    this.#ready = source.configuration().then((configuration) => {
+      if (this.#closed) {
+        throw new ConnectError("Cannot connect: the connection closed");
+      }
+      this.#relayOnly = configuration.iceTransportPolicy === "relay";
+      const pc = new RTCPeerConnection(configuration);
+      this.#pc = pc;
+      this.#listen(pc, onCandidate);
+      return pc;
+    });
+    // A link closed before its connection was made has nothing to report.
+    this.#ready.catch(() => {});
+  }
+
+  #listen(
+    pc: RTCPeerConnection,
+    onCandidate: (candidate: RTCIceCandidateInit) => void,
+  ): void {
+    pc.onicecandidate = (event) => {
       if (event.candidate && !this.#closed) {
+        this.#candidates++;
         onCandidate(event.candidate.toJSON());
       }
     };
-    [this.opened, this.#settle] = openedOnce<RTCDataChannel>();
+    pc.addEventListener("icecandidateerror", (event) => {
+      const { url, errorCode } = event as IceErrorEvent;
+      const problem = relayProblem(url ?? "", errorCode);
+      if (problem === undefined) return;
+      if (problem === "refused") {
+        this.#relay = "refused";
+        // The next connection must not reuse the refused credential.
+        this.#source.forget();
+        // Forced through the relay, nothing else can work: say so now.
+        if (this.#relayOnly) this.#settle(new ConnectError(RELAY_REFUSED));
+      } else {
+        this.#relay ??= "unreachable";
+      }
+    });
+    pc.addEventListener("icegatheringstatechange", () => {
+      // Without a single local candidate no pair can ever form.
+      if (pc.iceGatheringState === "complete" && this.#candidates === 0) {
+        this.#settle(new ConnectError(this.#failure(NO_CANDIDATES)));
+      }
+    });
     const onState = () => {
       if (
-        this.#pc.iceConnectionState === "failed" ||
-        this.#pc.connectionState === "failed"
+        pc.iceConnectionState === "failed" || pc.connectionState === "failed"
       ) {
-        this.#settle(
-          new ConnectError(
-            "Cannot connect: no network path found (ICE failed)",
-          ),
-        );
+        this.#settle(new ConnectError(this.#failure(ICE_FAILED)));
       }
     };
-    this.#pc.addEventListener("iceconnectionstatechange", onState);
-    this.#pc.addEventListener("connectionstatechange", onState);
+    pc.addEventListener("iceconnectionstatechange", onState);
+    pc.addEventListener("connectionstatechange", onState);
     // The sender's channel is the one the receiver made.
-    this.#pc.ondatachannel = (event) => this.#watch(event.channel);
+    pc.ondatachannel = (event) => this.#watch(event.channel);
+  }
+
+  /** Why the connection failed: the relay's refusal first, if any. */
+  #failure(otherwise: string): string {
+    if (this.#relay === "refused") return RELAY_REFUSED;
+    if (this.#relay === "unreachable") return RELAY_UNREACHABLE;
+    return otherwise;
   }
 
   get maxMessageSize(): number {
-    return this.#pc.sctp?.maxMessageSize ?? 0;
+    return this.#pc?.sctp?.maxMessageSize ?? 0;
   }
 
   async offer(): Promise<string> {
-    this.#watch(this.#pc.createDataChannel("beam", { ordered: true }));
-    const offer = await this.#pc.createOffer();
-    await this.#pc.setLocalDescription(offer);
+    const pc = await this.#ready;
+    this.#watch(pc.createDataChannel("beam", { ordered: true }));
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
     return offer.sdp!;
   }
 
   async answer(offerSdp: string): Promise<string> {
+    const pc = await this.#ready;
     await this.#setRemote({ type: "offer", sdp: offerSdp });
-    const answer = await this.#pc.createAnswer();
-    await this.#pc.setLocalDescription(answer);
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
     return answer.sdp!;
   }
 
@@ -200,11 +416,11 @@ class RtcLink implements Link {
       return;
     }
     // A malformed or stale candidate only loses that path; ICE goes on.
-    this.#pc.addIceCandidate(candidate).catch(() => {});
+    this.#pc?.addIceCandidate(candidate).catch(() => {});
   }
 
   async verifyRemote(): Promise<void> {
-    const transport = this.#pc.sctp?.transport as
+    const transport = this.#pc?.sctp?.transport as
       | (RTCDtlsTransport & { getRemoteCertificates?: () => ArrayBuffer[] })
       | undefined;
     // Chromium has it; a browser without it leaves the MAC over the whole
@@ -218,8 +434,10 @@ class RtcLink implements Link {
   }
 
   onIce(listener: (health: IceHealth) => void): void {
-    this.#pc.addEventListener("connectionstatechange", () => {
-      const state = this.#pc.connectionState;
+    // Called once the channel is open, so the connection exists.
+    const pc = this.#pc;
+    pc?.addEventListener("connectionstatechange", () => {
+      const state = pc.connectionState;
       if (state === "connected") listener("connected");
       else if (state === "disconnected") listener("disconnected");
       else if (state === "failed") listener("failed");
@@ -229,15 +447,18 @@ class RtcLink implements Link {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#pc.onicecandidate = null;
     this.#settle(new ConnectError("Cannot connect: the connection closed"));
     this.#channel?.close();
-    this.#pc.close();
+    if (this.#pc !== null) {
+      this.#pc.onicecandidate = null;
+      this.#pc.close();
+    }
   }
 
   async #setRemote(description: RTCSessionDescriptionInit): Promise<void> {
     this.#remoteSdp = description.sdp ?? "";
-    await this.#pc.setRemoteDescription(description);
+    const pc = await this.#ready;
+    await pc.setRemoteDescription(description);
     this.#remoteSet = true;
     const pending = this.#pending;
     this.#pending = [];

@@ -10,6 +10,8 @@ export default function ReceivePage({ app, params }: PageProps) {
       <ReceivePanel
         senderId={params.id}
         iceServers={app.config.iceServers}
+        iceUrl={app.config.turn ? "/api/ice" : null}
+        iceTransportPolicy={app.config.testIcePolicy ?? null}
         connectTimeoutMs={app.config.connectTimeoutMs}
       />
     </Layout>

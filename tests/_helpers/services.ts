@@ -1,8 +1,9 @@
 /**
  * Real services for end-to-end tests, each started by the test on a
  * loopback port of its own, in a process group of its own, and stopped by
- * that group's id: `redis-server` and `nginx` from Debian. `tests/setup.ts`
- * (run by `deno task test` first) installs them when they are missing.
+ * that group's id: `redis-server`, `nginx` and coturn's `turnserver` from
+ * Debian. `tests/setup.ts` (run by `deno task test` first) installs them
+ * when they are missing.
  *
  * @module
  */
@@ -252,6 +253,81 @@ export async function startNginx(upstreams: string[]): Promise<TestNginx> {
     async stop() {
       await process.stop();
       await Deno.remove(prefix, { recursive: true });
+    },
+  };
+}
+
+// coturn
+
+/** A running coturn (`turnserver`) with short-lived credentials. */
+export interface TestTurn {
+  /** `turn:127.0.0.1:PORT?transport=udp`. */
+  url: string;
+  port: number;
+  /** The secret it checks credentials with (`--static-auth-secret`). */
+  secret: string;
+  /** Its log so far (coturn logs to stdout here). */
+  readonly log: string;
+  /** Stops it (SIGTERM to its group, then SIGKILL) and removes its folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts coturn on a free loopback port with `use-auth-secret` and
+ * `secret`, relaying between loopback addresses (which it refuses unless
+ * told: `--allow-loopback-peers`), with no TLS, no DTLS and no CLI. Its
+ * relay ports are a 200-port window picked at random in 42000..47999, so
+ * two tests at once rarely share one.
+ */
+export async function startTurn(secret: string): Promise<TestTurn> {
+  const program = requireProgram("turnserver");
+  const port = freePort();
+  const minPort = 42000 + 200 * Math.floor(Math.random() * 30);
+  const dir = await Deno.makeTempDir({ prefix: "beam-turn-" });
+  const process = spawnProcess(program, {
+    args: [
+      "-n",
+      "--listening-ip=127.0.0.1",
+      "--relay-ip=127.0.0.1",
+      `--listening-port=${port}`,
+      `--min-port=${minPort}`,
+      `--max-port=${minPort + 199}`,
+      "--realm=beam.test",
+      "--use-auth-secret",
+      `--static-auth-secret=${secret}`,
+      "--no-cli",
+      "--no-tls",
+      "--no-dtls",
+      "--allow-loopback-peers",
+      "--log-file=stdout",
+      "--simple-log",
+      // Each allocation and refusal in the log, for the tests to read.
+      "--verbose",
+      `--pidfile=${dir}/turnserver.pid`,
+      `--userdb=${dir}/turndb`,
+    ],
+  });
+  const deadline = Date.now() + 10_000;
+  while (!process.stdout.includes("Total General servers")) {
+    if (!process.running || Date.now() > deadline) {
+      await process.stop(0);
+      await Deno.remove(dir, { recursive: true });
+      throw new Error(
+        `Cannot start turnserver on port ${port}:\n${process.stdout}${process.stderr}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    url: `turn:127.0.0.1:${port}?transport=udp`,
+    port,
+    secret,
+    get log() {
+      return process.stdout;
+    },
+    async stop() {
+      await process.stop();
+      await Deno.remove(dir, { recursive: true });
     },
   };
 }
