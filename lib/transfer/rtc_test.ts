@@ -1,7 +1,6 @@
 // RtcLink itself needs a browser's RTCPeerConnection: the end-to-end tests in
 // tests/transfer_test.ts, tests/resume_test.ts, tests/security_test.ts and
-// tests/turn_test.ts (through a coturn relay)
-// drive it in Chromium.
+// tests/turn_test.ts (through a coturn relay) drive it in Chromium.
 import assert from "node:assert/strict";
 import {
   certificateMatches,
