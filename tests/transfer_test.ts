@@ -1,21 +1,35 @@
 /**
- * End to end: two (or more) headless Chromium pages, a real Beam server, the
- * UI as a person uses it: choose a file, read the link, open it, press
- * Download, wait for the saved file, compare SHA-256 with the source.
+ * End to end: two (or more) headless pages, a real Beam server, the UI as a
+ * person uses it: choose a file, read the link, open it, press Download,
+ * wait for the saved file, compare SHA-256 with the source. The tests that
+ * save through a picker stubbed with OPFS, or reroute the page's WebSocket,
+ * run in Chromium (playwright's objects); the rest run across Chromium and
+ * Firefox through tests/_helpers/test_page.ts.
  */
 
 import assert from "node:assert/strict";
 import type { Download, Page } from "playwright-core";
-import { collectPageErrors } from "./_helpers/browser.ts";
+import {
+  BROWSER_NAMES,
+  type BrowserKind,
+  BROWSERS,
+  collectPageErrors,
+  type TestPage,
+} from "./_helpers/browser.ts";
 import { zipDigests } from "./_helpers/sink_io.ts";
 import {
+  crossSetup,
   hashFile,
   makeFile,
+  MEMORY_ONLY,
+  NO_PICKERS,
   open,
+  openIn,
   opfsSha256,
   PICKER_STUB,
   setup,
   share,
+  shareIn,
 } from "./_helpers/transfer.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
@@ -230,11 +244,6 @@ Deno.test(
   },
 );
 
-const NO_PICKERS = `
-  delete globalThis.showSaveFilePicker;
-  delete globalThis.showDirectoryPicker;
-`;
-
 /** Presses Download where the browser has no picker; returns the download. */
 async function downloadWithoutPicker(receiver: Page): Promise<Download> {
   const downloading = receiver.waitForEvent("download", { timeout: 30_000 });
@@ -294,3 +303,137 @@ Deno.test(
     }
   },
 );
+
+// Across browsers: Chromium and Firefox each send to the other and to
+// themselves (Chromium to Chromium is above). The receiver has no save
+// picker, as Firefox has none: the file streams through the service worker
+// into the browser's downloads folder.
+const PAIRS: readonly (readonly [BrowserKind, BrowserKind])[] = [
+  ["chromium", "firefox"],
+  ["firefox", "chromium"],
+  ["firefox", "firefox"],
+];
+
+/** Waits until the receive page is done, and says it saved. */
+async function saved(page: TestPage, timeout = 60_000): Promise<void> {
+  await page.waitFor(".phase-done, .phase-failed", { timeout });
+  const text = await page.text(".receive-panel [role=status]");
+  assert.match(text, /Saved/, `the ${page.kind} receiver says: ${text}`);
+}
+
+/**
+ * What both pages must show after one receiver got the share: the sender
+ * has one row for it (a second would be a stale one, left by a receiver
+ * that lost its signaling), at 100 %; no dialog ("leave this page?") and
+ * no error on either page.
+ */
+async function cleanEnd(
+  sender: TestPage,
+  receiver: TestPage,
+  errors: { messages: string[] }[],
+): Promise<void> {
+  await sender.waitFor(".receiver .percent[data-percent='100']");
+  assert.equal(await sender.attribute(".receiver", "data-state"), "done");
+  assert.equal(await sender.count(".receiver"), 1, "rows on the send page");
+  assert.deepEqual(receiver.dialogs, [], "dialogs on the receive page");
+  assert.deepEqual(sender.dialogs, [], "dialogs on the send page");
+  for (const { messages } of errors) assert.deepEqual(messages, []);
+}
+
+for (const [from, to] of PAIRS) {
+  Deno.test(
+    `a file sent from ${BROWSER_NAMES[from]} arrives byte-identical in ${
+      BROWSER_NAMES[to]
+    }, streamed through the service worker`,
+    browserTest,
+    async () => {
+      const s = await crossSetup();
+      try {
+        const file = await makeFile(s.dir, "streamed 文件.bin", 20 << 20, 41);
+        const { page: sender, link } = await shareIn(s, from, [file]);
+        const senderErrors = collectPageErrors(sender);
+        const receiver = await openIn(s, to, link);
+        const receiverErrors = collectPageErrors(receiver);
+        await receiver.clickButton("Download");
+        await saved(receiver);
+        const screenshot = Deno.env.get("BEAM_SCREENSHOT");
+        if (screenshot && to === "firefox") {
+          await receiver.screenshot(screenshot);
+        }
+        const path = await (await s.browser(to)).waitForDownload(file.name, {
+          size: file.size,
+        });
+        assert.equal(await hashFile(path), file.sha256);
+        await cleanEnd(sender, receiver, [senderErrors, receiverErrors]);
+      } finally {
+        await s.close();
+      }
+    },
+  );
+
+  Deno.test(
+    `several files sent from ${BROWSER_NAMES[from]} arrive in ${
+      BROWSER_NAMES[to]
+    } as one streamed zip`,
+    browserTest,
+    async () => {
+      const s = await crossSetup();
+      try {
+        const files = [
+          await makeFile(s.dir, "a.bin", 3 << 20, 42),
+          await makeFile(s.dir, "empty", 0),
+          await makeFile(s.dir, "ß ü 名前.txt", 4321, 43),
+        ];
+        const { page: sender, link } = await shareIn(s, from, files);
+        const senderErrors = collectPageErrors(sender);
+        const receiver = await openIn(s, to, link);
+        const receiverErrors = collectPageErrors(receiver);
+        await receiver.clickButton("Download");
+        await saved(receiver);
+        const path = await (await s.browser(to)).waitForDownload(
+          "beam-files.zip",
+        );
+        assert.deepEqual(
+          await zipDigests(path),
+          Object.fromEntries(files.map((f) => [f.name, f.sha256])),
+        );
+        await cleanEnd(sender, receiver, [senderErrors, receiverErrors]);
+      } finally {
+        await s.close();
+      }
+    },
+  );
+}
+
+for (const kind of BROWSERS) {
+  Deno.test(
+    `with neither a save picker nor a service worker, ${
+      BROWSER_NAMES[kind]
+    } gathers a file in memory and saves it byte-identical`,
+    browserTest,
+    async () => {
+      const s = await crossSetup();
+      try {
+        const file = await makeFile(s.dir, "in memory.bin", 5 << 20, 44);
+        const { page: sender, link } = await shareIn(s, kind, [file]);
+        const senderErrors = collectPageErrors(sender);
+        const receiver = await openIn(s, kind, link, MEMORY_ONLY);
+        const receiverErrors = collectPageErrors(receiver);
+        // The page knows it has only memory left (no service worker).
+        assert.equal(
+          await receiver.evaluate(() => "serviceWorker" in navigator),
+          false,
+        );
+        await receiver.clickButton("Download");
+        await saved(receiver);
+        const path = await (await s.browser(kind)).waitForDownload(file.name, {
+          size: file.size,
+        });
+        assert.equal(await hashFile(path), file.sha256);
+        await cleanEnd(sender, receiver, [senderErrors, receiverErrors]);
+      } finally {
+        await s.close();
+      }
+    },
+  );
+}

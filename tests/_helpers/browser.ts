@@ -1,7 +1,11 @@
 /**
- * Headless Chromium for end-to-end tests: Debian's `/usr/bin/chromium`
- * driven by `playwright-core`, with the flags CONTRIBUTING.md lists and a
- * fresh persistent profile per browser (incognito would keep OPFS in RAM).
+ * Headless browsers for end-to-end tests. Chromium is Debian's
+ * `/usr/bin/chromium` driven by `playwright-core`, with the flags
+ * CONTRIBUTING.md lists and a fresh persistent profile per browser
+ * (incognito would keep OPFS in RAM). `launchBrowser({ kind })` gives either
+ * Chromium or Firefox (`./firefox.ts`) behind one {@linkcode CrossBrowser}
+ * interface; without `kind` it gives Chromium's playwright objects as it
+ * always did.
  *
  * @module
  */
@@ -10,8 +14,18 @@ import {
   type BrowserContext,
   chromium,
   type ConsoleMessage,
+  type Dialog,
+  type Download,
   type Page,
 } from "playwright-core";
+import { launchFirefox } from "./firefox.ts";
+import {
+  type BrowserKind,
+  type CrossBrowser,
+  makeTestPage,
+  type TestPage,
+  waitForFile,
+} from "./test_page.ts";
 
 /** Where Debian installs Chromium. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -53,8 +67,39 @@ export interface LaunchOptions {
   acceptDownloads?: boolean;
 }
 
+/** Options of {@linkcode launchBrowser} for either browser. */
+export interface CrossLaunchOptions {
+  kind: BrowserKind;
+  /** Origin of the app: Chromium grants it `microphone` (host candidates). */
+  origin?: string;
+  /**
+   * What to answer a `beforeunload` dialog (every dialog is recorded in
+   * `TestPage.dialogs` either way). Default `"accept"`, so that a page that
+   * asks does not hang the test; the test then asserts none was asked.
+   */
+  beforeunload?: "accept" | "dismiss";
+}
+
+/**
+ * Launches `kind` headless with a fresh profile and its own downloads
+ * folder, behind the common interface.
+ */
+export function launchBrowser(
+  options: CrossLaunchOptions,
+): Promise<CrossBrowser>;
+/** Launches headless Chromium with a fresh profile (playwright's objects). */
+export function launchBrowser(options?: LaunchOptions): Promise<TestBrowser>;
+export function launchBrowser(
+  options: LaunchOptions | CrossLaunchOptions = {},
+): Promise<TestBrowser | CrossBrowser> {
+  if (!("kind" in options)) return launchChromium(options);
+  return options.kind === "firefox"
+    ? launchFirefox(options)
+    : launchCrossChromium(options);
+}
+
 /** Launches headless Chromium with a fresh profile. */
-export async function launchBrowser(
+async function launchChromium(
   options: LaunchOptions = {},
 ): Promise<TestBrowser> {
   try {
@@ -101,6 +146,111 @@ export async function launchBrowser(
   };
 }
 
+/**
+ * Chromium behind {@linkcode CrossBrowser}: each download is copied (when
+ * complete) into the browser's downloads folder under its suggested name,
+ * as Firefox saves it.
+ */
+async function launchCrossChromium(
+  options: CrossLaunchOptions,
+): Promise<CrossBrowser> {
+  const downloads = await Deno.makeTempDir({ prefix: "beam-downloads-" });
+  let browser: TestBrowser;
+  try {
+    browser = await launchChromium({
+      origin: options.origin,
+      acceptDownloads: true,
+    });
+  } catch (error) {
+    await Deno.remove(downloads, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const failures: string[] = [];
+  const keep = async (download: Download) => {
+    const name = download.suggestedFilename();
+    // Copied whole under a temporary name, then renamed: waitForFile never
+    // sees half a file under the real name.
+    const partial = `${downloads}/.partial-${crypto.randomUUID()}`;
+    try {
+      await download.saveAs(partial);
+      await Deno.rename(partial, `${downloads}/${name}`);
+    } catch (error) {
+      failures.push(`${name}: ${(error as Error).message}`);
+    }
+  };
+  let closed: Promise<void> | undefined;
+  return {
+    kind: "chromium",
+    downloads,
+    async newPage() {
+      const page = await browser.newPage();
+      page.on("download", keep);
+      return chromiumPage(page, options.beforeunload ?? "accept");
+    },
+    async waitForDownload(name, waitOptions) {
+      try {
+        return await waitForFile(downloads, name, waitOptions);
+      } catch (error) {
+        if (failures.length === 0) throw error;
+        throw new Error(
+          `${(error as Error).message}; failed downloads: ${
+            failures.join("; ")
+          }`,
+        );
+      }
+    },
+    close() {
+      closed ??= browser.close().finally(() =>
+        Deno.remove(downloads, { recursive: true }).catch(() => {})
+      );
+      return closed;
+    },
+  };
+}
+
+/** A playwright page behind {@linkcode TestPage}. */
+function chromiumPage(
+  page: Page,
+  beforeunload: "accept" | "dismiss",
+): TestPage {
+  const dialogs: string[] = [];
+  page.on("dialog", (dialog: Dialog) => {
+    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    const answer = dialog.type() === "beforeunload" && beforeunload === "accept"
+      ? dialog.accept()
+      : dialog.dismiss();
+    answer.catch(() => {});
+  });
+  return makeTestPage({
+    kind: "chromium",
+    addInitScript: async (script) => {
+      await page.addInitScript(script);
+    },
+    goto: async (url) => {
+      await page.goto(url);
+    },
+    // deno-lint-ignore no-explicit-any
+    evaluate: (fn, arg) => page.evaluate(fn as any, arg),
+    waitForFunction: async (fn, arg, timeout) => {
+      // deno-lint-ignore no-explicit-any
+      await page.waitForFunction(fn as any, arg, { timeout });
+    },
+    click: (selector) => page.click(selector),
+    fill: (selector, value) => page.fill(selector, value),
+    setInputFiles: (selector, paths) => page.setInputFiles(selector, paths),
+    onError: (listener) => watchErrors(page, listener),
+    screenshot: async (path) => {
+      await page.screenshot({ path });
+    },
+    reloaded: async (action) => {
+      const loaded = page.waitForEvent("load");
+      await action();
+      await loaded;
+    },
+    close: () => page.close({ runBeforeUnload: false }),
+  }, dialogs);
+}
+
 /** The errors a page reported, in order. */
 export interface PageErrors {
   /** Each console error's text and each uncaught error's message. */
@@ -113,28 +263,47 @@ export interface PageErrors {
  * Records a page's console errors and uncaught exceptions (CSP violations
  * are console errors), so a test can assert that none happened.
  */
-export function collectPageErrors(page: Page): PageErrors {
+export function collectPageErrors(page: Page | TestPage): PageErrors {
   const messages: string[] = [];
+  const listener = (message: string) => void messages.push(message);
+  const stop = "kind" in page
+    ? page.onError(listener)
+    : watchErrors(page, listener);
+  return { messages, stop };
+}
+
+/**
+ * Calls `listener` with a playwright page's console errors and uncaught
+ * exceptions; returns a function that stops it.
+ */
+function watchErrors(
+  page: Page,
+  listener: (message: string) => void,
+): () => void {
   const onConsole = (message: ConsoleMessage) => {
     if (message.type() !== "error") return;
     const { url } = message.location();
     // The browser asks for /favicon.ico on its own; a 404 there is not the
     // page's error.
     if (new URL(url || "about:blank").pathname === "/favicon.ico") return;
-    messages.push(url ? `${message.text()} (${url})` : message.text());
+    listener(url ? `${message.text()} (${url})` : message.text());
   };
   const onPageError = (error: Error) => {
-    messages.push(`Uncaught ${error.name}: ${error.message}`);
+    listener(`Uncaught ${error.name}: ${error.message}`);
   };
   page.on("console", onConsole);
   page.on("pageerror", onPageError);
-  return {
-    messages,
-    stop() {
-      page.off("console", onConsole);
-      page.off("pageerror", onPageError);
-    },
+  return () => {
+    page.off("console", onConsole);
+    page.off("pageerror", onPageError);
   };
 }
 
 export type { Page };
+export {
+  BROWSER_NAMES,
+  type BrowserKind,
+  BROWSERS,
+  type CrossBrowser,
+  type TestPage,
+} from "./test_page.ts";

@@ -9,7 +9,13 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { startServer, type TestServer } from "./server.ts";
-import { launchBrowser, type TestBrowser } from "./browser.ts";
+import {
+  type BrowserKind,
+  type CrossBrowser,
+  launchBrowser,
+  type TestBrowser,
+  type TestPage,
+} from "./browser.ts";
 import { Sha256, toHex } from "../../lib/transfer/hash.ts";
 
 /** A file made for a test. */
@@ -87,10 +93,11 @@ export const PICKER_STUB = `
 
 /** SHA-256 (hex) and size of an OPFS file, computed in the page in slices. */
 export async function opfsSha256(
-  page: Page,
+  page: Page | TestPage,
   path: string,
 ): Promise<{ size: number; sha256: string } | null> {
-  const result = await page.evaluate(async (path: string) => {
+  // Both pages evaluate a function with one argument alike.
+  const result = await (page as TestPage).evaluate(async (path: string) => {
     let dir = await navigator.storage.getDirectory();
     const parts = path.split("/");
     try {
@@ -175,5 +182,101 @@ export async function open(
   await page.addInitScript(init);
   await page.goto(link);
   await page.waitForSelector("beam-island[data-hydrated]");
+  return page;
+}
+
+/**
+ * A real server, a folder for files, and browsers of either kind (each
+ * launched on first use, one per kind, each with its own profile and
+ * downloads folder).
+ */
+export interface CrossSetup {
+  server: TestServer;
+  dir: string;
+  /** The browser of `kind`, launched the first time it is asked for. */
+  browser(kind: BrowserKind): Promise<CrossBrowser>;
+  close(): Promise<void>;
+}
+
+/** Starts a server (with `env`); browsers start when first asked for. */
+export async function crossSetup(
+  env: Record<string, string> = {},
+): Promise<CrossSetup> {
+  const server = await startServer(env);
+  const dir = await Deno.makeTempDir({ prefix: "beam-e2e-" });
+  const browsers = new Map<BrowserKind, Promise<CrossBrowser>>();
+  return {
+    server,
+    dir,
+    browser(kind) {
+      let browser = browsers.get(kind);
+      if (browser === undefined) {
+        browser = launchBrowser({ kind, origin: server.url });
+        browsers.set(kind, browser);
+      }
+      return browser;
+    },
+    async close() {
+      // Every browser is stopped even if one fails to.
+      const stopped = await Promise.allSettled(
+        [...browsers.values()].map(async (b) => (await b).close()),
+      );
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+      for (const result of stopped) {
+        if (result.status === "rejected") throw result.reason;
+      }
+    },
+  };
+}
+
+/**
+ * Opens the send page in `kind` (after `init`), chooses `files`, returns
+ * the page and the share link.
+ */
+export async function shareIn(
+  s: CrossSetup,
+  kind: BrowserKind,
+  files: SourceOnDisk[],
+  init = "",
+): Promise<{ page: TestPage; link: string }> {
+  const page = await (await s.browser(kind)).newPage();
+  if (init !== "") await page.addInitScript(init);
+  await page.goto(s.server.url);
+  await page.waitFor("beam-island[data-hydrated]");
+  await page.setInputFiles("#file-input", files.map((f) => f.path));
+  const link = await page.value("#share-link");
+  assert.match(link, SHARE_LINK);
+  return { page, link };
+}
+
+/**
+ * Removes the save pickers, as in a browser without them (Firefox has
+ * none): a page saves through the service worker's streamed download.
+ */
+export const NO_PICKERS = `
+  delete globalThis.showSaveFilePicker;
+  delete globalThis.showDirectoryPicker;
+`;
+
+/**
+ * Removes the service worker too: the page has only the last resort left,
+ * gathering each file in memory and saving it as a blob.
+ */
+export const MEMORY_ONLY = NO_PICKERS + `
+  delete Navigator.prototype.serviceWorker;
+`;
+
+/** Opens a link in a new page of `kind`, after `init` (default: no pickers). */
+export async function openIn(
+  s: CrossSetup,
+  kind: BrowserKind,
+  link: string,
+  init = NO_PICKERS,
+): Promise<TestPage> {
+  const page = await (await s.browser(kind)).newPage();
+  if (init !== "") await page.addInitScript(init);
+  await page.goto(link);
+  await page.waitFor("beam-island[data-hydrated]");
   return page;
 }
