@@ -34,6 +34,8 @@ import {
   verifySdp,
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
+import { causeOf, describeError } from "./error_text.ts";
+import { newSessionId, sealSessionId } from "./session_id.ts";
 import {
   initialReceive,
   type ReceiveEffect,
@@ -138,6 +140,10 @@ export class ReceiveSession {
   // The id of the sender's signing key, from the link: what it signs
   // (the file list, each answer) must be signed by that key.
   #keyId = "";
+  // The same for every offer of this receive, whatever peer id signaling
+  // gives it: the sender tells by it that a receiver resuming under a new
+  // id is this one, and drops this one's old row (session_id.ts).
+  #sessionId = newSessionId();
   #manifest: Manifest | null = null;
   #pages = new ManifestAssembler();
   // Reports are sealed one after another and sent in order: the last one
@@ -355,13 +361,19 @@ export class ReceiveSession {
       },
       (error: Error) => {
         this.#signalPending = null;
-        this.#driver.dispatch({ type: "signalFailed", message: error.message });
+        this.#driver.dispatch({
+          type: "signalFailed",
+          message: describeError(error),
+        });
         return null;
       },
     );
     this.#signalPending.then((signal) => signal && use(signal)).catch(
       (error: Error) =>
-        this.#driver.dispatch({ type: "signalFailed", message: error.message }),
+        this.#driver.dispatch({
+          type: "signalFailed",
+          message: describeError(error),
+        }),
     );
   }
 
@@ -405,25 +417,28 @@ export class ReceiveSession {
     }, (error: Error) =>
       this.#dispatch(generation, {
         type: "linkFailed",
-        message: error.message,
+        message: causeOf(error),
       }));
     link.offer().then((sdp) =>
       this.#withSignal((signal) => {
         if (generation !== this.#generation) return;
-        signSdp(this.#keys!, "offer", senderId, signal.id, sdp).then((mac) => {
+        Promise.all([
+          signSdp(this.#keys!, "offer", senderId, signal.id, sdp),
+          sealSessionId(this.#keys!, senderId, signal.id, this.#sessionId),
+        ]).then(([mac, session]) => {
           if (generation === this.#generation) {
-            signal.send(EVENT.offer, senderId, { sdp, mac });
+            signal.send(EVENT.offer, senderId, { sdp, mac, session });
           }
         }, (error: Error) =>
           this.#dispatch(generation, {
             type: "linkFailed",
-            message: `Cannot connect: ${error.message}`,
+            message: `Cannot connect: ${causeOf(error)}`,
           }));
       })
     ).catch((error: Error) =>
       this.#dispatch(generation, {
         type: "linkFailed",
-        message: `Cannot connect: ${error.message}`,
+        message: `Cannot connect: ${causeOf(error)}`,
       })
     );
   }
@@ -437,8 +452,8 @@ export class ReceiveSession {
         this.#dispatch(
           generation,
           error instanceof ChannelClosedError
-            ? { type: "channelClosed", message: error.message }
-            : { type: "receiveFailed", message: error.message },
+            ? { type: "channelClosed", message: causeOf(error) }
+            : { type: "receiveFailed", message: describeError(error) },
         ),
     );
   }
@@ -501,7 +516,7 @@ export class ReceiveSession {
     }, (error: Error) =>
       this.#driver.dispatch({
         type: "unreadable",
-        reason: error.message,
+        reason: describeError(error),
         // A list the sender did not sign did not come from the sender:
         // there is nothing to tell it.
         tell: error instanceof AuthError && !(error instanceof UnsignedError),

@@ -9,7 +9,8 @@ import {
 } from "./receive_session.ts";
 import { MemoryFiles, MemoryLinks, MemorySignal } from "./fakes.ts";
 import { EVENT } from "../signal/protocol.ts";
-import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
+import { deriveKeys, KEY_MISSING, UNVERIFIED } from "./auth.ts";
+import { openSessionId } from "./session_id.ts";
 import { startShare, until } from "../../tests/_helpers/sessions.ts";
 import { formatLinkKey, newSecret } from "./secret.ts";
 
@@ -299,4 +300,64 @@ Deno.test("ReceiveSession.download() refuses to start before the file list is re
   await assert.rejects(r.download(new MemoryFiles()), {
     message: "Cannot download: the file list is not ready",
   });
+});
+
+Deno.test("ReceiveSession keeps its data channel and its peer id when signaling drops mid-transfer, and does not reconnect", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 256 * 1024;
+  let connects = 0;
+  const r = share.receiver({
+    connectSignal: () => {
+      connects++;
+      return share.signal.connect();
+    },
+  });
+  await r.session.open();
+  const id = share.signal.ids.find((peer) => peer !== share.senderId)!;
+  r.sink.onWrite = (written) => {
+    if (written === 512 * 1024) share.signal.drop(id);
+  };
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.equal(connects, 1);
+  assert.ok(!r.phases.includes("resuming"), r.phases.join(" "));
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(
+    share.rows.at(-1)!.map((row) => [row.id, row.phase]),
+    [[id, "done"]],
+  );
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession sends the same sealed session id in every offer, under each peer id", async () => {
+  const share = await startShare(4 * 1024 * 1024);
+  share.links.bytesPerTick = 256 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  const first = share.signal.ids.find((id) => id !== share.senderId)!;
+  let cut = false;
+  r.sink.onWrite = (written) => {
+    if (cut || written < 1024 * 1024) return;
+    cut = true;
+    share.signal.drop(first);
+    share.links.links[0].close();
+  };
+  await r.session.download(r.sink);
+  const offers = share.signal.relayed.filter((f) => f.event === EVENT.offer);
+  assert.equal(offers.length, 2);
+  assert.notEqual(offers[0].from, offers[1].from);
+  const keys = await deriveKeys(share.secret, share.senderId);
+  const ids = await Promise.all(
+    offers.map((offer) =>
+      openSessionId(
+        keys,
+        share.senderId,
+        offer.from,
+        (offer.payload as { session: unknown }).session,
+      )
+    ),
+  );
+  assert.ok(ids[0] !== null);
+  assert.equal(ids[0], ids[1]);
+  share.sender.stop();
 });

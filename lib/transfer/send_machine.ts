@@ -12,6 +12,7 @@
  *                │              ↓ connectTimeout          ↓
  *                └─ request ─ retrying               resuming ─offer→ connecting
  *        retrying, resuming ─goneTimeout→ failed ("The receiver left")
+ * any state but done ─replaced (the same receiver, under a new id)→ failed, row handed over
  * any state but done ─stop, refused offer, receiver's error→ failed
  * ```
  *
@@ -64,6 +65,11 @@ export type SendEvent =
   | { type: "receiverError"; message: string }
   /** The receiver did not come back in time. */
   | { type: "goneTimeout" }
+  /**
+   * The same receiver (by its sealed session id) offered again under
+   * another peer id, `by`: it gave this connection up and resumes there.
+   */
+  | { type: "replaced"; by: string }
   /** The person stopped sharing. */
   | { type: "stop" };
 
@@ -91,6 +97,11 @@ export type SendEffect =
   /** Stop a timer. */
   | { type: "stopTimer"; timer: SendTimer }
   /**
+   * Give this receiver's row to its new peer id `to`, in the same place:
+   * one row per receiver, however many ids it came under.
+   */
+  | { type: "handOver"; to: string }
+  /**
    * Drop this receiver from the live map (its row stays); a connection
    * still open closes after a moment, once the last messages have left.
    */
@@ -113,6 +124,8 @@ export interface SendMachine {
 export const RECEIVER_LEFT = "The receiver left.";
 /** What the sender's page says of receivers when sharing stops. */
 export const STOPPED = "Stopped.";
+/** Why the machine of a receiver that came back under a new id ended. */
+export const REPLACED = "The receiver came back on a new connection.";
 /** When the connection cannot be made in time. */
 export const NO_ROUTE = "Cannot connect: no route between the browsers in time";
 
@@ -134,6 +147,7 @@ const FAILED = ["failed"] as const;
 const ENDS = {
   offerRefused: FAILED,
   receiverError: FAILED,
+  replaced: FAILED,
   stop: FAILED,
 } as const;
 
@@ -279,6 +293,9 @@ export function stepSend(
       return fail(receiverErrorText(event.message));
     case "goneTimeout":
       return fail(RECEIVER_LEFT);
+    case "replaced":
+      // The receiver closed its side already; its new id takes the row.
+      return fail(REPLACED, [{ type: "handOver", to: event.by }]);
     case "stop":
       // The session closes every connection itself once it has left
       // signaling (see SendSession.stop), so no `closeLink` here.

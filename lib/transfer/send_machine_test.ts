@@ -67,6 +67,13 @@ function ends(from: SendState): Row[] {
     },
     {
       from,
+      event: { type: "replaced", by: "BBBBBBBBBBBBBBBB" },
+      to: "failed",
+      effects: ["handOver", ...FAIL],
+      note: "the same receiver offered again under a new peer id",
+    },
+    {
+      from,
       event: { type: "stop" },
       to: "failed",
       effects: STOP,
@@ -232,6 +239,12 @@ for (const row of ROWS) {
     }
   });
 }
+
+Deno.test("stepSend() hands a replaced receiver's row to its new peer id", () => {
+  const machine = { ...initialSend(10), name: "resuming" as const };
+  const { effects } = stepSend(machine, { type: "replaced", by: "B" });
+  assert.deepEqual(effects[0], { type: "handOver", to: "B" });
+});
 
 Deno.test("SEND_TABLE: every row and every target has a test above", () => {
   const tested = new Set(

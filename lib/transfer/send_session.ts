@@ -48,6 +48,8 @@ import {
   verifySdp,
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
+import { causeOf, describeError, failureText } from "./error_text.ts";
+import { openSessionId } from "./session_id.ts";
 import {
   initialSend,
   type SendEffect,
@@ -141,6 +143,10 @@ export class SendSession {
   #live = new Map<string, Live>();
   // Every receiver's row for the page, live or finished, in arrival order.
   #rows = new Map<string, ReceiverView>();
+  // Each receiver's session id (session_id.ts), by its peer id: a receiver
+  // that comes back under a new peer id, after its signaling socket
+  // dropped, is known by it, and keeps one row.
+  #sessionIds = new Map<string, string>();
   #total: number;
   #stopped = false;
   #digests: ShareDigests | null = null;
@@ -313,8 +319,15 @@ export class SendSession {
     const checked = sdp === null && mac === null
       ? Promise.reject(new AuthError(KEY_MISSING))
       : verifySdp(this.#keys!, "offer", signal.id, from, sdp, mac);
-    checked.then(() => {
+    checked.then(async () => {
+      const session = await openSessionId(
+        this.#keys!,
+        signal.id,
+        from,
+        (payload as { session?: unknown }).session,
+      );
       if (this.#stopped) return;
+      if (session !== null) this.#replace(session, from);
       const live = this.#live.get(from) ?? this.#serve(from);
       live.driver.dispatch({ type: "offer", sdp: sdp as string });
     }, (error: Error) => {
@@ -325,6 +338,41 @@ export class SendSession {
       const live = this.#live.get(from) ?? this.#serve(from);
       live.driver.dispatch({ type: "offerRefused", reason });
     });
+  }
+
+  /**
+   * Receiver `id` offered with `session`: if that receiver was here
+   * before under another peer id, it gave that connection up (its
+   * signaling socket dropped, and so did its id): the old one ends and
+   * hands its row over to `id`, instead of showing "resuming" until it
+   * counts as gone.
+   */
+  #replace(session: string, id: string): void {
+    for (const [old, known] of [...this.#sessionIds]) {
+      if (known !== session || old === id) continue;
+      this.#sessionIds.delete(old);
+      const live = this.#live.get(old);
+      if (live !== undefined) {
+        live.driver.dispatch({ type: "replaced", by: id });
+      } else {
+        // Its machine has ended (say, shown as gone): only the row is left.
+        this.#handOver(old, id);
+      }
+    }
+    this.#sessionIds.set(id, session);
+  }
+
+  /** Gives receiver `from`'s row, in its place, to peer id `to`. */
+  #handOver(from: string, to: string): void {
+    const row = this.#rows.get(from);
+    if (row === undefined) return;
+    // Rebuilt to keep the order: `to`'s own state fills the row as soon
+    // as it shows (its offer is handled right after).
+    this.#rows = new Map(
+      [...this.#rows].map(([id, view]) =>
+        id === from ? [to, { ...view, id: to }] : [id, view]
+      ),
+    );
   }
 
   /** Starts serving receiver `id`: a machine, its timers, its row. */
@@ -390,7 +438,7 @@ export class SendSession {
           (error: Error) =>
             live.driver.dispatch({
               type: "sendFailed",
-              message: `Cannot send the file list: ${error.message}`,
+              message: failureText("send the file list", error),
             }),
         );
         return;
@@ -444,6 +492,11 @@ export class SendSession {
       case "stopTimer":
         live.timers.stop(effect.timer);
         return;
+      case "handOver":
+        // This machine's last state is not shown: the row is the new id's.
+        live.shown = false;
+        this.#handOver(id, effect.to);
+        return;
       case "forget": {
         live.timers.stopAll();
         if (this.#live.get(id) === live) this.#live.delete(id);
@@ -482,7 +535,10 @@ export class SendSession {
       live.driver.dispatch({ type: "channelOpen" });
     }, (error: Error) => {
       if (current()) {
-        live.driver.dispatch({ type: "connectFailed", message: error.message });
+        live.driver.dispatch({
+          type: "connectFailed",
+          message: causeOf(error),
+        });
       }
     });
     link.answer(offerSdp).then(async (sdp) => {
@@ -503,7 +559,7 @@ export class SendSession {
       if (current()) {
         live.driver.dispatch({
           type: "connectFailed",
-          message: `Cannot connect: ${error.message}`,
+          message: `Cannot connect: ${causeOf(error)}`,
         });
       }
     });
@@ -536,8 +592,8 @@ export class SendSession {
       if (live.generation !== generation) return;
       live.driver.dispatch(
         error instanceof ChannelClosedError
-          ? { type: "channelClosed", message: error.message }
-          : { type: "sendFailed", message: error.message },
+          ? { type: "channelClosed", message: causeOf(error) }
+          : { type: "sendFailed", message: describeError(error) },
       );
     });
   }
@@ -570,6 +626,7 @@ export class SendSession {
       if (finished <= FINISHED_ROWS) break;
       if (this.#live.has(row.id)) continue;
       this.#rows.delete(row.id);
+      this.#sessionIds.delete(row.id);
       finished--;
     }
   }

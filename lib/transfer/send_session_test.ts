@@ -157,3 +157,64 @@ Deno.test("SendSession keeps the rows of the last FINISHED_ROWS finished receive
   assert.equal(share.sender.liveCount, 0);
   share.sender.stop();
 });
+
+Deno.test("SendSession keeps one row for a receiver that resumes under a new peer id, and it ends done", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 256 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  const first = share.signal.ids.find((id) => id !== share.senderId)!;
+  let cut = false;
+  r.sink.onWrite = (written) => {
+    if (cut || written < 1024 * 1024) return;
+    cut = true;
+    // What Firefox did when the page navigated to its download: the
+    // signaling socket and the connection both go, and the receiver
+    // resumes under the new id signaling gives it.
+    share.signal.drop(first);
+    share.links.links[0].close();
+  };
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.ok(r.phases.includes("resuming"), r.phases.join(" "));
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  const rows = share.rows.at(-1)!;
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].phase, "done");
+  assert.notEqual(rows[0].id, first);
+  // Never two rows for it, not even for a moment.
+  assert.ok(share.rows.every((list) => list.length === 1));
+  share.sender.stop();
+});
+
+Deno.test("SendSession tells receivers apart by their session ids: two receivers keep two rows", async () => {
+  const share = await startShare(64 * 1024);
+  const receivers = [share.receiver(), share.receiver()];
+  for (const r of receivers) {
+    await r.session.open();
+    await r.session.download(r.sink);
+  }
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(share.rows.at(-1)!.map((row) => row.phase), [
+    "done",
+    "done",
+  ]);
+  share.sender.stop();
+});
+
+Deno.test("SendSession serves an offer without a session id (an older receiver) as a new receiver", async () => {
+  const share = await startShare(64 * 1024);
+  // The server strips the field: the offer's MAC does not cover it.
+  share.signal.tamper = (frame) => {
+    if (frame.event !== EVENT.offer) return frame;
+    const { session: _, ...rest } = frame.payload as Record<string, unknown>;
+    return { ...frame, payload: rest };
+  };
+  const r = share.receiver();
+  await r.session.open();
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(share.rows.at(-1)!.map((row) => row.phase), ["done"]);
+  share.sender.stop();
+});

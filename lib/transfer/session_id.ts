@@ -1,0 +1,62 @@
+/**
+ * A receiving page's session id: random, chosen once per receive, and sent
+ * sealed in every `offer` it makes. A receiver that resumes after its
+ * signaling socket dropped does so under a new peer id (the server assigns
+ * one per socket), so the sender sees a new receiver; the session id tells
+ * it that this is the same one coming back, so it can drop the old row
+ * instead of leaving it "resuming" until the receiver counts as gone.
+ *
+ * Sealed under the share's key with both peer ids bound in (see
+ * docs/protocol.md, "`offer` and `answer`"): the server sees neither the id
+ * nor that two offers carry the same one, and cannot move a sealed id to
+ * another peer; no one without the link can make one.
+ *
+ * @module
+ */
+
+import { toBase64Url } from "./base64.ts";
+import { seal, type Sealed, type ShareKeys, unseal } from "./auth.ts";
+
+/** A fresh session id: 16 random bytes, base64url (22 characters). */
+export function newSessionId(): string {
+  return toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/** What a session id looks like once opened. */
+const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** Seals `sessionId` as `receiverId`'s, for the sender `senderId`. */
+export function sealSessionId(
+  keys: ShareKeys,
+  senderId: string,
+  receiverId: string,
+  sessionId: string,
+): Promise<Sealed> {
+  return seal(keys, binding(senderId, receiverId), { session: sessionId });
+}
+
+/**
+ * Opens the session id `receiverId` sent to `senderId`, or `null` when
+ * there is none (a receiver from before session ids), it does not open
+ * (sealed for another pair, or not by a holder of the link) or it is not
+ * one: an offer without a usable id is still served, as a new receiver.
+ */
+export async function openSessionId(
+  keys: ShareKeys,
+  senderId: string,
+  receiverId: string,
+  sealed: unknown,
+): Promise<string | null> {
+  if (sealed === undefined || sealed === null) return null;
+  try {
+    const value = await unseal(keys, binding(senderId, receiverId), sealed);
+    const id = (value as { session?: unknown } | null)?.session;
+    return typeof id === "string" && SESSION_ID.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+function binding(senderId: string, receiverId: string): string {
+  return JSON.stringify(["beam/v1", "session", senderId, receiverId]);
+}
