@@ -34,7 +34,6 @@ import {
   verifySdp,
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
-import { causeOf, describeError } from "./error_text.ts";
 import { newSessionId, sealSessionId } from "./session_id.ts";
 import {
   initialReceive,
@@ -361,19 +360,13 @@ export class ReceiveSession {
       },
       (error: Error) => {
         this.#signalPending = null;
-        this.#driver.dispatch({
-          type: "signalFailed",
-          message: describeError(error),
-        });
+        this.#driver.dispatch({ type: "signalFailed", message: error.message });
         return null;
       },
     );
     this.#signalPending.then((signal) => signal && use(signal)).catch(
       (error: Error) =>
-        this.#driver.dispatch({
-          type: "signalFailed",
-          message: describeError(error),
-        }),
+        this.#driver.dispatch({ type: "signalFailed", message: error.message }),
     );
   }
 
@@ -417,7 +410,7 @@ export class ReceiveSession {
     }, (error: Error) =>
       this.#dispatch(generation, {
         type: "linkFailed",
-        message: causeOf(error),
+        message: error.message,
       }));
     link.offer().then((sdp) =>
       this.#withSignal((signal) => {
@@ -432,13 +425,13 @@ export class ReceiveSession {
         }, (error: Error) =>
           this.#dispatch(generation, {
             type: "linkFailed",
-            message: `Cannot connect: ${causeOf(error)}`,
+            message: `Cannot connect: ${error.message}`,
           }));
       })
     ).catch((error: Error) =>
       this.#dispatch(generation, {
         type: "linkFailed",
-        message: `Cannot connect: ${causeOf(error)}`,
+        message: `Cannot connect: ${error.message}`,
       })
     );
   }
@@ -452,8 +445,8 @@ export class ReceiveSession {
         this.#dispatch(
           generation,
           error instanceof ChannelClosedError
-            ? { type: "channelClosed", message: causeOf(error) }
-            : { type: "receiveFailed", message: describeError(error) },
+            ? { type: "channelClosed", message: error.message }
+            : { type: "receiveFailed", message: error.message },
         ),
     );
   }
@@ -516,7 +509,7 @@ export class ReceiveSession {
     }, (error: Error) =>
       this.#driver.dispatch({
         type: "unreadable",
-        reason: describeError(error),
+        reason: error.message,
         // A list the sender did not sign did not come from the sender:
         // there is nothing to tell it.
         tell: error instanceof AuthError && !(error instanceof UnsignedError),
