@@ -339,7 +339,8 @@ class RtcLink implements Link {
   ): void {
     pc.onicecandidate = (event) => {
       if (event.candidate && !this.#closed) {
-        this.#candidates++;
+        // Firefox ends gathering with an empty candidate before the null.
+        if (event.candidate.candidate !== "") this.#candidates++;
         onCandidate(event.candidate.toJSON());
       }
     };
