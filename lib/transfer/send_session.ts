@@ -48,7 +48,6 @@ import {
   verifySdp,
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
-import { causeOf, describeError, failureText } from "./error_text.ts";
 import { openSessionId } from "./session_id.ts";
 import {
   initialSend,
@@ -438,7 +437,7 @@ export class SendSession {
           (error: Error) =>
             live.driver.dispatch({
               type: "sendFailed",
-              message: failureText("send the file list", error),
+              message: `Cannot send the file list: ${error.message}`,
             }),
         );
         return;
@@ -535,10 +534,7 @@ export class SendSession {
       live.driver.dispatch({ type: "channelOpen" });
     }, (error: Error) => {
       if (current()) {
-        live.driver.dispatch({
-          type: "connectFailed",
-          message: causeOf(error),
-        });
+        live.driver.dispatch({ type: "connectFailed", message: error.message });
       }
     });
     link.answer(offerSdp).then(async (sdp) => {
@@ -559,7 +555,7 @@ export class SendSession {
       if (current()) {
         live.driver.dispatch({
           type: "connectFailed",
-          message: `Cannot connect: ${causeOf(error)}`,
+          message: `Cannot connect: ${error.message}`,
         });
       }
     });
@@ -592,8 +588,8 @@ export class SendSession {
       if (live.generation !== generation) return;
       live.driver.dispatch(
         error instanceof ChannelClosedError
-          ? { type: "channelClosed", message: causeOf(error) }
-          : { type: "sendFailed", message: describeError(error) },
+          ? { type: "channelClosed", message: error.message }
+          : { type: "sendFailed", message: error.message },
       );
     });
   }
