@@ -145,6 +145,10 @@ export default function SendPanel(
   }, []);
 
   const sharing = phase.value === "sharing";
+  // Signaling dropped: the link is dead, but transfers under way go on
+  // over their data channels, so their rows stay in view.
+  const showRows = sharing ||
+    (phase.value === "error" && receivers.value.length > 0);
 
   return (
     <section class="card send-panel" aria-labelledby="send-title">
@@ -209,7 +213,7 @@ export default function SendPanel(
       )}
       <p class="status error" role="alert">{message.value}</p>
 
-      {sharing && (
+      {showRows && (
         <div class="receivers-box">
           <h2>Receivers</h2>
           <AwakeNote

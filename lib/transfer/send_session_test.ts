@@ -218,3 +218,23 @@ Deno.test("SendSession serves an offer without a session id (an older receiver) 
   assert.deepEqual(share.rows.at(-1)!.map((row) => row.phase), ["done"]);
   share.sender.stop();
 });
+
+Deno.test("SendSession keeps sending when its own signaling drops mid-transfer, and says the link stopped working", async () => {
+  const disconnects: string[] = [];
+  const share = await startShare(8 * 1024 * 1024, {
+    onDisconnect: (message) => disconnects.push(message),
+  });
+  share.links.bytesPerTick = 256 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  r.sink.onWrite = (written) => {
+    if (written === 512 * 1024) share.signal.drop(share.senderId);
+  };
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.ok(!r.phases.includes("resuming"), r.phases.join(" "));
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(share.rows.at(-1)!.map((row) => row.phase), ["done"]);
+  assert.equal(disconnects.length, 1);
+  share.sender.stop();
+});

@@ -51,9 +51,12 @@ export interface ServiceWorkerSinkOptions {
   /** Every file of the transfer; several become one zip. */
   files: FileMeta[];
   /**
-   * Makes the browser fetch `url` as a download. The page does it, e.g. by
-   * setting it as the `src` of a hidden iframe, or by clicking a hidden link
-   * (without the `download` attribute, which skips the service worker).
+   * Makes the browser fetch `url` as a download. The page sets it as the
+   * `src` of a hidden iframe of its own origin. Not by navigating the page
+   * itself (clicking a link): that asks the page's "leave this page?" guard
+   * first, where "Stay" cancels the download, and Firefox closes the page's
+   * signaling socket as its navigation starts. Nor a link with the
+   * `download` attribute, which skips the service worker.
    */
   startDownload(url: string): void;
   /** The service worker script. Default {@linkcode WORKER_URL}. */
