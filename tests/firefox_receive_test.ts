@@ -125,3 +125,113 @@ for (const { to, size, seed } of CASES) {
     },
   );
 }
+
+/**
+ * In the receiving page: once `CUT_AT` % is written, closes the page's
+ * signaling socket and then its data channel, as a network that drops both
+ * would; the page resumes under the new peer id signaling gives it.
+ */
+const CUT_AT = 20;
+const CUT_BOTH = `(() => {
+  if (!location.pathname.startsWith("/r/")) return;
+  const sockets = [];
+  const channels = [];
+  const NativeSocket = globalThis.WebSocket;
+  globalThis.WebSocket = class extends NativeSocket {
+    constructor(...args) {
+      super(...args);
+      sockets.push(this);
+    }
+  };
+  const create = RTCPeerConnection.prototype.createDataChannel;
+  RTCPeerConnection.prototype.createDataChannel = function (...args) {
+    const channel = create.apply(this, args);
+    channels.push(channel);
+    return channel;
+  };
+  const timer = setInterval(() => {
+    const bar = document.querySelector(".receive-panel .percent");
+    if (Number(bar?.getAttribute("data-percent") ?? 0) < ${CUT_AT}) return;
+    clearInterval(timer);
+    for (const socket of sockets) socket.close(4000, "Cut by the test");
+    setTimeout(() => { for (const channel of channels) channel.close(); }, 50);
+  }, 5);
+})();`;
+
+/** In the sending page: the most receiver rows it ever showed at once. */
+const MOST_ROWS = `(() => {
+  globalThis.__mostRows = 0;
+  setInterval(() => {
+    const rows = document.querySelectorAll(".receiver").length;
+    globalThis.__mostRows = Math.max(globalThis.__mostRows, rows);
+  }, 5);
+})();`;
+
+for (const to of ["firefox", "chromium"] as const) {
+  Deno.test(
+    `a ${
+      BROWSER_NAMES[to]
+    } receiver that loses signaling and its connection mid-file resumes under a new peer id, and the Chromium sender keeps one row for it`,
+    browserTest,
+    async () => {
+      const s = await crossSetup();
+      try {
+        const file = await makeFile(s.dir, `resumed ${to}.bin`, 96 << 20, 9);
+        const { page: sender, link } = await shareIn(
+          s,
+          "chromium",
+          [file],
+          MOST_ROWS,
+        );
+        const receiver = await openIn(
+          s,
+          to,
+          link,
+          NO_PICKERS + SIGNAL_PROBE + CUT_BOTH,
+        );
+        await receiver.clickButton("Download");
+        await receiver.waitFor(".phase-done, .phase-failed", {
+          timeout: 120_000,
+        });
+        const text = await receiver.text(".receive-panel [role=status]");
+        assert.match(text, /Saved/, `the ${to} receiver says: ${text}`);
+        const path = await (await s.browser(to)).waitForDownload(file.name, {
+          size: file.size,
+        });
+        assert.equal(await hashFile(path), file.sha256);
+        const signal = await receiver.evaluate(() =>
+          (globalThis as unknown as { __beamSignal: SignalRecord })
+            .__beamSignal
+        );
+        // It did resume, under a second id.
+        assert.equal(signal.ids.length, 2, `peer ids: ${signal.ids}`);
+        await sender.waitFor(".receiver[data-state='done']");
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        const rows = await sender.evaluate(() =>
+          [...document.querySelectorAll(".receiver")].map((row) => [
+            row.getAttribute("data-receiver"),
+            row.getAttribute("data-state"),
+          ])
+        );
+        assert.deepEqual(rows, [[signal.ids[1], "done"]]);
+        assert.equal(
+          await sender.evaluate(() =>
+            (globalThis as unknown as { __mostRows: number }).__mostRows
+          ),
+          1,
+          "the most rows the sender showed at once",
+        );
+        assert.deepEqual(receiver.dialogs, [], "dialogs on the receive page");
+        await sender.evaluate(() =>
+          document.querySelector(".receivers-box")?.scrollIntoView()
+        );
+        await sender.screenshot(
+          new URL(`../tmp/sender_after_${to}_resume.png`, import.meta.url)
+            .pathname,
+        );
+      } finally {
+        await s.close();
+      }
+    },
+  );
+}
