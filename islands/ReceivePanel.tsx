@@ -11,6 +11,7 @@ import type { ReceiveState } from "../lib/transfer/receive_machine.ts";
 import type { Manifest } from "../lib/transfer/wire.ts";
 import { formatBytes } from "../lib/transfer/rate.ts";
 import { signalUrl } from "../lib/signal/client.ts";
+import { describeError } from "../lib/transfer/error_text.ts";
 import { IceSource, rtcLinks } from "../lib/transfer/rtc.ts";
 import {
   type Destination,
@@ -172,7 +173,7 @@ export default function ReceivePanel(
     } catch (error) {
       // The person closed the save dialog: nothing started, nothing lost.
       if ((error as DOMException).name === "AbortError") return;
-      saveNote.value = (error as Error).message;
+      saveNote.value = describeError(error);
       return;
     }
     started.value = true;

@@ -10,6 +10,7 @@ import {
 } from "../lib/transfer/send_session.ts";
 import { newSecret, shareLink } from "../lib/transfer/secret.ts";
 import { signalUrl } from "../lib/signal/client.ts";
+import { describeError } from "../lib/transfer/error_text.ts";
 import { IceSource, rtcLinks } from "../lib/transfer/rtc.ts";
 
 interface SendPanelProps {
@@ -88,7 +89,7 @@ export default function SendPanel(
       phase.value = "sharing";
     } catch (error) {
       phase.value = "error";
-      message.value = (error as Error).message;
+      message.value = describeError(error);
     }
   }
 

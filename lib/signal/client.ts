@@ -82,7 +82,9 @@ export class SignalClient implements SignalPort {
       const timer = setTimeout(() => {
         socket.close();
         reject(
-          new Error("Cannot reach the signaling server: no answer in time"),
+          new Error(
+            "Cannot reach the signaling server: no answer in time. Check your network, then reload the page.",
+          ),
         );
       }, timeoutMs);
       socket.onmessage = (event) => {
@@ -95,7 +97,7 @@ export class SignalClient implements SignalPort {
           socket.close();
           reject(
             new TypeError(
-              "Cannot start signaling: the server did not assign an id",
+              "Cannot start signaling: the server did not assign an id. Reload the page; if it keeps failing, try again later.",
             ),
           );
         }
@@ -106,7 +108,7 @@ export class SignalClient implements SignalPort {
           new Error(
             `Cannot reach the signaling server: closed (${event.code}${
               event.reason ? `, ${event.reason}` : ""
-            })`,
+            }). Check your network, then reload the page.`,
           ),
         );
       };

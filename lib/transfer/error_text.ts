@@ -17,6 +17,8 @@
  * @module
  */
 
+import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
+
 /** What went wrong (a clause, no final stop) and what to do (a sentence). */
 interface Explanation {
   cause: string;
@@ -26,6 +28,9 @@ interface Explanation {
 /** What to do when nothing more specific is known. */
 export const GENERIC_ADVICE =
   "Try again; if it keeps failing, reload the page.";
+
+/** What to do while a page tries a connection again by itself. */
+export const RETRYING_ADVICE = "Wait: the page tries again by itself.";
 
 /**
  * The `DOMException` names browsers throw at Beam's pages (saving, pickers,
@@ -112,6 +117,16 @@ const NO_REASON: Explanation = {
   advice: GENERIC_ADVICE,
 };
 
+/**
+ * `KEY_MISSING` and `UNVERIFIED` are codes as much as texts: both pages send
+ * them over signaling and compare them (docs/protocol.md), so they stay as
+ * they are and are shown as these sentences.
+ */
+export const KEY_MISSING_TEXT = `${KEY_MISSING}.`;
+/** What both pages show when a MAC does not check out. */
+export const UNVERIFIED_TEXT =
+  `${UNVERIFIED}: someone between the browsers may have changed it. Send or get the link again over a channel you trust, then try again.`;
+
 /** Text that must never reach a page. */
 const JUNK = /\bundefined\b|\[object\b|\bnull\b|\bNaN\b/;
 
@@ -160,6 +175,8 @@ function wholeText(error: unknown): string | null {
   if (name !== undefined && Object.hasOwn(DOM_EXCEPTION_TEXT, name)) {
     return null;
   }
+  if (message?.startsWith(KEY_MISSING)) return KEY_MISSING_TEXT;
+  if (message?.startsWith(UNVERIFIED)) return UNVERIFIED_TEXT;
   const text = message?.trim() ?? "";
   return isSentence(text) ? text : null;
 }
@@ -180,13 +197,29 @@ function explain(error: unknown): Explanation {
 /**
  * A sentence (or two) for a person, from any thrown value: what went wrong,
  * then what to do. A message that is already such a sentence is kept as it
- * is.
+ * is. `advice` replaces the generic advice when the caller knows better.
  */
-export function describeError(error: unknown): string {
+export function describeError(error: unknown, advice?: string): string {
   const whole = wholeText(error);
   if (whole !== null) return whole;
-  const { cause, advice } = explain(error);
-  return `${capitalized(cause)}. ${advice}`;
+  const explained = explain(error);
+  return `${capitalized(explained.cause)}. ${adviceFor(explained, advice)}`;
+}
+
+/** The caller's advice, unless the error's own is more precise. */
+function adviceFor(explained: Explanation, advice?: string): string {
+  return advice !== undefined && explained.advice === GENERIC_ADVICE
+    ? advice
+    : explained.advice;
+}
+
+/**
+ * Only why it failed, as a clause for a text that says what to do itself
+ * ("Cannot connect: …" in a connection's retries); a message that is a
+ * whole sentence of its own is kept whole.
+ */
+export function causeOf(error: unknown): string {
+  return wholeText(error) ?? explain(error).cause;
 }
 
 /**
@@ -203,10 +236,9 @@ export function failureText(
   const whole = wholeText(error);
   if (whole !== null) return whole;
   const explained = explain(error);
-  const what = advice !== undefined && explained.advice === GENERIC_ADVICE
-    ? advice
-    : explained.advice;
-  return `Cannot ${action}: ${explained.cause}. ${what}`;
+  return `Cannot ${action}: ${explained.cause}. ${
+    adviceFor(explained, advice)
+  }`;
 }
 
 /** Verbs that open an instruction to the reader. */

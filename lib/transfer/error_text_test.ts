@@ -5,8 +5,33 @@ import {
   failureText,
   GENERIC_ADVICE,
   isSentence,
+  KEY_MISSING_TEXT,
   saysWhatToDo,
+  UNVERIFIED_TEXT,
 } from "./error_text.ts";
+import { AuthError, KEY_MISSING, UNVERIFIED } from "./auth.ts";
+import { LIST_DAMAGED, LIST_TOO_LONG } from "./manifest.ts";
+import { DOWNLOAD_ERRORS } from "./sinks/sw_sink.ts";
+import * as receiveMachine from "./receive_machine.ts";
+import {
+  initialReceive,
+  RECEIVE_TABLE,
+  type ReceiveEvent,
+  type ReceiveState,
+  refusalText,
+  stepReceive,
+} from "./receive_machine.ts";
+import * as sendMachine from "./send_machine.ts";
+import {
+  initialSend,
+  NO_ROUTE,
+  receiverErrorText,
+  refusedText,
+  SEND_TABLE,
+  type SendEvent,
+  type SendState,
+  stepSend,
+} from "./send_machine.ts";
 
 function assertShown(text: string): void {
   assert.ok(isSentence(text), `not a sentence: ${JSON.stringify(text)}`);
@@ -134,4 +159,134 @@ Deno.test("failureText() shows a cause that is a whole sentence alone", () => {
   const inner =
     "Cannot finish the download: the browser cancelled it. Allow downloads from this site, then start again.";
   assert.equal(failureText("write to the download", new Error(inner)), inner);
+});
+
+Deno.test("describeError() shows the link-key and verification codes as sentences", () => {
+  assertShown(KEY_MISSING_TEXT);
+  assertShown(UNVERIFIED_TEXT);
+  assert.equal(describeError(new AuthError(KEY_MISSING)), KEY_MISSING_TEXT);
+  assert.equal(
+    describeError(`${KEY_MISSING}: the file list is not sealed`),
+    KEY_MISSING_TEXT,
+  );
+  assert.equal(describeError(UNVERIFIED), UNVERIFIED_TEXT);
+  assert.equal(
+    describeError(new AuthError(`${UNVERIFIED}: the answer is not signed`)),
+    UNVERIFIED_TEXT,
+  );
+});
+
+/** Payloads the sessions may pass: junk, raw clauses, codes, sentences. */
+const PAYLOADS = [
+  "",
+  "undefined",
+  "[object Object]",
+  "null",
+  "ICE failed",
+  "Cannot write to the download: undefined",
+  "Cannot connect: the connection closed",
+  "Cannot continue: the connection closed",
+  "The sender stopped: Cannot read a.bin: NotReadableError",
+  KEY_MISSING,
+  `${KEY_MISSING}: the file list is not sealed`,
+  UNVERIFIED,
+  LIST_DAMAGED,
+  DOWNLOAD_ERRORS.cancelled,
+];
+
+/** Every event of `types`, with every payload in each text field. */
+function eventsOf<E>(types: Iterable<string>): E[] {
+  return [...types].flatMap((type) =>
+    PAYLOADS.map((text) =>
+      ({
+        type,
+        message: text,
+        reason: text,
+        tell: true,
+        total: 100,
+        bytes: 100,
+        sdp: "v=0",
+      }) as E
+    )
+  );
+}
+
+function assertShownText(text: string | undefined, where: string): void {
+  if (text === undefined) return;
+  assert.ok(isSentence(text), `${where}: not a sentence: ${text}`);
+  assert.ok(saysWhatToDo(text), `${where}: says nothing to do: ${text}`);
+}
+
+Deno.test("every text the receive machine can show is a sentence that says what to do", () => {
+  let checked = 0;
+  for (const [state, events] of Object.entries(RECEIVE_TABLE)) {
+    for (const event of eventsOf<ReceiveEvent>(Object.keys(events))) {
+      for (
+        const given of [{}, { bytes: 50, total: 100 }, { attempt: 4 }]
+      ) {
+        const machine = {
+          ...initialReceive(4),
+          ...given,
+          name: state as ReceiveState,
+        };
+        const { state: next, effects } = stepReceive(machine, event);
+        const where = `${state} --${event.type}(${
+          JSON.stringify((event as { message?: string }).message)
+        })--> ${next.name}`;
+        assertShownText(next.message, where);
+        for (const effect of effects) {
+          if (effect.type === "abort") assertShownText(effect.message, where);
+        }
+        if (next.message !== undefined) checked++;
+      }
+    }
+  }
+  assert.ok(checked > 100);
+});
+
+Deno.test("every text the send machine can show is a sentence that says what to do", () => {
+  let checked = 0;
+  for (const [state, events] of Object.entries(SEND_TABLE)) {
+    for (const event of eventsOf<SendEvent>(Object.keys(events))) {
+      const machine = {
+        ...initialSend(100),
+        name: state as SendState,
+      };
+      const { state: next, effects } = stepSend(machine, event);
+      // A row handed to the receiver's new peer id is never shown.
+      if (effects.some((effect) => effect.type === "handOver")) continue;
+      assertShownText(next.message, `${state} --${event.type}--> ${next.name}`);
+      if (next.message !== undefined) checked++;
+    }
+  }
+  assert.ok(checked > 50);
+});
+
+Deno.test("every fixed text the pages show is a sentence that says what to do", () => {
+  // NO_ROUTE is a cause, shown only through describeError().
+  // REPLACED is the last state of a row handed over to the receiver's new
+  // peer id, which is never shown (send_session.ts).
+  const clauses = new Set<unknown>([NO_ROUTE, sendMachine.REPLACED]);
+  const texts = [
+    ...Object.values(receiveMachine),
+    ...Object.values(sendMachine),
+    ...Object.values(DOWNLOAD_ERRORS),
+    LIST_DAMAGED,
+    LIST_TOO_LONG,
+    KEY_MISSING_TEXT,
+    UNVERIFIED_TEXT,
+    refusalText(KEY_MISSING),
+    refusalText(UNVERIFIED),
+    refusalText("anything else"),
+    refusedText(KEY_MISSING),
+    refusedText(UNVERIFIED),
+    refusedText("anything else"),
+    receiverErrorText(KEY_MISSING),
+    receiverErrorText(UNVERIFIED),
+    receiverErrorText("anything else"),
+  ].filter((value): value is string =>
+    typeof value === "string" && !clauses.has(value)
+  );
+  assert.ok(texts.length > 20);
+  for (const text of texts) assertShownText(text, "fixed text");
 });

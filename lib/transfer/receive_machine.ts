@@ -20,6 +20,13 @@
 
 import { checked, handles, type Table, type Transition } from "./machine.ts";
 import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
+import {
+  describeError,
+  failureText,
+  KEY_MISSING_TEXT,
+  RETRYING_ADVICE,
+  UNVERIFIED_TEXT,
+} from "./error_text.ts";
 
 /** Where one receive stands. */
 export type ReceiveState =
@@ -158,15 +165,24 @@ export const LINK_MALFORMED =
 export const LINK_DAMAGED =
   "This link is damaged: the part after # is cut short or changed. Copy the whole link again, or ask the sender for it.";
 export const LINK_INACTIVE =
-  "This link is no longer active: the sender closed the page or stopped sharing.";
+  "This link is no longer active: the sender closed the page or stopped sharing. Ask the sender to share the files again.";
 /** When `response` does not come. */
 export const NO_ANSWER =
   "The sender did not answer: check that the sender's page is still open, then try the link again.";
 /** When the person cancels. */
-export const CANCELLED = "Cancelled.";
+export const CANCELLED =
+  "Cancelled: nothing more is saved. Press Try again to start over.";
 /** When signaling drops before the file list came. */
 export const SIGNAL_LOST =
   "The connection to the server dropped: check your network, then try the link again.";
+
+/** After the last attempt: what to check before trying again. */
+export const CONNECT_ADVICE =
+  "Check that both devices are online and the sender's page is still open, then try again.";
+
+/** The sender's refusal of any reason but its two known codes. */
+export const REFUSED =
+  "The sender refused this connection: ask the sender for the link again.";
 
 /**
  * The text shown for the sender's refusal. It comes through the signaling
@@ -174,9 +190,15 @@ export const SIGNAL_LOST =
  * text is never put on the page.
  */
 export function refusalText(reason: string): string {
-  return reason === KEY_MISSING || reason === UNVERIFIED
-    ? `The sender refused: ${reason}`
-    : "The sender refused this connection: ask the sender for the link again.";
+  return reason === KEY_MISSING
+    ? `The sender refused: ${KEY_MISSING_TEXT.charAt(0).toLowerCase()}${
+      KEY_MISSING_TEXT.slice(1)
+    }`
+    : reason === UNVERIFIED
+    ? `The sender refused: ${UNVERIFIED_TEXT.charAt(0).toLowerCase()}${
+      UNVERIFIED_TEXT.slice(1)
+    }`
+    : REFUSED;
 }
 
 type EventType = ReceiveEvent["type"];
@@ -290,8 +312,11 @@ export function stepReceive(
     },
     effects,
   });
-  const fail = (message: string, extra: ReceiveEffect[] = []) =>
-    go("failed", { message }, [
+  // Every text a failure shows passes through describeError(): a sentence
+  // that says what to do, whatever the session passed in.
+  const fail = (why: string, extra: ReceiveEffect[] = []) => {
+    const message = describeError(why);
+    return go("failed", { message }, [
       ...extra,
       { type: "stopTimer", timer: "answer" },
       { type: "stopTimer", timer: "ask" },
@@ -301,19 +326,24 @@ export function stepReceive(
       ...(saving(m.name) ? [{ type: "abort", message } as const] : []),
       { type: "leave" },
     ]);
+  };
   // A failed attempt: ask again (resuming if some bytes are saved), unless
   // the attempts ran out. Progress in the attempt means the path works, so
   // the count starts anew.
   const again = (message: string) => {
     const attempt = m.bytes > m.attemptStart ? 1 : m.attempt;
     if (attempt >= m.maxAttempts) {
-      return fail(
-        `Cannot connect to the sender after ${m.maxAttempts} attempts: ${message}`,
-      );
+      // The attempts' own texts start "Cannot connect: …" or "Cannot
+      // continue: …": only the why is worth repeating after this one.
+      return fail(failureText(
+        `connect to the sender after ${m.maxAttempts} attempts`,
+        message.replace(/^Cannot (connect|continue): /, ""),
+        CONNECT_ADVICE,
+      ));
     }
     return go(m.bytes > 0 ? "resuming" : "retrying", {
       attempt: attempt + 1,
-      message,
+      message: describeError(message, RETRYING_ADVICE),
     }, [
       { type: "stopTimer", timer: "connect" },
       { type: "stopTimer", timer: "ice" },
@@ -384,7 +414,7 @@ export function stepReceive(
     case "refused":
       return fail(refusalText(event.reason));
     case "answerUnverified":
-      return fail(UNVERIFIED, [{
+      return fail(UNVERIFIED_TEXT, [{
         type: "tellSender",
         error: UNVERIFIED,
       }]);

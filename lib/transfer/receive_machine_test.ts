@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { rowsOf } from "./machine.ts";
 import {
   CANCELLED,
+  CONNECT_ADVICE,
   initialReceive,
   LINK_DAMAGED,
   LINK_INACTIVE,
@@ -15,7 +16,13 @@ import {
   SIGNAL_LOST,
   stepReceive,
 } from "./receive_machine.ts";
-import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
+import { KEY_MISSING } from "./auth.ts";
+import {
+  GENERIC_ADVICE,
+  KEY_MISSING_TEXT,
+  RETRYING_ADVICE,
+  UNVERIFIED_TEXT,
+} from "./error_text.ts";
 
 /** One row of the table, as a test: from a state, on an event, to a state. */
 interface Row {
@@ -106,7 +113,7 @@ const ROWS: Row[] = [
     event: { type: "unreadable", reason: "No key", tell: true },
     to: "failed",
     effects: ["sayNoKey", ...FAIL_EARLY],
-    then: { message: "No key" },
+    then: { message: `No key. ${GENERIC_ADVICE}` },
   },
   {
     from: "requesting",
@@ -127,7 +134,7 @@ const ROWS: Row[] = [
     event: { type: "signalFailed", message: "Cannot reach the server" },
     to: "failed",
     effects: FAIL_EARLY,
-    then: { message: "Cannot reach the server" },
+    then: { message: `Cannot reach the server. ${GENERIC_ADVICE}` },
   },
   {
     from: "requesting",
@@ -196,7 +203,7 @@ const ROWS: Row[] = [
     given: { attempt: 1 },
     to: "retrying",
     effects: AGAIN,
-    then: { attempt: 2, message: "ICE failed" },
+    then: { attempt: 2, message: `ICE failed. ${RETRYING_ADVICE}` },
   },
   {
     from: "connecting",
@@ -214,7 +221,8 @@ const ROWS: Row[] = [
     to: "failed",
     effects: FAIL_SAVING,
     then: {
-      message: "Cannot connect to the sender after 4 attempts: ICE failed",
+      message:
+        `Cannot connect to the sender after 4 attempts: ICE failed. ${CONNECT_ADVICE}`,
     },
     note: "retry exhausted",
   },
@@ -292,14 +300,14 @@ const ROWS: Row[] = [
     event: { type: "refused", reason: KEY_MISSING },
     to: "failed",
     effects: FAIL_SAVING,
-    then: { message: `The sender refused: ${KEY_MISSING}` },
+    then: { message: `The sender refused: t${KEY_MISSING_TEXT.slice(1)}` },
   },
   {
     from: "connecting",
     event: { type: "answerUnverified" },
     to: "failed",
     effects: ["tellSender", ...FAIL_SAVING],
-    then: { message: UNVERIFIED },
+    then: { message: UNVERIFIED_TEXT },
   },
   {
     from: "connecting",
@@ -377,7 +385,7 @@ const ROWS: Row[] = [
     event: { type: "receiveFailed", message: "Checksum mismatch" },
     to: "failed",
     effects: FAIL_SAVING,
-    then: { message: "Checksum mismatch" },
+    then: { message: `Checksum mismatch. ${GENERIC_ADVICE}` },
   },
   {
     from: "receiving",
@@ -397,7 +405,7 @@ const ROWS: Row[] = [
     given: { attempt: 1, bytes: 10, total: 100 },
     to: "resuming",
     effects: AGAIN,
-    then: { message: "The connection was lost" },
+    then: { message: `The connection was lost. ${RETRYING_ADVICE}` },
   },
   {
     from: "receiving",

@@ -34,6 +34,7 @@ import {
   verifySdp,
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
+import { causeOf, describeError } from "./error_text.ts";
 import { newSessionId, sealSessionId } from "./session_id.ts";
 import {
   initialReceive,
@@ -360,13 +361,19 @@ export class ReceiveSession {
       },
       (error: Error) => {
         this.#signalPending = null;
-        this.#driver.dispatch({ type: "signalFailed", message: error.message });
+        this.#driver.dispatch({
+          type: "signalFailed",
+          message: describeError(error),
+        });
         return null;
       },
     );
     this.#signalPending.then((signal) => signal && use(signal)).catch(
       (error: Error) =>
-        this.#driver.dispatch({ type: "signalFailed", message: error.message }),
+        this.#driver.dispatch({
+          type: "signalFailed",
+          message: describeError(error),
+        }),
     );
   }
 
@@ -410,7 +417,7 @@ export class ReceiveSession {
     }, (error: Error) =>
       this.#dispatch(generation, {
         type: "linkFailed",
-        message: error.message,
+        message: causeOf(error),
       }));
     link.offer().then((sdp) =>
       this.#withSignal((signal) => {
@@ -425,13 +432,13 @@ export class ReceiveSession {
         }, (error: Error) =>
           this.#dispatch(generation, {
             type: "linkFailed",
-            message: `Cannot connect: ${error.message}`,
+            message: `Cannot connect: ${causeOf(error)}`,
           }));
       })
     ).catch((error: Error) =>
       this.#dispatch(generation, {
         type: "linkFailed",
-        message: `Cannot connect: ${error.message}`,
+        message: `Cannot connect: ${causeOf(error)}`,
       })
     );
   }
@@ -445,8 +452,8 @@ export class ReceiveSession {
         this.#dispatch(
           generation,
           error instanceof ChannelClosedError
-            ? { type: "channelClosed", message: error.message }
-            : { type: "receiveFailed", message: error.message },
+            ? { type: "channelClosed", message: causeOf(error) }
+            : { type: "receiveFailed", message: describeError(error) },
         ),
     );
   }
@@ -509,7 +516,7 @@ export class ReceiveSession {
     }, (error: Error) =>
       this.#driver.dispatch({
         type: "unreadable",
-        reason: error.message,
+        reason: describeError(error),
         // A list the sender did not sign did not come from the sender:
         // there is nothing to tell it.
         tell: error instanceof AuthError && !(error instanceof UnsignedError),

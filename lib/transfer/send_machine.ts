@@ -21,6 +21,11 @@
 
 import { checked, handles, type Table, type Transition } from "./machine.ts";
 import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
+import {
+  describeError,
+  RETRYING_ADVICE,
+  UNVERIFIED_TEXT,
+} from "./error_text.ts";
 
 /** Where one receiver stands, as the sender sees it. */
 export type SendState =
@@ -121,24 +126,44 @@ export interface SendMachine {
 }
 
 /** What the sender's page says of a receiver that never came back. */
-export const RECEIVER_LEFT = "The receiver left.";
+export const RECEIVER_LEFT =
+  "The receiver left before the transfer finished. Send them the link again if they still want the files.";
 /** What the sender's page says of receivers when sharing stops. */
-export const STOPPED = "Stopped.";
+export const STOPPED =
+  "Stopped: you stopped sharing. Share the files again for a new link.";
 /** Why the machine of a receiver that came back under a new id ended. */
 export const REPLACED = "The receiver came back on a new connection.";
 /** When the connection cannot be made in time. */
 export const NO_ROUTE = "Cannot connect: no route between the browsers in time";
 
 /** What the page says for a receiver's report it has no text for. */
-export const RECEIVER_ERROR = "The receiver refused the connection.";
+export const RECEIVER_ERROR =
+  "The receiver refused the connection. Send them the link again if they still want the files.";
+
+/** A receiver whose link has no key, or a wrong one, as the sender reads it. */
+export const RECEIVER_KEY_MISSING =
+  "The receiver's link is missing its key (the part after #), or the key is wrong. Send them the whole link.";
 
 /**
  * The text shown for a receiver's error report. The report comes through
- * the signaling server, so only the codes this code sends are shown as
- * they are; any other text is never put on the page.
+ * the signaling server, so only the codes this code sends are shown (as
+ * sentences); any other text is never put on the page.
  */
 export function receiverErrorText(code: string): string {
-  return code === UNVERIFIED || code === KEY_MISSING ? code : RECEIVER_ERROR;
+  return code === UNVERIFIED
+    ? UNVERIFIED_TEXT
+    : code === KEY_MISSING
+    ? RECEIVER_KEY_MISSING
+    : RECEIVER_ERROR;
+}
+
+/** The text shown when this page refuses a receiver's offer for `reason`. */
+export function refusedText(reason: string): string {
+  return `Refused: ${
+    reason === KEY_MISSING || reason === UNVERIFIED
+      ? receiverErrorText(reason)
+      : "this receiver's connection could not be checked. Send them the link again if they still want the files."
+  }`;
 }
 
 type EventType = SendEvent["type"];
@@ -216,6 +241,14 @@ export function stepSend(
     state: {
       ...m,
       ...change,
+      // Every text a row shows is a sentence that says what to do: a
+      // connection being tried again waits for the receiver's page.
+      ...(change.message !== undefined && {
+        message: describeError(
+          change.message,
+          name === "failed" ? undefined : RETRYING_ADVICE,
+        ),
+      }),
       name: checked(SEND_TABLE, m.name, event.type, name),
     },
     effects,
@@ -252,7 +285,7 @@ export function stepSend(
         { type: "startTimer", timer: "connect" },
       ]);
     case "offerRefused":
-      return fail(`Refused: ${event.reason}`, [{
+      return fail(refusedText(event.reason), [{
         type: "refuse",
         reason: event.reason,
       }]);
@@ -282,7 +315,7 @@ export function stepSend(
     case "sendFailed":
       return fail(
         event.message,
-        [{ type: "sendError", message: event.message }],
+        [{ type: "sendError", message: describeError(event.message) }],
         false,
       );
     case "progress":

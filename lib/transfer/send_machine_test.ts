@@ -2,9 +2,15 @@ import assert from "node:assert/strict";
 import { rowsOf } from "./machine.ts";
 import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
 import {
+  GENERIC_ADVICE,
+  RETRYING_ADVICE,
+  UNVERIFIED_TEXT,
+} from "./error_text.ts";
+import {
   initialSend,
   NO_ROUTE,
   RECEIVER_ERROR,
+  RECEIVER_KEY_MISSING,
   RECEIVER_LEFT,
   SEND_TABLE,
   type SendEffect,
@@ -56,14 +62,17 @@ function ends(from: SendState): Row[] {
       event: { type: "offerRefused", reason: "No key" },
       to: "failed",
       effects: ["refuse", ...FAIL],
-      then: { message: "Refused: No key" },
+      then: {
+        message:
+          "Refused: this receiver's connection could not be checked. Send them the link again if they still want the files.",
+      },
     },
     {
       from,
       event: { type: "receiverError", message: UNVERIFIED },
       to: "failed",
       effects: FAIL,
-      then: { message: UNVERIFIED },
+      then: { message: UNVERIFIED_TEXT },
     },
     {
       from,
@@ -139,14 +148,14 @@ const ROWS: Row[] = [
     event: { type: "connectFailed", message: "ICE failed" },
     to: "retrying",
     effects: RETRY,
-    then: { message: "ICE failed" },
+    then: { message: `ICE failed. ${RETRYING_ADVICE}` },
   },
   {
     from: "connecting",
     event: { type: "connectTimeout" },
     to: "retrying",
     effects: RETRY,
-    then: { message: NO_ROUTE },
+    then: { message: `${NO_ROUTE}. ${RETRYING_ADVICE}` },
   },
   {
     from: "connecting",
@@ -177,7 +186,7 @@ const ROWS: Row[] = [
     event: { type: "sendFailed", message: "Cannot read a file" },
     to: "failed",
     effects: ["sendError", "stopTimer:connect", "stopTimer:gone", "forget"],
-    then: { message: "Cannot read a file" },
+    then: { message: `Cannot read a file. ${GENERIC_ADVICE}` },
     note: "the reason goes out before the connection closes",
   },
   {
@@ -256,10 +265,15 @@ Deno.test("SEND_TABLE: every row and every target has a test above", () => {
 
 Deno.test("stepSend() shows only the codes it knows from a receiver's report, never other text", () => {
   const machine = { ...initialSend(10), name: "sending" as const };
-  for (const code of [UNVERIFIED, KEY_MISSING]) {
+  for (
+    const [code, text] of [
+      [UNVERIFIED, UNVERIFIED_TEXT],
+      [KEY_MISSING, RECEIVER_KEY_MISSING],
+    ]
+  ) {
     assert.equal(
       stepSend(machine, { type: "receiverError", message: code }).state.message,
-      code,
+      text,
     );
   }
   const spoofed = stepSend(machine, {

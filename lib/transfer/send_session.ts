@@ -48,6 +48,7 @@ import {
   verifySdp,
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
+import { causeOf, describeError, failureText } from "./error_text.ts";
 import { openSessionId } from "./session_id.ts";
 import {
   initialSend,
@@ -437,7 +438,7 @@ export class SendSession {
           (error: Error) =>
             live.driver.dispatch({
               type: "sendFailed",
-              message: `Cannot send the file list: ${error.message}`,
+              message: failureText("send the file list", error),
             }),
         );
         return;
@@ -534,7 +535,10 @@ export class SendSession {
       live.driver.dispatch({ type: "channelOpen" });
     }, (error: Error) => {
       if (current()) {
-        live.driver.dispatch({ type: "connectFailed", message: error.message });
+        live.driver.dispatch({
+          type: "connectFailed",
+          message: causeOf(error),
+        });
       }
     });
     link.answer(offerSdp).then(async (sdp) => {
@@ -555,7 +559,7 @@ export class SendSession {
       if (current()) {
         live.driver.dispatch({
           type: "connectFailed",
-          message: `Cannot connect: ${error.message}`,
+          message: `Cannot connect: ${causeOf(error)}`,
         });
       }
     });
@@ -588,8 +592,8 @@ export class SendSession {
       if (live.generation !== generation) return;
       live.driver.dispatch(
         error instanceof ChannelClosedError
-          ? { type: "channelClosed", message: error.message }
-          : { type: "sendFailed", message: error.message },
+          ? { type: "channelClosed", message: causeOf(error) }
+          : { type: "sendFailed", message: describeError(error) },
       );
     });
   }

@@ -74,7 +74,8 @@ Deno.test("fileHandleSink() still cleans up after a failed close", async () => {
   const writer = await sink.open(meta("x.bin", 1));
   await writer.write(encoder.encode("x"));
   await assert.rejects(() => writer.close(), {
-    message: 'Cannot close "picked.bin": disk full',
+    message:
+      'Cannot close "picked.bin": disk full. Try again; if it keeps failing, reload the page.',
   });
   await sink.abort(new Error("disk full"));
   assert.equal(file.removed, true);

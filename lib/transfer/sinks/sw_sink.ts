@@ -97,7 +97,7 @@ export const DOWNLOAD_ERRORS = {
   expired:
     "Cannot start the download: it waited too long for the browser to ask for it. Allow downloads from this site, then try again.",
   cancelled:
-    "Cannot finish the download: it was cancelled in the browser. Start the transfer again to save the files.",
+    "Cannot finish the download: the browser cancelled it, or does not allow downloads from this site. Allow downloads for this site, then start the transfer again.",
 } as const;
 
 /** The response headers of a download of `meta`. */
@@ -246,8 +246,25 @@ async function openDownload(
     return Promise.resolve();
   });
   const batched = batchWriter(inner, options.batchBytes ?? WRITE_BATCH);
+  /**
+   * A download the browser cancelled (the person did, or downloads are not
+   * allowed here) errors the stream without a reason; the worker says so on
+   * the port, which may arrive a moment after the stream's error.
+   */
+  async function cancelledOr(error: unknown): Promise<never> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = await Promise.race([
+      ended,
+      new Promise<null>((resolve) => timer = setTimeout(resolve, 1000, null)),
+    ]);
+    clearTimeout(timer);
+    if (end === "beam-cancelled") {
+      throw new Error(DOWNLOAD_ERRORS.cancelled, { cause: error });
+    }
+    throw error;
+  }
   return {
-    write: (chunk) => batched.write(chunk),
+    write: (chunk) => batched.write(chunk).catch(cancelledOr),
     async close() {
       try {
         await batched.close();

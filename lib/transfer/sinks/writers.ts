@@ -11,6 +11,7 @@
 
 import type { FileMeta, FileWriter, Sink, SinkKind } from "../sink.ts";
 import { safeFileName } from "./names.ts";
+import { failureText } from "../error_text.ts";
 
 /**
  * Bytes gathered into one write to a file or one message to the service
@@ -19,11 +20,6 @@ import { safeFileName } from "./names.ts";
  * in Chromium than 1 MiB batches.
  */
 export const WRITE_BATCH = 1 << 20;
-
-/** `reason` as an Error, so that its message can be quoted. */
-function errorOf(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
-}
 
 /**
  * A {@linkcode FileWriter} over a WritableStream. Writes are pipelined: the
@@ -51,7 +47,10 @@ export function streamWriter(
       try {
         await writer.ready;
       } catch (error) {
-        throw new Error(`Cannot write to ${what}: ${errorOf(error).message}`, {
+        // A stream errored without a reason (a download the browser
+        // cancelled) must not read "undefined": failureText() words any
+        // reason for a person.
+        throw new Error(failureText(`write to ${what}`, error), {
           cause: error,
         });
       }
@@ -68,7 +67,7 @@ export function streamWriter(
       try {
         await writer.close();
       } catch (error) {
-        throw new Error(`Cannot close ${what}: ${errorOf(error).message}`, {
+        throw new Error(failureText(`close ${what}`, error), {
           cause: error,
         });
       }

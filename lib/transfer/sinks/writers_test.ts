@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import type { FileWriter } from "../sink.ts";
-import { batchWriter, BufferPool, onlyOnce, WriterSink } from "./writers.ts";
+import {
+  batchWriter,
+  BufferPool,
+  onlyOnce,
+  streamWriter,
+  WriterSink,
+} from "./writers.ts";
+import { DOM_EXCEPTION_TEXT, isSentence } from "../error_text.ts";
 import { meta } from "../../../tests/_helpers/sink_io.ts";
 
 /** A writer that records each write's length and keeps a copy. */
@@ -77,4 +84,45 @@ Deno.test("onlyOnce() refuses a second file", () => {
   assert.throws(() => first(meta("b", 1)), {
     message: 'Cannot open "b": the picked file holds one file',
   });
+});
+
+/** A stream that errors at once with `reason`, as a cancelled download's. */
+function erroredStream(reason: unknown): WritableStream<Uint8Array> {
+  return new WritableStream({
+    start: (controller) => controller.error(reason),
+  });
+}
+
+Deno.test("streamWriter() words a stream error without a reason as a sentence", async () => {
+  const writer = streamWriter(erroredStream(undefined), "the download");
+  await assert.rejects(
+    () => writer.write(new Uint8Array(1)),
+    (error: Error) => {
+      assert.equal(
+        error.message,
+        "Cannot write to the download: the browser gave no reason. Try again; if it keeps failing, reload the page.",
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("streamWriter() words a DOMException by its name, not the browser's message", async () => {
+  const writer = streamWriter(
+    erroredStream(
+      new DOMException("Failed to execute 'write'", "NotAllowedError"),
+    ),
+    "the download",
+  );
+  await assert.rejects(
+    () => writer.write(new Uint8Array(1)),
+    (error: Error) => {
+      assert.ok(isSentence(error.message), error.message);
+      assert.ok(
+        error.message.includes(DOM_EXCEPTION_TEXT.NotAllowedError.advice),
+      );
+      assert.doesNotMatch(error.message, /Failed to execute/);
+      return true;
+    },
+  );
 });
