@@ -159,11 +159,11 @@ export function receiverErrorText(code: string): string {
 
 /** The text shown when this page refuses a receiver's offer for `reason`. */
 export function refusedText(reason: string): string {
-  return `Refused: ${
-    reason === KEY_MISSING || reason === UNVERIFIED
-      ? receiverErrorText(reason)
-      : "this receiver's connection could not be checked. Send them the link again if they still want the files."
-  }`;
+  if (reason !== KEY_MISSING && reason !== UNVERIFIED) {
+    return "Refused: this receiver's connection could not be checked. Send them the link again if they still want the files.";
+  }
+  const text = receiverErrorText(reason);
+  return `Refused: ${text.charAt(0).toLowerCase()}${text.slice(1)}`;
 }
 
 type EventType = SendEvent["type"];
