@@ -10,9 +10,11 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import type { Page } from "playwright-core";
+import puppeteer from "puppeteer-core";
 import { startTurn } from "./_helpers/services.ts";
 import { startServer } from "./_helpers/server.ts";
 import {
+  hashFile,
   makeFile,
   open,
   opfsSha256,
@@ -42,16 +44,19 @@ const PAIR_RECORDER = `
       this.addEventListener("connectionstatechange", async () => {
         if (this.connectionState !== "connected") return;
         const stats = await this.getStats();
-        for (const report of stats.values()) {
-          if (report.type !== "transport" || !report.selectedCandidatePairId) {
-            continue;
-          }
-          const pair = stats.get(report.selectedCandidatePairId);
-          globalThis.__pairs.push({
-            local: stats.get(pair.localCandidateId).candidateType,
-            remote: stats.get(pair.remoteCandidateId).candidateType,
-          });
-        }
+        const reports = [...stats.values()];
+        // Chromium names the pair in its transport report; Firefox marks
+        // the pair itself as selected.
+        const id = reports.find((r) => r.type === "transport")
+          ?.selectedCandidatePairId;
+        const pair = id !== undefined ? stats.get(id) : reports.find((r) =>
+          r.type === "candidate-pair" && r.selected
+        );
+        if (pair === undefined) return;
+        globalThis.__pairs.push({
+          local: stats.get(pair.localCandidateId).candidateType,
+          remote: stats.get(pair.remoteCandidateId).candidateType,
+        });
       });
     }
   };
@@ -116,6 +121,143 @@ Deno.test(
     } finally {
       await s.close();
       await turn.stop();
+    }
+  },
+);
+
+/**
+ * Headless Firefox ESR (puppeteer over WebDriver BiDi) with the prefs for
+ * loopback WebRTC and downloads into `downloads`, as
+ * tests/firefox_receive_test.ts launches it.
+ */
+async function launchFirefox(downloads: string) {
+  const profile = await Deno.makeTempDir({ prefix: "beam-firefox-" });
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    protocol: "webDriverBiDi",
+    executablePath: "/usr/bin/firefox-esr",
+    headless: true,
+    userDataDir: profile,
+    extraPrefsFirefox: {
+      "media.peerconnection.ice.loopback": true,
+      "media.peerconnection.ice.obfuscate_host_addresses": false,
+      "media.peerconnection.ice.force_interface": "lo",
+      "browser.download.dir": downloads,
+      "browser.download.folderList": 2,
+      "browser.download.useDownloadDir": true,
+      "browser.download.always_ask_before_handling_new_types": false,
+      "browser.download.start_downloads_in_tmp_dir": false,
+      "browser.helperApps.neverAsk.saveToDisk": "application/octet-stream",
+    },
+  });
+  return {
+    browser,
+    async close() {
+      try {
+        await browser.close();
+      } finally {
+        await Deno.remove(profile, { recursive: true }).catch(() => {});
+      }
+    },
+  };
+}
+
+Deno.test(
+  "Firefox receives from Chromium with both forced through the coturn relay, byte-identical, over relay candidates",
+  browserTest,
+  async () => {
+    const turn = await startTurn(SECRET);
+    const s = await setup({
+      TURN_SECRET: SECRET,
+      TURN_URLS: turn.url,
+      BEAM_TEST_ICE_POLICY: "relay",
+    });
+    const downloads = await Deno.makeTempDir({ prefix: "beam-ff-dl-" });
+    const firefox = await launchFirefox(downloads);
+    try {
+      const file = await makeFile(s.dir, "relayed-ff.bin", 3 * 1024 * 1024, 10);
+      const { page: sender, link } = await share(s, [file], PAIR_RECORDER);
+      const receiver = await firefox.browser.newPage();
+      await receiver.evaluateOnNewDocument(PAIR_RECORDER);
+      await receiver.goto(link);
+      await receiver.waitForSelector("beam-island[data-hydrated]");
+      const button = await receiver.waitForSelector(
+        "xpath///button[normalize-space()='Download']",
+      );
+      await button!.click();
+      await receiver.waitForSelector(".phase-done, .phase-failed", {
+        timeout: 90_000,
+      });
+      const text = await receiver.$eval(
+        ".receive-panel [role=status]",
+        (node) => node.textContent ?? "",
+      );
+      assert.match(text, /Saved/, `receiver says: ${text}`);
+      const path = `${downloads}/${file.name}`;
+      const deadline = Date.now() + 30_000;
+      while ((await Deno.stat(path).catch(() => null))?.size !== file.size) {
+        assert.ok(Date.now() < deadline, `${path} never held the whole file`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(await hashFile(path), file.sha256);
+      const pairs = await Promise.all([
+        sender.evaluate(() =>
+          (globalThis as unknown as { __pairs: unknown[] }).__pairs
+        ),
+        receiver.evaluate(() =>
+          (globalThis as unknown as { __pairs: unknown[] }).__pairs
+        ),
+      ]);
+      assert.deepEqual(pairs, [
+        [{ local: "relay", remote: "relay" }],
+        [{ local: "relay", remote: "relay" }],
+      ]);
+      assert.match(turn.log, /ALLOCATE processed, success/);
+    } finally {
+      await firefox.close();
+      await s.close();
+      await turn.stop();
+      await Deno.remove(downloads, { recursive: true }).catch(() => {});
+    }
+  },
+);
+
+Deno.test(
+  "a Firefox page whose relay refuses its credentials says so and what to do",
+  browserTest,
+  async () => {
+    const turn = await startTurn(SECRET);
+    const s = await setup({
+      TURN_SECRET: "not-the-secret-the-relay-has-0123",
+      TURN_URLS: turn.url,
+      BEAM_TEST_ICE_POLICY: "relay",
+    });
+    const downloads = await Deno.makeTempDir({ prefix: "beam-ff-dl-" });
+    const firefox = await launchFirefox(downloads);
+    try {
+      const file = await makeFile(s.dir, "refused-ff.bin", 64 * 1024, 11);
+      const { link } = await share(s, [file]);
+      const receiver = await firefox.browser.newPage();
+      await receiver.goto(link);
+      await receiver.waitForSelector("beam-island[data-hydrated]");
+      const button = await receiver.waitForSelector(
+        "xpath///button[normalize-space()='Download']",
+      );
+      await button!.click();
+      await receiver.waitForSelector(".phase-done, .phase-failed", {
+        timeout: 90_000,
+      });
+      const text = await receiver.$eval(
+        ".receive-panel [role=status]",
+        (node) => node.textContent ?? "",
+      );
+      assert.ok(text.includes(RELAY_REFUSED), `receiver says: ${text}`);
+      assert.match(turn.log, /check_stun_auth: Cannot find credentials/);
+    } finally {
+      await firefox.close();
+      await s.close();
+      await turn.stop();
+      await Deno.remove(downloads, { recursive: true }).catch(() => {});
     }
   },
 );
