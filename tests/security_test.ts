@@ -3,11 +3,12 @@
  * place of an honest signaling server (rewriting an SDP, adding lines a
  * browser may parse, or helping another holder of the link pose as the
  * sender), or a link without its key, the transfer is refused on both pages
- * and no file bytes flow.
+ * and no file bytes flow. Each case runs in Chromium (a browser of its own,
+ * as a test of its own) and in Firefox (one test whose steps share a
+ * browser: a Firefox start costs seconds).
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
 import {
   deriveKeys,
   newSenderKeys,
@@ -20,9 +21,15 @@ import {
   sealManifest,
 } from "../lib/transfer/manifest.ts";
 import { newPeerId } from "../lib/signal/protocol.ts";
-import { launchBrowser, type TestBrowser } from "./_helpers/browser.ts";
+import {
+  BROWSER_NAMES,
+  type CrossBrowser,
+  launchBrowser,
+  type TestPage,
+} from "./_helpers/browser.ts";
 import {
   makeFile,
+  NO_PICKERS,
   PICKER_STUB,
   type SourceOnDisk,
 } from "./_helpers/transfer.ts";
@@ -38,65 +45,110 @@ import {
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 
+/** The pages of one scenario, and the link the sender's page showed. */
+interface Pages {
+  sender: TestPage;
+  receiver: TestPage;
+  link: string;
+}
+
+/** What one case does: made afresh for each browser it runs in. */
+interface Scenario {
+  rewrite: Rewrite;
+  run: (pages: Pages) => Promise<void>;
+  cutLink?: (link: string) => string;
+  refused?: boolean;
+}
+
+/** The cases, each run in every browser (registered at the end). */
+const CASES: { name: string; make: () => Scenario }[] = [];
+
+function securityTest(name: string, make: () => Scenario): void {
+  CASES.push({ name, make });
+}
+
+/**
+ * Runs one case in `browser` (Chromium: launched for this case, given the
+ * tampering server's origin for its host candidates).
+ */
 async function scenario(
-  rewrite: Rewrite,
-  run: (pages: { sender: Page; receiver: Page; link: string }) => Promise<void>,
-  { cutLink = (link: string) => link, refused = true } = {},
+  browser: CrossBrowser | "chromium",
+  { rewrite, run, cutLink = (link) => link, refused = true }: Scenario,
 ): Promise<void> {
   let server: TamperingServer | undefined;
-  let browser: TestBrowser | undefined;
+  let own: CrossBrowser | undefined;
+  const pages: TestPage[] = [];
   const dir = await Deno.makeTempDir();
   try {
     server = await startTamperingServer(rewrite);
-    browser = await launchBrowser({ origin: server.url });
+    if (browser === "chromium") {
+      own = await launchBrowser({ kind: "chromium", origin: server.url });
+      browser = own;
+    }
     const file: SourceOnDisk = await makeFile(
       dir,
       "secret plans.bin",
       1024 * 1024,
     );
     const sender = await browser.newPage();
+    pages.push(sender);
     await sender.goto(server.url);
-    await sender.waitForSelector("beam-island[data-hydrated]");
-    await sender.setInputFiles("#file-input", file.path);
-    const link = cutLink(await sender.locator("#share-link").inputValue());
+    await sender.waitFor("beam-island[data-hydrated]");
+    await sender.setInputFiles("#file-input", [file.path]);
+    const link = cutLink(await sender.value("#share-link"));
     const receiver = await browser.newPage();
-    await receiver.addInitScript(PICKER_STUB);
+    pages.push(receiver);
+    await receiver.addInitScript(
+      browser.kind === "chromium" ? PICKER_STUB : NO_PICKERS,
+    );
     await receiver.goto(link);
-    await receiver.waitForSelector("beam-island[data-hydrated]");
+    await receiver.waitFor("beam-island[data-hydrated]");
     await run({ sender, receiver, link });
     if (!refused) return;
     // No file bytes crossed: the sender never counted any.
-    const row = sender.locator(".receiver");
-    assert.equal(await row.getAttribute("data-state"), "failed");
+    assert.equal(await sender.attribute(".receiver", "data-state"), "failed");
     assert.equal(
-      await row.locator(".percent").getAttribute("data-percent"),
+      await sender.attribute(".receiver .percent", "data-percent"),
       "0",
     );
   } finally {
-    await browser?.close();
+    // A shared browser outlives the case: its pages do not.
+    if (own === undefined) {
+      for (const page of pages) await page.close().catch(() => {});
+    }
+    await own?.close();
     await server?.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
 
 async function failedWith(
-  page: Page,
+  page: TestPage,
   pattern: RegExp,
   selector = "[role=status]",
 ) {
-  await page.waitForSelector(".phase-failed, .receiver[data-state='failed']", {
+  await page.waitFor(".phase-failed, .receiver[data-state='failed']", {
     timeout: 30_000,
   });
-  const text = await page.locator(selector).first().innerText();
+  const text = await page.text(selector);
   assert.match(text, pattern, text);
+}
+
+/** Each row on the send page: its state and its percentage. */
+function rows(sender: TestPage) {
+  return sender.evaluate(() =>
+    [...document.querySelectorAll(".receiver")].map((row) => ({
+      state: row.getAttribute("data-state"),
+      percent: row.querySelector(".percent")?.getAttribute("data-percent"),
+    }))
+  );
 }
 
 // The offer crosses the server on its way up, the answer on its way down.
 for (const [event, way] of [["offer", "up"], ["answer", "down"]] as const) {
-  Deno.test(
+  securityTest(
     `a relay that rewrites the ${event}'s fingerprint is refused on both pages`,
-    browserTest,
-    async () => {
+    () => {
       const tamper = rewritePayload(
         event,
         (p) =>
@@ -104,15 +156,14 @@ for (const [event, way] of [["offer", "up"], ["answer", "down"]] as const) {
             ? { ...p, sdp: breakFingerprint(p.sdp) }
             : p,
       );
-      await scenario(
-        (dir, text) => dir === way ? tamper(text) : text,
-        async ({ sender, receiver }) => {
-          await receiver.getByRole("button", { name: "Download", exact: true })
-            .click();
+      return {
+        rewrite: (dir, text) => dir === way ? tamper(text) : text,
+        run: async ({ sender, receiver }) => {
+          await receiver.clickButton("Download");
           await failedWith(receiver, /could not be verified/);
           await failedWith(sender, /could not be verified/, ".receiver");
         },
-      );
+      };
     },
   );
 }
@@ -121,10 +172,9 @@ for (const [event, way] of [["offer", "up"], ["answer", "down"]] as const) {
 // fingerprint lines skipped, but a browser's parser may take, is refused.
 for (const [what, line] of FINGERPRINT_INJECTIONS) {
   for (const [event, way] of [["offer", "up"], ["answer", "down"]] as const) {
-    Deno.test(
+    securityTest(
       `a relay that adds a fingerprint with ${what} to the ${event} is refused on both pages`,
-      browserTest,
-      async () => {
+      () => {
         const tamper = rewritePayload(
           event,
           (p) =>
@@ -132,26 +182,22 @@ for (const [what, line] of FINGERPRINT_INJECTIONS) {
               ? { ...p, sdp: afterFirstLine(p.sdp, line) }
               : p,
         );
-        await scenario(
-          (dir, text) => dir === way ? tamper(text) : text,
-          async ({ sender, receiver }) => {
-            await receiver.getByRole("button", {
-              name: "Download",
-              exact: true,
-            }).click();
+        return {
+          rewrite: (dir, text) => dir === way ? tamper(text) : text,
+          run: async ({ sender, receiver }) => {
+            await receiver.clickButton("Download");
             await failedWith(receiver, /could not be verified/);
             await failedWith(sender, /could not be verified/, ".receiver");
           },
-        );
+        };
       },
     );
   }
 }
 
-Deno.test(
+securityTest(
   "another holder of the link cannot serve a receiver a file list of its own, even with the relay's help",
-  browserTest,
-  async () => {
+  () => {
     // The impostor holds the whole link (so the share's keys) and signs
     // with a key of its own; the relay puts its list in place of the
     // sender's, sealed for the victim.
@@ -182,71 +228,66 @@ Deno.test(
         ),
       );
     };
-    await scenario(async (dir, text) => {
-      if (dir !== "up" || !text.startsWith('["response"')) return text;
-      const [event, receiverId] = JSON.parse(text);
-      const [page] = await forge(receiverId);
-      return JSON.stringify([event, receiverId, page]);
-    }, async ({ receiver, link }) => {
-      shared.resolve(link);
-      await failedWith(receiver, /could not be verified/);
-      assert.equal(
-        await receiver.getByText("invoice.pdf.exe").count(),
-        0,
-      );
-      assert.equal(
-        await receiver.getByRole("button", { name: "Download", exact: true })
-          .count(),
-        0,
-      );
-    }, { refused: false });
+    return {
+      rewrite: async (dir, text) => {
+        if (dir !== "up" || !text.startsWith('["response"')) return text;
+        const [event, receiverId] = JSON.parse(text);
+        const [page] = await forge(receiverId);
+        return JSON.stringify([event, receiverId, page]);
+      },
+      run: async ({ receiver, link }) => {
+        shared.resolve(link);
+        await failedWith(receiver, /could not be verified/);
+        assert.equal(
+          await receiver.evaluate(() =>
+            document.body.innerText.includes("invoice.pdf.exe")
+          ),
+          false,
+        );
+        assert.equal(await receiver.buttonCount("Download"), 0);
+      },
+      refused: false,
+    };
   },
 );
 
-Deno.test(
+securityTest(
   "a relay that alters the sealed file list cannot make it readable",
-  browserTest,
-  async () => {
+  () => {
     const flip = rewritePayload("response", (p) => ({
       ...p,
       ct: typeof p.ct === "string"
         ? (p.ct[0] === "A" ? "B" : "A") + p.ct.slice(1)
         : p.ct,
     }));
-    await scenario(
-      (dir, text) => dir === "down" ? flip(text) : text,
-      async ({ sender, receiver }) => {
+    return {
+      rewrite: (dir, text) => dir === "down" ? flip(text) : text,
+      run: async ({ sender, receiver }) => {
         // Its signature no longer holds: the list is not the sender's, so
         // the receiver refuses it unread (and has nothing to tell the
         // sender, which never hears from it again).
         await failedWith(receiver, /could not be verified/);
-        assert.equal(
-          await receiver.getByRole("button", { name: "Download", exact: true })
-            .count(),
-          0,
-        );
-        for (const row of await sender.locator(".receiver").all()) {
-          assert.notEqual(await row.getAttribute("data-state"), "sending");
-          assert.equal(
-            await row.locator(".percent").getAttribute("data-percent"),
-            "0",
-          );
+        assert.equal(await receiver.buttonCount("Download"), 0);
+        for (const row of await rows(sender)) {
+          assert.notEqual(row.state, "sending");
+          assert.equal(row.percent, "0");
         }
       },
-      { refused: false },
-    );
+      refused: false,
+    };
   },
 );
 
-Deno.test(
+securityTest(
   "a link cut off at # is refused by the sender, which says why",
-  browserTest,
-  async () => {
-    await scenario((_dir, text) => text, async ({ sender, receiver }) => {
+  () => ({
+    rewrite: (_dir, text) => text,
+    run: async ({ sender, receiver }) => {
       await failedWith(receiver, /missing its key/);
       await failedWith(sender, /Refused: .*missing its key/, ".receiver");
-    }, { cutLink: (link) => link.slice(0, link.indexOf("#")) });
-  },
+    },
+    cutLink: (link) => link.slice(0, link.indexOf("#")),
+  }),
 );
 
 /** Bytes of a base64 string, or `undefined` if it is not base64. */
@@ -279,16 +320,16 @@ function readable(bytes: Uint8Array): boolean {
   }
 }
 
-Deno.test(
+securityTest(
   "the file list crosses the server only as ciphertext",
-  browserTest,
-  async () => {
+  () => {
     const seen: { dir: "up" | "down"; text: string }[] = [];
-    await scenario((dir, text) => {
+    const rewrite: Rewrite = (dir, text) => {
       seen.push({ dir, text });
       return text;
-    }, async ({ receiver, link }) => {
-      await receiver.waitForSelector(".phase-ready");
+    };
+    const run = async ({ receiver, link }: Pages) => {
+      await receiver.waitFor(".phase-ready");
       // What the sender's page gave the server for the receiver.
       const sent = seen.filter(({ dir, text }) =>
         dir === "up" && text.startsWith('["response"')
@@ -339,6 +380,26 @@ Deno.test(
       assert.equal(manifest.files[0].size, 1024 * 1024);
       await assert.rejects(open(newSecret(), receiverId));
       await assert.rejects(open(secret, newPeerId()));
-    }, { refused: false });
+    };
+    return { rewrite, run, refused: false };
+  },
+);
+
+for (const { name, make } of CASES) {
+  Deno.test(name, browserTest, () => scenario("chromium", make()));
+}
+
+Deno.test(
+  `in ${BROWSER_NAMES.firefox}, each case above holds as in Chromium`,
+  browserTest,
+  async (t) => {
+    const firefox = await launchBrowser({ kind: "firefox" });
+    try {
+      for (const { name, make } of CASES) {
+        await t.step(`${name} [firefox]`, () => scenario(firefox, make()));
+      }
+    } finally {
+      await firefox.close();
+    }
   },
 );
