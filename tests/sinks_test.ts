@@ -4,6 +4,12 @@
  * sink, and the test checks what reached the disk: the downloads the service
  * worker (lib/transfer/sinks/service_worker.ts, bundled as the build bundles
  * it) streamed, and the OPFS files behind a stubbed picker.
+ *
+ * Chromium only, by nature: the picker sinks need `showSaveFilePicker`,
+ * which Firefox does not have, and the stall test drives Chromium's service
+ * worker lifetime over CDP. Firefox's saving (the service-worker download
+ * and the memory fallback) is tested end to end, through the pages, in
+ * tests/transfer_test.ts and tests/resume_test.ts.
  */
 
 import assert from "node:assert/strict";
