@@ -349,6 +349,12 @@ class RtcLink implements Link {
       const problem = relayProblem(url ?? "", errorCode);
       if (problem === undefined) return;
       if (problem === "refused") {
+        // Said once per connection in the console too: when another path
+        // works the page shows nothing, and whoever runs the site should
+        // still learn that its relay refuses.
+        if (this.#relay !== "refused") {
+          console.warn(`${url}: ${RELAY_REFUSED} (${errorCode})`);
+        }
         this.#relay = "refused";
         // The next connection must not reuse the refused credential.
         this.#source.forget();
