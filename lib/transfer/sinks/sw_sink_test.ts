@@ -288,6 +288,30 @@ Deno.test("serviceWorkerSink() says so when the worker let the download expire",
   await worker.close();
 });
 
+Deno.test("serviceWorkerSink() says the browser cancelled or refused a download it dropped, never undefined", async () => {
+  const worker = new FakeWorker();
+  const file = meta("big.bin", 1 << 20);
+  // The browser takes the download, then drops it (cancelled, or downloads
+  // not allowed): its body is cancelled without a reason.
+  const options = sinkOptions(worker, [file], {
+    highWaterMark: 1024,
+    batchBytes: 1024,
+    startDownload(url) {
+      worker.fetch(url).body!.cancel();
+    },
+  });
+  const sink = serviceWorkerSink(options);
+  const writer = await sink.open(file);
+  await assert.rejects(
+    async () => {
+      for (let i = 0; i < 64; i++) await writer.write(new Uint8Array(1024));
+    },
+    { message: DOWNLOAD_ERRORS.cancelled },
+  );
+  await sink.abort(new Error("stopped"));
+  await worker.close();
+});
+
 Deno.test("serviceWorkerSink() errors are sentences that say what to do", () => {
   for (const message of Object.values(DOWNLOAD_ERRORS)) {
     assert.match(message, /^Cannot [a-z ]+: .+\. [A-Z][^.]+[a-z]\.$/);
