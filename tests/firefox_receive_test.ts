@@ -167,19 +167,27 @@ const MOST_ROWS = `(() => {
   }, 5);
 })();`;
 
-for (const to of ["firefox", "chromium"] as const) {
+const RESUME_PAIRS: readonly (readonly [BrowserKind, BrowserKind])[] = [
+  ["chromium", "firefox"],
+  ["chromium", "chromium"],
+  ["firefox", "firefox"],
+];
+
+for (const [from, to] of RESUME_PAIRS) {
   Deno.test(
     `a ${
       BROWSER_NAMES[to]
-    } receiver that loses signaling and its connection mid-file resumes under a new peer id, and the Chromium sender keeps one row for it`,
+    } receiver that loses signaling and its connection mid-file resumes under a new peer id, and the ${
+      BROWSER_NAMES[from]
+    } sender keeps one row for it`,
     browserTest,
     async () => {
       const s = await crossSetup();
       try {
-        const file = await makeFile(s.dir, `resumed ${to}.bin`, 96 << 20, 9);
+        const file = await makeFile(s.dir, `resumed ${to}.bin`, 48 << 20, 9);
         const { page: sender, link } = await shareIn(
           s,
-          "chromium",
+          from,
           [file],
           MOST_ROWS,
         );
@@ -226,7 +234,10 @@ for (const to of ["firefox", "chromium"] as const) {
           document.querySelector(".receivers-box")?.scrollIntoView()
         );
         await sender.screenshot(
-          new URL(`../tmp/sender_after_${to}_resume.png`, import.meta.url)
+          new URL(
+            `../tmp/${from}_sender_after_${to}_resume.png`,
+            import.meta.url,
+          )
             .pathname,
         );
       } finally {
