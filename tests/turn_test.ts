@@ -5,23 +5,28 @@
  * are forced through the relay (`BEAM_TEST_ICE_POLICY=relay`), so a transfer
  * that arrives went through coturn; and when coturn refuses the page's
  * credential (a wrong secret, or one that has expired), the pages say so.
+ * Chromium throughout, and Firefox ESR on either side of a relayed transfer.
  */
 
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import type { Page } from "playwright-core";
-import puppeteer from "puppeteer-core";
 import { startTurn } from "./_helpers/services.ts";
 import { startServer } from "./_helpers/server.ts";
 import {
+  crossSetup,
   hashFile,
   makeFile,
+  NO_PICKERS,
   open,
+  openIn,
   opfsSha256,
   PICKER_STUB,
   setup,
   share,
+  shareIn,
 } from "./_helpers/transfer.ts";
+import { BROWSER_NAMES, type BrowserKind } from "./_helpers/test_page.ts";
 import { RELAY_REFUSED } from "../lib/transfer/rtc.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
@@ -125,139 +130,82 @@ Deno.test(
   },
 );
 
-/**
- * Headless Firefox ESR (puppeteer over WebDriver BiDi) with the prefs for
- * loopback WebRTC and downloads into `downloads`, as
- * tests/firefox_receive_test.ts launches it.
- */
-async function launchFirefox(downloads: string) {
-  const profile = await Deno.makeTempDir({ prefix: "beam-firefox-" });
-  const browser = await puppeteer.launch({
-    browser: "firefox",
-    protocol: "webDriverBiDi",
-    executablePath: "/usr/bin/firefox-esr",
-    headless: true,
-    userDataDir: profile,
-    extraPrefsFirefox: {
-      "media.peerconnection.ice.loopback": true,
-      "media.peerconnection.ice.obfuscate_host_addresses": false,
-      "media.peerconnection.ice.force_interface": "lo",
-      "browser.download.dir": downloads,
-      "browser.download.folderList": 2,
-      "browser.download.useDownloadDir": true,
-      "browser.download.always_ask_before_handling_new_types": false,
-      "browser.download.start_downloads_in_tmp_dir": false,
-      "browser.helperApps.neverAsk.saveToDisk": "application/octet-stream",
-    },
-  });
-  return {
-    browser,
-    async close() {
-      try {
-        await browser.close();
-      } finally {
-        await Deno.remove(profile, { recursive: true }).catch(() => {});
-      }
-    },
-  };
-}
+// Across browsers, through the shared page interface: Firefox as the
+// receiver (it makes the offer) and as the sender (it answers).
+const PAIRS: readonly (readonly [BrowserKind, BrowserKind])[] = [
+  ["chromium", "firefox"],
+  ["firefox", "chromium"],
+];
 
-Deno.test(
-  "Firefox receives from Chromium with both forced through the coturn relay, byte-identical, over relay candidates",
-  browserTest,
-  async () => {
-    const turn = await startTurn(SECRET);
-    const s = await setup({
-      TURN_SECRET: SECRET,
-      TURN_URLS: turn.url,
-      BEAM_TEST_ICE_POLICY: "relay",
-    });
-    const downloads = await Deno.makeTempDir({ prefix: "beam-ff-dl-" });
-    const firefox = await launchFirefox(downloads);
-    try {
-      const file = await makeFile(s.dir, "relayed-ff.bin", 3 * 1024 * 1024, 10);
-      const { page: sender, link } = await share(s, [file], PAIR_RECORDER);
-      const receiver = await firefox.browser.newPage();
-      await receiver.evaluateOnNewDocument(PAIR_RECORDER);
-      await receiver.goto(link);
-      await receiver.waitForSelector("beam-island[data-hydrated]");
-      const button = await receiver.waitForSelector(
-        "xpath///button[normalize-space()='Download']",
-      );
-      await button!.click();
-      await receiver.waitForSelector(".phase-done, .phase-failed", {
-        timeout: 90_000,
+for (const [from, to] of PAIRS) {
+  Deno.test(
+    `${BROWSER_NAMES[from]} sends to ${
+      BROWSER_NAMES[to]
+    } with both forced through the coturn relay, byte-identical, over relay candidates`,
+    browserTest,
+    async () => {
+      const turn = await startTurn(SECRET);
+      const s = await crossSetup({
+        TURN_SECRET: SECRET,
+        TURN_URLS: turn.url,
+        BEAM_TEST_ICE_POLICY: "relay",
       });
-      const text = await receiver.$eval(
-        ".receive-panel [role=status]",
-        (node) => node.textContent ?? "",
-      );
-      assert.match(text, /Saved/, `receiver says: ${text}`);
-      const path = `${downloads}/${file.name}`;
-      const deadline = Date.now() + 30_000;
-      while ((await Deno.stat(path).catch(() => null))?.size !== file.size) {
-        assert.ok(Date.now() < deadline, `${path} never held the whole file`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+      try {
+        const file = await makeFile(s.dir, "relayed.bin", 3 << 20, 10);
+        const { page: sender, link } = await shareIn(
+          s,
+          from,
+          [file],
+          PAIR_RECORDER,
+        );
+        const receiver = await openIn(s, to, link, NO_PICKERS + PAIR_RECORDER);
+        await receiver.clickButton("Download");
+        await receiver.waitFor(".phase-done, .phase-failed", {
+          timeout: 90_000,
+        });
+        const text = await receiver.text(".receive-panel [role=status]");
+        assert.match(text, /Saved/, `the ${to} receiver says: ${text}`);
+        const path = await (await s.browser(to)).waitForDownload(file.name, {
+          size: file.size,
+        });
+        assert.equal(await hashFile(path), file.sha256);
+        for (const page of [sender, receiver]) {
+          const pairs = await page.evaluate(() =>
+            (globalThis as unknown as { __pairs: unknown[] }).__pairs
+          );
+          assert.deepEqual(pairs, [{ local: "relay", remote: "relay" }]);
+        }
+        assert.match(turn.log, /ALLOCATE processed, success/);
+      } finally {
+        await s.close();
+        await turn.stop();
       }
-      assert.equal(await hashFile(path), file.sha256);
-      const pairs = await Promise.all([
-        sender.evaluate(() =>
-          (globalThis as unknown as { __pairs: unknown[] }).__pairs
-        ),
-        receiver.evaluate(() =>
-          (globalThis as unknown as { __pairs: unknown[] }).__pairs
-        ),
-      ]);
-      assert.deepEqual(pairs, [
-        [{ local: "relay", remote: "relay" }],
-        [{ local: "relay", remote: "relay" }],
-      ]);
-      assert.match(turn.log, /ALLOCATE processed, success/);
-    } finally {
-      await firefox.close();
-      await s.close();
-      await turn.stop();
-      await Deno.remove(downloads, { recursive: true }).catch(() => {});
-    }
-  },
-);
+    },
+  );
+}
 
 Deno.test(
   "a Firefox page whose relay refuses its credentials says so and what to do",
   browserTest,
   async () => {
     const turn = await startTurn(SECRET);
-    const s = await setup({
+    const s = await crossSetup({
       TURN_SECRET: "not-the-secret-the-relay-has-0123",
       TURN_URLS: turn.url,
       BEAM_TEST_ICE_POLICY: "relay",
     });
-    const downloads = await Deno.makeTempDir({ prefix: "beam-ff-dl-" });
-    const firefox = await launchFirefox(downloads);
     try {
       const file = await makeFile(s.dir, "refused-ff.bin", 64 * 1024, 11);
-      const { link } = await share(s, [file]);
-      const receiver = await firefox.browser.newPage();
-      await receiver.goto(link);
-      await receiver.waitForSelector("beam-island[data-hydrated]");
-      const button = await receiver.waitForSelector(
-        "xpath///button[normalize-space()='Download']",
-      );
-      await button!.click();
-      await receiver.waitForSelector(".phase-done, .phase-failed", {
-        timeout: 90_000,
-      });
-      const text = await receiver.$eval(
-        ".receive-panel [role=status]",
-        (node) => node.textContent ?? "",
-      );
+      const { link } = await shareIn(s, "chromium", [file]);
+      const receiver = await openIn(s, "firefox", link);
+      await receiver.clickButton("Download");
+      await receiver.waitFor(".phase-done, .phase-failed", { timeout: 90_000 });
+      const text = await receiver.text(".receive-panel [role=status]");
       assert.ok(text.includes(RELAY_REFUSED), `receiver says: ${text}`);
       assert.match(turn.log, /check_stun_auth: Cannot find credentials/);
     } finally {
-      await firefox.close();
       await s.close();
       await turn.stop();
-      await Deno.remove(downloads, { recursive: true }).catch(() => {});
     }
   },
 );
