@@ -246,3 +246,69 @@ for (const [from, to] of RESUME_PAIRS) {
     },
   );
 }
+
+/**
+ * In the sending page: once its one receiver is `CUT_AT` % through, closes
+ * the page's signaling socket (the link stops working; the transfer must
+ * not).
+ */
+const CUT_SENDER_SIGNAL = `(() => {
+  if (location.pathname !== "/") return;
+  const sockets = [];
+  const NativeSocket = globalThis.WebSocket;
+  globalThis.WebSocket = class extends NativeSocket {
+    constructor(...args) {
+      super(...args);
+      sockets.push(this);
+    }
+  };
+  const timer = setInterval(() => {
+    const bar = document.querySelector(".receiver .percent");
+    if (Number(bar?.getAttribute("data-percent") ?? 0) < ${CUT_AT}) return;
+    clearInterval(timer);
+    for (const socket of sockets) socket.close(4000, "Cut by the test");
+  }, 5);
+})();`;
+
+for (const from of ["firefox", "chromium"] as const) {
+  Deno.test(
+    `a ${
+      BROWSER_NAMES[from]
+    } sender whose signaling drops mid-file finishes the transfer and keeps its row in view`,
+    browserTest,
+    async () => {
+      const s = await crossSetup();
+      try {
+        const file = await makeFile(s.dir, `from ${from}.bin`, 48 << 20, 10);
+        const { page: sender, link } = await shareIn(
+          s,
+          from,
+          [file],
+          CUT_SENDER_SIGNAL,
+        );
+        const receiver = await openIn(s, "chromium", link);
+        await receiver.clickButton("Download");
+        await receiver.waitFor(".phase-done, .phase-failed", {
+          timeout: 120_000,
+        });
+        const text = await receiver.text(".receive-panel [role=status]");
+        assert.match(text, /Saved/, `the receiver says: ${text}`);
+        const path = await (await s.browser("chromium")).waitForDownload(
+          file.name,
+          { size: file.size },
+        );
+        assert.equal(await hashFile(path), file.sha256);
+        // The sender says its link stopped working, and still shows the
+        // transfer, done.
+        assert.match(
+          await sender.text(".send-panel [role=alert]"),
+          /no longer works/,
+        );
+        await sender.waitFor(".receiver[data-state='done']");
+        assert.equal(await sender.count(".receiver"), 1);
+      } finally {
+        await s.close();
+      }
+    },
+  );
+}
