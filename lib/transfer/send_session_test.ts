@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { RECEIVER_LEFT, STOPPED } from "./send_session.ts";
 import { EVENT } from "../signal/protocol.ts";
-import { ANSWER_BURST, FINISHED_ROWS, MAX_WAITING } from "./tuning.ts";
+import {
+  ANSWER_BURST,
+  ANSWERS_PER_SECOND,
+  FINISHED_ROWS,
+  MAX_WAITING,
+} from "./tuning.ts";
 import { startShare, until } from "../../tests/_helpers/sessions.ts";
 
 Deno.test("SendSession serves several receivers at once and forgets each when done", async () => {
@@ -96,6 +101,7 @@ Deno.test("SendSession answers a flood of requests at a pace, shows no row for t
   const flood = await Promise.all(
     Array.from({ length: 1000 }, () => share.signal.connect()),
   );
+  const began = Date.now();
   for (const peer of flood) peer.send(EVENT.request, share.senderId);
   await until(
     () =>
@@ -106,8 +112,12 @@ Deno.test("SendSession answers a flood of requests at a pace, shows no row for t
   const answered = () =>
     share.signal.relayed.filter((f) => f.event === EVENT.response).length;
   await until(() => answered() >= ANSWER_BURST, "the first answers");
-  // At most the burst at once, far below the sender's own rate limit.
-  assert.ok(answered() <= ANSWER_BURST + 2, `${answered()} answers`);
+  // At most the burst, plus what the pace allows for the time the flood
+  // took to arrive (seconds on a busy machine): far below 1,000, and below
+  // the sender's own rate limit.
+  const allowed = ANSWER_BURST +
+    Math.ceil(ANSWERS_PER_SECOND * (Date.now() - began) / 1000) + 2;
+  assert.ok(answered() <= allowed, `${answered()} answers, ${allowed} allowed`);
   assert.ok(share.sender.liveCount <= MAX_WAITING);
   assert.deepEqual(share.rows.at(-1) ?? [], []);
   // A real receiver, asking once the burst is spent, is still served.
