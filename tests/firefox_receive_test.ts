@@ -5,6 +5,11 @@
  * the receiving page: no "leave this page?" dialog, the page's signaling
  * socket stays open until the page is done, its peer id never changes, and
  * the sender shows exactly one row for the receiver, under that id, done.
+ *
+ * And when signaling does drop: a receiver that loses its socket and its
+ * connection resumes under a new peer id, and the sender still shows one
+ * row for it (the receiver's sealed session id, docs/protocol.md); a sender
+ * that loses its socket finishes the transfer and keeps the row in view.
  */
 
 import assert from "node:assert/strict";
