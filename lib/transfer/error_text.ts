@@ -168,7 +168,7 @@ function partsOf(error: unknown): { name?: string; message?: string } {
 
 /**
  * The whole text of a message that already says what failed and what to
- * do (a sentence of our own), else `null`.
+ * do (a sentence of our own, or a code of auth.ts), else `null`.
  */
 function wholeText(error: unknown): string | null {
   const { name, message } = partsOf(error);
@@ -178,7 +178,8 @@ function wholeText(error: unknown): string | null {
   if (message?.startsWith(KEY_MISSING)) return KEY_MISSING_TEXT;
   if (message?.startsWith(UNVERIFIED)) return UNVERIFIED_TEXT;
   const text = message?.trim() ?? "";
-  return isSentence(text) ? text : null;
+  // A sentence that says nothing to do gets advice after it, as a clause.
+  return isSentence(text) && saysWhatToDo(text) ? text : null;
 }
 
 /** The cause and advice for any thrown value. */

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  causeOf,
   describeError,
   DOM_EXCEPTION_TEXT,
   failureText,
   GENERIC_ADVICE,
   isSentence,
   KEY_MISSING_TEXT,
+  RETRYING_ADVICE,
   saysWhatToDo,
   UNVERIFIED_TEXT,
 } from "./error_text.ts";
@@ -83,6 +85,36 @@ Deno.test("describeError() keeps an Error whose message is a sentence", () => {
     "This link is no longer active: the sender closed the page. Ask the sender to share again.";
   assert.equal(describeError(new Error(text)), text);
   assert.equal(describeError(text), text);
+});
+
+Deno.test("describeError() adds what to do to a sentence that lacks it", () => {
+  assert.equal(
+    describeError("The receiver left."),
+    `The receiver left. ${GENERIC_ADVICE}`,
+  );
+  assert.equal(
+    describeError(new Error("The connection was lost."), RETRYING_ADVICE),
+    `The connection was lost. ${RETRYING_ADVICE}`,
+  );
+});
+
+Deno.test("causeOf() gives only the why, as a clause", () => {
+  assert.equal(
+    causeOf(new Error("The connection closed")),
+    "the connection closed",
+  );
+  assert.equal(causeOf(new Error("ICE failed.")), "ICE failed");
+  assert.equal(
+    causeOf(new DOMException("raw", "NetworkError")),
+    DOM_EXCEPTION_TEXT.NetworkError.cause,
+  );
+  assert.equal(causeOf(undefined), "the browser gave no reason");
+  assert.equal(
+    causeOf({ toString: () => "[object Object]" }),
+    "the browser gave no reason",
+  );
+  // Our own whole sentences stay whole.
+  assert.equal(causeOf(LIST_DAMAGED), LIST_DAMAGED);
 });
 
 Deno.test("describeError() makes a sentence of a std-style message", () => {
