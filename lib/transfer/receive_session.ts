@@ -263,7 +263,18 @@ export class ReceiveSession {
         this.#timers.start(
           effect.timer,
           this.#timeout(effect.timer),
-          () => this.#driver.dispatch(TIMER_EVENTS[effect.timer]),
+          () => {
+            // A link that knows why it is not up (the relay refused) says
+            // so instead of the timeout's "no route in time".
+            const failure = effect.timer === "connect"
+              ? this.#link?.failure
+              : undefined;
+            this.#driver.dispatch(
+              failure !== undefined
+                ? { type: "linkFailed", message: failure }
+                : TIMER_EVENTS[effect.timer],
+            );
+          },
         );
         return;
       case "stopTimer":

@@ -49,6 +49,13 @@ export interface Link {
    * browser cannot tell (no `RTCDtlsTransport.getRemoteCertificates()`).
    */
   verifyRemote(): Promise<void>;
+  /**
+   * Why the connection is not up yet, when the link knows more than a
+   * timeout can say (the relay refused this page's credentials); the
+   * sessions show it when their connect timeout fires. `undefined` when it
+   * knows nothing more.
+   */
+  readonly failure?: string;
   /** Calls `listener` as ICE's health changes after the channel opened. */
   onIce(listener: (health: IceHealth) => void): void;
   /** Closes the connection. */
@@ -381,6 +388,10 @@ class RtcLink implements Link {
     pc.addEventListener("connectionstatechange", onState);
     // The sender's channel is the one the receiver made.
     pc.ondatachannel = (event) => this.#watch(event.channel);
+  }
+
+  get failure(): string | undefined {
+    return this.#relay === undefined ? undefined : this.#failure("");
   }
 
   /** Why the connection failed: the relay's refusal first, if any. */

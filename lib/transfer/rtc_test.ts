@@ -6,12 +6,15 @@ import {
   certificateMatches,
   ConnectError,
   IceSource,
+  type Link,
   openedOnce,
   RELAY_REFUSED,
   RELAY_UNREACHABLE,
   relayProblem,
 } from "./rtc.ts";
 import { channelPair, type MemoryChannel } from "./memory_channel.ts";
+import type { MemoryLinks } from "./fakes.ts";
+import { startShare, until } from "../../tests/_helpers/sessions.ts";
 
 Deno.test("openedOnce() settles with the first result only", async () => {
   const [opened, settle] = openedOnce<MemoryChannel>();
@@ -207,4 +210,49 @@ Deno.test("IceSource falls back when nothing answers at the URL", async () => {
   });
   assert.deepEqual(await source.servers(), STATIC);
   assert.match(warnings[0], /^Cannot fetch ICE servers from /);
+});
+
+/** `link` as a link whose relay refused: its `failure` says so. */
+function refusedLink(link: Link): Link {
+  return Object.defineProperty(link, "failure", { value: RELAY_REFUSED });
+}
+
+Deno.test("a receiving session shows a link's failure, not the timeout's words, when its connect timeout fires", async () => {
+  const share = await startShare(1024, { connectTimeoutMs: 60_000 });
+  share.links.fates.push("stall");
+  const r = share.receiver({
+    connectTimeoutMs: 50,
+    connectGraceMs: 0,
+    maxAttempts: 1,
+    createLink: (onCandidate) =>
+      refusedLink(share.links.factory()(onCandidate)),
+  });
+  await r.session.open();
+  await r.session.download(r.sink).catch(() => {});
+  const last = r.statuses.at(-1)!;
+  assert.equal(last.phase, "failed");
+  assert.ok(last.message?.includes(RELAY_REFUSED), last.message);
+  share.sender.stop();
+});
+
+Deno.test("a sending session shows a link's failure on the receiver's row when its connect timeout fires", async () => {
+  // The sender's links come from the share, which exists once it started.
+  const made: { links?: MemoryLinks } = {};
+  const share = await startShare(1024, {
+    connectTimeoutMs: 50,
+    createLink: (onCandidate) =>
+      refusedLink(made.links!.factory()(onCandidate)),
+  });
+  made.links = share.links;
+  share.links.fates.push("stall");
+  const r = share.receiver({ connectTimeoutMs: 60_000 });
+  await r.session.open();
+  const done = r.session.download(r.sink);
+  await until(
+    () => share.rows.some((rows) => rows[0]?.message?.includes(RELAY_REFUSED)),
+    "the row to say the relay refused",
+  );
+  r.session.close();
+  await done.catch(() => {});
+  share.sender.stop();
 });

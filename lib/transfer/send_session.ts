@@ -481,12 +481,20 @@ export class SendSession {
           effect.timer === "connect"
             ? this.#options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
             : this.#options.goneTimeoutMs ?? RECEIVER_GONE_MS,
-          () =>
-            live.driver.dispatch({
-              type: effect.timer === "connect"
-                ? "connectTimeout"
-                : "goneTimeout",
-            }),
+          () => {
+            // A link that knows why it is not up (the relay refused) says
+            // so instead of the timeout's "no route in time".
+            const failure = effect.timer === "connect"
+              ? live.link?.failure
+              : undefined;
+            live.driver.dispatch(
+              failure !== undefined
+                ? { type: "connectFailed", message: failure }
+                : effect.timer === "connect"
+                ? { type: "connectTimeout" }
+                : { type: "goneTimeout" },
+            );
+          },
         );
         return;
       case "stopTimer":
