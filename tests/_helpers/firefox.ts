@@ -118,12 +118,14 @@ export async function launchFirefox(
 }
 
 /**
- * Closes `browser`; if it does not close in time, or its process outlives
- * the close, kills its process group (then the process alone, had it no
- * group of its own).
+ * Closes `browser`, then makes sure nothing of it is left: if it did not
+ * close in time, or any process of its group (Firefox's helpers, like the
+ * RDD and utility processes, outlive a close for a moment) is still there
+ * after a grace, kills the group (or the process alone, had it no group).
  */
 async function stopFirefox(browser: Browser, pid: number | undefined) {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let closedInTime = true;
   try {
     await Promise.race([
       browser.close(),
@@ -135,33 +137,63 @@ async function stopFirefox(browser: Browser, pid: number | undefined) {
       }),
     ]);
   } catch {
-    // Killed below.
+    closedInTime = false;
   } finally {
     clearTimeout(timer);
   }
-  if (pid === undefined || !(await alive(pid))) return;
-  for (const target of [-pid, pid]) {
-    try {
-      Deno.kill(target, "SIGKILL");
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+  if (pid === undefined) return;
+  if (closedInTime) {
+    for (let i = 0; i < 20 && (await groupMembers(pid)).length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  for (let i = 0; i < 50 && await alive(pid); i++) {
+  // Only while the group has members: then its id cannot have been reused.
+  if ((await groupMembers(pid)).length > 0) kill(-pid);
+  if (await alive(pid)) kill(pid);
+  for (let i = 0; i < 50 && (await groupMembers(pid)).length > 0; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function kill(target: number): void {
+  try {
+    Deno.kill(target, "SIGKILL");
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** The state and process group of `pid`, from `/proc`, or `null`. */
+async function procStat(
+  pid: number | string,
+): Promise<{ state: string; pgid: number } | null> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // After the parenthesized command name: state, ppid, pgrp, ...
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: fields[0], pgid: Number(fields[2]) };
+  } catch {
+    return null;
   }
 }
 
 /** Whether `pid` runs (a zombie waiting to be reaped does not). */
 async function alive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // The state follows the parenthesized command name.
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !==
-      "Z";
-  } catch {
-    return false;
+  const stat = await procStat(pid);
+  return stat !== null && stat.state !== "Z";
+}
+
+/** The live processes of group `pgid`. */
+async function groupMembers(pgid: number): Promise<number[]> {
+  const members: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await procStat(entry.name);
+    if (stat !== null && stat.pgid === pgid && stat.state !== "Z") {
+      members.push(Number(entry.name));
+    }
   }
+  return members;
 }
 
 /** A puppeteer page behind {@linkcode TestPage}. */
