@@ -316,7 +316,19 @@ const PAIRS: readonly (readonly [BrowserKind, BrowserKind])[] = [
 
 /** Waits until the receive page is done, and says it saved. */
 async function saved(page: TestPage, timeout = 60_000): Promise<void> {
-  await page.waitFor(".phase-done, .phase-failed", { timeout });
+  try {
+    await page.waitFor(".phase-done, .phase-failed", { timeout });
+  } catch (error) {
+    // Say where the page stood: its status, and how far it got.
+    const where = await page.evaluate(() =>
+      [...document.querySelectorAll("[role=status], .percent")].map((el) =>
+        `${el.className} ${el.getAttribute("data-percent") ?? ""} ${
+          (el as HTMLElement).innerText
+        }`
+      ).join(" | ")
+    ).catch(() => "(the page does not answer)");
+    throw new Error(`${(error as Error).message}; the page shows: ${where}`);
+  }
   const text = await page.text(".receive-panel [role=status]");
   assert.match(text, /Saved/, `the ${page.kind} receiver says: ${text}`);
 }
