@@ -3,6 +3,10 @@
  * only what is put here (phase changes, every tenth of the progress,
  * "Copied"), never the numbers that change many times a second.
  *
+ * It has no role: the visible status lines keep `role="status"` (with
+ * `aria-live="off"`, so they are not read twice) for tools and tests that
+ * look for them.
+ *
  * `count` tells two equal messages apart ("Copied" twice): a screen reader
  * announces a change of the region's text, so the second gets an invisible
  * mark that changes it.
@@ -11,7 +15,6 @@ export function Announcer({ text, count }: { text: string; count: number }) {
   return (
     <p
       class="visually-hidden"
-      role="status"
       aria-live="polite"
       aria-atomic="true"
       data-announcer

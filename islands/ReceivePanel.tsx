@@ -276,12 +276,16 @@ export default function ReceivePanel(
       (againRef.current ?? (phase === "done" ? statusRef : homeRef).current)
         ?.focus();
       if (notify.value === "on" && document.visibilityState === "hidden") {
-        new Notification(
-          phase === "done"
-            ? "Beam: download finished"
-            : "Beam: download failed",
-          { body: statusText },
-        );
+        try {
+          new Notification(
+            phase === "done"
+              ? "Beam: download finished"
+              : "Beam: download failed",
+            { body: statusText },
+          );
+        } catch {
+          // A notification is a courtesy: the page says it all the same.
+        }
       }
     }
   }, [phase]);
@@ -328,6 +332,9 @@ export default function ReceivePanel(
           failed ? " error" : phase === "done" ? " ok" : ""
         }`}
         id="receive-status"
+        role="status"
+        // The page's live region says it (and the progress) once.
+        aria-live="off"
         tabIndex={-1}
         ref={statusRef}
       >

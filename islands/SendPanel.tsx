@@ -103,7 +103,6 @@ export default function SendPanel(
       onDisconnect: (text) => {
         phase.value = "error";
         message.value = text;
-        say(text);
       },
     });
     session.current = next;
@@ -117,7 +116,6 @@ export default function SendPanel(
     } catch (error) {
       phase.value = "error";
       message.value = describeError(error);
-      say(message.value);
     }
   }
 
@@ -139,7 +137,6 @@ export default function SendPanel(
     } catch {
       message.value =
         "Copying was refused: select the link and copy it by hand.";
-      say(message.value);
     }
   }
 
@@ -247,7 +244,8 @@ export default function SendPanel(
       {phase.value === "stopped" && (
         <p class="status">Sharing stopped. The link no longer works.</p>
       )}
-      <p class="status error">{message.value}</p>
+      {/* Errors are said at once, apart from the polite region. */}
+      <p class="status error" role="alert">{message.value}</p>
 
       {showRows && (
         <div class="receivers-box">
