@@ -337,7 +337,10 @@ Deno.test(
         .click();
       const text = await denied.locator(".receive-panel p.error").innerText();
       assert.doesNotMatch(text, /Permission denied/);
-      assert.match(text, /Allow downloads and file access for this site/);
+      assert.equal(
+        text,
+        "The browser did not allow it. Allow downloads and file access for this site in the browser's settings, then try again.",
+      );
 
       await again.page.getByRole("button", { name: "Stop sharing" }).click();
       const inactive = await open(s, again.link);
