@@ -3,6 +3,7 @@ import { useEffect, useMemo, useRef } from "preact/hooks";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
+import { Announcer } from "../components/Announcer.tsx";
 import {
   ReceiveSession,
   type ReceiveStatus,
@@ -11,7 +12,9 @@ import type { ReceiveState } from "../lib/transfer/receive_machine.ts";
 import type { Manifest } from "../lib/transfer/wire.ts";
 import { formatBytes } from "../lib/transfer/rate.ts";
 import { signalUrl } from "../lib/signal/client.ts";
-import { describeError } from "../lib/transfer/error_text.ts";
+import { describeError, retryHelps } from "../lib/transfer/error_text.ts";
+import { ZIP_NAME } from "../lib/transfer/sinks/zip_sink.ts";
+import { safeFileName } from "../lib/transfer/sinks/names.ts";
 import { IceSource, rtcLinks } from "../lib/transfer/rtc.ts";
 import {
   type Destination,
@@ -65,8 +68,34 @@ const COUNTED: ReadonlySet<ReceiveState> = new Set([
   "resuming",
 ]);
 
-/** The page's part in saving: pickers, downloads, blobs. */
-function pageActions(): PageActions {
+/** Where the files went, said in the finished state. */
+type Place =
+  | { kind: "file"; name: string }
+  | { kind: "folder"; name: string }
+  | { kind: "downloads"; name: string };
+
+/** The finished state's sentence: where the files are now. */
+function savedText(place: Place | null): string {
+  const where = place === null
+    ? "Saved."
+    : place.kind === "file"
+    ? `Saved as ${place.name}.`
+    : place.kind === "folder"
+    ? `Saved into the folder ${place.name}.`
+    : `Saved to your Downloads folder as ${place.name}.`;
+  return `${where} Every file's checksum verified.`;
+}
+
+/** Whether this browser can show a notification, and may still ask. */
+function canNotify(): boolean {
+  return "Notification" in globalThis && Notification.permission !== "denied";
+}
+
+/**
+ * The page's part in saving: pickers, downloads, blobs. `picked` hears the
+ * name the person chose in a picker, said when the files are saved.
+ */
+function pageActions(picked: (place: Place) => void): PageActions {
   const scope = globalThis as unknown as Partial<PageActions>;
   const click = (href: string, name?: string) => {
     const a = document.createElement("a");
@@ -77,9 +106,19 @@ function pageActions(): PageActions {
     a.click();
     a.remove();
   };
+  const filePicker = scope.showSaveFilePicker?.bind(globalThis);
+  const folderPicker = scope.showDirectoryPicker?.bind(globalThis);
   return {
-    showSaveFilePicker: scope.showSaveFilePicker?.bind(globalThis),
-    showDirectoryPicker: scope.showDirectoryPicker?.bind(globalThis),
+    showSaveFilePicker: filePicker && (async (options) => {
+      const handle = await filePicker(options);
+      picked({ kind: "file", name: handle.name });
+      return handle;
+    }),
+    showDirectoryPicker: folderPicker && (async (options) => {
+      const handle = await folderPicker(options);
+      picked({ kind: "folder", name: handle.name });
+      return handle;
+    }),
     // In a hidden frame of this origin, not by navigating this page: a
     // navigation asks the page's own "leave this page?" guard first (and
     // "Stay" would cancel the download), and Firefox closes the page's
@@ -112,6 +151,17 @@ export default function ReceivePanel(
   const started = useSignal(false);
   const warning = useSignal<Destination | null>(null);
   const saveNote = useSignal("");
+  const place = useSignal<Place | null>(null);
+  const said = useSignal({ text: "", count: 0 });
+  const notify = useSignal<"off" | "on" | "refused">("off");
+  const say = (text: string) =>
+    said.value = { text, count: said.value.count + 1 };
+  const statusRef = useRef<HTMLParagraphElement>(null);
+  const againRef = useRef<HTMLButtonElement>(null);
+  const homeRef = useRef<HTMLAnchorElement>(null);
+  /** The last tenth of the progress announced. */
+  const tenth = useRef(-1);
+  const pageTitle = useRef("");
   const session = useRef<ReceiveSession | null>(null);
   /** The link's fragment, kept in memory once it left the address bar. */
   const fragment = useRef("");
@@ -142,6 +192,7 @@ export default function ReceivePanel(
     // where anyone who sees the screen or the history could copy it. The
     // session keeps it in memory, and "Try again" keeps the fragment.
     fragment.current = location.hash;
+    pageTitle.current = document.title;
     history.replaceState(null, "", location.pathname + location.search);
     next.open().then((o) => manifest.value = o, () => {});
     const unload = (event: BeforeUnloadEvent) => {
@@ -168,16 +219,31 @@ export default function ReceivePanel(
     }
     warning.value = null;
     let sink;
+    // Without a picker, the browser saves to its downloads folder under the
+    // name the sink gives it (its own "(1)" aside).
+    place.value = {
+      kind: "downloads",
+      name: current.files.length > 1
+        ? ZIP_NAME
+        : safeFileName(current.files[0]?.name ?? ""),
+    };
     try {
-      sink = await makeSink(destination, current.files, pageActions());
+      sink = await makeSink(
+        destination,
+        current.files,
+        pageActions((p) => place.value = p),
+      );
     } catch (error) {
       // The person closed the save dialog: nothing started, nothing lost.
       if ((error as DOMException).name === "AbortError") return;
       saveNote.value = describeError(error);
+      say(saveNote.value);
       return;
     }
     started.value = true;
     saveNote.value = destination.description;
+    // The Download button is gone: focus goes to what now tells the story.
+    requestAnimationFrame(() => statusRef.current?.focus());
     await s.download(sink).catch(() => {});
   }
 
@@ -189,17 +255,90 @@ export default function ReceivePanel(
   // never per render (a render per progress step leaked them by thousands).
   const choices = useMemo(() => o ? destinations(o.files) : [], [o]);
   const failed = phase === "failed";
+  const canRetry = failed && retryHelps(st?.message ?? "");
+  const percent = st && st.total > 0
+    ? Math.floor((st.bytes / st.total) * 100)
+    : phase === "done"
+    ? 100
+    : 0;
+  const statusText = failed
+    ? st?.message ?? ""
+    : phase === "done"
+    ? savedText(place.value)
+    : PHASE_TEXT[phase];
+
+  // Phase changes, said once each (not the numbers of every render).
+  useEffect(() => {
+    if (phase === "idle" || phase === "requesting") return;
+    say(statusText);
+    if (phase === "done" || phase === "failed") {
+      // The state's main action, or what it says when it has none.
+      (againRef.current ?? (phase === "done" ? statusRef : homeRef).current)
+        ?.focus();
+      if (notify.value === "on" && document.visibilityState === "hidden") {
+        try {
+          new Notification(
+            phase === "done"
+              ? "Beam: download finished"
+              : "Beam: download failed",
+            { body: statusText },
+          );
+        } catch {
+          // A notification is a courtesy: the page says it all the same.
+        }
+      }
+    }
+  }, [phase]);
+
+  // Every tenth of the way, while receiving.
+  useEffect(() => {
+    if (phase !== "receiving") return;
+    const now = Math.floor(percent / 10);
+    if (now === tenth.current) return;
+    const first = tenth.current < 0;
+    tenth.current = now;
+    // The phase change said "Receiving…" already.
+    if (!first || now > 0) say(`${now * 10} % received.`);
+  }, [phase, Math.floor(percent / 10)]);
+
+  // The tab's title says how far it is, for a tab in the background.
+  useEffect(() => {
+    if (pageTitle.current === "") return;
+    document.title = phase === "done"
+      ? "Done · Beam"
+      : failed
+      ? "Failed · Beam"
+      : started.value && UNDER_WAY.has(phase)
+      ? `${percent} % · Beam`
+      : pageTitle.current;
+  }, [phase, percent, started.value]);
+
+  async function askToNotify() {
+    const answer = await Notification.requestPermission();
+    notify.value = answer === "granted" ? "on" : "refused";
+    say(
+      answer === "granted"
+        ? "You will be notified when the download ends."
+        : "Notifications are blocked: keep this tab in view to see when it ends.",
+    );
+  }
 
   return (
     <section class="card receive-panel" aria-labelledby="receive-title">
       <h1 id="receive-title">Receive files</h1>
+      <Announcer text={said.value.text} count={said.value.count} />
       <p
         class={`status phase-${phase}${
           failed ? " error" : phase === "done" ? " ok" : ""
         }`}
+        id="receive-status"
         role="status"
+        // The page's live region says it (and the progress) once.
+        aria-live="off"
+        tabIndex={-1}
+        ref={statusRef}
       >
-        {failed ? st?.message : PHASE_TEXT[phase]}
+        {statusText}
         {COUNTED.has(phase) && st && st.attempt > 1 &&
           ` (attempt ${st.attempt} of ${st.maxAttempts})`}
       </p>
@@ -234,45 +373,60 @@ export default function ReceivePanel(
         </div>
       )}
 
-      {started.value && st && (
+      {started.value && st && !failed && (
         <>
           <Progress
             bytes={st.bytes}
             total={st.total}
             rate={phase === "receiving" ? st.rate : 0}
-            secondsLeft={st.secondsLeft}
+            secondsLeft={phase === "receiving" ? st.secondsLeft : 0}
             label="Download progress"
           />
           {phase !== "done" && <p class="muted">{saveNote.value}</p>}
           <AwakeNote
             active={UNDER_WAY.has(phase)}
           />
+          {UNDER_WAY.has(phase) && notify.value === "off" && canNotify() && (
+            <div class="actions">
+              <button type="button" class="secondary" onClick={askToNotify}>
+                Notify me when done
+              </button>
+            </div>
+          )}
+          {UNDER_WAY.has(phase) && notify.value === "on" && (
+            <p class="muted" data-notify>
+              You will be notified when the download ends.
+            </p>
+          )}
         </>
       )}
       {failed && (
         <div class="actions">
-          <button
-            type="button"
-            class="secondary"
-            onClick={() => {
-              // A reload reads the key from the address bar again, and
-              // takes it out again.
-              history.replaceState(
-                null,
-                "",
-                location.pathname + location.search + fragment.current,
-              );
-              location.reload();
-            }}
-          >
-            Try again
-          </button>
-          <a class="button secondary" href="/">Send your own files</a>
+          {canRetry && (
+            <button
+              type="button"
+              ref={againRef}
+              onClick={() => {
+                // A reload reads the key from the address bar again, and
+                // takes it out again.
+                history.replaceState(
+                  null,
+                  "",
+                  location.pathname + location.search + fragment.current,
+                );
+                location.reload();
+              }}
+            >
+              Try again
+            </button>
+          )}
+          <a class="button secondary" href="/" ref={homeRef}>
+            Send your own files
+          </a>
         </div>
       )}
-      {!started.value && saveNote.value && (
-        <p class="error" role="alert">{saveNote.value}</p>
-      )}
+      {!started.value && saveNote.value && <p class="error">{saveNote.value}
+      </p>}
     </section>
   );
 }

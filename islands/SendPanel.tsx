@@ -4,6 +4,7 @@ import { QrCode } from "../components/QrCode.tsx";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
+import { Announcer } from "../components/Announcer.tsx";
 import {
   type ReceiverView,
   SendSession,
@@ -61,12 +62,31 @@ export default function SendPanel(
   const dragging = useSignal(false);
   const receivers = useSignal<ReceiverView[]>([]);
   const session = useRef<SendSession | null>(null);
+  const said = useSignal({ text: "", count: 0 });
+  const say = (text: string) =>
+    said.value = { text, count: said.value.count + 1 };
+  const copyRef = useRef<HTMLButtonElement>(null);
+  const chooseRef = useRef<HTMLInputElement>(null);
+  /** Each receiver's phase last said, so that only changes are said. */
+  const phases = useRef(new Map<string, ReceiverView["phase"]>());
+
+  /** Says what changed for receivers: a phase, never speed or time left. */
+  function hear(list: ReceiverView[]) {
+    const changes: string[] = [];
+    for (const r of list) {
+      if (phases.current.get(r.id) === r.phase) continue;
+      phases.current.set(r.id, r.phase);
+      changes.push(`Receiver ${r.id.slice(0, 6)}: ${STATE_LABEL[r.phase]}.`);
+    }
+    if (changes.length > 0) say(changes.join(" "));
+  }
 
   async function share(picked: File[]) {
     if (picked.length === 0) return;
     session.current?.stop();
     files.value = picked;
     receivers.value = [];
+    phases.current.clear();
     phase.value = "starting";
     message.value = "";
     const secret = newSecret();
@@ -76,7 +96,10 @@ export default function SendPanel(
       secret,
       createLink,
       connectTimeoutMs,
-      onReceivers: (list) => receivers.value = list,
+      onReceivers: (list) => {
+        receivers.value = list;
+        hear(list);
+      },
       onDisconnect: (text) => {
         phase.value = "error";
         message.value = text;
@@ -87,6 +110,9 @@ export default function SendPanel(
       const id = await next.start();
       link.value = shareLink(location.origin, id, next.linkKey);
       phase.value = "sharing";
+      say("Sharing. The link is ready to copy.");
+      // The new state's main action.
+      requestAnimationFrame(() => copyRef.current?.focus());
     } catch (error) {
       phase.value = "error";
       message.value = describeError(error);
@@ -97,12 +123,16 @@ export default function SendPanel(
     session.current?.stop();
     session.current = null;
     phase.value = "stopped";
+    say("Sharing stopped. The link no longer works.");
+    // The Stop button is gone: back to choosing files.
+    requestAnimationFrame(() => chooseRef.current?.focus());
   }
 
   async function copy() {
     try {
       await navigator.clipboard.writeText(link.value);
       copied.value = true;
+      say("Copied the link.");
       setTimeout(() => copied.value = false, 2000);
     } catch {
       message.value =
@@ -154,12 +184,14 @@ export default function SendPanel(
   return (
     <section class="card send-panel" aria-labelledby="send-title">
       <h1 id="send-title">Send files</h1>
+      <Announcer text={said.value.text} count={said.value.count} />
       <div class={`dropzone${dragging.value ? " active" : ""}`}>
         <p>Drop files anywhere on this page, or</p>
         <label class="button">
           Choose files
           <input
             id="file-input"
+            ref={chooseRef}
             type="file"
             multiple
             class="visually-hidden"
@@ -191,7 +223,7 @@ export default function SendPanel(
                 value={link.value}
                 onFocus={(e) => e.currentTarget.select()}
               />
-              <button type="button" onClick={copy}>
+              <button type="button" onClick={copy} ref={copyRef}>
                 {copied.value ? "Copied" : "Copy link"}
               </button>
             </div>
@@ -212,6 +244,7 @@ export default function SendPanel(
       {phase.value === "stopped" && (
         <p class="status">Sharing stopped. The link no longer works.</p>
       )}
+      {/* Errors are said at once, apart from the polite region. */}
       <p class="status error" role="alert">{message.value}</p>
 
       {showRows && (
@@ -226,7 +259,7 @@ export default function SendPanel(
           {receivers.value.length === 0 && (
             <p class="muted">Nobody has opened the link yet.</p>
           )}
-          <ul class="receivers" aria-live="polite">
+          <ul class="receivers">
             {receivers.value.map((r) => (
               <li
                 key={r.id}
@@ -247,7 +280,7 @@ export default function SendPanel(
                   bytes={r.bytes}
                   total={r.total}
                   rate={r.phase === "sending" ? r.rate : 0}
-                  secondsLeft={r.secondsLeft}
+                  secondsLeft={r.phase === "sending" ? r.secondsLeft : 0}
                   label={`Progress of receiver ${r.id.slice(0, 6)}`}
                 />
                 {r.message && r.phase !== "done" && (

@@ -187,8 +187,12 @@ for (const kind of BROWSERS) {
           RECORDER,
         );
         const fragment = link.slice(link.indexOf("#"));
-        // The sender leaves: the receiver fails, and offers to try again.
-        await sender.close();
+        // The sender stays but stops answering: the receiver fails, and
+        // offers to try again (a sender that left would not: that link can
+        // never work again).
+        await sender.evaluate(() => {
+          WebSocket.prototype.send = () => {};
+        });
         const receiver = await openIn(s, kind, link, NO_PICKERS + RECORDER);
         await receiver.waitFor(".phase-failed", { timeout: 30_000 });
         assert.equal((await addresses(receiver)).hash, "");

@@ -7,6 +7,7 @@ import {
   GENERIC_ADVICE,
   isSentence,
   KEY_MISSING_TEXT,
+  retryHelps,
   RETRYING_ADVICE,
   saysWhatToDo,
   UNVERIFIED_TEXT,
@@ -321,4 +322,40 @@ Deno.test("every fixed text the pages show is a sentence that says what to do", 
   );
   assert.ok(texts.length > 20);
   for (const text of texts) assertShownText(text, "fixed text");
+});
+
+Deno.test("retryHelps() is false for a link that can never work and true otherwise", () => {
+  for (
+    const final of [
+      receiveMachine.LINK_INACTIVE,
+      receiveMachine.LINK_MALFORMED,
+      receiveMachine.LINK_DAMAGED,
+      receiveMachine.REFUSED,
+      refusalText(KEY_MISSING),
+      refusalText(UNVERIFIED),
+      describeError(new AuthError(KEY_MISSING)),
+      describeError(new AuthError(UNVERIFIED)),
+    ]
+  ) {
+    assert.equal(retryHelps(final), false, final);
+  }
+  for (
+    const passing of [
+      receiveMachine.NO_ANSWER,
+      receiveMachine.CANCELLED,
+      receiveMachine.SIGNAL_LOST,
+      describeError(new DOMException("Permission denied", "NotAllowedError")),
+      describeError(undefined),
+    ]
+  ) {
+    assert.equal(retryHelps(passing), true, passing);
+  }
+});
+
+Deno.test('describeError() rewrites a browser\'s "Permission denied" as what to do', () => {
+  const text = describeError(
+    new DOMException("Permission denied", "NotAllowedError"),
+  );
+  assert.doesNotMatch(text, /Permission denied/);
+  assertShown(text);
 });
