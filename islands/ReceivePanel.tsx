@@ -112,6 +112,7 @@ export default function ReceivePanel(
   const started = useSignal(false);
   const warning = useSignal<Destination | null>(null);
   const saveNote = useSignal("");
+  const textCopied = useSignal("");
   const session = useRef<ReceiveSession | null>(null);
   /** The link's fragment, kept in memory once it left the address bar. */
   const fragment = useRef("");
@@ -181,6 +182,16 @@ export default function ReceivePanel(
     await s.download(sink).catch(() => {});
   }
 
+  async function copyText(text: string) {
+    try {
+      await navigator.clipboard.writeText(text);
+      textCopied.value = "Copied.";
+    } catch {
+      textCopied.value =
+        "Copying was refused: select the text and copy it by hand.";
+    }
+  }
+
   const st = status.value;
   const o = manifest.value;
   const phase = st?.phase ?? "idle";
@@ -189,6 +200,7 @@ export default function ReceivePanel(
   // never per render (a render per progress step leaked them by thousands).
   const choices = useMemo(() => o ? destinations(o.files) : [], [o]);
   const failed = phase === "failed";
+  const hasFiles = (o?.files.length ?? 0) > 0;
 
   return (
     <section class="card receive-panel" aria-labelledby="receive-title">
@@ -199,14 +211,31 @@ export default function ReceivePanel(
         }`}
         role="status"
       >
-        {failed ? st?.message : PHASE_TEXT[phase]}
+        {failed
+          ? st?.message
+          : phase === "ready" && o && !hasFiles
+          ? "Text received."
+          : PHASE_TEXT[phase]}
         {COUNTED.has(phase) && st && st.attempt > 1 &&
           ` (attempt ${st.attempt} of ${st.maxAttempts})`}
       </p>
 
-      {o && <FileList files={o.files} />}
+      {o?.text !== undefined && (
+        <div class="shared-text">
+          <h2 id="shared-text-title">Text</h2>
+          <pre tabIndex={0} aria-labelledby="shared-text-title">{o.text}</pre>
+          <div class="actions">
+            <button type="button" onClick={() => copyText(o.text!)}>
+              Copy text
+            </button>
+            <span class="muted" role="status">{textCopied.value}</span>
+          </div>
+        </div>
+      )}
 
-      {o && !started.value && !failed && (
+      {hasFiles && <FileList files={o!.files} />}
+
+      {o && hasFiles && !started.value && !failed && (
         <div class="actions">
           {choices.map((d, i) => (
             <button
