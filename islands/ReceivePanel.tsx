@@ -228,7 +228,7 @@ export default function ReceivePanel(
             <button type="button" onClick={() => copyText(o.text!)}>
               Copy text
             </button>
-            <span class="muted" role="status">{textCopied.value}</span>
+            <span class="muted" aria-live="polite">{textCopied.value}</span>
           </div>
         </div>
       )}
