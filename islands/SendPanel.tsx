@@ -266,8 +266,9 @@ export default function SendPanel(
               </button>
             </div>
             <p class="muted">
-              Anyone with the link can receive these files while this tab stays
-              open.
+              Anyone with the link can receive{" "}
+              {files.value.length > 0 ? "these files" : "this text"}{" "}
+              while this tab stays open.
             </p>
             <div class="actions">
               <button type="button" class="danger" onClick={stop}>

@@ -4,14 +4,14 @@
  * folder picker's input and received twice: as one zip streamed by the
  * service worker (read with Debian's unzip), and into a folder (the
  * directory picker stubbed with OPFS), byte-identical with every path
- * kept. A unicode snippet is sent as text, shown on the receiving page and
+ * kept; a folder dropped as entries keeps its paths too. A unicode snippet is sent as text, shown on the receiving page and
  * copied with its button. Run `deno run -A lib/islands/build.ts` first.
  */
 
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { collectPageErrors } from "./_helpers/browser.ts";
-import { zipDigests } from "./_helpers/sink_io.ts";
+import { unzipView, zipDigests } from "./_helpers/sink_io.ts";
 import {
   makeFile,
   NO_PICKERS,
@@ -138,6 +138,97 @@ Deno.test(
       assert.deepEqual(senderErrors.messages, []);
       assert.deepEqual(zippedErrors.messages, []);
       assert.deepEqual(folderedErrors.messages, []);
+    } finally {
+      await s.close();
+    }
+  },
+);
+
+/**
+ * Drops, on the send page, a folder `drop/` of `count` files in nested
+ * folders, as `DataTransfer` entries (`webkitGetAsEntry()`), whose
+ * readers give at most 100 entries per `readEntries()` call, as
+ * Chromium's do. (A page cannot make a real drop of a folder: the entries
+ * are built in the page around real `File`s.)
+ */
+function dropFolder(page: Page, count: number): Promise<void> {
+  return page.evaluate((count: number) => {
+    type Entry = Record<string, unknown>;
+    const fileEntry = (name: string, text: string): Entry => ({
+      isFile: true,
+      isDirectory: false,
+      name,
+      file: (ok: (f: File) => void) =>
+        setTimeout(() => ok(new File([text], name, { type: "text/plain" }))),
+    });
+    const folderEntry = (name: string, children: Entry[]): Entry => ({
+      isFile: false,
+      isDirectory: true,
+      name,
+      createReader() {
+        let at = 0;
+        return {
+          readEntries(ok: (batch: Entry[]) => void) {
+            setTimeout(() => ok(children.slice(at, at += 100)));
+          },
+        };
+      },
+    });
+    const folders: Record<string, Entry[]> = {};
+    const top: Entry[] = [];
+    for (let i = 0; i < count; i++) {
+      const sub = `sub${i % 3}`;
+      (folders[sub] ??= []).push(fileEntry(`f${i}.txt`, `file ${i}`));
+    }
+    for (const [name, children] of Object.entries(folders)) {
+      top.push(folderEntry(name, children));
+    }
+    const root = folderEntry("drop", top);
+    const event = new Event("drop", { cancelable: true });
+    Object.defineProperty(event, "dataTransfer", {
+      value: {
+        files: [],
+        types: ["Files"],
+        items: [{ kind: "file", webkitGetAsEntry: () => root }],
+      },
+    });
+    dispatchEvent(event);
+  }, count);
+}
+
+Deno.test(
+  "a folder dropped on the send page keeps its paths, every readEntries() batch read",
+  browserTest,
+  async () => {
+    const s = await setup({}, true);
+    try {
+      const sender = await s.browser.newPage();
+      const senderErrors = collectPageErrors(sender);
+      await sender.goto(s.server.url);
+      await sender.waitForSelector("beam-island[data-hydrated]");
+      await dropFolder(sender, COUNT);
+      const link = await sender.locator("#share-link").inputValue({
+        timeout: 30_000,
+      });
+      const expected: Record<string, string> = {};
+      for (let i = 0; i < COUNT; i++) {
+        expected[`drop/sub${i % 3}/f${i}.txt`] = `file ${i}`;
+      }
+      const receiver = await open(s, link, NO_PICKERS);
+      await receiver.locator(".file-list li").nth(COUNT - 1).waitFor();
+      const listed = await receiver.locator(".file-list .name")
+        .allInnerTexts();
+      assert.deepEqual(new Set(listed), new Set(Object.keys(expected)));
+      const downloading = receiver.waitForEvent("download");
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .click();
+      const download = await downloading;
+      await waitSaved(receiver);
+      assert.equal(download.suggestedFilename(), "drop.zip");
+      const zipPath = `${s.dir}/drop.zip`;
+      await download.saveAs(zipPath);
+      assert.deepEqual((await unzipView(zipPath)).files, expected);
+      assert.deepEqual(senderErrors.messages, []);
     } finally {
       await s.close();
     }
