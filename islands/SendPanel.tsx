@@ -105,6 +105,16 @@ export default function SendPanel(
     }
   }
 
+  /** Shares what a folder held; says so when it held no file at all. */
+  function shareFolder(picked: SourceFile[]) {
+    if (picked.length === 0) {
+      message.value =
+        "That folder has no files in it: choose a folder with files in it, or choose files.";
+      return;
+    }
+    share(picked);
+  }
+
   function stop() {
     session.current?.stop();
     session.current = null;
@@ -143,7 +153,7 @@ export default function SendPanel(
         share(dropped);
         return;
       }
-      fromEntries(entries).then(share, (error) => {
+      fromEntries(entries).then(shareFolder, (error) => {
         phase.value = "error";
         message.value = describeError(error);
       });
@@ -202,7 +212,7 @@ export default function SendPanel(
               {...{ webkitdirectory: true }}
               onChange={(event) => {
                 const input = event.currentTarget;
-                share(fromPicker(input.files ?? []));
+                shareFolder(fromPicker(input.files ?? []));
                 input.value = "";
               }}
             />
