@@ -1,9 +1,12 @@
 import { formatBytes } from "../lib/transfer/rate.ts";
-import { safeFileName } from "../lib/transfer/sinks/names.ts";
+import { safeRelativePath } from "../lib/transfer/sinks/names.ts";
 
-/** A share's files with their sizes and the total, as both pages show it. */
+/**
+ * A share's files with their sizes and the total, as both pages show it; a
+ * shared folder's files with their paths.
+ */
 export function FileList(
-  { files }: { files: { name: string; size: number }[] },
+  { files }: { files: { name: string; size: number; path?: string }[] },
 ) {
   const total = files.reduce((n, f) => n + f.size, 0);
   return (
@@ -15,7 +18,8 @@ export function FileList(
       <ul class="file-list">
         {files.map((file, i) => (
           <li key={i}>
-            <span class="name">{safeFileName(file.name)}</span>
+            {/* A folder's file shows where it goes: its path, made safe. */}
+            <span class="name">{safeRelativePath(file).join("/")}</span>
             <span class="size">{formatBytes(file.size)}</span>
           </li>
         ))}

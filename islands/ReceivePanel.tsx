@@ -162,6 +162,7 @@ export default function ReceivePanel(
   /** The last tenth of the progress announced. */
   const tenth = useRef(-1);
   const pageTitle = useRef("");
+  const textCopied = useSignal("");
   const session = useRef<ReceiveSession | null>(null);
   /** The link's fragment, kept in memory once it left the address bar. */
   const fragment = useRef("");
@@ -247,6 +248,16 @@ export default function ReceivePanel(
     await s.download(sink).catch(() => {});
   }
 
+  async function copyText(text: string) {
+    try {
+      await navigator.clipboard.writeText(text);
+      textCopied.value = "Copied.";
+    } catch {
+      textCopied.value =
+        "Copying was refused: select the text and copy it by hand.";
+    }
+  }
+
   const st = status.value;
   const o = manifest.value;
   const phase = st?.phase ?? "idle";
@@ -255,6 +266,7 @@ export default function ReceivePanel(
   // never per render (a render per progress step leaked them by thousands).
   const choices = useMemo(() => o ? destinations(o.files) : [], [o]);
   const failed = phase === "failed";
+  const hasFiles = (o?.files.length ?? 0) > 0;
   const canRetry = failed && retryHelps(st?.message ?? "");
   const percent = st && st.total > 0
     ? Math.floor((st.bytes / st.total) * 100)
@@ -265,6 +277,8 @@ export default function ReceivePanel(
     ? st?.message ?? ""
     : phase === "done"
     ? savedText(place.value)
+    : phase === "ready" && o && !hasFiles
+    ? "Text received."
     : PHASE_TEXT[phase];
 
   // Phase changes, said once each (not the numbers of every render).
@@ -343,9 +357,22 @@ export default function ReceivePanel(
           ` (attempt ${st.attempt} of ${st.maxAttempts})`}
       </p>
 
-      {o && <FileList files={o.files} />}
+      {o?.text !== undefined && (
+        <div class="shared-text">
+          <h2 id="shared-text-title">Text</h2>
+          <pre tabIndex={0} aria-labelledby="shared-text-title">{o.text}</pre>
+          <div class="actions">
+            <button type="button" onClick={() => copyText(o.text!)}>
+              Copy text
+            </button>
+            <span class="muted" aria-live="polite">{textCopied.value}</span>
+          </div>
+        </div>
+      )}
 
-      {o && !started.value && !failed && (
+      {hasFiles && <FileList files={o!.files} />}
+
+      {o && hasFiles && !started.value && !failed && (
         <div class="actions">
           {choices.map((d, i) => (
             <button

@@ -13,6 +13,13 @@ import { newSecret, shareLink } from "../lib/transfer/secret.ts";
 import { signalUrl } from "../lib/signal/client.ts";
 import { describeError } from "../lib/transfer/error_text.ts";
 import { IceSource, rtcLinks } from "../lib/transfer/rtc.ts";
+import type { SourceFile } from "../lib/transfer/sender.ts";
+import {
+  droppedEntries,
+  fromEntries,
+  fromPicker,
+} from "../lib/transfer/picked.ts";
+import { MAX_TEXT_BYTES } from "../lib/transfer/wire.ts";
 
 interface SendPanelProps {
   iceServers: RTCIceServer[];
@@ -54,7 +61,10 @@ export default function SendPanel(
       ),
     [],
   );
-  const files = useSignal<File[]>([]);
+  const files = useSignal<SourceFile[]>([]);
+  /** The text being shared, or `""` when files are. */
+  const sharedText = useSignal("");
+  const draft = useSignal("");
   const phase = useSignal<Phase>("pick");
   const link = useSignal("");
   const message = useSignal("");
@@ -81,10 +91,11 @@ export default function SendPanel(
     if (changes.length > 0) say(changes.join(" "));
   }
 
-  async function share(picked: File[]) {
-    if (picked.length === 0) return;
+  async function share(picked: SourceFile[], text = "") {
+    if (picked.length === 0 && text === "") return;
     session.current?.stop();
     files.value = picked;
+    sharedText.value = text;
     receivers.value = [];
     phases.current.clear();
     phase.value = "starting";
@@ -93,6 +104,7 @@ export default function SendPanel(
     const next = new SendSession({
       signalUrl: signalUrl(location.origin),
       files: picked,
+      ...(text === "" ? {} : { text }),
       secret,
       createLink,
       connectTimeoutMs,
@@ -117,6 +129,16 @@ export default function SendPanel(
       phase.value = "error";
       message.value = describeError(error);
     }
+  }
+
+  /** Shares what a folder held; says so when it held no file at all. */
+  function shareFolder(picked: SourceFile[]) {
+    if (picked.length === 0) {
+      message.value =
+        "That folder has no files in it: choose a folder with files in it, or choose files.";
+      return;
+    }
+    share(picked);
   }
 
   function stop() {
@@ -153,8 +175,18 @@ export default function SendPanel(
     const drop = (event: DragEvent) => {
       event.preventDefault();
       dragging.value = false;
-      const dropped = [...(event.dataTransfer?.files ?? [])];
-      if (dropped.length > 0) share(dropped);
+      // Entries, where the browser gives them, also walk dropped folders;
+      // they must be taken now, before the drop's items are emptied.
+      const entries = droppedEntries(event.dataTransfer?.items);
+      const dropped = fromPicker(event.dataTransfer?.files ?? []);
+      if (entries === null) {
+        share(dropped);
+        return;
+      }
+      fromEntries(entries).then(shareFolder, (error) => {
+        phase.value = "error";
+        message.value = describeError(error);
+      });
     };
     const unload = (event: BeforeUnloadEvent) => {
       if (session.current?.busy) {
@@ -186,29 +218,77 @@ export default function SendPanel(
       <h1 id="send-title">Send files</h1>
       <Announcer text={said.value.text} count={said.value.count} />
       <div class={`dropzone${dragging.value ? " active" : ""}`}>
-        <p>Drop files anywhere on this page, or</p>
-        <label class="button">
-          Choose files
-          <input
-            id="file-input"
-            ref={chooseRef}
-            type="file"
-            multiple
-            class="visually-hidden"
-            onChange={(event) => {
-              const input = event.currentTarget;
-              share([...(input.files ?? [])]);
-              input.value = "";
-            }}
-          />
-        </label>
+        <p>Drop files or folders anywhere on this page, or</p>
+        <div class="pick-row">
+          <label class="button">
+            Choose files
+            <input
+              id="file-input"
+              ref={chooseRef}
+              type="file"
+              multiple
+              class="visually-hidden"
+              onChange={(event) => {
+                const input = event.currentTarget;
+                share(fromPicker(input.files ?? []));
+                input.value = "";
+              }}
+            />
+          </label>
+          <label class="button secondary">
+            Choose a folder
+            <input
+              id="folder-input"
+              type="file"
+              class="visually-hidden"
+              {...{ webkitdirectory: true }}
+              onChange={(event) => {
+                const input = event.currentTarget;
+                shareFolder(fromPicker(input.files ?? []));
+                input.value = "";
+              }}
+            />
+          </label>
+        </div>
         <p class="muted">
           They go straight from this browser to the receiver's. Keep this tab
           open while sharing.
         </p>
       </div>
 
+      <form
+        class="text-form"
+        onSubmit={(event) => {
+          event.preventDefault();
+          share([], draft.value);
+        }}
+      >
+        <label for="text-input">Or send text</label>
+        <textarea
+          id="text-input"
+          rows={3}
+          value={draft.value}
+          aria-describedby="text-hint"
+          onInput={(event) => draft.value = event.currentTarget.value}
+        />
+        <p id="text-hint" class="muted">
+          A note, a link or a snippet, up to {MAX_TEXT_BYTES / 1024}{" "}
+          KiB: it is shown on the receiver's page, ready to copy.
+        </p>
+        <button type="submit" class="secondary" disabled={draft.value === ""}>
+          Send text
+        </button>
+      </form>
+
       {files.value.length > 0 && <FileList files={files.value} />}
+      {sharedText.value !== "" && (
+        <p class="status">
+          Sharing text ({sharedText.value.length} character{sharedText.value
+              .length === 1
+            ? ""
+            : "s"}).
+        </p>
+      )}
 
       {phase.value === "starting" && <p class="status">Getting a link…</p>}
 
@@ -228,8 +308,9 @@ export default function SendPanel(
               </button>
             </div>
             <p class="muted">
-              Anyone with the link can receive these files while this tab stays
-              open.
+              Anyone with the link can receive{" "}
+              {files.value.length > 0 ? "these files" : "this text"}{" "}
+              while this tab stays open.
             </p>
             <div class="actions">
               <button type="button" class="danger" onClick={stop}>

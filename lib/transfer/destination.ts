@@ -13,7 +13,7 @@ import { detectFeatures, type SinkFeatures } from "./sinks/features.ts";
 import { directorySink } from "./sinks/folder_sink.ts";
 import { fileHandleSink } from "./sinks/file_sink.ts";
 import { memorySink } from "./sinks/memory_sink.ts";
-import { safeFileName } from "./sinks/names.ts";
+import { safeFileName, safeRelativePath } from "./sinks/names.ts";
 import { serviceWorkerSink } from "./sinks/sw_sink.ts";
 import { ZIP_NAME, zipSink } from "./sinks/zip_sink.ts";
 
@@ -45,17 +45,42 @@ export interface PageActions {
   saveBlob(blob: Blob, name: string): void;
 }
 
+/**
+ * Whether `files` are saved as several (a zip, or into a folder): more
+ * than one, or a shared folder's, whose folders a single download would
+ * lose.
+ */
+export function isMany(files: FileMeta[]): boolean {
+  return files.length > 1 || files.some((file) => file.path !== undefined);
+}
+
+/**
+ * The zip's name for `files`: the shared folder's (`photos.zip`) when every
+ * file is in one top folder, else {@linkcode ZIP_NAME}.
+ */
+export function zipNameOf(files: FileMeta[]): string {
+  const tops = new Set(
+    files.map((file) => {
+      const segments = safeRelativePath(file);
+      return segments.length > 1 ? segments[0] : "";
+    }),
+  );
+  const [top] = tops;
+  return tops.size === 1 && top !== "" ? safeFileName(`${top}.zip`) : ZIP_NAME;
+}
+
 /** The choices for `files`, best first; the first is labelled "Download". */
 export function destinations(
   files: FileMeta[],
   features: SinkFeatures = detectFeatures(),
 ): Destination[] {
-  const many = files.length > 1;
+  const many = isMany(files);
   const streamed = features.saveFilePicker || features.serviceWorker;
   const list: Destination[] = [{
     id: "download",
     label: "Download",
-    description: (many ? `Saving as one zip file (${ZIP_NAME}), ` : "Saving ") +
+    description:
+      (many ? `Saving as one zip file (${zipNameOf(files)}), ` : "Saving ") +
       (features.saveFilePicker
         ? "straight to the place you chose, as it arrives."
         : features.serviceWorker
@@ -67,7 +92,9 @@ export function destinations(
     list.push({
       id: "folder",
       label: "Save into a folder…",
-      description: "Saving each file into the folder you chose, as it arrives.",
+      description: files.some((file) => file.path !== undefined)
+        ? "Saving each file into the folder you chose, in its own folders, as it arrives."
+        : "Saving each file into the folder you chose, as it arrives.",
       inMemory: false,
     });
   }
@@ -83,7 +110,8 @@ export async function makeSink(
   files: FileMeta[],
   page: PageActions,
 ): Promise<Sink> {
-  const many = files.length > 1;
+  const many = isMany(files);
+  const zipName = zipNameOf(files);
   if (destination.id === "folder") {
     if (!page.showDirectoryPicker) {
       throw new TypeError(
@@ -96,14 +124,18 @@ export async function makeSink(
     const handle = await page.showSaveFilePicker({
       // The picker shows it and may save it as given: the sender's name
       // goes through the same sanitizer as every other sink's.
-      suggestedName: many ? ZIP_NAME : safeFileName(files[0].name),
+      suggestedName: many ? zipName : safeFileName(files[0].name),
     });
     const sink = fileHandleSink(handle);
-    return many ? zipSink(files, sink) : sink;
+    return many ? zipSink(files, sink, { name: zipName }) : sink;
   }
   if (!destination.inMemory) {
-    return serviceWorkerSink({ files, startDownload: page.startDownload });
+    return serviceWorkerSink({
+      files,
+      zipName,
+      startDownload: page.startDownload,
+    });
   }
   const sink = memorySink({ save: page.saveBlob });
-  return many ? zipSink(files, sink) : sink;
+  return many ? zipSink(files, sink, { name: zipName }) : sink;
 }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type Destination, destinations, makeSink } from "./destination.ts";
+import {
+  type Destination,
+  destinations,
+  isMany,
+  makeSink,
+  zipNameOf,
+} from "./destination.ts";
 import type { FileMeta, Sink } from "./sink.ts";
 import type { SinkFeatures } from "./sinks/features.ts";
 import { ZIP_NAME } from "./sinks/zip_sink.ts";
@@ -313,4 +319,68 @@ Deno.test("makeSink() zips several files in memory as the last resort", async ()
   const zip = await page.saved[0].blob.text();
   assert.ok(zip.startsWith("PK\x03\x04"), "a zip archive");
   assert.ok(zip.includes("hello") && zip.includes("bye"));
+});
+
+const FOLDER: FileMeta[] = [
+  { ...meta("a.txt", 5), path: "trip/a.txt" },
+  { ...meta("b.txt", 3), path: "trip/days/b.txt" },
+];
+
+Deno.test("isMany() counts a shared folder's one file as several", () => {
+  assert.equal(isMany(ONE), false);
+  assert.equal(isMany(TWO), true);
+  assert.equal(isMany([FOLDER[0]]), true);
+});
+
+Deno.test("zipNameOf() names the zip after the one folder shared", () => {
+  assert.equal(zipNameOf(FOLDER), "trip.zip");
+  assert.equal(zipNameOf(TWO), ZIP_NAME);
+  assert.equal(zipNameOf([...FOLDER, meta("c.txt", 1)]), ZIP_NAME);
+  assert.equal(zipNameOf([{ ...meta("x", 1), path: "../con/x" }]), "_con.zip");
+});
+
+Deno.test("destinations() offers a folder for a shared folder's one file", () => {
+  const features = {
+    saveFilePicker: false,
+    directoryPicker: true,
+    serviceWorker: true,
+  };
+  const list = destinations([FOLDER[0]], features);
+  assert.deepEqual(list.map((d) => d.id), ["download", "folder"]);
+  assert.match(list[0].description, /one zip file \(trip\.zip\)/);
+  assert.match(list[1].description, /in its own folders/);
+});
+
+Deno.test("makeSink() zips a shared folder through the save picker under its name", async () => {
+  const page = fakePage({ save: true });
+  const features = {
+    saveFilePicker: true,
+    directoryPicker: false,
+    serviceWorker: false,
+  };
+  const sink = await makeSink(
+    download(features, FOLDER),
+    FOLDER,
+    page.actions,
+  );
+  assert.equal(sink.kind, "zip");
+  assert.deepEqual(page.calls, ["save:trip.zip"]);
+  await writeAll(sink, FOLDER, ["hello", "bye"]);
+  assert.equal(page.picked[0].committed, true);
+});
+
+Deno.test("makeSink() saves a shared folder into the picked folder with its subfolders", async () => {
+  const page = fakePage({ folder: true });
+  const features = {
+    saveFilePicker: false,
+    directoryPicker: true,
+    serviceWorker: false,
+  };
+  const folder = destinations(FOLDER, features)[1];
+  const sink = await makeSink(folder, FOLDER, page.actions);
+  await writeAll(sink, FOLDER, ["hello", "bye"]);
+  assert.deepEqual(
+    [...page.folder.tree()].map(([path, file]) => [path, file.text]),
+    [["trip/a.txt", "hello"], ["trip/days/b.txt", "bye"]],
+  );
 });

@@ -20,7 +20,7 @@
 
 import { seal, type Sealed, type ShareKeys, unseal } from "./auth.ts";
 import { fromBase64, toBase64 } from "./base64.ts";
-import { type Manifest, parseManifest } from "./wire.ts";
+import { type Manifest, MAX_TEXT_BYTES, parseManifest } from "./wire.ts";
 import {
   MANIFEST_MAX_JSON_BYTES,
   MANIFEST_MAX_PAGES,
@@ -33,6 +33,11 @@ import {
 /** The message for a selection whose file list is too long to send. */
 export const LIST_TOO_LONG =
   "Too many files to share at once: share fewer (or put them in a zip first), then try again.";
+
+/** The message for text too long to share. */
+export const TEXT_TOO_LONG = `The text is too long to send: at most ${
+  MAX_TEXT_BYTES / 1024
+} KiB can be sent as text. Save it to a file and share that instead.`;
 
 /** The message for pages of a file list that do not fit together. */
 export const LIST_DAMAGED =
@@ -69,13 +74,20 @@ export function bucketOf(bytes: number): number {
 /**
  * Compresses, pads and pages a file list. Throws a `RangeError` with
  * {@linkcode LIST_TOO_LONG} when it has more than `MAX_SHARED_FILES` files
- * or would take more than `MANIFEST_MAX_PAGES` pages.
+ * or would take more than `MANIFEST_MAX_PAGES` pages, and with
+ * {@linkcode TEXT_TOO_LONG} when its text is over `MAX_TEXT_BYTES`.
  */
 export async function encodeManifest(
   manifest: Manifest,
 ): Promise<ManifestPage[]> {
   if (manifest.files.length > MAX_SHARED_FILES) {
     throw new RangeError(LIST_TOO_LONG);
+  }
+  if (
+    manifest.text !== undefined &&
+    encoder.encode(manifest.text).byteLength > MAX_TEXT_BYTES
+  ) {
+    throw new RangeError(TEXT_TOO_LONG);
   }
   const packed = await deflate(encoder.encode(JSON.stringify(manifest)));
   const padded = new Uint8Array(bucketOf(4 + packed.byteLength));

@@ -10,11 +10,12 @@ import {
   openProgress,
   sealManifest,
   sealProgress,
+  TEXT_TOO_LONG,
 } from "./manifest.ts";
 import { AuthError, deriveKeys, unseal } from "./auth.ts";
 import { newPeerId } from "../signal/protocol.ts";
 import { newSecret } from "./secret.ts";
-import type { Manifest } from "./wire.ts";
+import { type Manifest, MAX_TEXT_BYTES } from "./wire.ts";
 import {
   MANIFEST_MAX_PAGES,
   MANIFEST_MIN_BYTES,
@@ -253,4 +254,25 @@ Deno.test("sealProgress() hides the count and the error, and opens only as this 
     AuthError,
   );
   assert.ok(PROGRESS_PAD_BYTES >= 64);
+});
+
+Deno.test("encodeManifest() carries paths and text through decodeManifest()", async () => {
+  const manifest: Manifest = {
+    files: [
+      { ...listOf(1).files[0], path: "dossier/été/file-00000.bin" },
+      listOf(2).files[1],
+    ],
+    text: "Bonjour 👋 — 你好\nline two",
+  };
+  assert.deepEqual(await roundTrip(manifest), manifest);
+  const textOnly: Manifest = { files: [], text: "x".repeat(MAX_TEXT_BYTES) };
+  assert.deepEqual(await roundTrip(textOnly), textOnly);
+});
+
+Deno.test("encodeManifest() refuses text over MAX_TEXT_BYTES, saying what to do", async () => {
+  await assert.rejects(
+    encodeManifest({ files: [], text: "é".repeat(MAX_TEXT_BYTES / 2 + 1) }),
+    new RangeError(TEXT_TOO_LONG),
+  );
+  assert.match(TEXT_TOO_LONG, /64 KiB/);
 });

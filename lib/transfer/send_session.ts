@@ -21,7 +21,7 @@ import { type Link, type LinkFactory, rtcLinks } from "./rtc.ts";
 import type { LinkKey } from "./secret.ts";
 import {
   FileSender,
-  metaOf,
+  listedMetaOf,
   type SendOptions,
   type SourceFile,
 } from "./sender.ts";
@@ -98,8 +98,13 @@ export interface SendSessionOptions {
   signalUrl?: string;
   /** Opens signaling (default: a {@linkcode SignalClient} to `signalUrl`). */
   connectSignal?: SignalConnector;
-  /** The files to share. */
+  /** The files to share (none when `text` is shared alone). */
   files: SourceFile[];
+  /**
+   * Text to share, shown on the receiving page (sealed in the manifest,
+   * at most `MAX_TEXT_BYTES` in UTF-8, wire.ts).
+   */
+  text?: string;
   /** The share secret (secret.ts's `newSecret`); keys derive from it. */
   secret: string;
   /** ICE servers (with the default links). */
@@ -169,7 +174,11 @@ export class SendSession {
   async start(): Promise<string> {
     // A list too long to send is refused now, with what to do, not when
     // the first receiver asks; and before hashing files never to be sent.
-    this.#pages ??= encodeManifest({ files: this.#options.files.map(metaOf) });
+    const text = this.#options.text;
+    this.#pages ??= encodeManifest({
+      files: this.#options.files.map(listedMetaOf),
+      ...(text ? { text } : {}),
+    });
     this.#pageCount = (await this.#pages).length;
     // Hash every file once now, while the link is being passed on, instead
     // of once per receiver while sending.

@@ -68,6 +68,18 @@ export function metaOf(file: FileMeta): FileMeta {
   };
 }
 
+/**
+ * A file as the manifest lists it: {@linkcode metaOf} and, for a shared
+ * folder's file, its `path`. (A `file` header carries no path: the
+ * receiver takes it from the manifest.)
+ */
+export function listedMetaOf(file: FileMeta): FileMeta {
+  const meta = metaOf(file);
+  return typeof file.path === "string" && file.path !== ""
+    ? { ...meta, path: file.path }
+    : meta;
+}
+
 /** Sends a set of files over one channel, from where the receiver asks. */
 export class FileSender {
   #channel: DataChannelLike;

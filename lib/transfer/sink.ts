@@ -19,6 +19,14 @@ export interface FileMeta {
   type: string;
   /** Last modified, ms since the epoch. */
   lastModified: number;
+  /**
+   * Where the file sat in a shared folder: its path from the folder the
+   * person chose, `/`-separated, ending in the file's name
+   * (`"photos/2024/a.jpg"`). Absent for a file chosen on its own. As the
+   * sender gave it: sinks save it through `safeRelativePath()`
+   * (`sinks/names.ts`), never as it is.
+   */
+  path?: string;
 }
 
 /** Writes one file's bytes, in order. */

@@ -87,7 +87,9 @@ export function isFileMeta(value: unknown): value is FileMeta {
   const meta = value as Record<string, unknown>;
   return typeof meta.name === "string" && meta.name.length > 0 &&
     meta.name.length <= 1024 && isCount(meta.size) &&
-    typeof meta.type === "string" && typeof meta.lastModified === "number";
+    typeof meta.type === "string" && typeof meta.lastModified === "number" &&
+    (meta.path === undefined ||
+      (typeof meta.path === "string" && meta.path.length <= MAX_PATH_CHARS));
 }
 
 /**
@@ -169,17 +171,68 @@ export function parseControl(text: string): ControlMessage {
   );
 }
 
+/**
+ * The longest `path` accepted in a manifest, in UTF-16 code units: the
+ * longest path Linux takes (4,096 bytes) can be no more characters.
+ */
+export const MAX_PATH_CHARS = 4096;
+
+/**
+ * The most UTF-8 bytes of text a share may carry (`Manifest.text`): a
+ * snippet, a link, a note, not a document (share that as a file).
+ */
+export const MAX_TEXT_BYTES = 64 * 1024;
+
 /** The manifest: the list of files a sender shares, sent sealed in `response`. (Not the WebRTC `offer`, which the receiver makes.) */
 export interface Manifest {
-  /** Every file, in sending order. */
+  /** Every file, in sending order (none when the share is only text). */
   files: FileMeta[];
+  /**
+   * Text shared along with (or instead of) files, shown on the receiving
+   * page with a copy button: at most {@linkcode MAX_TEXT_BYTES} in UTF-8.
+   * Absent when there is none (and from senders that predate it).
+   */
+  text?: string;
 }
 
-/** Checks a manifest from the sender; throws a `TypeError` if malformed. */
+const encoder = new TextEncoder();
+
+/** The UTF-8 length of `text`, or `Infinity` past `limit` (cheap refusal). */
+function utf8Bytes(text: string, limit: number): number {
+  // Each UTF-16 unit is at most three bytes: a short text needs no count.
+  if (text.length * 3 <= limit) return text.length * 3;
+  if (text.length > limit) return Infinity;
+  return encoder.encode(text).byteLength;
+}
+
+/**
+ * Checks a manifest from the sender; throws a `TypeError` if malformed.
+ * The manifest returned holds only the known fields: whatever else a
+ * sender adds is dropped here. A `path` is kept as sent (its checks, for
+ * saving, are `safeRelativePath()`'s); a manifest with no file must carry
+ * text.
+ */
 export function parseManifest(value: unknown): Manifest {
-  const files = (value as Manifest | null)?.files;
-  if (!Array.isArray(files) || files.length === 0 || !files.every(isFileMeta)) {
+  const manifest = value as Partial<Manifest> | null;
+  const files = manifest?.files;
+  const text = manifest?.text;
+  const hasText = typeof text === "string" && text.length > 0;
+  if (
+    !Array.isArray(files) || (files.length === 0 && !hasText) ||
+    !files.every(isFileMeta) ||
+    (text !== undefined &&
+      (typeof text !== "string" ||
+        utf8Bytes(text, MAX_TEXT_BYTES) > MAX_TEXT_BYTES))
+  ) {
     throw new TypeError("Cannot read the file list: it is malformed");
   }
-  return { files };
+  const out: Manifest = {
+    files: files.map(({ name, size, type, lastModified, path }) =>
+      path === undefined
+        ? { name, size, type, lastModified }
+        : { name, size, type, lastModified, path }
+    ),
+  };
+  if (hasText) out.text = text;
+  return out;
 }

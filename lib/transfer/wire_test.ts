@@ -4,6 +4,8 @@ import {
   encodeControl,
   isFileMeta,
   MAX_CONTROL_CHARS,
+  MAX_PATH_CHARS,
+  MAX_TEXT_BYTES,
   parseControl,
   parseManifest,
 } from "./wire.ts";
@@ -257,4 +259,76 @@ Deno.test("parseManifest() rejects a malformed file list", () => {
       new TypeError("Cannot read the file list: it is malformed"),
     );
   }
+});
+
+Deno.test("parseManifest() keeps a file's path and the shared text", () => {
+  const files = [{ ...META, path: "photos/2024/a.jpg" }, META];
+  assert.deepEqual(parseManifest({ files, text: "hé 👋" }), {
+    files,
+    text: "hé 👋",
+  });
+});
+
+Deno.test("parseManifest() reads an old sender's manifest, with neither path nor text", () => {
+  const manifest = parseManifest({ files: [META] });
+  assert.deepEqual(manifest, { files: [META] });
+  assert.equal("text" in manifest, false);
+  assert.equal("path" in manifest.files[0], false);
+});
+
+Deno.test("parseManifest() accepts text with no file, and drops empty text", () => {
+  assert.deepEqual(parseManifest({ files: [], text: "hi" }), {
+    files: [],
+    text: "hi",
+  });
+  assert.deepEqual(parseManifest({ files: [META], text: "" }), {
+    files: [META],
+  });
+});
+
+Deno.test("parseManifest() drops fields a sender added to a file", () => {
+  const manifest = parseManifest({ files: [{ ...META, evil: "<script>" }] });
+  assert.deepEqual(manifest, { files: [META] });
+});
+
+Deno.test("parseManifest() accepts text of MAX_TEXT_BYTES and refuses a byte more", () => {
+  // Three bytes a character: the count is in UTF-8 bytes, not characters.
+  const most = "€".repeat(MAX_TEXT_BYTES / 4) + "a".repeat(MAX_TEXT_BYTES / 4);
+  assert.equal(new TextEncoder().encode(most).byteLength, MAX_TEXT_BYTES);
+  assert.equal(parseManifest({ files: [], text: most }).text, most);
+  assert.throws(
+    () => parseManifest({ files: [], text: most + "a" }),
+    new TypeError("Cannot read the file list: it is malformed"),
+  );
+});
+
+Deno.test("parseManifest() rejects a malformed path or text", () => {
+  for (
+    const value of [
+      { files: [] },
+      { files: [], text: "" },
+      { files: [], text: 1 },
+      { files: [META], text: null },
+      { files: [{ ...META, path: 1 }] },
+      { files: [{ ...META, path: null }] },
+      { files: [{ ...META, path: "a/".repeat(MAX_PATH_CHARS / 2) + "b" }] },
+    ]
+  ) {
+    assert.throws(
+      () => parseManifest(value),
+      new TypeError("Cannot read the file list: it is malformed"),
+    );
+  }
+});
+
+Deno.test("parseControl() drops a path from a file header: the manifest's is the one used", () => {
+  const message = parseControl(
+    JSON.stringify({
+      t: "file",
+      index: 0,
+      offset: 0,
+      meta: { ...META, path: "../../x" },
+    }),
+  );
+  assert.deepEqual(message, { t: "file", index: 0, offset: 0, meta: META });
 });

@@ -68,10 +68,38 @@ export class FakeFile {
   }
 }
 
-/** A fake folder of fake files. */
+/** A fake folder of fake files and fake folders. */
 export class FakeDirectory {
   files = new Map<string, FakeFile>();
+  /** Names of folders in it (a folder made here also has a `dirs` entry). */
   folders = new Set<string>();
+  dirs = new Map<string, FakeDirectory>();
+  getDirectoryHandle(name: string, options: { create?: boolean } = {}) {
+    if (this.files.has(name)) {
+      return Promise.reject(new DOMException(name, "TypeMismatchError"));
+    }
+    let dir = this.dirs.get(name);
+    if (dir === undefined) {
+      if (!options.create && !this.folders.has(name)) {
+        return Promise.reject(new DOMException(name, "NotFoundError"));
+      }
+      dir = new FakeDirectory();
+      this.dirs.set(name, dir);
+      this.folders.add(name);
+    }
+    return Promise.resolve(dir);
+  }
+  /** Every file below this folder by its `/`-separated path, in order made. */
+  tree(prefix = ""): Map<string, FakeFile> {
+    const all = new Map<string, FakeFile>();
+    for (const [name, file] of this.files) all.set(prefix + name, file);
+    for (const [name, dir] of this.dirs) {
+      for (const [path, file] of dir.tree(`${prefix}${name}/`)) {
+        all.set(path, file);
+      }
+    }
+    return all;
+  }
   getFileHandle(name: string, options: { create?: boolean } = {}) {
     if (this.folders.has(name)) {
       return Promise.reject(new DOMException(name, "TypeMismatchError"));

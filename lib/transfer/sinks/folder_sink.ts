@@ -7,38 +7,89 @@
  */
 
 import type { Sink } from "../sink.ts";
-import { numberedName, safeFileName } from "./names.ts";
+import { numberedName, safeRelativePath } from "./names.ts";
 import { fileWriter, WriterSink } from "./writers.ts";
 
 /**
  * A sink of several files, each saved into `dir` (what
  * `showDirectoryPicker()` returned) under its own name, or with " (1)",
- * " (2)"… added when the name is taken. Aborting removes the file being
- * written; files already closed stay.
+ * " (2)"… added when the name is taken. A shared folder's files go into
+ * the subfolders of their paths (`safeRelativePath()`), made as needed;
+ * a subfolder already there is written into, never emptied. Aborting
+ * removes the file being written; files already closed stay.
  */
 export function directorySink(dir: FileSystemDirectoryHandle): Sink {
-  // Names this sink gave out: the folder may not list them yet.
-  const taken = new Set<string>();
-  async function freeName(name: string): Promise<string> {
+  // Names this sink gave out, per folder: the folder may not list them yet.
+  const taken = new Map<FileSystemDirectoryHandle, Set<string>>();
+  // Subfolders by their path as made safe (lowercased): one folder of the
+  // share is one folder on disk.
+  const folders = new Map<string, FileSystemDirectoryHandle>();
+  async function freeName(
+    parent: FileSystemDirectoryHandle,
+    name: string,
+  ): Promise<string> {
+    const given = taken.get(parent) ?? new Set<string>();
+    taken.set(parent, given);
     for (let n = 0; n < 10_000; n++) {
       const candidate = n === 0 ? name : numberedName(name, n);
-      if (taken.has(candidate.toLowerCase())) continue;
+      if (given.has(candidate.toLowerCase())) continue;
       try {
-        await dir.getFileHandle(candidate);
+        await parent.getFileHandle(candidate);
       } catch (error) {
         const kind = (error as DOMException).name;
-        if (kind === "NotFoundError") return candidate;
+        if (kind === "NotFoundError") {
+          given.add(candidate.toLowerCase());
+          return candidate;
+        }
         if (kind === "TypeMismatchError") continue; // a folder of that name
         throw error;
       }
     }
     throw new Error(`Cannot save "${name}": too many files of that name`);
   }
+  async function folderOf(
+    segments: string[],
+  ): Promise<FileSystemDirectoryHandle> {
+    let parent = dir;
+    for (let i = 0; i < segments.length; i++) {
+      const key = segments.slice(0, i + 1).join("/").toLowerCase();
+      let child = folders.get(key);
+      if (child === undefined) {
+        child = await subfolder(parent, segments[i]);
+        folders.set(key, child);
+      }
+      parent = child;
+    }
+    return parent;
+  }
+  /** `parent`'s subfolder `name`, or a numbered one when a file has it. */
+  async function subfolder(
+    parent: FileSystemDirectoryHandle,
+    name: string,
+  ): Promise<FileSystemDirectoryHandle> {
+    const given = taken.get(parent);
+    for (let n = 0; n < 10_000; n++) {
+      const candidate = n === 0 ? name : numberedName(name, n);
+      if (given?.has(candidate.toLowerCase())) continue;
+      try {
+        return await parent.getDirectoryHandle(candidate, { create: true });
+      } catch (error) {
+        if ((error as DOMException).name !== "TypeMismatchError") throw error;
+      }
+    }
+    throw new Error(`Cannot make the folder "${name}": too many of that name`);
+  }
   return new WriterSink("directory", false, async (meta) => {
-    const name = await freeName(safeFileName(meta.name));
-    taken.add(name.toLowerCase());
-    const handle = await dir.getFileHandle(name, { create: true });
+    const segments = safeRelativePath(meta);
+    const parent = await folderOf(segments.slice(0, -1));
+    const name = await freeName(parent, segments[segments.length - 1]);
+    const handle = await parent.getFileHandle(name, { create: true });
     const writable = await handle.createWritable();
-    return fileWriter(writable, `"${name}"`, () => dir.removeEntry(name));
+    const shown = [...segments.slice(0, -1), name].join("/");
+    return fileWriter(
+      writable,
+      `"${shown}"`,
+      () => parent.removeEntry(name),
+    );
   });
 }

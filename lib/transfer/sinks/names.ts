@@ -156,6 +156,81 @@ export function uniqueNames(names: string[]): string[] {
   });
 }
 
+/** The most folders a saved path keeps: deeper ones are dropped. */
+export const MAX_PATH_DEPTH = 32;
+
+/**
+ * Where a file from the other side is saved, relative to the folder or zip
+ * it goes into: safe segments, the last one its name. A sender's `path`
+ * (`"photos/2024/a.jpg"`) is never trusted as it is:
+ *
+ * - it is split at `/` only; a `\` (or any other character a name may not
+ *   hold) is made safe within its segment by {@linkcode safeFileName}, so
+ *   `a\..\b` stays one name and climbs nowhere;
+ * - empty, `.` and `..` segments are dropped (`/etc/passwd` is
+ *   `etc/passwd`, `a//b` and `a/./b` are `a/b`, `../x` is `x`), so no path
+ *   leaves the folder it is saved in;
+ * - each folder is made safe like a name; at most
+ *   {@linkcode MAX_PATH_DEPTH} folders are kept (the deepest go);
+ * - the file's name is the path's last segment, or `meta.name` when the
+ *   path has none.
+ *
+ * Without a `path`, it is `[safeFileName(meta.name)]`, as before folders.
+ */
+export function safeRelativePath(
+  meta: { name: string; path?: string },
+): string[] {
+  if (typeof meta.path !== "string") return [safeFileName(meta.name)];
+  const segments = meta.path.split("/").filter((segment) =>
+    segment !== "" && segment !== "." && segment !== ".."
+  );
+  const name = segments.pop() ?? meta.name;
+  const folders = segments.slice(0, MAX_PATH_DEPTH).map(safeFileName);
+  return [...folders, safeFileName(name)];
+}
+
+/**
+ * Safe, distinct relative paths (`/`-joined) for `metas`, in order (see
+ * {@linkcode safeRelativePath}): a file whose path is taken, by a file or
+ * by a folder, gets " (1)", " (2)" and so on in its name, and so does a
+ * folder whose path a file took (compared without case, as most file
+ * systems do). Files of one folder stay together in one folder.
+ */
+export function uniquePaths(
+  metas: { name: string; path?: string }[],
+): string[] {
+  const files = new Set<string>();
+  // A folder as sent (made safe, lowercased) to the path it is saved as.
+  const folders = new Map<string, string>();
+  const used = new Set<string>();
+  const taken = (path: string) =>
+    files.has(path.toLowerCase()) || used.has(path.toLowerCase());
+  return metas.map((meta) => {
+    const segments = safeRelativePath(meta);
+    const name = segments.pop()!;
+    let folder = "";
+    for (let i = 0; i < segments.length; i++) {
+      const key = segments.slice(0, i + 1).join("/").toLowerCase();
+      let saved = folders.get(key);
+      if (saved === undefined) {
+        saved = folder + segments[i];
+        for (let n = 1; files.has(saved.toLowerCase()); n++) {
+          saved = folder + numberedName(segments[i], n);
+        }
+        folders.set(key, saved);
+        used.add(saved.toLowerCase());
+      }
+      folder = `${saved}/`;
+    }
+    let candidate = folder + name;
+    for (let n = 1; taken(candidate); n++) {
+      candidate = folder + numberedName(name, n);
+    }
+    files.add(candidate.toLowerCase());
+    return candidate;
+  });
+}
+
 /** The `Content-Disposition` of a download named `name` (RFC 6266/5987). */
 export function contentDisposition(name: string): string {
   const safe = safeFileName(name);

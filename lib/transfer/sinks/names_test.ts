@@ -2,10 +2,13 @@ import assert from "node:assert/strict";
 import {
   contentDisposition,
   MAX_NAME_BYTES,
+  MAX_PATH_DEPTH,
   mimeType,
   numberedName,
   safeFileName,
+  safeRelativePath,
   uniqueNames,
+  uniquePaths,
 } from "./names.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text).byteLength;
@@ -169,4 +172,74 @@ Deno.test("mimeType() passes only a plain type/subtype", () => {
   );
   assert.equal(mimeType(""), "application/octet-stream");
   assert.equal(mimeType("Image/PNG"), "image/png");
+});
+
+/** [what the test shows, the path from the wire, the segments saved]. */
+const HOSTILE_PATHS: [string, string, string[]][] = [
+  ["keeps a plain nested path", "photos/2024/a.jpg", [
+    "photos",
+    "2024",
+    "a.jpg",
+  ]],
+  ["never climbs out with '..'", "../x", ["x"]],
+  ["never climbs out from deeper down", "a/../../../b/c", ["a", "b", "c"]],
+  ["makes an absolute path relative", "/etc/passwd", ["etc", "passwd"]],
+  ["drops empty segments", "a//b", ["a", "b"]],
+  ["drops '.' segments", "a/./b", ["a", "b"]],
+  ["keeps a backslash inside one safe name", "a\\..\\b/c", ["a_.._b", "c"]],
+  ["keeps a Windows drive inside one safe name", "C:\\Windows/x", [
+    "C__Windows",
+    "x",
+  ]],
+  ["replaces NUL", "a\0b/c\0.txt", ["a_b", "c_.txt"]],
+  ["hides nothing behind dots", ".../...x/.hidden", ["file", "x", "hidden"]],
+  ["guards Windows device names", "con/aux.txt", ["_con", "_aux.txt"]],
+  ["replaces bidi overrides", "a\u202e/b", ["a_", "b"]],
+  ["falls back to the name for a path of nothing", "/./../", ["n.txt"]],
+];
+
+for (const [what, path, saved] of HOSTILE_PATHS) {
+  Deno.test(`safeRelativePath() ${what}`, () => {
+    assert.deepEqual(safeRelativePath({ name: "n.txt", path }), saved);
+  });
+}
+
+Deno.test("safeRelativePath() without a path is the safe name alone", () => {
+  assert.deepEqual(safeRelativePath({ name: "../a.txt" }), ["_a.txt"]);
+});
+
+Deno.test("safeRelativePath() cuts an overlong segment and drops folders past MAX_PATH_DEPTH", () => {
+  const long = "x".repeat(1000);
+  const deep = Array.from({ length: 100 }, (_, i) => `d${i}`).join("/");
+  const saved = safeRelativePath({ name: "n", path: `${long}/${deep}/f.txt` });
+  assert.equal(saved.length, MAX_PATH_DEPTH + 1);
+  assert.equal(utf8(saved[0]), MAX_NAME_BYTES);
+  assert.equal(saved.at(-1), "f.txt");
+  assert.ok(saved.every((segment) => utf8(segment) <= MAX_NAME_BYTES));
+});
+
+Deno.test("uniquePaths() keeps folders and numbers repeated files within them", () => {
+  assert.deepEqual(
+    uniquePaths([
+      { name: "a.txt", path: "d/a.txt" },
+      { name: "a.txt", path: "d/A.txt" },
+      { name: "a.txt", path: "e/a.txt" },
+      { name: "a.txt" },
+      { name: "b", path: "/d//./b" },
+    ]),
+    ["d/a.txt", "d/A (1).txt", "e/a.txt", "a.txt", "d/b"],
+  );
+});
+
+Deno.test("uniquePaths() never makes a file and a folder of one path", () => {
+  assert.deepEqual(
+    uniquePaths([
+      { name: "x" },
+      { name: "y", path: "x/y" },
+      { name: "z", path: "x/z" },
+      { name: "w", path: "v/w" },
+      { name: "v" },
+    ]),
+    ["x", "x (1)/y", "x (1)/z", "v/w", "v (1)"],
+  );
 });

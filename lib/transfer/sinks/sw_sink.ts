@@ -283,8 +283,9 @@ async function openDownload(
 
 /**
  * A sink that saves through an ordinary download, streamed by the service
- * worker: for one file, that file (kind `"service-worker"`); for several,
- * one zip of them (kind `"zip"`, named `options.zipName`). The download
+ * worker: for one file, that file (kind `"service-worker"`); for several
+ * (or a shared folder's one), one zip of them (kind `"zip"`, named
+ * `options.zipName`, its entries under their paths). The download
  * starts when the first file opens, through `options.startDownload`. Needs
  * service workers and transferable streams (see `detectFeatures()` in
  * `features.ts`). Aborting fails the download, and the browser drops its
@@ -296,6 +297,10 @@ export function serviceWorkerSink(options: ServiceWorkerSinkOptions): Sink {
     first(meta);
     return openDownload(meta, options);
   });
-  if (options.files.length <= 1) return download;
+  // A shared folder's one file is zipped too, to keep its folders.
+  if (
+    options.files.length <= 1 &&
+    options.files.every((file) => file.path === undefined)
+  ) return download;
   return zipSink(options.files, download, { name: options.zipName });
 }

@@ -8,7 +8,7 @@
 
 import type { FileMeta, FileWriter, Sink } from "../sink.ts";
 import { zipSize, ZipWriter } from "../zip.ts";
-import { safeFileName, uniqueNames } from "./names.ts";
+import { safeFileName, uniquePaths } from "./names.ts";
 
 /** The name of the zip that several files become. */
 export const ZIP_NAME = "beam-files.zip";
@@ -25,7 +25,10 @@ class ZipSink implements Sink {
   readonly kind = "zip";
   readonly inMemory: boolean;
   #files: FileMeta[];
-  /** The archive as it will be written: `#files` under safe, distinct names. */
+  /**
+   * The archive as it will be written: `#files` under safe, distinct
+   * paths (a shared folder's files keep theirs, `/`-separated).
+   */
   #entries: FileMeta[];
   #inner: Sink;
   #options: ZipSinkOptions;
@@ -37,7 +40,7 @@ class ZipSink implements Sink {
 
   constructor(files: FileMeta[], inner: Sink, options: ZipSinkOptions) {
     this.#files = files;
-    const names = uniqueNames(files.map((file) => file.name));
+    const names = uniquePaths(files);
     this.#entries = files.map((file, i) => ({ ...file, name: names[i] }));
     this.#inner = inner;
     this.#options = options;
@@ -125,8 +128,8 @@ class ZipSink implements Sink {
 /**
  * A sink that writes `files` (all of them, in this order) as one streamed
  * zip into `inner`, a sink that takes one file: opened with the zip's name
- * and exact size when the first file opens. Names are made safe and
- * distinct. Aborting a file aborts the whole zip, whose bytes are already
+ * and exact size when the first file opens. Names (and the folders of a
+ * shared folder's files) are made safe and distinct. Aborting a file aborts the whole zip, whose bytes are already
  * on their way.
  */
 export function zipSink(

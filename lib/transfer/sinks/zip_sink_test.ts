@@ -156,3 +156,36 @@ Deno.test("zipSink() aborts the whole zip when one file is aborted", async () =>
   });
   await sink.abort(new Error("again")); // no-op
 });
+
+Deno.test("zipSink() keeps a shared folder's paths, made safe, as Debian's unzip reads them", async () => {
+  const at = (path: string, text: string): [FileMeta, Uint8Array] => [
+    { ...meta(path.split("/").at(-1)!, encoder.encode(text).length), path },
+    encoder.encode(text),
+  ];
+  const files: [FileMeta, Uint8Array][] = [
+    at("dossier/été/notes.txt", "notes"),
+    at("dossier/été/Notes.txt", "again"),
+    at("dossier/a/b/c/deep.txt", "deep"),
+    at("../../escape.txt", "up"),
+    at("/etc/passwd", "root"),
+    at("dossier//./odd\\name.txt", "odd"),
+    [meta("loose.txt", 5), encoder.encode("loose")],
+  ];
+  const saved: [string, Blob][] = [];
+  const sink = zipSink(
+    files.map(([m]) => m),
+    memorySink({ save: (blob, name) => void saved.push([name, blob]) }),
+  );
+  await writeAll(sink, files);
+  const zip = new Uint8Array(await saved[0][1].arrayBuffer());
+  const { files: read } = await unzipView(zip);
+  assert.deepEqual(read, {
+    "dossier/été/notes.txt": "notes",
+    "dossier/été/Notes (1).txt": "again",
+    "dossier/a/b/c/deep.txt": "deep",
+    "escape.txt": "up",
+    "etc/passwd": "root",
+    "dossier/odd_name.txt": "odd",
+    "loose.txt": "loose",
+  });
+});
