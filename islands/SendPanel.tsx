@@ -1,17 +1,31 @@
 import { useSignal } from "@preact/signals";
-import { useEffect, useMemo, useRef } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { QrCode } from "../components/QrCode.tsx";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
-import {
-  type ReceiverView,
+import type {
+  ReceiverView,
   SendSession,
 } from "../lib/transfer/send_session.ts";
-import { newSecret, shareLink } from "../lib/transfer/secret.ts";
-import { signalUrl } from "../lib/signal/client.ts";
-import { describeError } from "../lib/transfer/error_text.ts";
-import { IceSource, rtcLinks } from "../lib/transfer/rtc.ts";
+import type { LinkFactory } from "../lib/transfer/rtc.ts";
+
+/**
+ * The code that shares, loaded with `import()` once files are chosen: the
+ * page itself only needs to show the picker (tests/page_weight_test.ts
+ * holds it to its budget).
+ */
+function loadSharing() {
+  return Promise.all([
+    import("../lib/transfer/sharing.ts"),
+    // Drawn with the link: loaded now, it is there when the link is.
+    import("qrcode-generator"),
+  ]).then(([sharing]) => sharing);
+}
+
+/** What the page says when the sharing code could not be loaded. */
+const NOT_LOADED =
+  "Beam could not load what it needs to share: check your connection, then choose the files again.";
 
 interface SendPanelProps {
   iceServers: RTCIceServer[];
@@ -40,19 +54,10 @@ const STATE_LABEL: Record<ReceiverView["phase"], string> = {
 export default function SendPanel(
   { iceServers, iceUrl, iceTransportPolicy, connectTimeoutMs }: SendPanelProps,
 ) {
-  // One source for the page: fetched credentials are shared by its
-  // connections for a while (lib/transfer/rtc.ts).
-  const createLink = useMemo(
-    () =>
-      rtcLinks(
-        new IceSource({
-          iceServers,
-          url: iceUrl ?? undefined,
-          iceTransportPolicy: iceTransportPolicy ?? undefined,
-        }),
-      ),
-    [],
-  );
+  // One source for the page, made with the first share: fetched
+  // credentials are shared by its connections for a while
+  // (lib/transfer/rtc.ts).
+  const createLink = useRef<LinkFactory | null>(null);
   const files = useSignal<File[]>([]);
   const phase = useSignal<Phase>("pick");
   const link = useSignal("");
@@ -69,12 +74,31 @@ export default function SendPanel(
     receivers.value = [];
     phase.value = "starting";
     message.value = "";
+    let sharing;
+    try {
+      sharing = await loadSharing();
+    } catch {
+      phase.value = "error";
+      message.value = NOT_LOADED;
+      return;
+    }
+    // Files chosen again while the code loaded: that later share goes on.
+    if (files.value !== picked || phase.value !== "starting") return;
+    const { SendSession, newSecret, shareLink, signalUrl, describeError } =
+      sharing;
+    createLink.current ??= sharing.rtcLinks(
+      new sharing.IceSource({
+        iceServers,
+        url: iceUrl ?? undefined,
+        iceTransportPolicy: iceTransportPolicy ?? undefined,
+      }),
+    );
     const secret = newSecret();
     const next = new SendSession({
       signalUrl: signalUrl(location.origin),
       files: picked,
       secret,
-      createLink,
+      createLink: createLink.current,
       connectTimeoutMs,
       onReceivers: (list) => receivers.value = list,
       onDisconnect: (text) => {
