@@ -117,6 +117,21 @@ export default function SendPanel(
     }
   }
 
+  // The system share sheet (phones mostly), where the browser has one.
+  const canShare = typeof navigator !== "undefined" &&
+    typeof navigator.share === "function";
+
+  async function shareSystem() {
+    try {
+      await navigator.share({ title: "Files sent with Beam", url: link.value });
+    } catch (error) {
+      // Closing the share sheet is not a failure.
+      if ((error as DOMException).name === "AbortError") return;
+      message.value =
+        "Sharing through the system was refused: copy the link instead.";
+    }
+  }
+
   function stop() {
     session.current?.stop();
     session.current = null;
@@ -218,6 +233,11 @@ export default function SendPanel(
               <button type="button" onClick={copy}>
                 {copied.value ? "Copied" : "Copy link"}
               </button>
+              {canShare && (
+                <button type="button" class="secondary" onClick={shareSystem}>
+                  Share…
+                </button>
+              )}
             </div>
             <p class="muted">
               Anyone with the link can receive these files while this tab stays
