@@ -1,8 +1,10 @@
-import { useMemo } from "preact/hooks";
-import qrcode from "qrcode-generator";
+import { useEffect, useState } from "preact/hooks";
 
 /** Builds one SVG path of a QR code's dark modules for `text`. */
-function qrPath(text: string): { size: number; d: string } {
+async function qrPath(text: string): Promise<{ size: number; d: string }> {
+  // Loaded when the first code is drawn (once files are chosen), not with
+  // the page: the generator is a large part of the send page's code.
+  const { default: qrcode } = await import("qrcode-generator");
   const qr = qrcode(0, "M");
   qr.addData(text);
   qr.make();
@@ -20,11 +22,24 @@ function qrPath(text: string): { size: number; d: string } {
 export function QrCode({ text, label }: { text: string; label: string }) {
   // The send page re-renders with every progress report; the code only
   // changes with the link.
-  const { size, d } = useMemo(() => qrPath(text), [text]);
+  const [code, setCode] = useState<{ text: string; size: number; d: string }>(
+    { text: "", size: 0, d: "" },
+  );
+  useEffect(() => {
+    let current = true;
+    qrPath(text).then(
+      (path) => current && setCode({ text, ...path }),
+      (error) => console.error("Beam: cannot draw the QR code", error),
+    );
+    return () => {
+      current = false;
+    };
+  }, [text]);
+  const { size, d } = code.text === text ? code : { size: 0, d: "" };
   return (
     <div class="qr">
       <svg
-        viewBox={`0 0 ${size} ${size}`}
+        viewBox={`0 0 ${size || 1} ${size || 1}`}
         role="img"
         aria-label={label}
         shape-rendering="crispEdges"

@@ -13,9 +13,7 @@ import type { Manifest } from "../lib/transfer/wire.ts";
 import { formatBytes } from "../lib/transfer/rate.ts";
 import { signalUrl } from "../lib/signal/client.ts";
 import { describeError, retryHelps } from "../lib/transfer/error_text.ts";
-import { ZIP_NAME } from "../lib/transfer/sinks/zip_sink.ts";
-import { safeFileName } from "../lib/transfer/sinks/names.ts";
-import { IceSource, rtcLinks } from "../lib/transfer/rtc.ts";
+import { safeFileName, ZIP_NAME } from "../lib/transfer/sinks/names.ts";
 import {
   type Destination,
   destinations,
@@ -177,14 +175,18 @@ export default function ReceivePanel(
       // told.
       linkKey: location.hash.slice(1),
       // Fetched credentials are shared by this page's attempts for a
-      // while (lib/transfer/rtc.ts).
-      createLink: rtcLinks(
-        new IceSource({
-          iceServers,
-          url: iceUrl ?? undefined,
-          iceTransportPolicy: iceTransportPolicy ?? undefined,
-        }),
-      ),
+      // while (lib/transfer/rtc.ts). Loaded when a download starts: the
+      // page shows the file list without it.
+      loadLinks: async () => {
+        const { IceSource, rtcLinks } = await import("../lib/transfer/rtc.ts");
+        return rtcLinks(
+          new IceSource({
+            iceServers,
+            url: iceUrl ?? undefined,
+            iceTransportPolicy: iceTransportPolicy ?? undefined,
+          }),
+        );
+      },
       connectTimeoutMs,
       onStatus: (s) => status.value = s,
     });

@@ -1,18 +1,15 @@
 import { useSignal } from "@preact/signals";
-import { useEffect, useMemo, useRef } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { QrCode } from "../components/QrCode.tsx";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
 import { Announcer } from "../components/Announcer.tsx";
-import {
-  type ReceiverView,
+import type {
+  ReceiverView,
   SendSession,
 } from "../lib/transfer/send_session.ts";
-import { newSecret, shareLink } from "../lib/transfer/secret.ts";
-import { signalUrl } from "../lib/signal/client.ts";
-import { describeError } from "../lib/transfer/error_text.ts";
-import { IceSource, rtcLinks } from "../lib/transfer/rtc.ts";
+import type { LinkFactory } from "../lib/transfer/rtc.ts";
 import type { SourceFile } from "../lib/transfer/sender.ts";
 import {
   droppedEntries,
@@ -20,6 +17,24 @@ import {
   fromPicker,
 } from "../lib/transfer/picked.ts";
 import { MAX_TEXT_BYTES } from "../lib/transfer/wire.ts";
+import { describeError } from "../lib/transfer/error_text.ts";
+
+/**
+ * The code that shares, loaded with `import()` once files are chosen: the
+ * page itself only needs to show the picker (tests/page_weight_test.ts
+ * holds it to its budget).
+ */
+function loadSharing() {
+  return Promise.all([
+    import("../lib/transfer/sharing.ts"),
+    // Drawn with the link: loaded now, it is there when the link is.
+    import("qrcode-generator"),
+  ]).then(([sharing]) => sharing);
+}
+
+/** What the page says when the sharing code could not be loaded. */
+const NOT_LOADED =
+  "Beam could not load what it needs to share: check your connection, then choose the files again.";
 
 interface SendPanelProps {
   iceServers: RTCIceServer[];
@@ -48,19 +63,10 @@ const STATE_LABEL: Record<ReceiverView["phase"], string> = {
 export default function SendPanel(
   { iceServers, iceUrl, iceTransportPolicy, connectTimeoutMs }: SendPanelProps,
 ) {
-  // One source for the page: fetched credentials are shared by its
-  // connections for a while (lib/transfer/rtc.ts).
-  const createLink = useMemo(
-    () =>
-      rtcLinks(
-        new IceSource({
-          iceServers,
-          url: iceUrl ?? undefined,
-          iceTransportPolicy: iceTransportPolicy ?? undefined,
-        }),
-      ),
-    [],
-  );
+  // One source for the page, made with the first share: fetched
+  // credentials are shared by its connections for a while
+  // (lib/transfer/rtc.ts).
+  const createLink = useRef<LinkFactory | null>(null);
   const files = useSignal<SourceFile[]>([]);
   /** The text being shared, or `""` when files are. */
   const sharedText = useSignal("");
@@ -100,13 +106,32 @@ export default function SendPanel(
     phases.current.clear();
     phase.value = "starting";
     message.value = "";
+    let sharing;
+    try {
+      sharing = await loadSharing();
+    } catch {
+      phase.value = "error";
+      message.value = NOT_LOADED;
+      return;
+    }
+    // Files chosen again while the code loaded: that later share goes on.
+    if (files.value !== picked || phase.value !== "starting") return;
+    const { SendSession, newSecret, shareLink, signalUrl, describeError } =
+      sharing;
+    createLink.current ??= sharing.rtcLinks(
+      new sharing.IceSource({
+        iceServers,
+        url: iceUrl ?? undefined,
+        iceTransportPolicy: iceTransportPolicy ?? undefined,
+      }),
+    );
     const secret = newSecret();
     const next = new SendSession({
       signalUrl: signalUrl(location.origin),
       files: picked,
       ...(text === "" ? {} : { text }),
       secret,
-      createLink,
+      createLink: createLink.current,
       connectTimeoutMs,
       onReceivers: (list) => {
         receivers.value = list;
@@ -139,6 +164,21 @@ export default function SendPanel(
       return;
     }
     share(picked);
+  }
+
+  // The system share sheet (phones mostly), where the browser has one.
+  const canShare = typeof navigator !== "undefined" &&
+    typeof navigator.share === "function";
+
+  async function shareSystem() {
+    try {
+      await navigator.share({ title: "Files sent with Beam", url: link.value });
+    } catch (error) {
+      // Closing the share sheet is not a failure.
+      if ((error as DOMException).name === "AbortError") return;
+      message.value =
+        "Sharing through the system was refused: copy the link instead.";
+    }
   }
 
   function stop() {
@@ -306,6 +346,11 @@ export default function SendPanel(
               <button type="button" onClick={copy} ref={copyRef}>
                 {copied.value ? "Copied" : "Copy link"}
               </button>
+              {canShare && (
+                <button type="button" class="secondary" onClick={shareSystem}>
+                  Share…
+                </button>
+              )}
             </div>
             <p class="muted">
               Anyone with the link can receive{" "}

@@ -1,6 +1,7 @@
 /**
  * The HTTP application: static files, file routes, server-rendered pages
- * with islands, and the security headers every response carries. `main.ts`
+ * with islands, and the security headers every response carries. Text goes
+ * out compressed when the client accepts it (`./compress.ts`). `main.ts`
  * only reads the configuration and hands this to `Deno.serve`.
  *
  * @module
@@ -10,6 +11,7 @@ import { type ComponentType, h, type VNode } from "preact";
 import type { Config } from "./config.ts";
 import { Router } from "./router.ts";
 import { StaticFiles } from "./static.ts";
+import { compressResponse } from "./compress.ts";
 import { SignalServer } from "../signal/server.ts";
 import type { SignalBus } from "../signal/bus.ts";
 import {
@@ -284,6 +286,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       response = new Response(response.body, response);
       setSecurityHeaders(response.headers);
     }
+    // Pages and JSON are made per request: gzipped as they stream out.
+    // Static files come in the coding they were stored in.
+    response = compressResponse(request, response);
     if (request.method === "HEAD" && response.body !== null) {
       return new Response(null, {
         status: response.status,

@@ -5,10 +5,27 @@
  * Each file carries a strong ETag from its content; content-hashed build
  * files are cached as immutable.
  *
+ * Text files are also held brotli'd and gzipped, and each request gets the
+ * coding its `Accept-Encoding` prefers (`./compress.ts`), with its own
+ * Content-Length and ETag, and `Vary: Accept-Encoding` on every answer. The
+ * build writes `name.br` and `name.gz` beside each file it makes (brotli at
+ * its best takes time, and the server must not write files); those are
+ * taken as the codings of `name`, not served as files of their own. Text
+ * without them (the files of `static/`) is compressed once, in memory, as
+ * it is read.
+ *
  * @module
  */
 
 import { toHex } from "../transfer/hash.ts";
+import {
+  type Encoding,
+  ENCODING_SUFFIX,
+  isCompressible,
+  negotiateEncoding,
+  precompress,
+  varyOnEncoding,
+} from "./compress.ts";
 
 /** One folder to serve under a URL prefix. */
 export interface StaticRoot {
@@ -20,12 +37,23 @@ export interface StaticRoot {
   immutable: boolean;
 }
 
+/** One coding of a file: its bytes and their ETag. */
+interface Variant {
+  body: Uint8Array<ArrayBuffer>;
+  etag: string;
+}
+
 interface StaticFile {
   body: Uint8Array<ArrayBuffer>;
   etag: string;
   type: string;
   cacheControl: string;
+  /** The compressed codings held, each smaller than the file. */
+  encoded: Partial<Record<"br" | "gzip", Variant>>;
 }
+
+/** Codings offered, best first. */
+const OFFER: readonly Encoding[] = ["br", "gzip"];
 
 const TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",
@@ -62,17 +90,47 @@ export class StaticFiles {
   static async load(roots: StaticRoot[]): Promise<StaticFiles> {
     const files = new Map<string, StaticFile>();
     for (const root of roots) {
-      for await (const path of walk(root.dir, "")) {
+      const paths = new Set(await Array.fromAsync(walk(root.dir, "")));
+      const codingOf = (path: string) =>
+        [...Object.values(ENCODING_SUFFIX)].some((suffix) =>
+          path.endsWith(suffix) && paths.has(path.slice(0, -suffix.length))
+        );
+      for (const path of paths) {
+        if (codingOf(path)) continue;
         const body = await Deno.readFile(`${root.dir}${path}`);
-        const digest = await crypto.subtle.digest("SHA-256", body);
-        const etag = `"${toHex(new Uint8Array(digest)).slice(0, 32)}"`;
+        const hash = toHex(
+          new Uint8Array(
+            await crypto.subtle.digest("SHA-256", body),
+          ),
+        ).slice(0, 32);
+        const type = contentType(path);
+        const encoded: StaticFile["encoded"] = {};
+        if (isCompressible(type)) {
+          const stored = {
+            br: paths.has(`${path}${ENCODING_SUFFIX.br}`),
+            gzip: paths.has(`${path}${ENCODING_SUFFIX.gzip}`),
+          };
+          const made = stored.br && stored.gzip ? null : precompress(body);
+          for (const coding of ["br", "gzip"] as const) {
+            const bytes = stored[coding]
+              ? await Deno.readFile(
+                `${root.dir}${path}${ENCODING_SUFFIX[coding]}`,
+              )
+              : made![coding];
+            // Tiny files can grow when compressed: those stay as they are.
+            if (bytes.byteLength < body.byteLength) {
+              encoded[coding] = { body: bytes, etag: `"${hash}-${coding}"` };
+            }
+          }
+        }
         files.set(`${root.prefix}${path}`, {
           body,
-          etag,
-          type: contentType(path),
+          etag: `"${hash}"`,
+          type,
           cacheControl: root.immutable
             ? "public, max-age=31536000, immutable"
             : "public, max-age=0, must-revalidate",
+          encoded,
         });
       }
     }
@@ -103,16 +161,25 @@ export class StaticFiles {
         headers: { allow: "GET, HEAD" },
       });
     }
+    const coding = negotiateEncoding(
+      request.headers.get("accept-encoding"),
+      OFFER.filter((c) => c !== "identity" && file.encoded[c] !== undefined),
+    );
+    const variant: Variant = coding === "identity"
+      ? file
+      : file.encoded[coding]!;
     const headers = new Headers({
       "content-type": file.type,
-      etag: file.etag,
+      etag: variant.etag,
       "cache-control": file.cacheControl,
     });
-    if (matchesEtag(request.headers.get("if-none-match"), file.etag)) {
+    if (coding !== "identity") headers.set("content-encoding", coding);
+    varyOnEncoding(headers);
+    if (matchesEtag(request.headers.get("if-none-match"), variant.etag)) {
       return new Response(null, { status: 304, headers });
     }
-    headers.set("content-length", String(file.body.byteLength));
-    return new Response(request.method === "HEAD" ? null : file.body, {
+    headers.set("content-length", String(variant.body.byteLength));
+    return new Response(request.method === "HEAD" ? null : variant.body, {
       headers,
     });
   }

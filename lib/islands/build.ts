@@ -16,6 +16,11 @@
  * served at `/sw.js` like a file of `static/`: a worker's URL must not
  * change between versions, and from the root it may take any scope.
  *
+ * Every text file it writes gets a brotli (`.br`) and a gzip (`.gz`) copy
+ * beside it, which the server sends to clients that accept them
+ * (lib/http/static.ts): compressing at its best is done once here, not per
+ * request, and the server never writes files.
+ *
  * Run as `deno task build`; `--if-missing` skips the work when a build
  * exists, which is how `deno task start` builds on a fresh clone.
  *
@@ -24,6 +29,12 @@
 
 import { relative, resolve } from "node:path";
 import * as esbuild from "esbuild";
+import {
+  ENCODING_SUFFIX,
+  isCompressible,
+  precompress,
+} from "../http/compress.ts";
+import { contentType } from "../http/static.ts";
 import { type IslandAssets, readAssets } from "./render.ts";
 
 /** Where a build reads and writes. */
@@ -190,6 +201,13 @@ export async function buildIslands(
         assets.islands[entry.slice(0, -4)] = url;
       }
     }
+    // Not in the dev loop: it rebuilds on every save, and the server
+    // compresses what it finds without copies in memory instead.
+    if (!options.dev) {
+      for (const dir of [BUILD_PREFIX, `/${ROOT_FILES_DIR}`]) {
+        await writeCompressed(`${outDir}${dir}`);
+      }
+    }
     await Deno.writeTextFile(
       `${outDir}/manifest.json`,
       JSON.stringify(assets, null, 2) + "\n",
@@ -197,6 +215,21 @@ export async function buildIslands(
     return assets;
   } finally {
     if (!options.keepService) await esbuild.stop();
+  }
+}
+
+/**
+ * Writes `name.br` and `name.gz` beside each text file of `dir` (not into
+ * its subfolders: the build writes none).
+ */
+export async function writeCompressed(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || !isCompressible(contentType(entry.name))) continue;
+    const path = `${dir}/${entry.name}`;
+    const coded = precompress(await Deno.readFile(path));
+    for (const coding of ["br", "gzip"] as const) {
+      await Deno.writeFile(`${path}${ENCODING_SUFFIX[coding]}`, coded[coding]);
+    }
   }
 }
 

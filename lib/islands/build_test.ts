@@ -56,7 +56,13 @@ Deno.test("buildIslands() builds into another folder with hashed, minified files
     // The written manifest is the returned one.
     assert.deepEqual(await readAssets(outDir), assets);
 
-    const names = [...Deno.readDirSync(`${outDir}/_beam`)].map((e) => e.name);
+    const written = [...Deno.readDirSync(`${outDir}/_beam`)].map((e) => e.name);
+    // Each file has its brotli and gzip copies beside it.
+    const names = written.filter((name) => name.endsWith(".js"));
+    assert.deepEqual(
+      written.sort(),
+      names.flatMap((name) => [name, `${name}.br`, `${name}.gz`]).sort(),
+    );
     for (const [url, chunks] of Object.entries(assets.imports)) {
       for (const chunk of chunks) {
         assert.ok(chunk in assets.imports, `${chunk} is listed`);
@@ -72,8 +78,8 @@ Deno.test("buildIslands() builds into another folder with hashed, minified files
     assert.doesNotMatch(worker, /\n {2}/, "minified");
     assert.ok(worker.includes('"beam-download"'), "it knows the protocol");
     assert.deepEqual(
-      [...Deno.readDirSync(`${outDir}/static`)].map((e) => e.name),
-      ["sw.js"],
+      [...Deno.readDirSync(`${outDir}/static`)].map((e) => e.name).sort(),
+      ["sw.js", "sw.js.br", "sw.js.gz"],
     );
     assert.ok(names.every((name) => name.endsWith(".js")), "no source maps");
 

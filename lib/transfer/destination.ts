@@ -5,17 +5,17 @@
  * resort. Page actions (pickers, starting a download, saving a blob) come
  * in as {@linkcode PageActions}, so nothing here touches the DOM itself.
  *
+ * The sinks are loaded by {@linkcode makeSink} with `import()`, when a
+ * download starts: the choices are shown as soon as the page has the list
+ * of files, and the code that saves (zip, service worker, pickers) need not
+ * weigh on a page that is only looked at.
+ *
  * @module
  */
 
 import type { FileMeta, Sink } from "./sink.ts";
 import { detectFeatures, type SinkFeatures } from "./sinks/features.ts";
-import { directorySink } from "./sinks/folder_sink.ts";
-import { fileHandleSink } from "./sinks/file_sink.ts";
-import { memorySink } from "./sinks/memory_sink.ts";
-import { safeFileName, safeRelativePath } from "./sinks/names.ts";
-import { serviceWorkerSink } from "./sinks/sw_sink.ts";
-import { ZIP_NAME, zipSink } from "./sinks/zip_sink.ts";
+import { safeFileName, safeRelativePath, ZIP_NAME } from "./sinks/names.ts";
 
 /** One way to save a share. */
 export interface Destination {
@@ -118,7 +118,9 @@ export async function makeSink(
         "Cannot save into a folder: this browser has no folder picker",
       );
     }
-    return directorySink(await page.showDirectoryPicker({ mode: "readwrite" }));
+    const handle = await page.showDirectoryPicker({ mode: "readwrite" });
+    const { directorySink } = await import("./sinks/folder_sink.ts");
+    return directorySink(handle);
   }
   if (page.showSaveFilePicker) {
     const handle = await page.showSaveFilePicker({
@@ -126,16 +128,29 @@ export async function makeSink(
       // goes through the same sanitizer as every other sink's.
       suggestedName: many ? zipName : safeFileName(files[0].name),
     });
+    const { fileHandleSink } = await import("./sinks/file_sink.ts");
     const sink = fileHandleSink(handle);
-    return many ? zipSink(files, sink, { name: zipName }) : sink;
+    return many ? await zipped(files, sink, zipName) : sink;
   }
   if (!destination.inMemory) {
+    const { serviceWorkerSink } = await import("./sinks/sw_sink.ts");
     return serviceWorkerSink({
       files,
       zipName,
       startDownload: page.startDownload,
     });
   }
+  const { memorySink } = await import("./sinks/memory_sink.ts");
   const sink = memorySink({ save: page.saveBlob });
-  return many ? zipSink(files, sink, { name: zipName }) : sink;
+  return many ? await zipped(files, sink, zipName) : sink;
+}
+
+/** `sink` behind a zip of `files` named `name`, with the zip code loaded now. */
+async function zipped(
+  files: FileMeta[],
+  sink: Sink,
+  name: string,
+): Promise<Sink> {
+  const { zipSink } = await import("./sinks/zip_sink.ts");
+  return zipSink(files, sink, { name });
 }

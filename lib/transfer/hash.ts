@@ -12,7 +12,7 @@
  * @module
  */
 
-import { createSHA256, type IHasher } from "hash-wasm";
+import type { IHasher } from "./hashers.ts";
 
 /** An incremental SHA-256. Make one with {@linkcode Sha256.create}. */
 export class Sha256 {
@@ -22,8 +22,13 @@ export class Sha256 {
     this.#hasher = hasher;
   }
 
-  /** A new hash. Asynchronous because WebAssembly compiles asynchronously. */
+  /**
+   * A new hash. Asynchronous because WebAssembly compiles asynchronously,
+   * and because the hasher's code is only loaded now, when a page first
+   * hashes (`./hashers.ts`).
+   */
   static async create(): Promise<Sha256> {
+    const { createSHA256 } = await import("./hashers.ts");
     return new Sha256(await createSHA256());
   }
 

@@ -15,8 +15,8 @@ import {
   type SignalConnector,
   type SignalPort,
 } from "../signal/client.ts";
-import { type Link, type LinkFactory, rtcLinks } from "./rtc.ts";
-import { FileReceiver } from "./receiver.ts";
+import type { Link, LinkFactory } from "./rtc.ts";
+import type { FileReceiver } from "./receiver.ts";
 import { parseLinkKey } from "./secret.ts";
 import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
 import type { Manifest } from "./wire.ts";
@@ -100,6 +100,11 @@ export interface ReceiveSessionOptions {
   iceServers?: RTCIceServer[];
   /** Makes peer connections (default: the browser's, with `iceServers`). */
   createLink?: LinkFactory;
+  /**
+   * Gives the link factory when a download starts, when `createLink` is not
+   * given: a page loads its WebRTC code then, not with the page.
+   */
+  loadLinks?: () => Promise<LinkFactory>;
   /** The sender's connect timeout. Default `CONNECT_TIMEOUT_MS`. */
   connectTimeoutMs?: number;
   /**
@@ -133,7 +138,8 @@ export class ReceiveSession {
   #driver: Driver<ReceiveMachine, ReceiveEvent, ReceiveEffect>;
   #timers = new Timers<ReceiveTimer>();
   #connectSignal: SignalConnector;
-  #createLink: LinkFactory;
+  /** Set by the time a download starts (`#linksFor()`). */
+  #createLink: LinkFactory | null;
   #signal: SignalPort | null = null;
   #signalPending: Promise<SignalPort | null> | null = null;
   #keys: ShareKeys | null = null;
@@ -165,8 +171,7 @@ export class ReceiveSession {
     const url = options.signalUrl;
     this.#connectSignal = options.connectSignal ??
       (() => SignalClient.connect(url!));
-    this.#createLink = options.createLink ??
-      rtcLinks(options.iceServers ?? []);
+    this.#createLink = options.createLink ?? null;
     const initial = initialReceive(options.maxAttempts ?? MAX_ATTEMPTS);
     this.#status = statusOf(initial, 0, Infinity);
     this.#driver = new Driver(
@@ -218,11 +223,21 @@ export class ReceiveSession {
    * Receives every file into `sink`. Resolves when all are saved and
    * verified; rejects (status `failed`, with a message) otherwise.
    */
-  download(sink: Sink): Promise<void> {
+  async download(sink: Sink): Promise<void> {
     const manifest = this.#manifest;
     if (manifest === null || this.#driver.state.name !== "ready") {
-      return Promise.reject(
-        new TypeError("Cannot download: the file list is not ready"),
+      throw new TypeError("Cannot download: the file list is not ready");
+    }
+    // Loaded now, not with the page: a page that only shows the file list
+    // never needs the receiving code (nor the hasher it loads).
+    const [{ FileReceiver }, createLink] = await Promise.all([
+      import("./receiver.ts"),
+      this.#linkFactory(),
+    ]);
+    this.#createLink = createLink;
+    if (this.#driver.state.name !== "ready" || this.#downloading !== null) {
+      throw new TypeError(
+        "Cannot download: the transfer already started or was closed",
       );
     }
     const done = new Promise<void>((resolve, reject) => {
@@ -395,11 +410,19 @@ export class ReceiveSession {
     this.#reports.then(() => signal?.close());
   }
 
+  /** The link factory: given, loaded by the page, or the browser's. */
+  async #linkFactory(): Promise<LinkFactory> {
+    if (this.#createLink !== null) return this.#createLink;
+    if (this.#options.loadLinks) return await this.#options.loadLinks();
+    const { rtcLinks } = await import("./rtc.ts");
+    return rtcLinks(this.#options.iceServers ?? []);
+  }
+
   #connect(): void {
     this.#generation++;
     const generation = this.#generation;
     const senderId = this.#options.senderId;
-    const link = this.#createLink((candidate) =>
+    const link = this.#createLink!((candidate) =>
       this.#signal?.send(EVENT.candidate, senderId, candidate)
     );
     this.#link = link;

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { createCRC32, type IHasher } from "hash-wasm";
+import type { IHasher } from "./hashers.ts";
 import type { FileMeta, FileWriter } from "./sink.ts";
 
 /** Options of {@linkcode ZipWriter} and {@linkcode zipSize}. */
@@ -342,7 +342,10 @@ export class ZipWriter {
         }
         await headerWritten();
         if (hasher === null) {
-          hasher = await (this.#crc ??= createCRC32());
+          // Loaded with the first entry's bytes, not with the page.
+          hasher = await (this.#crc ??= import("./hashers.ts").then((m) =>
+            m.createCRC32()
+          ));
           hasher.init();
         }
         hasher.update(chunk);

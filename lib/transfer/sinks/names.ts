@@ -6,6 +6,13 @@
  * @module
  */
 
+/**
+ * The name of the zip that several files become. It lives here, not in
+ * `zip_sink.ts`, so that a page can name the zip before it loads the zip
+ * code (`../destination.ts` loads sinks when a download starts).
+ */
+export const ZIP_NAME = "beam-files.zip";
+
 /** The most UTF-8 bytes in a name: what ext4, NTFS and APFS all take. */
 export const MAX_NAME_BYTES = 255;
 

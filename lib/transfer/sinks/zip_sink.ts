@@ -8,10 +8,9 @@
 
 import type { FileMeta, FileWriter, Sink } from "../sink.ts";
 import { zipSize, ZipWriter } from "../zip.ts";
-import { safeFileName, uniquePaths } from "./names.ts";
+import { safeFileName, uniquePaths, ZIP_NAME } from "./names.ts";
 
-/** The name of the zip that several files become. */
-export const ZIP_NAME = "beam-files.zip";
+export { ZIP_NAME };
 
 /** Options of {@linkcode zipSink}. */
 export interface ZipSinkOptions {
