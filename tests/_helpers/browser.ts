@@ -14,7 +14,6 @@ import {
   type BrowserContext,
   chromium,
   type ConsoleMessage,
-  type Dialog,
   type Download,
   type Page,
 } from "playwright-core";
@@ -23,6 +22,7 @@ import {
   type BrowserKind,
   type CrossBrowser,
   makeTestPage,
+  recordDialogs,
   type TestPage,
   waitForFile,
 } from "./test_page.ts";
@@ -213,14 +213,7 @@ function chromiumPage(
   page: Page,
   beforeunload: "accept" | "dismiss",
 ): TestPage {
-  const dialogs: string[] = [];
-  page.on("dialog", (dialog: Dialog) => {
-    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    const answer = dialog.type() === "beforeunload" && beforeunload === "accept"
-      ? dialog.accept()
-      : dialog.dismiss();
-    answer.catch(() => {});
-  });
+  const dialogs = recordDialogs(page, beforeunload);
   return makeTestPage({
     kind: "chromium",
     addInitScript: async (script) => {

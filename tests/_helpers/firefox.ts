@@ -10,13 +10,13 @@
 import puppeteer, {
   type Browser,
   type ConsoleMessage,
-  type Dialog,
   type ElementHandle,
   type Page,
 } from "puppeteer-core";
 import {
   type CrossBrowser,
   makeTestPage,
+  recordDialogs,
   type TestPage,
   waitForFile,
 } from "./test_page.ts";
@@ -201,14 +201,7 @@ function firefoxPage(
   page: Page,
   beforeunload: "accept" | "dismiss",
 ): TestPage {
-  const dialogs: string[] = [];
-  page.on("dialog", (dialog: Dialog) => {
-    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    const answer = dialog.type() === "beforeunload" && beforeunload === "accept"
-      ? dialog.accept()
-      : dialog.dismiss();
-    answer.catch(() => {});
-  });
+  const dialogs = recordDialogs(page, beforeunload);
   return makeTestPage({
     kind: "firefox",
     addInitScript: async (script) => {

@@ -168,6 +168,34 @@ function markButtons(arg: NameArg & { mark: string }): number {
   return found;
 }
 
+/** A dialog as both playwright and puppeteer hand it to a listener. */
+interface AnyDialog {
+  type(): string;
+  message(): string;
+  accept(): Promise<void>;
+  dismiss(): Promise<void>;
+}
+
+/**
+ * Records every dialog `page` opens as "type: message", answering a
+ * `beforeunload` as `beforeunload` says and dismissing any other, so that a
+ * page cannot hang a test and a test can assert that none appeared.
+ */
+export function recordDialogs(
+  page: { on(event: "dialog", listener: (dialog: AnyDialog) => void): unknown },
+  beforeunload: "accept" | "dismiss",
+): string[] {
+  const dialogs: string[] = [];
+  page.on("dialog", (dialog) => {
+    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    const answer = dialog.type() === "beforeunload" && beforeunload === "accept"
+      ? dialog.accept()
+      : dialog.dismiss();
+    answer.catch(() => {});
+  });
+  return dialogs;
+}
+
 /** Builds the whole {@linkcode TestPage} on a browser's driver. */
 export function makeTestPage(
   driver: PageDriver,
