@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import type { Page } from "playwright-core";
-import { startTurn } from "./_helpers/services.ts";
+import { startTurn, type TestTurn } from "./_helpers/services.ts";
 import { startServer } from "./_helpers/server.ts";
 import {
   crossSetup,
@@ -78,17 +78,42 @@ async function outcome(page: Page, timeout = 90_000): Promise<string> {
   return await page.locator(".receive-panel [role=status]").innerText();
 }
 
+/**
+ * Runs `body` with a coturn of its own (secret {@linkcode SECRET}) and Beam
+ * pages forced through it (`start` with TURN_URLS, the relay-only switch and
+ * `env`), and stops both whatever happens.
+ */
+async function withRelay<S extends { close(): Promise<void> }>(
+  start: (env: Record<string, string>) => Promise<S>,
+  env: Record<string, string>,
+  body: (s: S, turn: TestTurn) => Promise<void>,
+): Promise<void> {
+  const turn = await startTurn(SECRET);
+  try {
+    const s = await start({
+      TURN_SECRET: SECRET,
+      TURN_URLS: turn.url,
+      BEAM_TEST_ICE_POLICY: "relay",
+      ...env,
+    });
+    try {
+      await body(s, turn);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await turn.stop();
+  }
+}
+
+/** A secret other than the relay's: every credential minted with it is refused. */
+const WRONG_SECRET = { TURN_SECRET: "not-the-secret-the-relay-has-0123" };
+
 Deno.test(
   "a transfer between two pages forced through a coturn relay arrives byte-identical, over relay candidates",
   browserTest,
   async () => {
-    const turn = await startTurn(SECRET);
-    const s = await setup({
-      TURN_SECRET: SECRET,
-      TURN_URLS: turn.url,
-      BEAM_TEST_ICE_POLICY: "relay",
-    });
-    try {
+    await withRelay(setup, {}, async (s, turn) => {
       const file = await makeFile(s.dir, "relayed.bin", 3 * 1024 * 1024, 7);
       const { page: sender, link } = await share(s, [file], PAIR_RECORDER);
       const receiver = await open(s, link, PICKER_STUB + PAIR_RECORDER);
@@ -123,10 +148,7 @@ Deno.test(
       // coturn's own word that it allocated relay addresses.
       assert.match(turn.log, /ALLOCATE processed, success/);
       assert.doesNotMatch(turn.log, /check_stun_auth/);
-    } finally {
-      await s.close();
-      await turn.stop();
-    }
+    });
   },
 );
 
@@ -144,13 +166,7 @@ for (const [from, to] of PAIRS) {
     } with both forced through the coturn relay, byte-identical, over relay candidates`,
     browserTest,
     async () => {
-      const turn = await startTurn(SECRET);
-      const s = await crossSetup({
-        TURN_SECRET: SECRET,
-        TURN_URLS: turn.url,
-        BEAM_TEST_ICE_POLICY: "relay",
-      });
-      try {
+      await withRelay(crossSetup, {}, async (s, turn) => {
         const file = await makeFile(s.dir, "relayed.bin", 3 << 20, 10);
         const { page: sender, link } = await shareIn(
           s,
@@ -176,10 +192,7 @@ for (const [from, to] of PAIRS) {
           assert.deepEqual(pairs, [{ local: "relay", remote: "relay" }]);
         }
         assert.match(turn.log, /ALLOCATE processed, success/);
-      } finally {
-        await s.close();
-        await turn.stop();
-      }
+      });
     },
   );
 }
@@ -188,13 +201,7 @@ Deno.test(
   "a Firefox page whose relay refuses its credentials says so and what to do",
   browserTest,
   async () => {
-    const turn = await startTurn(SECRET);
-    const s = await crossSetup({
-      TURN_SECRET: "not-the-secret-the-relay-has-0123",
-      TURN_URLS: turn.url,
-      BEAM_TEST_ICE_POLICY: "relay",
-    });
-    try {
+    await withRelay(crossSetup, WRONG_SECRET, async (s, turn) => {
       const file = await makeFile(s.dir, "refused-ff.bin", 64 * 1024, 11);
       const { link } = await shareIn(s, "chromium", [file]);
       const receiver = await openIn(s, "firefox", link);
@@ -203,10 +210,7 @@ Deno.test(
       const text = await receiver.text(".receive-panel [role=status]");
       assert.ok(text.includes(RELAY_REFUSED), `receiver says: ${text}`);
       assert.match(turn.log, /check_stun_auth: Cannot find credentials/);
-    } finally {
-      await s.close();
-      await turn.stop();
-    }
+    });
   },
 );
 
@@ -214,13 +218,7 @@ Deno.test(
   "pages whose relay refuses the site's credentials (a wrong TURN_SECRET) say so and what to do",
   browserTest,
   async () => {
-    const turn = await startTurn(SECRET);
-    const s = await setup({
-      TURN_SECRET: "not-the-secret-the-relay-has-0123",
-      TURN_URLS: turn.url,
-      BEAM_TEST_ICE_POLICY: "relay",
-    });
-    try {
+    await withRelay(setup, WRONG_SECRET, async (s, turn) => {
       const file = await makeFile(s.dir, "refused.bin", 64 * 1024, 8);
       const { page: sender, link } = await share(s, [file]);
       const receiver = await open(s, link);
@@ -234,10 +232,7 @@ Deno.test(
       // coturn refused them, and allocated nothing.
       assert.match(turn.log, /check_stun_auth: Cannot find credentials/);
       assert.doesNotMatch(turn.log, /ALLOCATE processed, success/);
-    } finally {
-      await s.close();
-      await turn.stop();
-    }
+    });
   },
 );
 
@@ -245,16 +240,11 @@ Deno.test(
   "pages handed credentials that have expired say the relay refused them",
   browserTest,
   async () => {
-    const turn = await startTurn(SECRET);
-    const s = await setup({
-      TURN_SECRET: SECRET,
-      TURN_URLS: turn.url,
+    await withRelay(setup, {
       TURN_TTL: "3600",
       // Minted as if two hours ago: expired an hour ago.
       BEAM_TEST_TURN_CLOCK_OFFSET: "-7200",
-      BEAM_TEST_ICE_POLICY: "relay",
-    });
-    try {
+    }, async (s, turn) => {
       const file = await makeFile(s.dir, "expired.bin", 64 * 1024, 9);
       const { link } = await share(s, [file]);
       const receiver = await open(s, link);
@@ -269,10 +259,7 @@ Deno.test(
       assert.ok(expiries.length > 0, turn.log);
       for (const expiry of expiries) assert.ok(expiry < Date.now() / 1000);
       assert.doesNotMatch(turn.log, /ALLOCATE processed, success/);
-    } finally {
-      await s.close();
-      await turn.stop();
-    }
+    });
   },
 );
 
