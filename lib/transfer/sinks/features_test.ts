@@ -91,6 +91,21 @@ function meta(name: string): FileMeta {
   return { name, size: 5, type: "text/plain", lastModified: 0 };
 }
 
+/**
+ * What a browser with no way to stream to disk gets: every save is held in
+ * memory first. WebKit, plain HTTP and a browser without service workers
+ * reach it by different routes.
+ */
+const IN_MEMORY = {
+  features: {
+    saveFilePicker: false,
+    directoryPicker: false,
+    serviceWorker: false,
+  },
+  one: [["download", true]],
+  two: ["download"],
+};
+
 Deno.test("detectFeatures() gives each browser's feature set its save path", () => {
   const seen: Record<string, unknown> = {};
   for (const [browser, scope] of Object.entries(PROFILES)) {
@@ -125,33 +140,9 @@ Deno.test("detectFeatures() gives each browser's feature set its save path", () 
       two: ["download"],
     },
     // Service workers, but no stream transfer: memory.
-    "Safari and iOS (WebKit)": {
-      features: {
-        saveFilePicker: false,
-        directoryPicker: false,
-        serviceWorker: false,
-      },
-      one: [["download", true]],
-      two: ["download"],
-    },
-    "any browser over plain HTTP": {
-      features: {
-        saveFilePicker: false,
-        directoryPicker: false,
-        serviceWorker: false,
-      },
-      one: [["download", true]],
-      two: ["download"],
-    },
-    "a browser without service workers": {
-      features: {
-        saveFilePicker: false,
-        directoryPicker: false,
-        serviceWorker: false,
-      },
-      one: [["download", true]],
-      two: ["download"],
-    },
+    "Safari and iOS (WebKit)": IN_MEMORY,
+    "any browser over plain HTTP": IN_MEMORY,
+    "a browser without service workers": IN_MEMORY,
   });
 });
 
