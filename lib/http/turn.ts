@@ -14,6 +14,7 @@
  */
 
 import { type Config, originAllowed, type TurnConfig } from "./config.ts";
+import { toBase64, toBase64Url } from "../transfer/base64.ts";
 
 /** One TURN credential, as an `RTCIceServer`'s username and credential. */
 export interface TurnCredential {
@@ -48,12 +49,7 @@ export async function mintCredential(
   const expiresAt = Math.floor(now / 1000) + ttlSeconds;
   const random = crypto.getRandomValues(new Uint8Array(RANDOM_BYTES));
   // base64url holds no ":", which coturn takes as the separator.
-  const username = `${expiresAt}:${
-    btoa(String.fromCharCode(...random)).replaceAll("+", "-").replaceAll(
-      "/",
-      "_",
-    )
-  }`;
+  const username = `${expiresAt}:${toBase64Url(random)}`;
   const key = await crypto.subtle.importKey(
     "raw",
     new TextEncoder().encode(secret),
@@ -64,7 +60,7 @@ export async function mintCredential(
   const mac = new Uint8Array(
     await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(username)),
   );
-  return { username, credential: btoa(String.fromCharCode(...mac)), expiresAt };
+  return { username, credential: toBase64(mac), expiresAt };
 }
 
 /** The ICE servers for one page: `static`, then TURN with a fresh credential. */

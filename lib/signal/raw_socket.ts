@@ -19,6 +19,7 @@
  * @module
  */
 
+import { toBase64 } from "../transfer/base64.ts";
 import { CLOSE } from "./protocol.ts";
 import type { SignalSocket } from "./server.ts";
 
@@ -63,7 +64,7 @@ export async function acceptKey(key: string): Promise<string> {
     "SHA-1",
     encoder.encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
   );
-  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+  return toBase64(new Uint8Array(digest));
 }
 
 /** Bytes of a server frame's header for a payload of `length` bytes. */
