@@ -85,7 +85,8 @@ export async function fromEntries(
       const file = await new Promise<PickedFile>((resolve, reject) =>
         entry.file!(resolve, reject)
       );
-      out.push(sourceOf(file, prefix === "" ? "" : path));
+      // A file dropped on its own has no "/" in its path, so no path.
+      out.push(sourceOf(file, path));
       return;
     }
     if (!entry.isDirectory || !entry.createReader) return;
