@@ -37,6 +37,7 @@ import {
   relayFrame,
 } from "./protocol.ts";
 import { PeerMap, type PeerSocket } from "./peer_map.ts";
+import { originAllowed } from "../http/config.ts";
 import { LocalBus, type SignalBus } from "./bus.ts";
 import {
   FALLBACK_MAX_PEERS,
@@ -272,7 +273,7 @@ export class SignalServer {
   #maxPeersPerIp: number;
   #rate: number;
   #burst: number;
-  #origins: Set<string> | null;
+  #allowedOrigins: string[];
   #bus: SignalBus;
   #trustProxy: ((address: string) => boolean) | undefined;
 
@@ -284,8 +285,7 @@ export class SignalServer {
     this.#maxPeersPerIp = options.maxPeersPerIp ?? MAX_PEERS_PER_IP;
     this.#rate = (options.ratePerSecond ?? RATE_PER_SECOND) / 1000;
     this.#burst = options.rateBurst ?? RATE_BURST;
-    const origins = options.allowedOrigins ?? [];
-    this.#origins = origins.includes("*") ? null : new Set(origins);
+    this.#allowedOrigins = options.allowedOrigins ?? [];
     this.#bus = options.bus ?? new LocalBus();
     this.#bus.listen(this.#fromBus);
     this.#trustProxy = options.trustProxy;
@@ -334,7 +334,9 @@ export class SignalServer {
       return notUpgrade();
     }
     const origin = request.headers.get("origin");
-    if (origin !== null && !this.#originAllowed(origin, request)) {
+    if (
+      origin !== null && !originAllowed(origin, request, this.#allowedOrigins)
+    ) {
       return refuse(
         403,
         `Forbidden: pages from ${origin.slice(0, 100)} may not connect`,
@@ -392,18 +394,6 @@ export class SignalServer {
       } catch {
         // Already closing: nothing left to do for it.
       }
-    }
-  }
-
-  #originAllowed(origin: string, request: Request): boolean {
-    if (this.#origins === null || this.#origins.has(origin)) return true;
-    // The server's own origin: same host as the request. The scheme is not
-    // compared, since a TLS proxy in front makes `https:` pages reach us as
-    // `http:`.
-    try {
-      return new URL(origin).host === request.headers.get("host");
-    } catch {
-      return false;
     }
   }
 
