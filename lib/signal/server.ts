@@ -37,13 +37,13 @@ import {
   relayFrame,
 } from "./protocol.ts";
 import { PeerMap, type PeerSocket } from "./peer_map.ts";
-import { originAllowed } from "../http/config.ts";
 import { LocalBus, type SignalBus } from "./bus.ts";
 import {
   FALLBACK_MAX_PEERS,
   HEARTBEAT_SECONDS,
   MAX_BUFFERED_BYTES,
   MAX_PEERS_PER_IP,
+  originAllowed,
   RATE_BURST,
   RATE_PER_SECOND,
 } from "../http/config.ts";
