@@ -265,17 +265,9 @@ export class RawSocket extends EventTarget implements SignalSocket {
       while (this.#queue.length > 0 && !this.#finished) {
         const frames = this.#queue;
         this.#queue = [];
-        let bytes: Uint8Array;
-        if (frames.length === 1) {
-          bytes = frames[0];
-        } else {
-          bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-          let at = 0;
-          for (const frame of frames) {
-            bytes.set(frame, at);
-            at += frame.length;
-          }
-        }
+        const bytes = frames.length === 1
+          ? frames[0]
+          : concat(frames, frames.reduce((n, f) => n + f.length, 0));
         for (let at = 0; at < bytes.length;) {
           const n = await this.#conn.write(bytes.subarray(at));
           at += n;
