@@ -19,7 +19,6 @@
 
 import { toHex } from "../transfer/hash.ts";
 import {
-  type Encoding,
   ENCODING_SUFFIX,
   isCompressible,
   negotiateEncoding,
@@ -53,7 +52,7 @@ interface StaticFile {
 }
 
 /** Codings offered, best first. */
-const OFFER: readonly Encoding[] = ["br", "gzip"];
+const OFFER = ["br", "gzip"] as const;
 
 const TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",
@@ -92,17 +91,14 @@ export class StaticFiles {
     for (const root of roots) {
       const paths = new Set(await Array.fromAsync(walk(root.dir, "")));
       const codingOf = (path: string) =>
-        [...Object.values(ENCODING_SUFFIX)].some((suffix) =>
+        Object.values(ENCODING_SUFFIX).some((suffix) =>
           path.endsWith(suffix) && paths.has(path.slice(0, -suffix.length))
         );
       for (const path of paths) {
         if (codingOf(path)) continue;
         const body = await Deno.readFile(`${root.dir}${path}`);
-        const hash = toHex(
-          new Uint8Array(
-            await crypto.subtle.digest("SHA-256", body),
-          ),
-        ).slice(0, 32);
+        const digest = await crypto.subtle.digest("SHA-256", body);
+        const hash = toHex(new Uint8Array(digest)).slice(0, 32);
         const type = contentType(path);
         const encoded: StaticFile["encoded"] = {};
         if (isCompressible(type)) {
@@ -111,7 +107,7 @@ export class StaticFiles {
             gzip: paths.has(`${path}${ENCODING_SUFFIX.gzip}`),
           };
           const made = stored.br && stored.gzip ? null : precompress(body);
-          for (const coding of ["br", "gzip"] as const) {
+          for (const coding of OFFER) {
             const bytes = stored[coding]
               ? await Deno.readFile(
                 `${root.dir}${path}${ENCODING_SUFFIX[coding]}`,
@@ -163,7 +159,7 @@ export class StaticFiles {
     }
     const coding = negotiateEncoding(
       request.headers.get("accept-encoding"),
-      OFFER.filter((c) => c !== "identity" && file.encoded[c] !== undefined),
+      OFFER.filter((c) => file.encoded[c] !== undefined),
     );
     const variant: Variant = coding === "identity"
       ? file
