@@ -69,6 +69,28 @@ export function requireProgram(program: string): string {
   );
 }
 
+/**
+ * Waits up to 10 s for `line` in the output of `process`, a server
+ * starting; kills it at once and throws with its output (naming `what`) if
+ * it exits first or takes longer.
+ */
+async function waitForLine(
+  process: TestProcess,
+  line: string,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!process.stdout.includes(line)) {
+    if (!process.running || Date.now() > deadline) {
+      await process.stop(0);
+      throw new Error(
+        `Cannot start ${what}:\n${process.stdout}${process.stderr}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 // Redis
 
 /** A running `redis-server`. */
@@ -111,16 +133,11 @@ export async function startRedis(extra: string[] = []): Promise<TestRedis> {
         ...extra,
       ],
     });
-    const deadline = Date.now() + 10_000;
-    while (!process.stdout.includes("Ready to accept connections")) {
-      if (!process.running || Date.now() > deadline) {
-        await process.stop(0);
-        throw new Error(
-          `Cannot start redis-server on port ${port}:\n${process.stdout}${process.stderr}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitForLine(
+      process,
+      "Ready to accept connections",
+      `redis-server on port ${port}`,
+    );
   }
 
   async function stop(): Promise<void> {
@@ -307,16 +324,15 @@ export async function startTurn(secret: string): Promise<TestTurn> {
       `--userdb=${dir}/turndb`,
     ],
   });
-  const deadline = Date.now() + 10_000;
-  while (!process.stdout.includes("Total General servers")) {
-    if (!process.running || Date.now() > deadline) {
-      await process.stop(0);
-      await Deno.remove(dir, { recursive: true });
-      throw new Error(
-        `Cannot start turnserver on port ${port}:\n${process.stdout}${process.stderr}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  try {
+    await waitForLine(
+      process,
+      "Total General servers",
+      `turnserver on port ${port}`,
+    );
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
   }
   return {
     url: `turn:127.0.0.1:${port}?transport=udp`,
