@@ -144,53 +144,49 @@ function rows(sender: TestPage) {
   );
 }
 
-// The offer crosses the server on its way up, the answer on its way down.
-for (const [event, way] of [["offer", "up"], ["answer", "down"]] as const) {
+/**
+ * A relay that edits the SDP of `event` on its way (`way`: the offer crosses
+ * the server on its way up, the answer on its way down): both pages must
+ * refuse the connection as unverified.
+ */
+function sdpTamperCase(
+  event: "offer" | "answer",
+  way: "up" | "down",
+  edit: (sdp: string) => string,
+) {
+  const tamper = rewritePayload(
+    event,
+    (p) => typeof p.sdp === "string" ? { ...p, sdp: edit(p.sdp) } : p,
+  );
+  return {
+    rewrite: (dir: "up" | "down", text: string) =>
+      dir === way ? tamper(text) : text,
+    run: async (
+      { sender, receiver }: { sender: TestPage; receiver: TestPage },
+    ) => {
+      await receiver.clickButton("Download");
+      await failedWith(receiver, /could not be verified/);
+      await failedWith(sender, /could not be verified/, ".receiver");
+    },
+  };
+}
+
+const SDP_WAYS = [["offer", "up"], ["answer", "down"]] as const;
+
+for (const [event, way] of SDP_WAYS) {
   securityTest(
     `a relay that rewrites the ${event}'s fingerprint is refused on both pages`,
-    () => {
-      const tamper = rewritePayload(
-        event,
-        (p) =>
-          typeof p.sdp === "string"
-            ? { ...p, sdp: breakFingerprint(p.sdp) }
-            : p,
-      );
-      return {
-        rewrite: (dir, text) => dir === way ? tamper(text) : text,
-        run: async ({ sender, receiver }) => {
-          await receiver.clickButton("Download");
-          await failedWith(receiver, /could not be verified/);
-          await failedWith(sender, /could not be verified/, ".receiver");
-        },
-      };
-    },
+    () => sdpTamperCase(event, way, breakFingerprint),
   );
 }
 
 // The MAC covers the whole SDP: a line added in a form that a regex over
 // fingerprint lines skipped, but a browser's parser may take, is refused.
 for (const [what, line] of FINGERPRINT_INJECTIONS) {
-  for (const [event, way] of [["offer", "up"], ["answer", "down"]] as const) {
+  for (const [event, way] of SDP_WAYS) {
     securityTest(
       `a relay that adds a fingerprint with ${what} to the ${event} is refused on both pages`,
-      () => {
-        const tamper = rewritePayload(
-          event,
-          (p) =>
-            typeof p.sdp === "string"
-              ? { ...p, sdp: afterFirstLine(p.sdp, line) }
-              : p,
-        );
-        return {
-          rewrite: (dir, text) => dir === way ? tamper(text) : text,
-          run: async ({ sender, receiver }) => {
-            await receiver.clickButton("Download");
-            await failedWith(receiver, /could not be verified/);
-            await failedWith(sender, /could not be verified/, ".receiver");
-          },
-        };
-      },
+      () => sdpTamperCase(event, way, (sdp) => afterFirstLine(sdp, line)),
     );
   }
 }
