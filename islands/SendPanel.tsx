@@ -116,8 +116,7 @@ export default function SendPanel(
     }
     // Files chosen again while the code loaded: that later share goes on.
     if (files.value !== picked || phase.value !== "starting") return;
-    const { SendSession, newSecret, shareLink, signalUrl, describeError } =
-      sharing;
+    const { SendSession, newSecret, shareLink, signalUrl } = sharing;
     createLink.current ??= sharing.rtcLinks(
       new sharing.IceSource({
         iceServers,
