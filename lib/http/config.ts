@@ -51,6 +51,11 @@ export interface Config {
    */
   signalTransport: "native" | "raw";
   /**
+   * The key of reclaim tokens (`SIGNAL_SECRET`), shared by every instance
+   * and kept across restarts; `undefined` for a random key per process.
+   */
+  signalSecret?: string;
+  /**
    * The TURN relay that pages get short-lived credentials for (`GET
    * /api/ice`, docs/turn.md), or `undefined` when there is none.
    */
@@ -183,6 +188,7 @@ export function loadConfig(
     redisUrl: readRedisUrl(env),
     trustProxy: readTrustProxy(env),
     signalTransport: readSignalTransport(env),
+    signalSecret: env.SIGNAL_SECRET?.trim() || undefined,
     turn: readTurn(env),
     testIcePolicy: readTestIcePolicy(env),
   };
