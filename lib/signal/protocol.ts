@@ -34,6 +34,12 @@ export const EVENT = {
  */
 export const RECLAIM_EVENT = "token";
 
+/**
+ * The close code of a socket whose id a newer connection reclaimed. Its
+ * client must not reclaim the id back, or two tabs would take it in turns.
+ */
+export const CLOSE_REPLACED = 4000;
+
 /** Any event name. */
 export type EventName =
   | typeof EVENT[keyof typeof EVENT]

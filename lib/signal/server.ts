@@ -28,6 +28,7 @@
 
 import {
   CLOSE,
+  CLOSE_REPLACED,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   EVENT,
@@ -123,11 +124,7 @@ export interface ClientInfo {
 
 const INVALID_PEER_ID = encodeFrame(EVENT.invalidPeerId);
 const PEER_NOT_EXISTS = encodeFrame(EVENT.peerNotExists);
-/**
- * The close of a socket whose id a newer connection reclaimed: the old
- * client must not reclaim it back (client.ts gives up on this code).
- */
-export const CLOSE_REPLACED = 4000;
+
 const OPEN = 1;
 /**
  * Most pairs one peer keeps in each direction. Past it a new `request` is
