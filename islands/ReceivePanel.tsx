@@ -31,6 +31,8 @@ interface ReceivePanelProps {
   /** Test only: `relay` forces connections through the relay. */
   iceTransportPolicy: RTCIceTransportPolicy | null;
   connectTimeoutMs: number;
+  /** How long to wait for a sender that is away from signaling. */
+  senderAwayMs?: number;
 }
 
 /** Past this, keeping a file in memory is worth a warning. */
@@ -105,6 +107,7 @@ export default function ReceivePanel(
     iceUrl,
     iceTransportPolicy,
     connectTimeoutMs,
+    senderAwayMs,
   }: ReceivePanelProps,
 ) {
   const status = useSignal<ReceiveStatus | null>(null);
@@ -135,6 +138,7 @@ export default function ReceivePanel(
         }),
       ),
       connectTimeoutMs,
+      senderAwayMs,
       onStatus: (s) => status.value = s,
     });
     session.current = next;

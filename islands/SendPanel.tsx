@@ -60,6 +60,7 @@ export default function SendPanel(
   const copied = useSignal(false);
   const dragging = useSignal(false);
   const receivers = useSignal<ReceiverView[]>([]);
+  const reconnecting = useSignal(false);
   const session = useRef<SendSession | null>(null);
 
   async function share(picked: File[]) {
@@ -67,6 +68,7 @@ export default function SendPanel(
     session.current?.stop();
     files.value = picked;
     receivers.value = [];
+    reconnecting.value = false;
     phase.value = "starting";
     message.value = "";
     const secret = newSecret();
@@ -77,7 +79,9 @@ export default function SendPanel(
       createLink,
       connectTimeoutMs,
       onReceivers: (list) => receivers.value = list,
+      onReconnecting: (on) => reconnecting.value = on,
       onDisconnect: (text) => {
+        reconnecting.value = false;
         phase.value = "error";
         message.value = text;
       },
@@ -199,6 +203,12 @@ export default function SendPanel(
               Anyone with the link can receive these files while this tab stays
               open.
             </p>
+            {reconnecting.value && (
+              <p class="status" role="status" data-reconnecting>
+                Reconnecting to the signaling server… The link will work again
+                in a moment.
+              </p>
+            )}
             <div class="actions">
               <button type="button" class="danger" onClick={stop}>
                 Stop sharing

@@ -7,7 +7,7 @@
  */
 
 import { DEFAULT_MAX_FRAME_BYTES } from "../signal/protocol.ts";
-import { CONNECT_TIMEOUT_MS } from "../transfer/tuning.ts";
+import { CONNECT_TIMEOUT_MS, SENDER_AWAY_MS } from "../transfer/tuning.ts";
 
 /** The server's configuration. */
 export interface Config {
@@ -21,6 +21,11 @@ export interface Config {
   iceServers: RTCIceServer[];
   /** How long a browser-to-browser connection may take before `retry`. */
   connectTimeoutMs: number;
+  /**
+   * How long a receiver waits for a sender that is not connected to
+   * signaling (it may be reconnecting) before the link is called inactive.
+   */
+  senderAwayMs?: number;
   /** Most signaling connections at once. */
   maxPeers: number;
   /** Most signaling connections from one address. */
@@ -166,6 +171,13 @@ export function loadConfig(
       CONNECT_TIMEOUT_MS,
       1_000,
       300_000,
+    ),
+    senderAwayMs: readInteger(
+      env,
+      "SENDER_AWAY_MS",
+      SENDER_AWAY_MS,
+      0,
+      600_000,
     ),
     maxPeers: readInteger(
       env,

@@ -32,12 +32,22 @@ export interface SignalPort {
   readonly id: string;
   /** Whether the connection is open. */
   readonly open: boolean;
+  /**
+   * Whether a dropped socket is being replaced under the same id
+   * ({@linkcode ReconnectingSignal}); absent or false for the others.
+   */
+  readonly reconnecting?: boolean;
   /** Sends `[event, to]` or `[event, to, payload]`; nothing once closed. */
   send(event: ClientEvent, to: string, ...payload: [] | [unknown]): void;
   /** Adds a frame listener; returns a function that removes it. */
   listen(listener: FrameListener): () => void;
   /** Adds a close listener; returns a function that removes it. */
   onClose(listener: CloseListener): () => void;
+  /**
+   * Adds a listener of drops it recovers from and of the recoveries
+   * ({@linkcode ReconnectingSignal} only).
+   */
+  onState?(listener: (state: SignalState) => void): () => void;
   /** Closes the connection. */
   close(): void;
 }
