@@ -6,6 +6,7 @@ import { AwakeNote } from "../components/AwakeNote.tsx";
 import {
   ReceiveSession,
   type ReceiveStatus,
+  SENDER_AWAY,
 } from "../lib/transfer/receive_session.ts";
 import type { ReceiveState } from "../lib/transfer/receive_machine.ts";
 import type { Manifest } from "../lib/transfer/wire.ts";
@@ -203,7 +204,9 @@ export default function ReceivePanel(
         }`}
         role="status"
       >
-        {failed ? st?.message : PHASE_TEXT[phase]}
+        {failed || st?.message === SENDER_AWAY
+          ? st?.message
+          : PHASE_TEXT[phase]}
         {COUNTED.has(phase) && st && st.attempt > 1 &&
           ` (attempt ${st.attempt} of ${st.maxAttempts})`}
       </p>
