@@ -495,7 +495,11 @@ export class ReceiveSession {
         return;
       case EVENT.peerNotExists: {
         // The sender may be reconnecting (a server restart, a network
-        // change): for a while this only means "not yet".
+        // change): for a while this only means "not yet". Mid-transfer it
+        // answers a `progress` after a restart lost the pair, which says
+        // nothing of the sender: the data channel does.
+        const name = this.#driver.state.name;
+        if (name === "receiving" || name === "verifying") return;
         const now = Date.now();
         this.#awaySince ??= now;
         const grace = this.#options.senderAwayMs ?? SENDER_AWAY_MS;
