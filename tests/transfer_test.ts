@@ -176,7 +176,10 @@ Deno.test(
   "the receiver shows an error when the sender stops mid-transfer",
   browserTest,
   async () => {
-    const s = await setup();
+    // A receiver whose channel closes asks again, and takes `peer not
+    // exists` for a sender on its way back for SENDER_AWAY_MS (unless the
+    // sender's "sharing ended" got through first): a short wait here.
+    const s = await setup({ SENDER_AWAY_MS: "3000" });
     try {
       const file = await makeFile(s.dir, "big.bin", 200 * 1024 * 1024, 9);
       const { page: sender, link } = await share(s, [file]);
