@@ -7,6 +7,7 @@ import { Announcer } from "../components/Announcer.tsx";
 import {
   ReceiveSession,
   type ReceiveStatus,
+  SENDER_AWAY,
 } from "../lib/transfer/receive_session.ts";
 import type { ReceiveState } from "../lib/transfer/receive_machine.ts";
 import type { Manifest } from "../lib/transfer/wire.ts";
@@ -32,6 +33,8 @@ interface ReceivePanelProps {
   /** Test only: `relay` forces connections through the relay. */
   iceTransportPolicy: RTCIceTransportPolicy | null;
   connectTimeoutMs: number;
+  /** How long to wait for a sender that is away from signaling. */
+  senderAwayMs?: number;
 }
 
 /** Past this, keeping a file in memory is worth a warning. */
@@ -142,6 +145,7 @@ export default function ReceivePanel(
     iceUrl,
     iceTransportPolicy,
     connectTimeoutMs,
+    senderAwayMs,
   }: ReceivePanelProps,
 ) {
   const status = useSignal<ReceiveStatus | null>(null);
@@ -188,6 +192,7 @@ export default function ReceivePanel(
         );
       },
       connectTimeoutMs,
+      senderAwayMs,
       onStatus: (s) => status.value = s,
     });
     session.current = next;
@@ -275,7 +280,7 @@ export default function ReceivePanel(
     : phase === "done"
     ? 100
     : 0;
-  const statusText = failed
+  const statusText = failed || st?.message === SENDER_AWAY
     ? st?.message ?? ""
     : phase === "done"
     ? savedText(place.value)
@@ -304,7 +309,7 @@ export default function ReceivePanel(
         }
       }
     }
-  }, [phase]);
+  }, [phase, st?.message === SENDER_AWAY]);
 
   // Every tenth of the way, while receiving.
   useEffect(() => {

@@ -77,6 +77,7 @@ export default function SendPanel(
   const copied = useSignal(false);
   const dragging = useSignal(false);
   const receivers = useSignal<ReceiverView[]>([]);
+  const reconnecting = useSignal(false);
   const session = useRef<SendSession | null>(null);
   const said = useSignal({ text: "", count: 0 });
   const say = (text: string) =>
@@ -104,6 +105,7 @@ export default function SendPanel(
     sharedText.value = text;
     receivers.value = [];
     phases.current.clear();
+    reconnecting.value = false;
     phase.value = "starting";
     message.value = "";
     let sharing;
@@ -136,7 +138,9 @@ export default function SendPanel(
         receivers.value = list;
         hear(list);
       },
+      onReconnecting: (on) => reconnecting.value = on,
       onDisconnect: (text) => {
+        reconnecting.value = false;
         phase.value = "error";
         message.value = text;
       },
@@ -356,6 +360,12 @@ export default function SendPanel(
               {files.value.length > 0 ? "these files" : "this text"}{" "}
               while this tab stays open.
             </p>
+            {reconnecting.value && (
+              <p class="status" role="status" data-reconnecting>
+                Reconnecting to the signaling server… The link will work again
+                in a moment.
+              </p>
+            )}
             <div class="actions">
               <button type="button" class="danger" onClick={stop}>
                 Stop sharing

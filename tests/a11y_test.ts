@@ -38,6 +38,10 @@ const VIEWPORTS = {
 } as const;
 const SCHEMES = ["light", "dark"] as const;
 
+// A gone sender is called gone after 1.5 s, not the minute a reconnecting
+// one is given (SENDER_AWAY_MS): the error screens are what is checked.
+const AWAY = { SENDER_AWAY_MS: "1500" };
+
 interface Violation {
   id: string;
   help: string;
@@ -217,7 +221,7 @@ Deno.test(
   "every state of the send and receive pages passes axe-core, light and dark, desktop and phone",
   browserTest,
   async () => {
-    const s = await setup();
+    const s = await setup(AWAY);
     try {
       const file = await makeFile(s.dir, "report.pdf", 8 * 1024 * 1024);
       const sender = await s.browser.newPage();
@@ -296,7 +300,7 @@ Deno.test(
   "an error screen says only what is still true and offers Try again only when it can help",
   browserTest,
   async () => {
-    const s = await setup();
+    const s = await setup(AWAY);
     try {
       const file = await makeFile(s.dir, "report.pdf", 8 * 1024 * 1024);
       const { page: sender, link } = await share(s, [file]);
@@ -355,7 +359,7 @@ Deno.test(
   "keyboard alone reaches every control, and focus follows Download to the status and the end",
   browserTest,
   async () => {
-    const s = await setup();
+    const s = await setup(AWAY);
     try {
       const file = await makeFile(s.dir, "report.pdf", 4 * 1024 * 1024);
       const sender = await s.browser.newPage();
@@ -439,7 +443,7 @@ Deno.test(
   "the receive page's tab title shows progress and Done, and the finished text says where the file went",
   browserTest,
   async () => {
-    const s = await setup({}, true);
+    const s = await setup(AWAY, true);
     try {
       const file = await makeFile(s.dir, "report.pdf", 4 * 1024 * 1024);
       const { link } = await share(s, [file]);
@@ -488,7 +492,7 @@ Deno.test(
   "a notification is shown when a hidden page's download ends, only once asked for",
   browserTest,
   async () => {
-    const s = await setup();
+    const s = await setup(AWAY);
     try {
       await s.browser.context.grantPermissions(["notifications"], {
         origin: s.server.url,

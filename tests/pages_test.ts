@@ -177,7 +177,9 @@ for (const kind of BROWSERS) {
     ),
     browserTest,
     async () => {
-      const s = await crossSetup();
+      // A receiver waits SENDER_AWAY_MS for a sender that may be on its way
+      // back before it fails: a short wait here.
+      const s = await crossSetup({ SENDER_AWAY_MS: "2000" });
       try {
         const file = await makeFile(s.dir, "gone.bin", 1024);
         const { page: sender, link } = await shareIn(

@@ -148,7 +148,9 @@ Deno.test(
   "a link to a sender that is gone says it is no longer active",
   browserTest,
   async () => {
-    const s = await setup();
+    // The receiver first waits a while for a sender that may be on its way
+    // back (SENDER_AWAY_MS); a short wait here.
+    const s = await setup({ SENDER_AWAY_MS: "1000" });
     try {
       const page = await open(
         s,
@@ -174,7 +176,10 @@ Deno.test(
   "the receiver shows an error when the sender stops mid-transfer",
   browserTest,
   async () => {
-    const s = await setup();
+    // A receiver whose channel closes asks again, and takes `peer not
+    // exists` for a sender on its way back for SENDER_AWAY_MS (unless the
+    // sender's "sharing ended" got through first): a short wait here.
+    const s = await setup({ SENDER_AWAY_MS: "3000" });
     try {
       const file = await makeFile(s.dir, "big.bin", 200 * 1024 * 1024, 9);
       const { page: sender, link } = await share(s, [file]);
@@ -211,7 +216,8 @@ Deno.test(
       // Drop every ICE candidate until the sender says `retry`: the first
       // connection cannot find a path, the second can.
       let retried = false;
-      await receiver.routeWebSocket(/\/api\/signal$/, (ws) => {
+      // The pages' signaling URL carries a query (`?reclaim=`).
+      await receiver.routeWebSocket(/\/api\/signal(\?|$)/, (ws) => {
         const server = ws.connectToServer();
         ws.onMessage((message) => {
           if (!retried && String(message).startsWith('["candidate"')) return;

@@ -149,6 +149,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       allowedOrigins: config.allowedOrigins,
       bus: options.bus,
       trustProxy: config.trustProxy,
+      reclaimSecret: config.signalSecret,
     }),
     startedAt: Date.now(),
   };

@@ -7,7 +7,7 @@
  */
 
 import { DEFAULT_MAX_FRAME_BYTES } from "../signal/protocol.ts";
-import { CONNECT_TIMEOUT_MS } from "../transfer/tuning.ts";
+import { CONNECT_TIMEOUT_MS, SENDER_AWAY_MS } from "../transfer/tuning.ts";
 
 /** The server's configuration. */
 export interface Config {
@@ -21,6 +21,11 @@ export interface Config {
   iceServers: RTCIceServer[];
   /** How long a browser-to-browser connection may take before `retry`. */
   connectTimeoutMs: number;
+  /**
+   * How long a receiver waits for a sender that is not connected to
+   * signaling (it may be reconnecting) before the link is called inactive.
+   */
+  senderAwayMs?: number;
   /** Most signaling connections at once. */
   maxPeers: number;
   /** Most signaling connections from one address. */
@@ -50,6 +55,11 @@ export interface Config {
    * past the cap at its header; needs `Deno.listen`, so not on Deno Deploy).
    */
   signalTransport: "native" | "raw";
+  /**
+   * The key of reclaim tokens (`SIGNAL_SECRET`), shared by every instance
+   * and kept across restarts; `undefined` for a random key per process.
+   */
+  signalSecret?: string;
   /**
    * The TURN relay that pages get short-lived credentials for (`GET
    * /api/ice`, docs/turn.md), or `undefined` when there is none.
@@ -162,6 +172,13 @@ export function loadConfig(
       1_000,
       300_000,
     ),
+    senderAwayMs: readInteger(
+      env,
+      "SENDER_AWAY_MS",
+      SENDER_AWAY_MS,
+      0,
+      600_000,
+    ),
     maxPeers: readInteger(
       env,
       "MAX_PEERS",
@@ -183,6 +200,7 @@ export function loadConfig(
     redisUrl: readRedisUrl(env),
     trustProxy: readTrustProxy(env),
     signalTransport: readSignalTransport(env),
+    signalSecret: env.SIGNAL_SECRET?.trim() || undefined,
     turn: readTurn(env),
     testIcePolicy: readTestIcePolicy(env),
   };

@@ -271,7 +271,7 @@ async function upgrade(
     ),
   );
   const socket = new RawSocket(conn, signal.maxFrameBytes);
-  signal.adopt(socket, address);
+  signal.adopt(socket, address, head.target);
   heartbeat.watch(socket);
   const closed = new Promise((resolve) =>
     socket.addEventListener("close", resolve, { once: true })

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { SignalClient, signalUrl } from "./client.ts";
+import {
+  backoffDelay,
+  connectReconnecting,
+  reclaimUrl,
+  type ReconnectingSignal,
+  SignalClient,
+  signalUrl,
+} from "./client.ts";
 import { CLOSE, EVENT, isPeerId, type ServerFrame } from "./protocol.ts";
 import { SignalServer } from "./server.ts";
 
@@ -174,4 +181,122 @@ Deno.test("signalUrl() maps http to ws and https to wss", () => {
     signalUrl("http://127.0.0.1:8000"),
     "ws://127.0.0.1:8000/api/signal",
   );
+});
+
+/** A signaling server on a given port (0: a free one), with a secret. */
+function serveOn(port: number, secret: string) {
+  const signal = new SignalServer({ reclaimSecret: secret });
+  const server = Deno.serve(
+    { port, hostname: "127.0.0.1", onListen() {} },
+    (request, info) => signal.handle(request, info),
+  );
+  return {
+    signal,
+    port: server.addr.port,
+    url: `ws://127.0.0.1:${server.addr.port}/api/signal`,
+    async close() {
+      signal.closeAll();
+      await server.shutdown();
+      await server.finished;
+    },
+  };
+}
+
+/** Resolves on the next state a reconnecting client reports. */
+function nextState(client: ReconnectingSignal): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = client.onState((state) => {
+      stop();
+      resolve(state);
+    });
+  });
+}
+
+/** Waits until a client's token has arrived (the frame after assign). */
+async function tokenArrived(url: string): Promise<void> {
+  // One round trip to the server after assign: the token is before it.
+  const probe = await SignalClient.connect(url);
+  probe.close();
+}
+
+Deno.test("backoffDelay() doubles from the first wait to the longest and spreads it by half either way", () => {
+  assert.equal(backoffDelay(0, 500, 10_000, 0.5), 500);
+  assert.equal(backoffDelay(1, 500, 10_000, 0.5), 1000);
+  assert.equal(backoffDelay(4, 500, 10_000, 0.5), 8000);
+  assert.equal(backoffDelay(5, 500, 10_000, 0.5), 10_000);
+  assert.equal(backoffDelay(500, 500, 10_000, 0.5), 10_000);
+  assert.equal(backoffDelay(0, 500, 10_000, 0), 250);
+  assert.equal(backoffDelay(5, 500, 10_000, 0.999999), 15_000);
+});
+
+Deno.test("reclaimUrl() opts in with an empty value and carries a token escaped", () => {
+  assert.equal(
+    reclaimUrl("ws://h/api/signal", ""),
+    "ws://h/api/signal?reclaim=",
+  );
+  assert.equal(
+    reclaimUrl("ws://h/api/signal", "a.1+2"),
+    "ws://h/api/signal?reclaim=a.1%2B2",
+  );
+});
+
+Deno.test("ReconnectingSignal takes its id back from a restarted server and relays again", async () => {
+  const first = serveOn(0, "client-test");
+  const client = await connectReconnecting(first.url, {
+    firstDelayMs: 20,
+    random: () => 0.5,
+  });
+  const id = client.id;
+  let ended = false;
+  const end = new Promise<number>((resolve) =>
+    client.onClose((code) => {
+      ended = true;
+      resolve(code);
+    })
+  );
+  await tokenArrived(first.url);
+  const down = nextState(client);
+  await first.close();
+  assert.equal(await down, "reconnecting");
+  assert.equal(client.open, false);
+  // Nothing of the first server is left but the port and the secret.
+  const second = serveOn(first.port, "client-test");
+  assert.equal(await nextState(client), "open");
+  assert.equal(client.id, id);
+  assert.equal(client.open, true);
+  assert.equal(ended, false);
+  const other = await SignalClient.connect(second.url);
+  const atClient = nextFrame(client as unknown as SignalClient);
+  other.send(EVENT.request, id);
+  assert.deepEqual(await atClient, { event: EVENT.request, from: other.id });
+  other.close();
+  client.close();
+  assert.equal(await end, 1000);
+  await second.close();
+});
+
+Deno.test("ReconnectingSignal ends when the restarted server cannot give its id back", async () => {
+  const first = serveOn(0, "one key");
+  const client = await connectReconnecting(first.url, { firstDelayMs: 20 });
+  await tokenArrived(first.url);
+  const ended = new Promise<number>((resolve) => client.onClose(resolve));
+  await first.close();
+  const second = serveOn(first.port, "another key");
+  assert.equal(await ended, 1001);
+  assert.equal(client.open, false);
+  await second.close();
+});
+
+Deno.test("ReconnectingSignal gives up after giveUpMs with no server", async () => {
+  const first = serveOn(0, "gone");
+  const client = await connectReconnecting(first.url, {
+    firstDelayMs: 10,
+    maxDelayMs: 20,
+    giveUpMs: 200,
+  });
+  await tokenArrived(first.url);
+  const ended = new Promise<number>((resolve) => client.onClose(resolve));
+  await first.close();
+  assert.equal(await ended, 1001);
+  assert.equal(client.reconnecting, false);
 });

@@ -39,6 +39,16 @@ export class PeerMap<T extends PeerSocket = PeerSocket> {
     return id;
   }
 
+  /**
+   * Adds a peer under an id it reclaimed (reclaim.ts); `false` when the id
+   * is held, which the caller has made sure it is not.
+   */
+  claim(id: string, peer: T): boolean {
+    if (this.#peers.has(id)) return false;
+    this.#peers.set(id, peer);
+    return true;
+  }
+
   /** The peer with this id, if connected. */
   get(id: string): T | undefined {
     return this.#peers.get(id);

@@ -26,8 +26,24 @@ export const EVENT = {
   peerNotExists: "peer not exists",
 } as const;
 
+/**
+ * The one frame of the reclaim extension (docs/protocol.md, "Reclaiming an
+ * id"): `["token", token]`, server to client, only to a client that asked
+ * for it with `?reclaim` on the upgrade URL. Not in {@linkcode EVENT}: a
+ * client of the contract alone never sees it.
+ */
+export const RECLAIM_EVENT = "token";
+
+/**
+ * The close code of a socket whose id a newer connection reclaimed. Its
+ * client must not reclaim the id back, or two tabs would take it in turns.
+ */
+export const CLOSE_REPLACED = 4000;
+
 /** Any event name. */
-export type EventName = typeof EVENT[keyof typeof EVENT];
+export type EventName =
+  | typeof EVENT[keyof typeof EVENT]
+  | typeof RECLAIM_EVENT;
 
 /**
  * Events a client may send, with how many arguments follow the name: the
@@ -263,6 +279,7 @@ export type ServerFrame =
   | { event: typeof EVENT.assign; id: string }
   | { event: typeof EVENT.invalidPeerId }
   | { event: typeof EVENT.peerNotExists }
+  | { event: typeof RECLAIM_EVENT; token: string }
   | { event: ClientEvent; from: string; payload?: unknown };
 
 /**
@@ -291,6 +308,12 @@ export function parseServerFrame(data: unknown): ServerFrame {
     value.length === 1
   ) {
     return { event };
+  }
+  if (
+    event === RECLAIM_EVENT && typeof value[1] === "string" &&
+    value.length === 2
+  ) {
+    return { event, token: value[1] };
   }
   const arity = CLIENT_EVENT_ARITY[event];
   if (arity !== undefined && value.length === arity + 1 && isPeerId(value[1])) {

@@ -28,16 +28,19 @@
 
 import {
   CLOSE,
+  CLOSE_REPLACED,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   EVENT,
   FrameError,
   isPeerId,
   parseFrame,
+  RECLAIM_EVENT,
   relayFrame,
 } from "./protocol.ts";
 import { PeerMap, type PeerSocket } from "./peer_map.ts";
 import { LocalBus, type SignalBus } from "./bus.ts";
+import { ReclaimKeys, TOKEN_REFRESH_SECONDS } from "./reclaim.ts";
 import {
   FALLBACK_MAX_PEERS,
   HEARTBEAT_SECONDS,
@@ -89,6 +92,14 @@ export interface SignalServerOptions {
    * ignored).
    */
   trustProxy?: (address: string) => boolean;
+  /**
+   * The key of reclaim tokens (`SIGNAL_SECRET`, reclaim.ts): the same on
+   * every instance and across restarts, so an id outlives the process that
+   * assigned it. Default: a random key of this server's own.
+   */
+  reclaimSecret?: string;
+  /** How often opted-in clients get a fresh token, in ms. Default 30 s. */
+  tokenRefreshMs?: number;
 }
 
 /**
@@ -114,6 +125,7 @@ export interface ClientInfo {
 
 const INVALID_PEER_ID = encodeFrame(EVENT.invalidPeerId);
 const PEER_NOT_EXISTS = encodeFrame(EVENT.peerNotExists);
+
 const OPEN = 1;
 /**
  * Most pairs one peer keeps in each direction. Past it a new `request` is
@@ -164,6 +176,10 @@ class Peer implements PeerSocket {
   queue: Promise<void> | null = null;
   /** How many answers wait in `queue`. */
   queued = 0;
+  /** Opted in to reclaim tokens (`?reclaim` on the upgrade). */
+  reclaims = false;
+  /** The id a valid token asked for, given at `open` instead of a new one. */
+  claimed: string | null = null;
 
   constructor(socket: SignalSocket, address: string, burst: number) {
     this.socket = socket;
@@ -276,6 +292,11 @@ export class SignalServer {
   #allowedOrigins: string[];
   #bus: SignalBus;
   #trustProxy: ((address: string) => boolean) | undefined;
+  #keys: ReclaimKeys;
+  /** Peers that opted in to tokens, refreshed on one timer for all. */
+  #reclaiming = new Set<Peer>();
+  #refreshTimer: ReturnType<typeof setInterval> | undefined;
+  #refreshMs: number;
 
   constructor(options: SignalServerOptions = {}) {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -286,6 +307,8 @@ export class SignalServer {
     this.#rate = (options.ratePerSecond ?? RATE_PER_SECOND) / 1000;
     this.#burst = options.rateBurst ?? RATE_BURST;
     this.#allowedOrigins = options.allowedOrigins ?? [];
+    this.#keys = new ReclaimKeys(options.reclaimSecret);
+    this.#refreshMs = options.tokenRefreshMs ?? TOKEN_REFRESH_SECONDS * 1000;
     this.#bus = options.bus ?? new LocalBus();
     this.#bus.listen(this.#fromBus);
     this.#trustProxy = options.trustProxy;
@@ -319,7 +342,7 @@ export class SignalServer {
       // an upgrade, so a 426, not a 500.
       return notUpgrade();
     }
-    this.adopt(upgraded.socket, address);
+    this.adopt(upgraded.socket, address, request.url);
     return upgraded.response;
   }
 
@@ -369,11 +392,20 @@ export class SignalServer {
   /**
    * Takes a socket that {@linkcode admit} let in and that is upgraded (or
    * about to be: its `open` event makes it a peer), counting it against its
-   * address until it closes.
+   * address until it closes. `url`, the upgrade's, may opt in to reclaim
+   * tokens (`?reclaim`) or reclaim an id (`?reclaim=<token>`).
    */
-  adopt(socket: SignalSocket, address: string): void {
+  adopt(socket: SignalSocket, address: string, url?: string): void {
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
-    this.#attach(new Peer(socket, address, this.#burst));
+    const peer = new Peer(socket, address, this.#burst);
+    const token = reclaimParam(url);
+    if (token !== null) {
+      peer.reclaims = true;
+      // A token that does not verify (expired, another key) is no error:
+      // the client gets a new id, and sees that it is not the old one.
+      if (token !== "") peer.claimed = this.#keys.verify(token);
+    }
+    this.#attach(peer);
   }
 
   /** The largest frame accepted, in bytes. */
@@ -425,7 +457,17 @@ export class SignalServer {
   #onOpen = (event: Event): void => {
     const peer = this.#sockets.get(event.target as SignalSocket);
     if (peer === undefined) return;
-    peer.id = this.#peers.add(peer);
+    if (peer.claimed !== null) {
+      // The token proves this client held the id: whoever holds it now is
+      // the same page's old socket that has not closed yet (a half-open
+      // TCP connection after a network change), so the new one wins.
+      const stale = this.#peers.get(peer.claimed);
+      if (stale !== undefined) {
+        this.#drop(stale, CLOSE_REPLACED, "Replaced by a newer connection");
+      }
+      peer.id = this.#peers.claim(peer.claimed, peer) ? peer.claimed : "";
+    }
+    if (peer.id === "") peer.id = this.#peers.add(peer);
     const joined = this.#bus.join(peer.id);
     if (joined === undefined) this.#assign(peer);
     else joined.then(() => this.#assign(peer));
@@ -439,6 +481,17 @@ export class SignalServer {
   #assign(peer: Peer): void {
     if (peer.gone) return;
     this.#deliver(peer, encodeFrame(EVENT.assign, peer.id));
+    if (peer.reclaims) {
+      this.#sendToken(peer);
+      this.#reclaiming.add(peer);
+      this.#refreshTimer ??= setInterval(() => {
+        for (const each of this.#reclaiming) this.#sendToken(each);
+      }, this.#refreshMs);
+    }
+  }
+
+  #sendToken(peer: Peer): void {
+    this.#deliver(peer, encodeFrame(RECLAIM_EVENT, this.#keys.issue(peer.id)));
   }
 
   #onMessage = (event: Event): void => {
@@ -635,6 +688,10 @@ export class SignalServer {
   /** Removes a peer from the map and from its pairs' records. */
   #forget(peer: Peer): void {
     peer.gone = true;
+    if (this.#reclaiming.delete(peer) && this.#reclaiming.size === 0) {
+      clearInterval(this.#refreshTimer);
+      this.#refreshTimer = undefined;
+    }
     if (!peer.id || !this.#peers.delete(peer.id, peer)) return;
     this.#bus.leave(peer.id);
     for (const id of peer.requested ?? []) {
@@ -684,6 +741,19 @@ export class SignalServer {
     };
     if (peer.queue === null) close();
     else peer.queue = peer.queue.then(close);
+  }
+}
+
+/**
+ * The `reclaim` query parameter of an upgrade URL: `""` when present with no
+ * token (opt in only), the token, or `null` when absent (the seed protocol).
+ */
+export function reclaimParam(url: string | undefined): string | null {
+  if (url === undefined) return null;
+  try {
+    return new URL(url, "http://localhost").searchParams.get("reclaim");
+  } catch {
+    return null;
   }
 }
 

@@ -254,3 +254,126 @@ Deno.test("addressBucket() counts two IPv6 addresses of one /64 as one, IPv4 by 
   assert.equal(addressBucket("1:2:3:4:5:6:7:8:9"), "1:2:3:4:5:6:7:8:9");
   assert.equal(addressBucket("g::1"), "g::1");
 });
+
+/** The token of a client that opted in: the first frame after `assign`. */
+async function tokenOf(client: Client, n = 1): Promise<string> {
+  const frames = await client.receive(n);
+  const [name, token] = JSON.parse(frames[n - 1]);
+  assert.equal(name, "token");
+  assert.equal(typeof token, "string");
+  return token;
+}
+
+/** Closes a client and waits for its close. */
+async function leave(client: Client): Promise<void> {
+  client.socket.close();
+  await client.closed;
+}
+
+Deno.test("SignalServer sends no token to a client that did not ask for one", async () => {
+  const server = serve({ tokenRefreshMs: 20 });
+  const a = await connect(server.url);
+  try {
+    // Past several refreshes, the first frame after assign is the answer.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    a.socket.send(JSON.stringify(["request", "AAAAAAAAAAAAAAAA"]));
+    assert.deepEqual(await a.receive(1), ['["peer not exists"]']);
+  } finally {
+    await leave(a);
+    await server.close();
+  }
+});
+
+Deno.test("SignalServer sends a token after assign to a client with ?reclaim, and fresh ones after", async () => {
+  const server = serve({ tokenRefreshMs: 30 });
+  const a = await connect(`${server.url}?reclaim`);
+  try {
+    const first = await tokenOf(a);
+    assert.ok(first.startsWith(`${a.id}.`));
+    const second = await tokenOf(a, 2);
+    assert.ok(second.startsWith(`${a.id}.`));
+  } finally {
+    await leave(a);
+    await server.close();
+  }
+});
+
+Deno.test("SignalServer gives an id back to its token after the socket closed", async () => {
+  const server = serve();
+  const a = await connect(`${server.url}?reclaim`);
+  const token = await tokenOf(a);
+  await leave(a);
+  const again = await connect(
+    `${server.url}?reclaim=${encodeURIComponent(token)}`,
+  );
+  const b = await connect(server.url);
+  try {
+    assert.equal(again.id, a.id);
+    // The id works again: a request to it arrives, from b.
+    b.socket.send(JSON.stringify(["request", a.id]));
+    const [[name, from]] = (await again.receive(2)).slice(1).map((f) =>
+      JSON.parse(f)
+    );
+    assert.deepEqual([name, from], ["request", b.id]);
+  } finally {
+    await leave(again);
+    await leave(b);
+    await server.close();
+  }
+});
+
+Deno.test("SignalServer gives an id back after a restart with the same secret", async () => {
+  const before = serve({ reclaimSecret: "restart-secret" });
+  const a = await connect(`${before.url}?reclaim`);
+  const token = await tokenOf(a);
+  await leave(a);
+  await before.close();
+  // Nothing of the first server is left: only the secret is shared.
+  const after = serve({ reclaimSecret: "restart-secret" });
+  const again = await connect(`${after.url}?reclaim=${token}`);
+  try {
+    assert.equal(again.id, a.id);
+    assert.ok((await tokenOf(again)).startsWith(`${a.id}.`));
+  } finally {
+    await leave(again);
+    await after.close();
+  }
+});
+
+Deno.test("SignalServer assigns a new id for a token it cannot verify", async () => {
+  const before = serve({ reclaimSecret: "one" });
+  const a = await connect(`${before.url}?reclaim`);
+  const token = await tokenOf(a);
+  await leave(a);
+  await before.close();
+  const after = serve({ reclaimSecret: "two" });
+  const forged = await connect(`${after.url}?reclaim=${token}`);
+  const garbage = await connect(`${after.url}?reclaim=not-a-token`);
+  try {
+    assert.notEqual(forged.id, a.id);
+    assert.ok(isPeerId(forged.id) && isPeerId(garbage.id));
+    // Still opted in: a token for the new id.
+    assert.ok((await tokenOf(forged)).startsWith(`${forged.id}.`));
+  } finally {
+    await leave(forged);
+    await leave(garbage);
+    await after.close();
+  }
+});
+
+Deno.test("SignalServer replaces a live socket that holds a reclaimed id, closing it with 4000", async () => {
+  const server = serve();
+  const old = await connect(`${server.url}?reclaim`);
+  const token = await tokenOf(old);
+  const fresh = await connect(`${server.url}?reclaim=${token}`);
+  try {
+    assert.equal(fresh.id, old.id);
+    const closed = await old.closed;
+    assert.equal(closed.code, 4000);
+    assert.match(closed.reason, /newer connection/);
+    assert.equal(server.signal.peerCount, 1);
+  } finally {
+    await leave(fresh);
+    await server.close();
+  }
+});

@@ -19,13 +19,16 @@ import {
   EVENT,
   isPeerId,
   newPeerId,
+  RECLAIM_EVENT,
   type ServerFrame,
 } from "../signal/protocol.ts";
-import type {
-  CloseListener,
-  FrameListener,
-  SignalConnector,
-  SignalPort,
+import {
+  type CloseListener,
+  type FrameListener,
+  ReconnectingSignal,
+  type SignalConnector,
+  type SignalOpener,
+  type SignalPort,
 } from "../signal/client.ts";
 import { channelPair, type MemoryChannel } from "./memory_channel.ts";
 import {
@@ -70,6 +73,38 @@ export class MemorySignal {
     this.#clients.set(client.id, client);
     return Promise.resolve(client);
   };
+
+  /**
+   * When set, reclaims (reconnects that take an id back) are refused with
+   * this message, as by a server still down; new connections still pass.
+   */
+  refuseReclaims: string | null = null;
+
+  /**
+   * Opens a client that takes part in reclaim (docs/protocol.md,
+   * "Reclaiming an id"): `""` gives a new id and a token after it; a token
+   * of this fake (`token:<id>`) gives that id again when nobody holds it.
+   */
+  readonly open: SignalOpener = (reclaim) => {
+    const refusal = this.refuse ??
+      (reclaim === "" ? null : this.refuseReclaims);
+    if (refusal !== null) return Promise.reject(new Error(refusal));
+    const wanted = reclaim.startsWith("token:") ? reclaim.slice(6) : "";
+    const id = isPeerId(wanted) && !this.#clients.has(wanted)
+      ? wanted
+      : newPeerId();
+    const client = new MemorySignalClient(id, this);
+    this.#clients.set(id, client);
+    setTimeout(
+      () => client.deliver({ event: RECLAIM_EVENT, token: `token:${id}` }),
+      0,
+    );
+    return Promise.resolve(client);
+  };
+
+  /** Connects as the pages do: reconnecting by itself, with short waits. */
+  readonly connectReconnecting: SignalConnector = () =>
+    ReconnectingSignal.connect(this.open, { firstDelayMs: 5, maxDelayMs: 40 });
 
   /** Ids connected now. */
   get ids(): string[] {

@@ -72,6 +72,11 @@ export type ReceiveEvent =
   | { type: "signalLost" }
   /** The server answered `peer not exists`: the sender is gone. */
   | { type: "peerGone" }
+  /**
+   * The server answered `peer not exists`, but not for long yet: the
+   * sender's page may be reconnecting (a server restart), so keep asking.
+   */
+  | { type: "senderAway" }
   /** The server answered `invalid peer id`: the link is malformed. */
   | { type: "badLink" }
   /** The link's key (after #) is there but cut short or changed. */
@@ -166,6 +171,9 @@ export const LINK_DAMAGED =
   "This link is damaged: the part after # is cut short or changed. Copy the whole link again, or ask the sender for it.";
 export const LINK_INACTIVE =
   "This link is no longer active: the sender closed the page or stopped sharing. Ask the sender to share the files again.";
+/** While the server says the sender is not connected, for a while. */
+export const SENDER_AWAY =
+  "The sender's page is not connected right now. Keep this page open: it goes on by itself if the sender comes back soon.";
 /** When `response` does not come. */
 export const NO_ANSWER =
   "The sender did not answer: check that the sender's page is still open, then try the link again.";
@@ -236,6 +244,7 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
   requesting: {
     manifest: ["ready"],
     askAgain: ["requesting"],
+    senderAway: ["requesting"],
     unreadable: FAILED,
     noAnswer: FAILED,
     signalFailed: FAILED,
@@ -269,8 +278,16 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     receiveFailed: FAILED,
     cancel: FAILED,
   },
-  retrying: { ...ASKING_AGAIN, askAgain: ["retrying"] },
-  resuming: { ...ASKING_AGAIN, askAgain: ["resuming"] },
+  retrying: {
+    ...ASKING_AGAIN,
+    askAgain: ["retrying"],
+    senderAway: ["retrying"],
+  },
+  resuming: {
+    ...ASKING_AGAIN,
+    askAgain: ["resuming"],
+    senderAway: ["resuming"],
+  },
   done: {},
   failed: {},
 };
@@ -394,6 +411,12 @@ export function stepReceive(
       return again("The connection to the signaling server dropped");
     case "peerGone":
       return fail(LINK_INACTIVE);
+    case "senderAway":
+      // The ask timer keeps asking; the answer timer starts again, so that
+      // only a sender that is back and still silent ends in noAnswer.
+      return go(m.name, { message: SENDER_AWAY }, [
+        { type: "startTimer", timer: "answer" },
+      ]);
     case "badLink":
       return fail(LINK_MALFORMED);
     case "damagedLink":

@@ -13,6 +13,7 @@ import {
   type ReceiveEvent,
   type ReceiveMachine,
   type ReceiveState,
+  SENDER_AWAY,
   SIGNAL_LOST,
   stepReceive,
 } from "./receive_machine.ts";
@@ -100,6 +101,13 @@ const ROWS: Row[] = [
     event: { type: "askAgain" },
     to: "requesting",
     effects: ASK,
+  },
+  {
+    from: "requesting",
+    event: { type: "senderAway" },
+    to: "requesting",
+    effects: ["startTimer:answer"],
+    then: { message: SENDER_AWAY },
   },
   {
     from: "requesting",
@@ -476,6 +484,15 @@ const ROWS: Row[] = [
   // retrying and resuming ask again; both rows are the same
   ...(["retrying", "resuming"] as const).flatMap((from): Row[] => [
     { from, event: { type: "askAgain" }, to: from, effects: ASK },
+    {
+      from,
+      event: { type: "senderAway" },
+      given: { attempt: 2, bytes: 30, total: 100 },
+      to: from,
+      effects: ["startTimer:answer"],
+      // Waiting for a sender is no failed attempt.
+      then: { attempt: 2, message: SENDER_AWAY },
+    },
     {
       from,
       event: { type: "manifest", total: 100 },

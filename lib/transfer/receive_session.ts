@@ -11,7 +11,7 @@
 
 import { EVENT, isPeerId, type ServerFrame } from "../signal/protocol.ts";
 import {
-  SignalClient,
+  connectReconnecting,
   type SignalConnector,
   type SignalPort,
 } from "../signal/client.ts";
@@ -54,6 +54,7 @@ import {
   MAX_ATTEMPTS,
   PROGRESS_INTERVAL_MS,
   REQUEST_TIMEOUT_MS,
+  SENDER_AWAY_MS,
 } from "./tuning.ts";
 
 export {
@@ -62,6 +63,7 @@ export {
   LINK_INACTIVE,
   LINK_MALFORMED,
   NO_ANSWER,
+  SENDER_AWAY,
 } from "./receive_machine.ts";
 
 /** A snapshot for the page. */
@@ -87,7 +89,10 @@ export interface ReceiveStatus {
 export interface ReceiveSessionOptions {
   /** `ws(s)://…/api/signal`; or give `connectSignal`. */
   signalUrl?: string;
-  /** Opens signaling (default: a {@linkcode SignalClient} to `signalUrl`). */
+  /**
+   * Opens signaling (default: a `ReconnectingSignal` to `signalUrl`, which
+   * outlives a server restart with its id).
+   */
   connectSignal?: SignalConnector;
   /** The sender's peer id, from the link. */
   senderId: string;
@@ -118,6 +123,11 @@ export interface ReceiveSessionOptions {
   maxAttempts?: number;
   /** How long ICE may stay `disconnected`. Default `ICE_GRACE_MS`. */
   iceGraceMs?: number;
+  /**
+   * How long `peer not exists` is taken for a sender on its way back
+   * before the link is called inactive. Default `SENDER_AWAY_MS`.
+   */
+  senderAwayMs?: number;
   /** Status reports, for the page. */
   onStatus?: (status: ReceiveStatus) => void;
 }
@@ -164,13 +174,18 @@ export class ReceiveSession {
   #meter = new RateMeter();
   #status: ReceiveStatus;
   #opening: Waiter<Manifest> | null = null;
+  // When the server first said the sender is not connected, since the
+  // sender was last heard from.
+  #awaySince: number | null = null;
   #downloading: Waiter<void> | null = null;
 
   constructor(options: ReceiveSessionOptions) {
     this.#options = options;
     const url = options.signalUrl;
+    // Reconnects by itself and keeps its id, so that a server restart
+    // neither ends a transfer nor loses the sender's pair records for long.
     this.#connectSignal = options.connectSignal ??
-      (() => SignalClient.connect(url!));
+      (() => connectReconnecting(url!));
     this.#createLink = options.createLink ?? null;
     const initial = initialReceive(options.maxAttempts ?? MAX_ATTEMPTS);
     this.#status = statusOf(initial, 0, Infinity);
@@ -363,6 +378,9 @@ export class ReceiveSession {
 
   /** Runs `use` on an open signaling connection, connecting if needed. */
   #withSignal(use: (signal: SignalPort) => void): void {
+    // Coming back by itself (ReconnectingSignal): what would be sent now
+    // is dropped, and the timers that sent it send it again.
+    if (this.#signal?.reconnecting) return;
     if (this.#signal?.open) {
       use(this.#signal);
       return;
@@ -498,11 +516,24 @@ export class ReceiveSession {
       case EVENT.invalidPeerId:
         this.#driver.dispatch({ type: "badLink" });
         return;
-      case EVENT.peerNotExists:
-        this.#driver.dispatch({ type: "peerGone" });
+      case EVENT.peerNotExists: {
+        // The sender may be reconnecting (a server restart, a network
+        // change): for a while this only means "not yet". Mid-transfer it
+        // answers a `progress` after a restart lost the pair, which says
+        // nothing of the sender: the data channel does.
+        const name = this.#driver.state.name;
+        if (name === "receiving" || name === "verifying") return;
+        const now = Date.now();
+        this.#awaySince ??= now;
+        const grace = this.#options.senderAwayMs ?? SENDER_AWAY_MS;
+        this.#driver.dispatch({
+          type: now - this.#awaySince < grace ? "senderAway" : "peerGone",
+        });
         return;
+      }
     }
     if (!("from" in frame) || frame.from !== sender) return;
+    this.#awaySince = null;
     switch (frame.event) {
       case EVENT.response:
         this.#onResponse(frame.payload);

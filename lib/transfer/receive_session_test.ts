@@ -6,6 +6,7 @@ import {
   LINK_MALFORMED,
   NO_ANSWER,
   ReceiveSession,
+  SENDER_AWAY,
 } from "./receive_session.ts";
 import { MemoryFiles, MemoryLinks, MemorySignal } from "./fakes.ts";
 import { EVENT } from "../signal/protocol.ts";
@@ -374,4 +375,37 @@ Deno.test("ReceiveSession sends the same sealed session id in every offer, under
   assert.ok(ids[0] !== null);
   assert.equal(ids[0], ids[1]);
   share.sender.stop();
+});
+
+Deno.test("ReceiveSession opened while the sender is away waits for it, and receives once it is back", async () => {
+  const share = await startShare(1024 * 1024, { reconnecting: true });
+  // Its token comes a task after its id.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // The sender's socket drops and its reconnects fail for a while.
+  share.signal.refuseReclaims = "The server is still starting";
+  share.signal.drop(share.senderId);
+  const r = share.receiver();
+  const opened = r.session.open();
+  await until(
+    () => r.statuses.some((s) => s.message === SENDER_AWAY),
+    "the receiver to say it waits for the sender",
+  );
+  assert.equal(r.statuses.at(-1)!.phase, "requesting");
+  share.signal.refuseReclaims = null;
+  await opened;
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession says the link is no longer active once the sender stays away past senderAwayMs", async () => {
+  const share = await startShare(1024, { reconnecting: true });
+  share.sender.stop();
+  await until(
+    () => !share.signal.ids.includes(share.senderId),
+    "the sender to leave",
+  );
+  const r = share.receiver({ senderAwayMs: 300, requestTimeoutMs: 5_000 });
+  await assert.rejects(r.session.open(), /no longer active/);
+  assert.ok(r.statuses.some((s) => s.message === SENDER_AWAY));
 });

@@ -131,6 +131,9 @@ export const RECEIVER_LEFT =
 /** What the sender's page says of receivers when sharing stops. */
 export const STOPPED =
   "Stopped: you stopped sharing. Share the files again for a new link.";
+/** What a receiver is told on the data channel when the sender stops. */
+export const STOPPED_TO_RECEIVER =
+  "Sharing ended on the sender's page: ask the sender to share the files again.";
 /** Why the machine of a receiver that came back under a new id ended. */
 export const REPLACED = "The receiver came back on a new connection.";
 /** When the connection cannot be made in time. */
@@ -331,8 +334,12 @@ export function stepSend(
       return fail(REPLACED, [{ type: "handOver", to: event.by }]);
     case "stop":
       // The session closes every connection itself once it has left
-      // signaling (see SendSession.stop), so no `closeLink` here.
+      // signaling (see SendSession.stop), so no `closeLink` here. A
+      // receiver with an open channel is told first: it must not take the
+      // closed channel for a network break and wait for a sender that may
+      // be reconnecting (docs/protocol.md, "Reclaiming an id").
       return go("failed", { message: STOPPED }, [
+        { type: "sendError", message: STOPPED_TO_RECEIVER },
         { type: "stopTimer", timer: "connect" },
         { type: "stopTimer", timer: "gone" },
         { type: "forget" },

@@ -34,7 +34,7 @@ interface Row {
 }
 
 const FAIL = ["stopTimer:connect", "stopTimer:gone", "closeLink", "forget"];
-const STOP = ["stopTimer:connect", "stopTimer:gone", "forget"];
+const STOP = ["sendError", "stopTimer:connect", "stopTimer:gone", "forget"];
 const ANSWER = [
   "stopTimer:gone",
   "closeLink",

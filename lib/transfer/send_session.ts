@@ -13,7 +13,7 @@
 import { ShareDigests } from "./hash.ts";
 import { EVENT, type ServerFrame } from "../signal/protocol.ts";
 import {
-  SignalClient,
+  connectReconnecting,
   type SignalConnector,
   type SignalPort,
 } from "../signal/client.ts";
@@ -96,7 +96,11 @@ export interface ReceiverView {
 export interface SendSessionOptions {
   /** `ws(s)://…/api/signal`; or give `connectSignal`. */
   signalUrl?: string;
-  /** Opens signaling (default: a {@linkcode SignalClient} to `signalUrl`). */
+  /**
+   * Opens signaling (default: a `ReconnectingSignal` to
+   * `signalUrl`, which comes back under the same id after a drop, so the
+   * link keeps working).
+   */
   connectSignal?: SignalConnector;
   /** The files to share (none when `text` is shared alone). */
   files: SourceFile[];
@@ -119,8 +123,16 @@ export interface SendSessionOptions {
   sendOptions?: SendOptions;
   /** Called whenever any receiver changes. */
   onReceivers?: (receivers: ReceiverView[]) => void;
-  /** Called when signaling drops: the link stops working. */
+  /**
+   * Called when signaling is lost for good (a reconnect could not take the
+   * id back): the link stops working.
+   */
   onDisconnect?: (message: string) => void;
+  /**
+   * Called when signaling drops and is being brought back (`true`), and
+   * when it is back under the same id (`false`): the link works again.
+   */
+  onReconnecting?: (reconnecting: boolean) => void;
 }
 
 /** A receiver being served. */
@@ -185,12 +197,17 @@ export class SendSession {
     this.#digests ??= new ShareDigests(this.#options.files);
     const url = this.#options.signalUrl;
     const connect = this.#options.connectSignal ??
-      (() => SignalClient.connect(url!));
+      (() => connectReconnecting(url!));
     this.#signer ??= await newSenderKeys();
     const signal = await connect();
     this.#keys = await deriveKeys(this.#options.secret, signal.id);
     this.#signal = signal;
     signal.listen((frame) => this.#onFrame(frame));
+    signal.onState?.((state) => {
+      if (!this.#stopped) {
+        this.#options.onReconnecting?.(state === "reconnecting");
+      }
+    });
     signal.onClose((code, reason) => {
       if (this.#stopped) return;
       this.#options.onDisconnect?.(

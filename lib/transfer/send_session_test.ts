@@ -248,3 +248,57 @@ Deno.test("SendSession keeps sending when its own signaling drops mid-transfer, 
   assert.equal(disconnects.length, 1);
   share.sender.stop();
 });
+
+Deno.test("SendSession keeps its id through a signaling restart mid-transfer: the transfer goes on and a new receiver is served after", async () => {
+  const disconnects: string[] = [];
+  const reconnecting: boolean[] = [];
+  const share = await startShare(8 * 1024 * 1024, {
+    reconnecting: true,
+    onDisconnect: (message) => disconnects.push(message),
+    onReconnecting: (on) => reconnecting.push(on),
+  });
+  share.links.bytesPerTick = 256 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  let restarted = false;
+  r.sink.onWrite = (written) => {
+    if (written !== 512 * 1024) return;
+    // The server dies: every socket drops, and it takes a while to be back.
+    share.signal.refuse = "The server is down";
+    for (const id of share.signal.ids) share.signal.drop(id);
+    setTimeout(() => {
+      share.signal.refuse = null;
+      restarted = true;
+    }, 50);
+  };
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.ok(!r.phases.includes("resuming"), r.phases.join(" "));
+  await until(() => restarted, "the server to be back");
+  await until(() => reconnecting.at(-1) === false, "the sender to reconnect");
+  assert.deepEqual(reconnecting, [true, false]);
+  assert.ok(share.signal.ids.includes(share.senderId));
+  // The same link works for someone new.
+  const next = share.receiver();
+  await next.session.open();
+  await next.session.download(next.sink);
+  assert.deepEqual(next.sink.bytes("a.bin"), share.bytes);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(disconnects, []);
+  share.sender.stop();
+});
+
+Deno.test("SendSession says the link stopped working when a reconnect cannot take its id back", async () => {
+  const disconnects: string[] = [];
+  const share = await startShare(1024, {
+    reconnecting: true,
+    onDisconnect: (message) => disconnects.push(message),
+  });
+  // Someone else holds the id when the sender comes back (as if the server
+  // had forgotten it and given it out): the sender cannot have it.
+  share.signal.drop(share.senderId);
+  await share.signal.open(`token:${share.senderId}`);
+  await until(() => disconnects.length === 1, "the sender to give up");
+  assert.match(disconnects[0], /this link no longer works/);
+  share.sender.stop();
+});

@@ -84,6 +84,16 @@ export const CONNECT_GRACE_MS = 5_000;
 export const REQUEST_TIMEOUT_MS = 15_000;
 
 /**
+ * How long a receiver keeps asking a sender that the server says is not
+ * connected (`peer not exists`) before it says the link is no longer
+ * active. A sender's page reconnects by itself after a server restart or
+ * a network change and takes its id back (docs/protocol.md, "Reclaiming an
+ * id"), so for a while "not connected" may mean "coming back"; the server
+ * cannot tell a sender that left from one on its way back after a restart.
+ */
+export const SENDER_AWAY_MS = 60_000;
+
+/**
  * While waiting for `response`, the receiver asks again this often: a
  * sender under a flood of requests answers at a pace (`ANSWERS_PER_SECOND`)
  * and drops what it cannot answer, so one unanswered request must not

@@ -13,6 +13,7 @@ export default function ReceivePage({ app, params }: PageProps) {
         iceUrl={app.config.turn ? "/api/ice" : null}
         iceTransportPolicy={app.config.testIcePolicy ?? null}
         connectTimeoutMs={app.config.connectTimeoutMs}
+        senderAwayMs={app.config.senderAwayMs}
       />
     </Layout>
   );

@@ -39,14 +39,15 @@ export interface BeamProcess {
 }
 
 /**
- * Starts `main.ts` on a free loopback port with `env` (ICE_SERVERS `[]`
+ * Starts `main.ts` on a free loopback port (or `env.PORT`) with `env` (ICE_SERVERS `[]`
  * unless given) and waits until `/healthz` answers 200, that is, until its
  * bus is up when it has one.
  */
 export async function startBeam(
   env: Record<string, string | undefined> = {},
 ): Promise<BeamProcess> {
-  const port = freePort();
+  // A given PORT is kept: a test restarts a killed process on its port.
+  const port = env.PORT === undefined ? freePort() : Number(env.PORT);
   const process = spawnProcess(Deno.execPath(), {
     args: ["run", ...DEPLOY_FLAGS, "main.ts"],
     cwd: ROOT,

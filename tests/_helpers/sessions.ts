@@ -56,15 +56,22 @@ export interface MemoryReceiver {
 /** Starts a sender sharing one file of `size` pseudo-random bytes. */
 export async function startShare(
   size = 3 * 1024 * 1024,
-  options: Partial<SendSessionOptions> & { failAt?: number } = {},
+  options: Partial<SendSessionOptions> & {
+    failAt?: number;
+    /** Every page reconnects to signaling by itself, as in a browser. */
+    reconnecting?: boolean;
+  } = {},
 ): Promise<MemoryShare> {
   const signal = new MemorySignal();
+  const connect = options.reconnecting
+    ? signal.connectReconnecting
+    : signal.connect;
   const links = new MemoryLinks();
   const bytes = pseudoRandomBytes(size, 7);
   const secret = newSecret();
   const rows: ReceiverView[][] = [];
   const sender = new SendSession({
-    connectSignal: signal.connect,
+    connectSignal: connect,
     createLink: links.factory(),
     files: [memoryFile("a.bin", bytes, options.failAt)],
     secret,
@@ -88,7 +95,7 @@ export async function startShare(
       const phases: string[] = [];
       const statuses: ReceiveStatus[] = [];
       const session = new ReceiveSession({
-        connectSignal: signal.connect,
+        connectSignal: connect,
         createLink: links.factory(),
         senderId,
         linkKey,

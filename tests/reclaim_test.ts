@@ -1,0 +1,50 @@
+/**
+ * The reclaim extension (docs/protocol.md, "Reclaiming an id") end to end:
+ * `main.ts` as a real process on each signaling transport, killed with
+ * SIGKILL and started again on the same port, and real WebSocket clients
+ * that take their ids back with the token the first process gave them.
+ */
+
+import assert from "node:assert/strict";
+import { startBeam } from "./_helpers/beam.ts";
+import { closeAll, Peer } from "./_helpers/ws.ts";
+import { freePort } from "./_helpers/process.ts";
+
+for (const transport of ["raw", "native"]) {
+  Deno.test(`a peer reclaims its id from a restarted server (SIGNAL_TRANSPORT=${transport})`, async () => {
+    const env = {
+      PORT: String(freePort()),
+      SIGNAL_TRANSPORT: transport,
+      SIGNAL_SECRET: "reclaim-test-secret",
+    };
+    const first = await startBeam(env);
+    let second;
+    try {
+      const sender = await Peer.connect(`${first.wsUrl}?reclaim`);
+      const [name, token] = await sender.next();
+      assert.equal(name, "token");
+      // A client of the contract alone: no token, ever.
+      const plain = await Peer.connect(first.wsUrl);
+      await first.kill();
+      await closeAll(sender, plain);
+
+      second = await startBeam(env);
+      const again = await Peer.connect(
+        `${second.wsUrl}?reclaim=${encodeURIComponent(token as string)}`,
+      );
+      assert.equal(again.id, sender.id);
+      assert.equal((await again.next())[0], "token");
+      // The id is reachable again: a receiver's request arrives.
+      const receiver = await Peer.connect(second.wsUrl);
+      receiver.send(["request", sender.id]);
+      assert.deepEqual(await again.next(), ["request", receiver.id]);
+      // The plain client's id is gone with the first process.
+      receiver.send(["request", plain.id]);
+      assert.deepEqual(await receiver.next(), ["peer not exists"]);
+      await closeAll(again, receiver);
+    } finally {
+      await first.stop();
+      await second?.stop();
+    }
+  });
+}
