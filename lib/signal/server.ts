@@ -221,7 +221,9 @@ export function clientAddress(info: ClientInfo | undefined): string {
  * The bucket an address counts in for the per-address cap: an IPv4 address
  * as it is, an IPv6 address by its /64 prefix (written `a:b:c:d::/64`). One
  * IPv6 client is commonly given a whole /64, so counting its addresses one by
- * one would give it 2^64 caps. Anything that is not an IPv6 address (say
+ * one would give it 2^64 caps. An IPv4 client on a dual-stack socket arrives
+ * IPv4-mapped (`::ffff:1.2.3.4`): it counts as its IPv4 address, never as
+ * the one /64 every such client shares. Anything that is not an address (say
  * `unknown`) is its own bucket.
  */
 export function addressBucket(address: string): string {
@@ -231,23 +233,47 @@ export function addressBucket(address: string): string {
   const zone = text.indexOf("%");
   if (zone !== -1) text = text.slice(0, zone);
   if (!text.includes(":")) return address;
-  const halves = text.toLowerCase().split("::");
-  if (halves.length > 2) return address;
-  const groups = (part: string) => part === "" ? [] : part.split(":");
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  // An embedded IPv4 tail (`::ffff:1.2.3.4`) takes the last two groups, never
-  // one of the first four: it only has to be counted.
-  const width = (part: string[]) =>
-    part.reduce((n, group) => n + (group.includes(".") ? 2 : 1), 0);
-  const missing = 8 - width(head) - width(tail);
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return address;
-  const prefix = [...head, ...Array<string>(missing).fill("0"), ...tail]
-    .slice(0, 4);
-  if (prefix.some((group) => !/^[0-9a-f]{1,4}$/.test(group))) return address;
-  return `${
-    prefix.map((group) => parseInt(group, 16).toString(16)).join(":")
-  }::/64`;
+  const groups = ipv6Groups(text.toLowerCase());
+  if (groups === null) return address;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi, lo] = [groups[6], groups[7]];
+    return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
+  }
+  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+}
+
+/** An IPv6 address's eight groups, or null when it is not one. */
+function ipv6Groups(text: string): number[] | null {
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const parts = (half: string): number[] | null => {
+    if (half === "") return [];
+    const out: number[] = [];
+    const list = half.split(":");
+    for (const [i, group] of list.entries()) {
+      // An embedded IPv4 tail (`::ffff:1.2.3.4`) is the last two groups.
+      if (group.includes(".") && i === list.length - 1) {
+        const bytes = group.split(".");
+        if (
+          bytes.length !== 4 ||
+          bytes.some((b) => !/^\d{1,3}$/.test(b) || Number(b) > 255)
+        ) return null;
+        const [a, b, c, d] = bytes.map(Number);
+        out.push(a << 8 | b, c << 8 | d);
+      } else if (/^[0-9a-f]{1,4}$/.test(group)) {
+        out.push(parseInt(group, 16));
+      } else return null;
+    }
+    return out;
+  };
+  const head = parts(halves[0]);
+  const tail = halves.length === 2 ? parts(halves[1]) : [];
+  if (head === null || tail === null) return null;
+  // An IPv4 tail is only valid at the very end.
+  if (halves.length === 2 && halves[0].includes(".")) return null;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  return [...head, ...Array<number>(missing).fill(0), ...tail];
 }
 
 /**

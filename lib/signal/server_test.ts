@@ -236,7 +236,20 @@ Deno.test("addressBucket() counts two IPv6 addresses of one /64 as one, IPv4 by 
   assert.equal(addressBucket("[2001:db8:1:2::1]"), "2001:db8:1:2::/64");
   assert.equal(addressBucket("fe80::1%eth0"), "fe80:0:0:0::/64");
   assert.equal(addressBucket("::1"), "0:0:0:0::/64");
-  assert.equal(addressBucket("::ffff:1.2.3.4"), "0:0:0:0::/64");
+  // IPv4-mapped, in any spelling, is the IPv4 address: every IPv4 client of
+  // a dual-stack socket would otherwise share one bucket.
+  assert.equal(addressBucket("::ffff:1.2.3.4"), "1.2.3.4");
+  assert.equal(addressBucket("::FFFF:1.2.3.4"), "1.2.3.4");
+  assert.equal(addressBucket("[::ffff:1.2.3.4]"), "1.2.3.4");
+  assert.equal(addressBucket("0:0:0:0:0:ffff:0102:0304"), "1.2.3.4");
+  assert.equal(addressBucket("::ffff:cb00:7107"), "203.0.113.7");
+  assert.notEqual(
+    addressBucket("::ffff:1.2.3.5"),
+    addressBucket("::ffff:1.2.3.4"),
+  );
+  assert.equal(addressBucket("::ffff:1.2.3.256"), "::ffff:1.2.3.256");
+  assert.equal(addressBucket("1.2.3.4::1"), "1.2.3.4::1");
+  assert.equal(addressBucket("64:ff9b::1.2.3.4"), "64:ff9b:0:0::/64");
   assert.equal(addressBucket("1:2::7:8"), "1:2:0:0::/64");
   assert.equal(addressBucket("1:2:3:4:5::"), "1:2:3:4::/64");
   // The next /64 is another client.
