@@ -47,3 +47,27 @@ export function drained(channel: DataChannelLike): Promise<void> {
     channel.addEventListener("close", onClose);
   });
 }
+
+/**
+ * Resolves once everything queued on `channel` has been handed on
+ * (`bufferedAmount` is 0), the channel is no longer open, or `capMs` passed,
+ * whichever comes first; it never rejects. For a last message that should
+ * leave before the connection is cut, on a link that may be slow.
+ */
+export function flushed(
+  channel: DataChannelLike,
+  capMs: number,
+  pollMs = 50,
+): Promise<void> {
+  const until = Date.now() + capMs;
+  return new Promise((resolve) => {
+    const check = () => {
+      if (
+        channel.readyState !== "open" || channel.bufferedAmount === 0 ||
+        Date.now() >= until
+      ) resolve();
+      else setTimeout(check, pollMs);
+    };
+    check();
+  });
+}

@@ -263,7 +263,7 @@ export function saysWhatToDo(text: string): boolean {
  * auth.ts), tested against them.
  */
 const FINAL =
-  /no longer active|missing its key|could not be verified|link is malformed|link is damaged|sender refused/i;
+  /no longer active|missing its key|could not be verified|link is malformed|link is damaged|sender refused|sharing ended/i;
 
 /** Whether trying the same link again could end otherwise than `message`. */
 export function retryHelps(message: string): boolean {

@@ -298,8 +298,13 @@ Deno.test("every text the send machine can show is a sentence that says what to 
 Deno.test("every fixed text the pages show is a sentence that says what to do", () => {
   // NO_ROUTE is a cause, shown only through describeError().
   // REPLACED is the last state of a row handed over to the receiver's new
-  // peer id, which is never shown (send_session.ts).
-  const clauses = new Set<unknown>([NO_ROUTE, sendMachine.REPLACED]);
+  // peer id, which is never shown (send_session.ts). STOPPED_TO_RECEIVER
+  // is shown after "The sender stopped: " (receiver.ts), checked so below.
+  const clauses = new Set<unknown>([
+    NO_ROUTE,
+    sendMachine.REPLACED,
+    sendMachine.STOPPED_TO_RECEIVER,
+  ]);
   const texts = [
     ...Object.values(receiveMachine),
     ...Object.values(sendMachine),
@@ -317,6 +322,7 @@ Deno.test("every fixed text the pages show is a sentence that says what to do", 
     receiverErrorText(KEY_MISSING),
     receiverErrorText(UNVERIFIED),
     receiverErrorText("anything else"),
+    `The sender stopped: ${sendMachine.STOPPED_TO_RECEIVER}`,
   ].filter((value): value is string =>
     typeof value === "string" && !clauses.has(value)
   );
@@ -335,6 +341,7 @@ Deno.test("retryHelps() is false for a link that can never work and true otherwi
       refusalText(UNVERIFIED),
       describeError(new AuthError(KEY_MISSING)),
       describeError(new AuthError(UNVERIFIED)),
+      `The sender stopped: ${sendMachine.STOPPED_TO_RECEIVER}`,
     ]
   ) {
     assert.equal(retryHelps(final), false, final);

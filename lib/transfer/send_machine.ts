@@ -133,7 +133,7 @@ export const STOPPED =
   "Stopped: you stopped sharing. Share the files again for a new link.";
 /** What a receiver is told on the data channel when the sender stops. */
 export const STOPPED_TO_RECEIVER =
-  "Sharing ended on the sender's page: ask the sender to share the files again.";
+  "sharing ended on their page. Ask them to share the files again.";
 /** Why the machine of a receiver that came back under a new id ended. */
 export const REPLACED = "The receiver came back on a new connection.";
 /** When the connection cannot be made in time. */

@@ -25,7 +25,11 @@ import {
   type SendOptions,
   type SourceFile,
 } from "./sender.ts";
-import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
+import {
+  ChannelClosedError,
+  type DataChannelLike,
+  flushed,
+} from "./channel.ts";
 import { encodeControl } from "./wire.ts";
 import {
   encodeManifest,
@@ -69,6 +73,7 @@ import {
   LINGER_MS,
   MAX_WAITING,
   RECEIVER_GONE_MS,
+  STOP_NOTICE_MS,
 } from "./tuning.ts";
 
 export { RECEIVER_LEFT, STOPPED } from "./send_machine.ts";
@@ -146,6 +151,8 @@ interface Live {
   meter: RateMeter;
   /** Whether it has a row: only once it offered. */
   shown: boolean;
+  /** What sends the files on the open channel, while it does. */
+  sender: FileSender | null;
 }
 
 /** One share: serves its files to everyone who opens the link. */
@@ -248,8 +255,16 @@ export class SendSession {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#digests?.stop();
-    const links = [...this.#live.values()].map((live) => live.link);
-    for (const live of [...this.#live.values()]) {
+    const lives = [...this.#live.values()];
+    const links = lives.map((live) => live.link);
+    const channels = lives.flatMap((live) => live.channel ?? []);
+    for (const live of lives) {
+      // No more file data: the notice that sharing ended (sent by the
+      // machine's `stop`) is then the next thing each receiver reads.
+      live.sender?.halt(new Error("Cannot send: sharing stopped"));
+      // This method closes the connections, after the notice has left;
+      // `forget` must not close them before.
+      live.link = null;
       live.driver.dispatch({ type: "stop" });
     }
     // Leave signaling first and cut the connections once the server has
@@ -264,7 +279,15 @@ export class SendSession {
       if (cut) return;
       cut = true;
       clearTimeout(fallback);
-      for (const link of links) link?.close();
+      // A moment after the notice was handed on: the transport may still
+      // hold it, and closing the connection drops what it holds.
+      Promise.all(channels.map((c) => flushed(c, STOP_NOTICE_MS))).then(
+        () =>
+          setTimeout(
+            () => links.forEach((link) => link?.close()),
+            channels.length > 0 ? LINGER_MS : 0,
+          ),
+      );
     };
     const fallback = setTimeout(cutLinks, signal?.open ? LINGER_MS : 0);
     if (signal?.open) {
@@ -416,6 +439,7 @@ export class SendSession {
       generation: 0,
       meter: new RateMeter(),
       shown: false,
+      sender: null,
     };
     this.#live.set(id, live);
     return live;
@@ -618,6 +642,7 @@ export class SendSession {
         }
       },
     });
+    live.sender = sender;
     sender.run().then(() => {
       if (live.generation === generation) {
         live.driver.dispatch({ type: "sent" });

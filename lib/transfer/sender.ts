@@ -132,6 +132,15 @@ export class FileSender {
    * the channel closes first (a resumable break: {@linkcode ChannelClosedError})
    * or the receiver reports a failure.
    */
+  /**
+   * Stops sending file data at once (the sharing page stopped): `run()`
+   * rejects with `reason`, and what is already queued still leaves, so that
+   * a message sent after this (why it stopped) is the next to arrive.
+   */
+  halt(reason: Error): void {
+    this.#fail(reason);
+  }
+
   async run(): Promise<void> {
     const channel = this.#channel;
     channel.binaryType = "arraybuffer";

@@ -941,3 +941,30 @@ Deno.test("FileSender refuses a control message longer than MAX_CONTROL_CHARS", 
   });
   assertSenderRefused(error, /longer than 16384 characters/);
 });
+
+Deno.test("FileSender.halt() stops the file data, and a message sent after it is the next the receiver reads", async () => {
+  const file = source("big.bin", pseudoRandomBytes(4 * 1024 * 1024, 7));
+  const [tx, rx] = channelPair(64 * 1024);
+  const sink = memorySink();
+  const sender = new FileSender(tx, [file], { chunkSize: 16 * 1024 });
+  const sent = sender.run();
+  let halted = false;
+  const received = new FileReceiver({ files: [file] }, sink, {
+    onProgress: (bytes) => {
+      if (bytes < 256 * 1024 || halted) return;
+      halted = true;
+      sender.halt(new Error("Cannot send: sharing stopped"));
+      // What the sending session does next: say why.
+      if (tx.readyState === "open") {
+        tx.send(encodeControl({ t: "error", message: "it stopped." }));
+      }
+    },
+  }).receive(rx);
+  await assert.rejects(sent, { message: "Cannot send: sharing stopped" });
+  await assert.rejects(received, {
+    message: "The sender stopped: it stopped.",
+  });
+  // Far less than the whole file crossed: the data stopped at the halt.
+  assert.ok(tx.bytesSent < file.size / 2, `${tx.bytesSent} bytes sent`);
+  tx.close();
+});

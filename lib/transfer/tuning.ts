@@ -138,6 +138,15 @@ export const PROGRESS_INTERVAL_MS = 250;
 export const LINGER_MS = 1_000;
 
 /**
+ * When the sender stops sharing, how long at most it waits for the notice
+ * to receivers ("sharing ended") to leave before it cuts their connections:
+ * a receiver told why fails at once, one that only sees its channel close
+ * waits `SENDER_AWAY_MS` for a sender that may be reconnecting. What is
+ * queued before the notice is at most `HIGH_WATER_BYTES`.
+ */
+export const STOP_NOTICE_MS = 5_000;
+
+/**
  * Receivers that asked for the file list but have not offered a connection
  * yet, at most: asking takes no key, so this bounds what a flood of
  * requests costs the sender (a sealed list each, and the sender's own rate
