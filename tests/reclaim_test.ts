@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { startBeam } from "./_helpers/beam.ts";
 import { closeAll, Peer } from "./_helpers/ws.ts";
 import { freePort } from "./_helpers/process.ts";
+import { startRedis } from "./_helpers/services.ts";
 
 for (const transport of ["raw", "native"]) {
   Deno.test(`a peer reclaims its id from a restarted server (SIGNAL_TRANSPORT=${transport})`, async () => {
@@ -48,3 +49,41 @@ for (const transport of ["raw", "native"]) {
     }
   });
 }
+
+Deno.test("a peer whose instance died reclaims its id on another instance over Redis, and frames from a third reach it there", async () => {
+  const redis = await startRedis();
+  const env = { REDIS_URL: redis.url, SIGNAL_SECRET: "reclaim-test-secret" };
+  const one = await startBeam(env);
+  const two = await startBeam(env);
+  const three = await startBeam(env);
+  try {
+    // The sender's instance dies and it comes back on another; the
+    // receiver is on a third, so every frame between them crosses Redis.
+    const receiver = await Peer.connect(three.wsUrl);
+    const sender = await Peer.connect(`${one.wsUrl}?reclaim`);
+    const [name, token] = await sender.next();
+    assert.equal(name, "token");
+    await one.kill();
+    await closeAll(sender);
+
+    const again = await Peer.connect(
+      `${two.wsUrl}?reclaim=${encodeURIComponent(token as string)}`,
+    );
+    assert.equal(again.id, sender.id);
+    assert.equal((await again.next())[0], "token");
+    receiver.send(["request", sender.id]);
+    assert.deepEqual(await again.next(), ["request", receiver.id]);
+    again.send(["response", receiver.id, { v: 1, iv: "x", ct: "y" }]);
+    assert.deepEqual(await receiver.next(), [
+      "response",
+      sender.id,
+      { v: 1, iv: "x", ct: "y" },
+    ]);
+    await closeAll(again, receiver);
+  } finally {
+    await one.stop();
+    await two.stop();
+    await three.stop();
+    await redis.stop();
+  }
+});
