@@ -291,6 +291,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     // Static files come in the coding they were stored in.
     response = compressResponse(request, response);
     if (request.method === "HEAD" && response.body !== null) {
+      // What was made for a GET is not sent: let its source go.
+      response.body.cancel().catch(() => {});
       return new Response(null, {
         status: response.status,
         headers: response.headers,

@@ -127,6 +127,15 @@ export function compressResponse(
   // A strong ETag names the bytes sent: these are other bytes.
   const etag = headers.get("etag");
   if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
+  // A HEAD answer has the headers a GET would, and no body to compress.
+  if (request.method === "HEAD") {
+    response.body.cancel().catch(() => {});
+    return new Response(null, {
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+    });
+  }
   return new Response(
     response.body.pipeThrough(new CompressionStream("gzip")),
     { status: response.status, statusText: response.statusText, headers },

@@ -76,6 +76,31 @@ Deno.test("compressResponse() gzips text for a client that takes gzip", async ()
   assert.equal(new TextDecoder().decode(gunzipSync(body)), html);
 });
 
+Deno.test("compressResponse() answers HEAD with a GET's headers, no body, and lets the made body go unread", async () => {
+  const request = new Request("http://x/", {
+    method: "HEAD",
+    headers: { "accept-encoding": "gzip" },
+  });
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(new TextEncoder().encode("<p>hello</p>"));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const response = compressResponse(
+    request,
+    new Response(body, { headers: { "content-type": "text/html" } }),
+  );
+  assert.equal(response.headers.get("content-encoding"), "gzip");
+  assert.equal(response.headers.get("vary"), "Accept-Encoding");
+  assert.equal(response.body, null);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(cancelled, true);
+});
+
 Deno.test("compressResponse() leaves alone what it must not encode", async () => {
   const gzip = new Request("http://x/", {
     headers: { "accept-encoding": "gzip" },
