@@ -15,6 +15,7 @@ import { compressResponse } from "./compress.ts";
 import { SignalServer } from "../signal/server.ts";
 import type { SignalBus } from "../signal/bus.ts";
 import {
+  CODINGS_DIR,
   type IslandAssets,
   type IslandRegistry,
   readAssets,
@@ -165,7 +166,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   async function loadFiles(): Promise<void> {
     assets = await readAssets(buildDir);
     files = await StaticFiles.load([
-      { dir: `${root}/static`, prefix: "", immutable: false },
+      {
+        dir: `${root}/static`,
+        prefix: "",
+        immutable: false,
+        codings: `${buildDir}/${CODINGS_DIR}`,
+      },
       // Built files served at the root, like /sw.js (lib/islands/build.ts).
       { dir: `${buildDir}/static`, prefix: "", immutable: false },
       { dir: `${buildDir}/_beam`, prefix: "/_beam", immutable: true },

@@ -34,6 +34,13 @@ export interface StaticRoot {
   prefix: string;
   /** Whether every file name carries a content hash (cache forever). */
   immutable: boolean;
+  /**
+   * A folder of codings made ahead by the build for files of `dir` that
+   * have none beside them (`static/`, kept in git without them): named by
+   * the file's content hash (`contentHash()`) and the coding's suffix, so a
+   * file edited since the build is never given the old file's codings.
+   */
+  codings?: string;
 }
 
 /** One coding of a file: its bytes and their ETag. */
@@ -71,6 +78,14 @@ const TYPES: Record<string, string> = {
   woff2: "font/woff2",
 };
 
+/** The hash that names a file's content: its ETag and its build codings. */
+export async function contentHash(
+  body: Uint8Array<ArrayBuffer>,
+): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", body);
+  return toHex(new Uint8Array(digest)).slice(0, 32);
+}
+
 /** Returns the Content-Type for a file name, by its extension. */
 export function contentType(name: string): string {
   const ext = name.slice(name.lastIndexOf(".") + 1).toLowerCase();
@@ -97,22 +112,24 @@ export class StaticFiles {
       for (const path of paths) {
         if (codingOf(path)) continue;
         const body = await Deno.readFile(`${root.dir}${path}`);
-        const digest = await crypto.subtle.digest("SHA-256", body);
-        const hash = toHex(new Uint8Array(digest)).slice(0, 32);
+        const hash = await contentHash(body);
         const type = contentType(path);
         const encoded: StaticFile["encoded"] = {};
         if (isCompressible(type)) {
-          const stored = {
-            br: paths.has(`${path}${ENCODING_SUFFIX.br}`),
-            gzip: paths.has(`${path}${ENCODING_SUFFIX.gzip}`),
+          // Beside the file, else made ahead by the build, else made now.
+          const read = async (coding: typeof OFFER[number]) => {
+            const suffix = ENCODING_SUFFIX[coding];
+            if (paths.has(`${path}${suffix}`)) {
+              return await Deno.readFile(`${root.dir}${path}${suffix}`);
+            }
+            if (root.codings === undefined) return null;
+            return await Deno.readFile(`${root.codings}/${hash}${suffix}`)
+              .catch(() => null);
           };
+          const stored = { br: await read("br"), gzip: await read("gzip") };
           const made = stored.br && stored.gzip ? null : precompress(body);
           for (const coding of OFFER) {
-            const bytes = stored[coding]
-              ? await Deno.readFile(
-                `${root.dir}${path}${ENCODING_SUFFIX[coding]}`,
-              )
-              : made![coding];
+            const bytes = stored[coding] ?? made![coding];
             // Tiny files can grow when compressed: those stay as they are.
             if (bytes.byteLength < body.byteLength) {
               encoded[coding] = { body: bytes, etag: `"${hash}-${coding}"` };

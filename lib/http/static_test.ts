@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { contentType, StaticFiles } from "./static.ts";
+import { contentHash, contentType, StaticFiles } from "./static.ts";
+import { Buffer } from "node:buffer";
+import { brotliCompressSync, brotliDecompressSync, gzipSync } from "node:zlib";
 
 /**
  * A project folder with `static/`, `_build/_beam/`, and a secret file beside
@@ -237,4 +239,50 @@ Deno.test("StaticFiles.serve() never reaches a file outside its folders", async 
     }
     return Promise.resolve();
   });
+});
+
+Deno.test("StaticFiles.load() takes a file's codings from the build's folder by content hash, and ignores those of another content", async () => {
+  const root = await Deno.makeTempDir({ prefix: "beam-static-" });
+  try {
+    await Deno.mkdir(`${root}/static`);
+    await Deno.mkdir(`${root}/codings`);
+    const css = new TextEncoder().encode("body{margin:0}\n".repeat(40));
+    const old = new TextEncoder().encode("p{margin:0}\n".repeat(40));
+    await Deno.writeFile(`${root}/static/styles.css`, css);
+    // Made ahead for this content: served as they are (marked to tell).
+    const made = gzipSync(css);
+    await Deno.writeFile(`${root}/codings/${await contentHash(css)}.gz`, made);
+    // Made for the file before an edit: never served for the new content.
+    await Deno.writeFile(
+      `${root}/codings/${await contentHash(old)}.br`,
+      brotliCompressSync(old),
+    );
+    const files = await StaticFiles.load([
+      {
+        dir: `${root}/static`,
+        prefix: "",
+        immutable: false,
+        codings: `${root}/codings`,
+      },
+    ]);
+    const gz = files.serve(
+      get("/styles.css", { "accept-encoding": "gzip" }),
+      "/styles.css",
+    )!;
+    assert.deepEqual(
+      new Uint8Array(await gz.arrayBuffer()),
+      new Uint8Array(made),
+    );
+    const br = files.serve(
+      get("/styles.css", { "accept-encoding": "br" }),
+      "/styles.css",
+    )!;
+    assert.equal(br.headers.get("content-encoding"), "br");
+    assert.deepEqual(
+      brotliDecompressSync(new Uint8Array(await br.arrayBuffer())),
+      Buffer.from(css),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

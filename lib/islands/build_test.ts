@@ -4,8 +4,12 @@ import {
   listIslands,
   listRoutes,
   manifestSource,
+  writeCodings,
 } from "./build.ts";
 import { readAssets } from "./render.ts";
+import { contentHash } from "../http/static.ts";
+import { Buffer } from "node:buffer";
+import { gunzipSync } from "node:zlib";
 
 const FIXTURE = decodeURIComponent(
   new URL("../../tests/fixtures/islands_app", import.meta.url).pathname,
@@ -140,4 +144,30 @@ Deno.test("buildIslands() in dev mode skips minifying and links source maps", as
     assert.match(code, /\/\/# sourceMappingURL=Counter-[A-Z0-9]{8}\.js\.map/);
     assert.ok(!Object.keys(assets.imports).some((u) => u.endsWith(".map")));
   });
+});
+
+Deno.test("writeCodings() writes brotli and gzip of each text file below a folder, named by content hash", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "beam-codings-" });
+  try {
+    await Deno.mkdir(`${dir}/static/icons`, { recursive: true });
+    const css = new TextEncoder().encode("body{color:red}".repeat(50));
+    const svg = new TextEncoder().encode(`<svg>${"<g/>".repeat(50)}</svg>`);
+    await Deno.writeFile(`${dir}/static/styles.css`, css);
+    await Deno.writeFile(`${dir}/static/icons/a.svg`, svg);
+    await Deno.writeFile(`${dir}/static/icons/a.png`, new Uint8Array(64));
+    await writeCodings(`${dir}/static`, `${dir}/out`);
+    const names = [...Deno.readDirSync(`${dir}/out`)].map((e) => e.name);
+    const expected = [];
+    for (const body of [css, svg]) {
+      const hash = await contentHash(body);
+      expected.push(`${hash}.br`, `${hash}.gz`);
+      const gz = await Deno.readFile(`${dir}/out/${hash}.gz`);
+      assert.deepEqual(gunzipSync(gz), Buffer.from(body));
+    }
+    assert.deepEqual(names.sort(), expected.sort(), "no PNG coding");
+    // A project without static/ has nothing to write, and that is no error.
+    await writeCodings(`${dir}/none`, `${dir}/out2`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

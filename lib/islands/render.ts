@@ -226,6 +226,12 @@ export function renderPage(page: PageOptions): string {
   }</head><body>${html}${tail.join("")}</body></html>`;
 }
 
+/**
+ * Where the build puts the codings of the project's `static/` files, which
+ * stay in git without them, below its folder (`StaticRoot.codings`).
+ */
+export const CODINGS_DIR = "codings";
+
 /** Reads a build's manifest, or `null` when there is no build. */
 export async function readAssets(outDir: string): Promise<IslandAssets | null> {
   try {
