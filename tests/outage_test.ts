@@ -17,8 +17,7 @@ import {
   open,
   opfsSha256,
   type Setup,
-  SHARE_LINK,
-  type SourceOnDisk,
+  shareOn,
 } from "./_helpers/transfer.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
@@ -55,22 +54,6 @@ async function restartable() {
   };
 }
 
-/** The send page with `files` chosen; `init` runs before it loads. */
-async function shareFrom(
-  page: Page,
-  url: string,
-  files: SourceOnDisk[],
-): Promise<string> {
-  await page.goto(url);
-  await page.waitForSelector("beam-island[data-hydrated]");
-  await page.setInputFiles("#file-input", files.map((f) => f.path));
-  const input = page.locator("#share-link");
-  await input.waitFor();
-  const link = await input.inputValue();
-  assert.match(link, SHARE_LINK);
-  return link;
-}
-
 /** Clicks Download and waits for the receive page to say it saved. */
 async function download(page: Page, timeout = 120_000): Promise<void> {
   await page.getByRole("button", { name: "Download", exact: true }).click();
@@ -103,7 +86,7 @@ Deno.test(
       const file = await makeFile(beam.s.dir, "outage.bin", 96 * MiB, 14);
       const sender = await beam.s.browser.newPage();
       const senderErrors = collectPageErrors(sender);
-      const link = await shareFrom(sender, beam.url, [file]);
+      const link = await shareOn(sender, beam.url, [file]);
       const receiver = await open(beam.s, link);
       const done = download(receiver);
       await receiver.waitForFunction(() => {
@@ -173,7 +156,7 @@ Deno.test(
         }
         ws.connectToServer();
       });
-      const link = await shareFrom(sender, beam.url, [file]);
+      const link = await shareOn(sender, beam.url, [file]);
       away = true;
       await beam.kill();
       await sender.locator("[data-reconnecting]").waitFor();

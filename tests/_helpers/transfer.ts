@@ -162,14 +162,26 @@ export async function share(
 ): Promise<{ page: Page; link: string }> {
   const page = await s.browser.newPage();
   if (init !== "") await page.addInitScript(init);
-  await page.goto(s.server.url);
+  return { page, link: await shareOn(page, s.server.url, files) };
+}
+
+/**
+ * Opens the send page at `url` in `page`, chooses `files`, and returns the
+ * share link: for a page and server the test made itself.
+ */
+export async function shareOn(
+  page: Page,
+  url: string,
+  files: SourceOnDisk[],
+): Promise<string> {
+  await page.goto(url);
   await page.waitForSelector("beam-island[data-hydrated]");
   await page.setInputFiles("#file-input", files.map((f) => f.path));
   const input = page.locator("#share-link");
   await input.waitFor();
   const link = await input.inputValue();
   assert.match(link, SHARE_LINK);
-  return { page, link };
+  return link;
 }
 
 /** Opens a link in a new page, after `init` (the save pickers stubbed). */
