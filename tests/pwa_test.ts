@@ -27,12 +27,8 @@ import {
   PICKER_STUB,
   SHARE_LINK,
 } from "./_helpers/transfer.ts";
-import {
-  SHARE_ACTION,
-  SHARE_NOTES,
-  SHARE_SCOPE,
-} from "../lib/transfer/share_target.ts";
-import { INBOX_CACHE } from "../lib/transfer/share_inbox.ts";
+import { SHARE_ACTION, SHARE_SCOPE } from "../lib/transfer/share_target.ts";
+import { INBOX_CACHE, SHARE_NOTES } from "../lib/transfer/share_inbox.ts";
 import { MANIFEST_PATH } from "../lib/http/app.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };

@@ -17,11 +17,33 @@
 
 import {
   type CacheStorageLike,
-  isShareId,
   SHARE_ACTION,
   type Shared,
   sharedPath,
 } from "./share_target.ts";
+
+/** What `?shared=` says when no share was kept, and what the page says. */
+export const SHARE_NOTES = {
+  missed:
+    "Beam was not ready for what you shared, and now it is: share it again from the other app.",
+  failed:
+    "Beam could not keep what you shared (the browser may be out of space): share it again, or choose the files here.",
+  empty:
+    "Nothing came with what was shared: share a file, a link or some text.",
+} as const;
+
+/** What the page says when the share named in its address is not there. */
+export const SHARE_GONE =
+  "What was shared is no longer here (another tab may have taken it): share it again from the other app.";
+
+/** One of {@linkcode SHARE_NOTES}' names. */
+export type ShareNote = keyof typeof SHARE_NOTES;
+
+/** Whether `value` is a share id, as the worker makes them (a UUID). */
+export function isShareId(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+    .test(value);
+}
 
 /** The Cache Storage cache that holds kept shares. */
 export const INBOX_CACHE = "beam-share-inbox";
@@ -212,4 +234,24 @@ export function serveShares(scope: ShareWorkerScope): void {
     if (!isShareRequest(event.request, scope.location.origin)) return;
     event.respondWith(answerShare(event.request, scope.caches));
   });
+}
+
+/**
+ * What the send page makes of `?shared=<value>`: the share it names, taken
+ * out of the inbox, or what to say instead (a note from the worker or the
+ * server, or that the share is gone). `caches` is missing outside secure
+ * contexts.
+ */
+export async function openShare(
+  value: string,
+  caches: CacheStorageLike | undefined,
+  origin: string,
+): Promise<{ shared: Shared } | { message: string }> {
+  if (Object.hasOwn(SHARE_NOTES, value)) {
+    return { message: SHARE_NOTES[value as ShareNote] };
+  }
+  const shared = caches === undefined
+    ? null
+    : await takeShare(caches, origin, value);
+  return shared === null ? { message: SHARE_GONE } : { shared };
 }

@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import {
   answerShare,
   INBOX_CACHE,
+  isShareId,
   isShareRequest,
   keepShare,
+  openShare,
   readShareForm,
   serveShares,
+  SHARE_GONE,
+  SHARE_NOTES,
   sharedText,
   type ShareForm,
   takeShare,
@@ -240,4 +244,43 @@ Deno.test("serveShares() answers share POSTs and leaves every other request to t
       "https://example.com/",
     );
   });
+});
+
+Deno.test("isShareId() takes the worker's UUIDs only", () => {
+  assert.equal(isShareId(crypto.randomUUID()), true);
+  assert.equal(isShareId(ID.toUpperCase()), false);
+  assert.equal(isShareId("missed"), false);
+  assert.equal(isShareId(`${ID}/0`), false);
+});
+
+Deno.test("openShare() gives each note's sentence, and says gone for what is no kept share", async () => {
+  for (const [note, text] of Object.entries(SHARE_NOTES)) {
+    assert.deepEqual(await openShare(note, store, ORIGIN), { message: text });
+  }
+  await withInbox(async () => {
+    for (const value of ["toString", "../x", "", ID]) {
+      assert.deepEqual(await openShare(value, store, ORIGIN), {
+        message: SHARE_GONE,
+      });
+    }
+    assert.deepEqual(await openShare(ID, undefined, ORIGIN), {
+      message: SHARE_GONE,
+    });
+  });
+});
+
+Deno.test("openShare() takes a kept share", async () => {
+  await withInbox(async () => {
+    await keepShare(store, ORIGIN, ID, form({ text: "Hi" }));
+    assert.deepEqual(await openShare(ID, store, ORIGIN), {
+      shared: { files: [], text: "Hi" },
+    });
+  });
+});
+
+Deno.test("the share notes are whole sentences that say what to do", () => {
+  for (const text of [...Object.values(SHARE_NOTES), SHARE_GONE]) {
+    assert.match(text, /^[A-Z].*[a-z]+.*\.$/);
+    assert.doesNotMatch(text, /undefined|\[object/);
+  }
 });

@@ -12,8 +12,8 @@
  * redirect to `?shared=missed`, and the page says to share again.
  *
  * This is the part the send page loads with itself, kept small
- * (tests/page_weight_test.ts): the inbox is loaded with `import()` only
- * when a share came in.
+ * (tests/page_weight_test.ts): the inbox, and all that the page may say
+ * about a share, is loaded with `import()` only when a share came in.
  *
  * @module
  */
@@ -33,32 +33,9 @@ export const SHARE_SCOPE = "/share/";
 /** The send page's query parameter that names a share to take. */
 export const SHARED_PARAM = "shared";
 
-/** What `?shared=` says when no share was kept, and what the page says. */
-export const SHARE_NOTES = {
-  missed:
-    "Beam was not ready for what you shared, and now it is: share it again from the other app.",
-  failed:
-    "Beam could not keep what you shared (the browser may be out of space): share it again, or choose the files here.",
-  empty:
-    "Nothing came with what was shared: share a file, a link or some text.",
-} as const;
-
-/** What the page says when the share named in its address is not there. */
-export const SHARE_GONE =
-  "What was shared is no longer here (another tab may have taken it): share it again from the other app.";
-
 /** What the page says when it could not open the share (nor load the inbox). */
 export const SHARE_NOT_OPENED =
   "Beam could not open what was shared: check your connection, then reload this page.";
-
-/** One of {@linkcode SHARE_NOTES}' names. */
-export type ShareNote = keyof typeof SHARE_NOTES;
-
-/** Whether `value` is a share id, as the worker makes them (a UUID). */
-export function isShareId(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-    .test(value);
-}
 
 /** The send page's path that takes share `id` (or tells a note). */
 export function sharedPath(idOrNote: string): string {
@@ -101,7 +78,7 @@ export interface ReceiveSharedOptions {
   page?: ShareTargetPage;
   /** Loads the inbox. Default `import("./share_inbox.ts")`. */
   loadInbox?: () => Promise<
-    { takeShare: typeof import("./share_inbox.ts").takeShare }
+    { openShare: typeof import("./share_inbox.ts").openShare }
   >;
 }
 
@@ -131,29 +108,17 @@ export async function receiveShared(
     .catch(() => {});
   const value = new URLSearchParams(page.location.search).get(SHARED_PARAM);
   if (value === null) return;
-  const forget = () =>
-    page.history.replaceState(null, "", page.location.pathname);
-  if (Object.hasOwn(SHARE_NOTES, value)) {
-    forget();
-    options.onMessage(SHARE_NOTES[value as ShareNote]);
-    return;
-  }
-  if (!isShareId(value) || page.caches === undefined) {
-    forget();
-    options.onMessage(SHARE_GONE);
-    return;
-  }
-  let shared: Shared | null;
+  let opened;
   try {
     const inbox = await (options.loadInbox ?? (() =>
       import("./share_inbox.ts")))();
-    shared = await inbox.takeShare(page.caches, page.location.origin, value);
+    opened = await inbox.openShare(value, page.caches, page.location.origin);
   } catch {
     // The share is still kept: the address still names it, to reload.
     options.onMessage(SHARE_NOT_OPENED);
     return;
   }
-  forget();
-  if (shared === null) options.onMessage(SHARE_GONE);
-  else options.onShared(shared);
+  page.history.replaceState(null, "", page.location.pathname);
+  if ("shared" in opened) options.onShared(opened.shared);
+  else options.onMessage(opened.message);
 }
