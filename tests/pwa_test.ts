@@ -11,7 +11,8 @@
  * on the send page being shared and a receiver gets it byte-identical; a
  * shared title, text and link are shared as text. Before the worker, the
  * server answers the POST without keeping anything and the page says to
- * share again, which then works. Screenshots go to `tmp/pwa-*.png`.
+ * share again (axe-core finds nothing wrong with that page, light or
+ * dark), which then works. Screenshots go to `tmp/pwa-*.png`.
  *
  * Run `deno task build` first.
  */
@@ -32,6 +33,42 @@ import { INBOX_CACHE, SHARE_NOTES } from "../lib/transfer/share_inbox.ts";
 import { MANIFEST_PATH } from "../lib/http/app.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
+
+/** axe-core's browser build, as npm ships it. */
+const AXE = await Deno.readTextFile(
+  new URL("../node_modules/axe-core/axe.min.js", import.meta.url),
+);
+
+/** axe-core's violations on `page` on a phone, light and dark. */
+async function axeViolations(page: Page): Promise<string[]> {
+  const found: string[] = [];
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.evaluate(AXE);
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    await page.evaluate(() => new Promise(requestAnimationFrame));
+    found.push(
+      ...await page.evaluate(async () => {
+        const axe = (globalThis as unknown as {
+          axe: {
+            run(context: Document, options: object): Promise<{
+              violations: { id: string; nodes: { target: string[] }[] }[];
+            }>;
+          };
+        }).axe;
+        const { violations } = await axe.run(document, {
+          resultTypes: ["violations"],
+        });
+        return violations.map((v) =>
+          `${v.id} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
+        );
+      }),
+    );
+    await screenshot(page, `missed-phone-${colorScheme}`);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  return found;
+}
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await Deno.mkdir(`${ROOT}/tmp`, { recursive: true });
@@ -396,6 +433,7 @@ Deno.test(
       assert.equal(await page.locator("#share-link").count(), 0);
       assert.equal(page.url(), `${beam.url}/`);
       await screenshot(page, "missed");
+      assert.deepEqual(await axeViolations(page), []);
 
       // That visit installed the worker: sharing again works.
       await workerReady(page);
