@@ -7,6 +7,7 @@ import * as $r2 from "./routes/api/signal.ts";
 import * as $r3 from "./routes/healthz.ts";
 import * as $r4 from "./routes/index.tsx";
 import * as $r5 from "./routes/r/[id].tsx";
+import * as $r6 from "./routes/share/target.ts";
 import $i0 from "./islands/ReceivePanel.tsx";
 import $i1 from "./islands/SendPanel.tsx";
 
@@ -17,6 +18,7 @@ export const routes = {
   "routes/healthz.ts": $r3,
   "routes/index.tsx": $r4,
   "routes/r/[id].tsx": $r5,
+  "routes/share/target.ts": $r6,
 };
 
 export const islands = {

@@ -18,6 +18,7 @@ import {
 } from "../lib/transfer/picked.ts";
 import { MAX_TEXT_BYTES } from "../lib/transfer/wire.ts";
 import { describeError } from "../lib/transfer/error_text.ts";
+import { receiveShared } from "../lib/transfer/share_target.ts";
 
 /**
  * The code that shares, loaded with `import()` once files are chosen: the
@@ -204,6 +205,14 @@ export default function SendPanel(
         "Copying was refused: select the link and copy it by hand.";
     }
   }
+
+  // "Share → Beam" from another app lands here with what was shared.
+  useEffect(() => {
+    receiveShared({
+      onShared: (shared) => share(fromPicker(shared.files), shared.text),
+      onMessage: (text) => message.value = text,
+    });
+  }, []);
 
   // Files may be dropped anywhere on the page, not just on a target.
   useEffect(() => {

@@ -127,6 +127,20 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/**
+ * The browser's colour around a page (its title bar, the installed app's
+ * window) in the light and the dark scheme: `--bg` of static/styles.css in
+ * each, as the manifest's `theme_color` and `background_color` are for
+ * light (app_test.ts checks that the three agree).
+ */
+export const THEME_COLORS = { light: "#f6f7fb", dark: "#101218" } as const;
+
+/** The web app manifest, in `static/`: it makes Beam installable. */
+export const MANIFEST_PATH = "/manifest.webmanifest";
+
+/** The home-screen icon of browsers that read no manifest icons (iOS). */
+export const TOUCH_ICON_PATH = "/icons/apple-touch-icon.png";
+
 /** Sets the security headers on a response's headers. */
 export function setSecurityHeaders(headers: Headers): void {
   headers.set("content-security-policy", CONTENT_SECURITY_POLICY);
@@ -210,6 +224,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       islands: registry,
       assets,
       icon: files.has("/favicon.svg") ? "/favicon.svg" : undefined,
+      manifest: files.has(MANIFEST_PATH) ? MANIFEST_PATH : undefined,
+      touchIcon: files.has(TOUCH_ICON_PATH) ? TOUCH_ICON_PATH : undefined,
+      themeColors: THEME_COLORS,
       styles: ["/styles.css"],
       scripts: config.dev ? [DEV_CLIENT_URL] : [],
     });

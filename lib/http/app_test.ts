@@ -4,9 +4,12 @@ import {
   type App,
   CONTENT_SECURITY_POLICY,
   createApp,
+  MANIFEST_PATH,
   type PageProps,
   type RouteModule,
   setSecurityHeaders,
+  THEME_COLORS,
+  TOUCH_ICON_PATH,
 } from "./app.ts";
 import { loadConfig } from "./config.ts";
 
@@ -47,10 +50,17 @@ const routes: Record<string, RouteModule> = {
 async function withApp(
   fn: (app: App) => Promise<void>,
   extraRoutes: Record<string, RouteModule> = {},
+  extraStatic: Record<string, string> = {},
 ): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "beam-app-" });
   await Deno.mkdir(`${root}/static`);
   await Deno.writeTextFile(`${root}/static/styles.css`, "p{}");
+  for (const [path, text] of Object.entries(extraStatic)) {
+    await Deno.mkdir(`${root}/static${path.replace(/\/[^/]*$/, "")}`, {
+      recursive: true,
+    });
+    await Deno.writeTextFile(`${root}/static${path}`, text);
+  }
   // What `deno task build` puts at the site's root.
   await Deno.mkdir(`${root}/_build/static`, { recursive: true });
   await Deno.writeTextFile(`${root}/_build/static/sw.js`, "self.worker=1");
@@ -239,4 +249,69 @@ Deno.test("App.handler() answers 500 naming the missing build for an island page
     await response?.body?.cancel();
     assert.match(printed.join("\n"), /the island build is missing/);
   });
+});
+
+Deno.test("App.handler() links the web app manifest and touch icon from every page when static/ has them", async () => {
+  await withApp(
+    async (app) => {
+      for (const path of ["/", "/items/7"]) {
+        const html = await (await app.handler(request(path))).text();
+        assert.ok(
+          html.includes(`<link rel="manifest" href="${MANIFEST_PATH}">`),
+          path,
+        );
+        assert.ok(
+          html.includes(
+            `<link rel="apple-touch-icon" href="${TOUCH_ICON_PATH}">`,
+          ),
+          path,
+        );
+      }
+      const manifest = await app.handler(request(MANIFEST_PATH));
+      assert.equal(manifest.status, 200);
+      assert.equal(
+        manifest.headers.get("content-type"),
+        "application/manifest+json",
+      );
+      assert.deepEqual(await manifest.json(), { name: "Beam" });
+    },
+    {},
+    { [MANIFEST_PATH]: '{"name":"Beam"}', [TOUCH_ICON_PATH]: "png" },
+  );
+});
+
+Deno.test("App.handler() links no manifest when static/ has none", async () => {
+  await withApp(async (app) => {
+    const html = await (await app.handler(request("/"))).text();
+    assert.doesNotMatch(html, /rel="manifest"|apple-touch-icon/);
+  });
+});
+
+Deno.test("App.handler() gives every page a theme colour for the light and the dark scheme", async () => {
+  await withApp(async (app) => {
+    const html = await (await app.handler(request("/"))).text();
+    for (const [scheme, color] of Object.entries(THEME_COLORS)) {
+      assert.ok(
+        html.includes(
+          `<meta name="theme-color" media="(prefers-color-scheme: ${scheme})" content="${color}">`,
+        ),
+        scheme,
+      );
+    }
+  });
+});
+
+Deno.test("THEME_COLORS are the stylesheet's backgrounds, as the manifest's colours are for light", async () => {
+  const root = new URL("../../static/", import.meta.url);
+  const css = await Deno.readTextFile(new URL("styles.css", root));
+  const backgrounds = [...css.matchAll(/--bg:\s*(#[0-9a-f]{6})/gi)].map((m) =>
+    m[1].toLowerCase()
+  );
+  // The first is :root's (light), the second the dark scheme's.
+  assert.deepEqual(backgrounds, [THEME_COLORS.light, THEME_COLORS.dark]);
+  const manifest = JSON.parse(
+    await Deno.readTextFile(new URL(MANIFEST_PATH.slice(1), root)),
+  );
+  assert.equal(manifest.theme_color, THEME_COLORS.light);
+  assert.equal(manifest.background_color, THEME_COLORS.light);
 });

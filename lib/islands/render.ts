@@ -55,6 +55,15 @@ export interface PageOptions {
   assets: IslandAssets | null;
   /** The icon's URL. */
   icon?: string;
+  /** The web app manifest's URL (what makes the site installable). */
+  manifest?: string;
+  /** The icon a phone puts on its home screen without the manifest (iOS). */
+  touchIcon?: string;
+  /**
+   * The browser's colour around the page (its title bar, once installed),
+   * for the light and the dark scheme: the page's background in each.
+   */
+  themeColors?: { light: string; dark: string };
   /** Stylesheet URLs. */
   styles?: string[];
   /** Extra module scripts (the dev reload client). */
@@ -179,6 +188,17 @@ export function renderPage(page: PageOptions): string {
     `<meta name="color-scheme" content="light dark">`,
     `<title>${escapeHtml(page.title)}</title>`,
     ...(page.icon ? [`<link rel="icon" href="${escapeHtml(page.icon)}">`] : []),
+    ...(page.manifest
+      ? [`<link rel="manifest" href="${escapeHtml(page.manifest)}">`]
+      : []),
+    ...(page.touchIcon
+      ? [`<link rel="apple-touch-icon" href="${escapeHtml(page.touchIcon)}">`]
+      : []),
+    ...Object.entries(page.themeColors ?? {}).map(([scheme, color]) =>
+      `<meta name="theme-color" media="(prefers-color-scheme: ${scheme})" content="${
+        escapeHtml(color)
+      }">`
+    ),
     ...(page.styles ?? []).map((href) =>
       `<link rel="stylesheet" href="${escapeHtml(href)}">`
     ),

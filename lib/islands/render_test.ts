@@ -126,6 +126,43 @@ Deno.test("renderPage() wraps an island in a marker and lists its props", () => 
   );
 });
 
+Deno.test("renderPage() links the manifest and touch icon and sets a theme colour per scheme, escaped", () => {
+  const html = renderPage({
+    title: "T",
+    body: h("p", null, "x") as VNode,
+    islands,
+    assets: null,
+    manifest: "/app.webmanifest",
+    touchIcon: "/icons/a&b.png",
+    themeColors: { light: "#ffffff", dark: '#000"' },
+  });
+  const head = html.slice(0, html.indexOf("</head>"));
+  assert.ok(head.includes('<link rel="manifest" href="/app.webmanifest">'));
+  assert.ok(
+    head.includes('<link rel="apple-touch-icon" href="/icons/a&#38;b.png">'),
+  );
+  assert.ok(
+    head.includes(
+      '<meta name="theme-color" media="(prefers-color-scheme: light)" content="#ffffff">',
+    ),
+  );
+  assert.ok(
+    head.includes(
+      '<meta name="theme-color" media="(prefers-color-scheme: dark)" content="#000&#34;">',
+    ),
+  );
+});
+
+Deno.test("renderPage() links no manifest and sets no theme colour unless given", () => {
+  const html = renderPage({
+    title: "T",
+    body: h("p", null, "x") as VNode,
+    islands,
+    assets: null,
+  });
+  assert.doesNotMatch(html, /manifest|apple-touch-icon|theme-color/);
+});
+
 Deno.test("renderPage() preloads boot, the islands and their chunks once each", () => {
   const html = page(() =>
     h("div", null, [

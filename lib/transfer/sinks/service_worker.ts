@@ -8,10 +8,15 @@
  * all the way: the download reads the stream only as fast as it writes to
  * disk, and the page waits for that.
  *
+ * It also catches "Share → Beam" from another app: the manifest's share
+ * target POSTs to `/share/target`, which the send page registers this same
+ * script for (scope `/share/`); `../share_inbox.ts` keeps what was shared
+ * and sends the browser on to the send page.
+ *
  * It answers nothing else: every other request goes to the network as if
- * no worker were there. The page registers it with the scope
- * {@linkcode DOWNLOAD_SCOPE}, so no other page is even routed through it.
- * The messages are in `sw_protocol.ts`.
+ * no worker were there. The pages register it with the scopes
+ * {@linkcode DOWNLOAD_SCOPE} and `/share/`, so no page is even routed
+ * through it. The messages are in `sw_protocol.ts`.
  *
  * {@linkcode DownloadWorker} holds the logic, driven in tests by fake
  * pages; {@linkcode serveDownloads} wires it to a worker's events, which
@@ -26,6 +31,7 @@ import {
   isDownloadMessage,
   type WorkerMessage,
 } from "./sw_protocol.ts";
+import { serveShares, type ShareWorkerScope } from "../share_inbox.ts";
 
 /** Options of {@linkcode DownloadWorker}. */
 export interface DownloadWorkerOptions {
@@ -209,4 +215,5 @@ if (
   globalThis instanceof global.ServiceWorkerGlobalScope
 ) {
   serveDownloads(globalThis as unknown as WorkerScope);
+  serveShares(globalThis as unknown as ShareWorkerScope);
 }
