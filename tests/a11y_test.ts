@@ -455,9 +455,13 @@ Deno.test(
       await picked.getByRole("button", { name: "Download", exact: true })
         .click();
       await waitMidway(picked);
-      const percent = await picked.locator(".receive-panel .percent")
-        .getAttribute("data-percent");
-      assert.equal(await picked.title(), `${percent} % · Beam`);
+      // The title follows the shown percentage (set by an effect after the
+      // render, so read together, until they agree: progress still moves).
+      await picked.waitForFunction(() => {
+        const shown = document.querySelector(".receive-panel .percent")
+          ?.getAttribute("data-percent");
+        return shown != null && document.title === `${shown} % · Beam`;
+      });
       await release(picked);
       await picked.waitForSelector(".phase-done");
       assert.equal(await picked.title(), "Done · Beam");
