@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   buildIslands,
+  checkRuntimeImports,
   listIslands,
   listRoutes,
   manifestSource,
@@ -139,5 +140,45 @@ Deno.test("buildIslands() in dev mode skips minifying and links source maps", as
     assert.match(code, /function Counter\(/);
     assert.match(code, /\/\/# sourceMappingURL=Counter-[A-Z0-9]{8}\.js\.map/);
     assert.ok(!Object.keys(assets.imports).some((u) => u.endsWith(".map")));
+  });
+});
+
+Deno.test("checkRuntimeImports() accepts what the boot module exports", () => {
+  checkRuntimeImports(
+    "/_beam/A.js",
+    'import{useSignal as c,jsx as d}from"/_beam/boot-AB12CD34.js";',
+    ["jsx", "useSignal"],
+  );
+  // Imports from anything else are not its business.
+  checkRuntimeImports("/_beam/A.js", 'import{x}from"./chunk-1.js";', []);
+});
+
+Deno.test("checkRuntimeImports() rejects a name the boot module lacks, naming it and what to do", () => {
+  assert.throws(
+    () =>
+      checkRuntimeImports(
+        "/_beam/A.js",
+        'import{jsx as d,useReducer as e}from"/_beam/boot-AB12CD34.js";',
+        ["jsx"],
+      ),
+    /Cannot build \/_beam\/A\.js: it imports useReducer from the boot module, which does not export it; add it to the exports of lib\/islands\/boot\.ts/,
+  );
+});
+
+Deno.test("buildIslands() gives each island the boot module's copy of Preact", async () => {
+  await withOutDir(async (outDir) => {
+    const assets = await buildIslands({ root: FIXTURE, outDir });
+    const island = await Deno.readTextFile(
+      `${outDir}${assets.islands.Counter}`,
+    );
+    assert.ok(island.includes(`from"${assets.boot}"`), "imported from boot");
+    // Preact's own code (its options object) is in the boot module only.
+    const boot = await Deno.readTextFile(`${outDir}${assets.boot}`);
+    assert.ok(boot.includes("__b"));
+    for (const url of Object.keys(assets.imports)) {
+      if (url === assets.boot) continue;
+      const code = await Deno.readTextFile(`${outDir}${url}`);
+      assert.doesNotMatch(code, /\.__b\b|__H/, `${url} has no Preact`);
+    }
   });
 });
