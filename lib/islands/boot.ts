@@ -49,40 +49,19 @@ export async function bootIslands(
 }
 
 // What islands may import (build.ts, RUNTIME_MODULES), from the one copy.
-// Named, not `export *`: everything an entry exports is kept, and all of
-// Preact's and signals' API weighed 1.5 KB more gzipped on every page. An
-// island that imports a name missing here fails its build, which says to
-// add it.
-export {
-  Component,
-  createContext,
-  createRef,
-  Fragment,
-  h,
-  toChildArray,
-} from "preact";
+// Named, and only what islands use: everything an entry exports is kept,
+// and all of Preact's and signals' API weighed 1.5 KB more gzipped on every
+// page. An island that imports a name missing here fails its build, which
+// says to add it.
+export { Fragment, h } from "preact";
 export {
   useCallback,
-  useContext,
   useEffect,
-  useId,
-  useLayoutEffect,
   useMemo,
-  useReducer,
   useRef,
   useState,
 } from "preact/hooks";
-export {
-  batch,
-  computed,
-  effect,
-  Signal,
-  signal,
-  untracked,
-  useComputed,
-  useSignal,
-  useSignalEffect,
-} from "@preact/signals";
+export { computed, signal, useComputed, useSignal } from "@preact/signals";
 export { jsx, jsxs } from "preact/jsx-runtime";
 
 if (typeof document !== "undefined") {

@@ -265,7 +265,10 @@ export async function buildIslands(
     };
     // The metafile names outputs relative to the root, which the output
     // folder need not be inside (a test builds into a temporary folder).
-    for (const result of [booted, ...built]) {
+    for (const [index, result] of [booted, ...built].entries()) {
+      // The island this build is for (none for the boot module's); its
+      // other entries are the modules it loads with `import()`.
+      const island = islands[index - 1];
       for (const [file, output] of Object.entries(result.metafile.outputs)) {
         if (!file.endsWith(".js")) continue;
         const url = toUrl(file);
@@ -273,8 +276,9 @@ export async function buildIslands(
         assets.imports[url] = output.imports
           .filter((i) => i.kind === "import-statement" && !i.external)
           .map((i) => toUrl(i.path));
-        const entry = output.entryPoint?.replace(/^.*\//, "");
-        if (entry?.endsWith(".tsx")) assets.islands[entry.slice(0, -4)] = url;
+        if (output.entryPoint === `islands/${island}.tsx`) {
+          assets.islands[island] = url;
+        }
       }
     }
     // Not in the dev loop: it rebuilds on every save, and the server
