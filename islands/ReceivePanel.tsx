@@ -188,7 +188,9 @@ export default function ReceivePanel(
       // while (lib/transfer/rtc.ts). Loaded when a download starts: the
       // page shows the file list without it.
       loadLinks: async () => {
-        const { IceSource, rtcLinks } = await import("../lib/transfer/rtc.ts");
+        const { IceSource, rtcLinks } = await import(
+          "../lib/transfer/receiving.ts"
+        );
         return rtcLinks(
           new IceSource({
             iceServers,
