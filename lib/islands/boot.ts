@@ -61,7 +61,7 @@ export {
   useRef,
   useState,
 } from "preact/hooks";
-export { computed, signal, useComputed, useSignal } from "@preact/signals";
+export { signal, useSignal } from "@preact/signals";
 export { jsx, jsxs } from "preact/jsx-runtime";
 
 if (typeof document !== "undefined") {

@@ -18,8 +18,9 @@
  *
  * Every text file it writes gets a brotli (`.br`) and a gzip (`.gz`) copy
  * beside it, which the server sends to clients that accept them
- * (lib/http/static.ts): compressing at its best is done once here, not per
- * request, and the server never writes files.
+ * (lib/http/static.ts): compressing at its best (brotli 11, gzip by
+ * Zopfli) is done once here, not per request, and the server never writes
+ * files.
  *
  * Run as `deno task build`; `--if-missing` skips the work when a build
  * exists, which is how `deno task start` builds on a fresh clone.
@@ -32,7 +33,7 @@ import * as esbuild from "esbuild";
 import {
   ENCODING_SUFFIX,
   isCompressible,
-  precompress,
+  precompressAtBest,
 } from "../http/compress.ts";
 import { contentType } from "../http/static.ts";
 import { type IslandAssets, readAssets } from "./render.ts";
@@ -306,7 +307,7 @@ export async function writeCompressed(dir: string): Promise<void> {
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.isFile || !isCompressible(contentType(entry.name))) continue;
     const path = `${dir}/${entry.name}`;
-    const coded = precompress(await Deno.readFile(path));
+    const coded = await precompressAtBest(await Deno.readFile(path));
     for (const coding of ["br", "gzip"] as const) {
       await Deno.writeFile(`${path}${ENCODING_SUFFIX[coding]}`, coded[coding]);
     }
