@@ -255,7 +255,8 @@ export async function buildIslands(
     for (const result of built) {
       for (const file of Object.keys(result.metafile.outputs)) {
         if (file.endsWith(".js")) {
-          checkRuntimeImports(file, await Deno.readTextFile(file), given);
+          const code = await Deno.readTextFile(resolve(root, file));
+          checkRuntimeImports(toUrl(file), code, given);
         }
       }
     }

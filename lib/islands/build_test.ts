@@ -182,3 +182,29 @@ Deno.test("buildIslands() gives each island the boot module's copy of Preact", a
     }
   });
 });
+
+Deno.test("buildIslands() lists only islands, not the .tsx modules they load with import()", async () => {
+  const root = await Deno.makeTempDir({ prefix: "beam-lazy-" });
+  try {
+    await Deno.mkdir(`${root}/islands`);
+    await Deno.mkdir(`${root}/routes`);
+    await Deno.mkdir(`${root}/components`);
+    await Deno.writeTextFile(
+      `${root}/components/Note.tsx`,
+      "export function Note() {\n  return <p>later</p>;\n}\n",
+    );
+    await Deno.writeTextFile(
+      `${root}/islands/Lazy.tsx`,
+      'import { useEffect } from "preact/hooks";\n' +
+        "export default function Lazy() {\n" +
+        '  useEffect(() => void import("../components/Note.tsx"), []);\n' +
+        "  return <p>now</p>;\n}\n",
+    );
+    const assets = await buildIslands({ root, outDir: `${root}/_build` });
+    assert.deepEqual(Object.keys(assets.islands), ["Lazy"]);
+    // The lazy module was built all the same, beside the island.
+    assert.ok(Object.keys(assets.imports).length >= 3);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
