@@ -2,7 +2,6 @@ import { useSignal } from "@preact/signals";
 import { useEffect, useMemo, useRef } from "preact/hooks";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
-import { AwakeNote } from "../components/AwakeNote.tsx";
 import { Announcer } from "../components/Announcer.tsx";
 import {
   ReceiveSession,
@@ -36,6 +35,12 @@ interface ReceivePanelProps {
   /** How long to wait for a sender that is away from signaling. */
   senderAwayMs?: number;
 }
+
+/**
+ * The note that keeps the screen awake, loaded when a download starts: the
+ * page that only shows the list needs neither it nor the wake lock code.
+ */
+type AwakeNoteModule = typeof import("../components/AwakeNote.tsx");
 
 /** Past this, keeping a file in memory is worth a warning. */
 const MEMORY_WARN_BYTES = 200_000_000;
@@ -152,6 +157,7 @@ export default function ReceivePanel(
   const manifest = useSignal<Manifest | null>(null);
   const started = useSignal(false);
   const warning = useSignal<Destination | null>(null);
+  const awakeNote = useSignal<AwakeNoteModule | null>(null);
   const saveNote = useSignal("");
   const place = useSignal<Place | null>(null);
   const said = useSignal({ text: "", count: 0 });
@@ -182,7 +188,9 @@ export default function ReceivePanel(
       // while (lib/transfer/rtc.ts). Loaded when a download starts: the
       // page shows the file list without it.
       loadLinks: async () => {
-        const { IceSource, rtcLinks } = await import("../lib/transfer/rtc.ts");
+        const { IceSource, rtcLinks } = await import(
+          "../lib/transfer/receiving.ts"
+        );
         return rtcLinks(
           new IceSource({
             iceServers,
@@ -236,11 +244,14 @@ export default function ReceivePanel(
         : safeFileName(current.files[0]?.name ?? ""),
     };
     try {
-      sink = await makeSink(
-        destination,
-        current.files,
-        pageActions((p) => place.value = p),
-      );
+      [sink, awakeNote.value] = await Promise.all([
+        makeSink(
+          destination,
+          current.files,
+          pageActions((p) => place.value = p),
+        ),
+        import("../components/AwakeNote.tsx"),
+      ]);
     } catch (error) {
       // The person closed the save dialog: nothing started, nothing lost.
       if ((error as DOMException).name === "AbortError") return;
@@ -417,9 +428,9 @@ export default function ReceivePanel(
             label="Download progress"
           />
           {phase !== "done" && <p class="muted">{saveNote.value}</p>}
-          <AwakeNote
-            active={UNDER_WAY.has(phase)}
-          />
+          {awakeNote.value && (
+            <awakeNote.value.AwakeNote active={UNDER_WAY.has(phase)} />
+          )}
           {UNDER_WAY.has(phase) && notify.value === "off" && canNotify() && (
             <div class="actions">
               <button type="button" class="secondary" onClick={askToNotify}>

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { gunzipSync } from "node:zlib";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import {
   compressResponse,
   isCompressible,
   negotiateEncoding,
   precompress,
+  precompressAtBest,
   varyOnEncoding,
 } from "./compress.ts";
 
@@ -49,6 +50,16 @@ Deno.test("precompress() gives brotli and gzip that decode to the input", () => 
   const { br, gzip } = precompress(text);
   assert.ok(br.byteLength < text.byteLength);
   assert.deepEqual(new Uint8Array(gunzipSync(gzip)), text);
+});
+
+Deno.test("precompressAtBest() gives brotli and a smaller gzip that decode to the input", async () => {
+  const text = new TextEncoder().encode(
+    Array.from({ length: 2000 }, (_, i) => `beam ${i * 7919 % 1000} `).join(""),
+  );
+  const { br, gzip } = await precompressAtBest(text);
+  assert.deepEqual(new Uint8Array(brotliDecompressSync(br)), text);
+  assert.deepEqual(new Uint8Array(gunzipSync(gzip)), text);
+  assert.ok(gzip.byteLength < precompress(text).gzip.byteLength);
 });
 
 Deno.test("varyOnEncoding() adds Accept-Encoding to Vary once", () => {

@@ -18,8 +18,9 @@
  *
  * Every text file it writes gets a brotli (`.br`) and a gzip (`.gz`) copy
  * beside it, which the server sends to clients that accept them
- * (lib/http/static.ts): compressing at its best is done once here, not per
- * request, and the server never writes files.
+ * (lib/http/static.ts): compressing at its best (brotli 11, gzip by
+ * Zopfli) is done once here, not per request, and the server never writes
+ * files.
  *
  * Run as `deno task build`; `--if-missing` skips the work when a build
  * exists, which is how `deno task start` builds on a fresh clone.
@@ -32,7 +33,7 @@ import * as esbuild from "esbuild";
 import {
   ENCODING_SUFFIX,
   isCompressible,
-  precompress,
+  precompressAtBest,
 } from "../http/compress.ts";
 import { contentHash, contentType } from "../http/static.ts";
 import { CODINGS_DIR, type IslandAssets, readAssets } from "./render.ts";
@@ -87,6 +88,54 @@ export function workerBuildOptions(minify = true): esbuild.BuildOptions {
     minify,
     logLevel: "warning",
   };
+}
+
+/**
+ * The modules the boot module gives islands (see boot.ts): Preact, its
+ * hooks, its JSX runtime and signals. One copy of each must run on a page,
+ * the one that hydrates, so an island's build imports them from there.
+ */
+export const RUNTIME_MODULES = [
+  "preact",
+  "preact/hooks",
+  "preact/jsx-runtime",
+  "@preact/signals",
+];
+
+/** Resolves {@linkcode RUNTIME_MODULES} to the built boot module's URL. */
+function runtimeFrom(url: string): esbuild.Plugin {
+  const filter = new RegExp(
+    `^(${RUNTIME_MODULES.map((m) => m.replace(/[/.]/g, "\\$&")).join("|")})$`,
+  );
+  return {
+    name: "beam-runtime",
+    setup(build) {
+      build.onResolve({ filter }, () => ({ path: url, external: true }));
+    },
+  };
+}
+
+/**
+ * Throws when the built module `file` (`code`) imports from the boot module
+ * a name it does not export (`given`): the browser would refuse the whole
+ * page with a SyntaxError, found only when the page is opened.
+ */
+export function checkRuntimeImports(
+  file: string,
+  code: string,
+  given: string[],
+): void {
+  const pattern = /import\s*\{([^}]*)\}\s*from\s*"[^"]*\/boot-[^"/]*\.js"/g;
+  for (const [, names] of code.matchAll(pattern)) {
+    for (const name of names.split(",")) {
+      const imported = name.trim().split(/\s+as\s+/)[0];
+      if (imported !== "" && !given.includes(imported)) {
+        throw new Error(
+          `Cannot build ${file}: it imports ${imported} from the boot module, which does not export it; add it to the exports of lib/islands/boot.ts`,
+        );
+      }
+    }
+  }
 }
 
 /** Island names: the PascalCase `.tsx` files of `islands/`. */
@@ -155,50 +204,83 @@ export async function buildIslands(
   for (const dir of [BUILD_PREFIX, `/${ROOT_FILES_DIR}`, `/${CODINGS_DIR}`]) {
     await Deno.remove(`${outDir}${dir}`, { recursive: true }).catch(() => {});
   }
-  const entryPoints: Record<string, string> = {
-    boot: BOOT_ENTRY,
-  };
-  for (const name of islands) entryPoints[name] = `${root}/islands/${name}.tsx`;
+  const shared = {
+    absWorkingDir: root,
+    outdir: `${outDir}${BUILD_PREFIX}`,
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: ["chrome110", "firefox110", "safari16"],
+    minify: !options.dev,
+    sourcemap: options.dev ? "linked" : false,
+    jsx: "automatic",
+    jsxImportSource: "preact",
+    entryNames: "[name]-[hash]",
+    chunkNames: "chunk-[hash]",
+    metafile: true,
+    logLevel: "warning",
+  } satisfies esbuild.BuildOptions;
   try {
-    const result = await esbuild.build({
-      absWorkingDir: root,
-      entryPoints,
-      outdir: `${outDir}${BUILD_PREFIX}`,
-      bundle: true,
-      splitting: true,
-      format: "esm",
-      platform: "browser",
-      target: ["chrome110", "firefox110", "safari16"],
-      minify: !options.dev,
-      sourcemap: options.dev ? "linked" : false,
-      jsx: "automatic",
-      jsxImportSource: "preact",
-      entryNames: "[name]-[hash]",
-      chunkNames: "chunk-[hash]",
-      metafile: true,
-      logLevel: "warning",
+    // The boot module first: it is also the islands' runtime (Preact, its
+    // hooks and signals, see boot.ts), whose URL their builds import.
+    const booted = await esbuild.build({
+      ...shared,
+      entryPoints: { boot: BOOT_ENTRY },
     });
+    const outBase = resolve(root, `${outDir}${BUILD_PREFIX}`);
+    const toUrl = (file: string) =>
+      `${BUILD_PREFIX}/${relative(outBase, resolve(root, file))}`;
+    const bootFile = Object.keys(booted.metafile.outputs)
+      .find((file) => file.endsWith(".js"))!;
+    // One build per island, each splitting only for its own `import()`s.
+    // Built together, every module two islands (or an island and another's
+    // lazy code) share went into a chunk of its own, and a page fetched a
+    // dozen small files that compress worse than one (issue #14); apart,
+    // a page loads the boot module, its island and the few chunks the
+    // island shares with the code it loads later.
+    const built = await Promise.all(islands.map((name) =>
+      esbuild.build({
+        ...shared,
+        entryPoints: { [name]: `${root}/islands/${name}.tsx` },
+        splitting: true,
+        plugins: [runtimeFrom(toUrl(bootFile))],
+      })
+    ));
     await esbuild.build({
       ...workerBuildOptions(!options.dev),
       absWorkingDir: root,
       outfile: `${outDir}/${ROOT_FILES_DIR}/${WORKER_FILE}`,
     });
-    const assets: IslandAssets = { boot: "", islands: {}, imports: {} };
+    const given = booted.metafile.outputs[bootFile].exports;
+    for (const result of built) {
+      for (const file of Object.keys(result.metafile.outputs)) {
+        if (file.endsWith(".js")) {
+          const code = await Deno.readTextFile(resolve(root, file));
+          checkRuntimeImports(toUrl(file), code, given);
+        }
+      }
+    }
+    const assets: IslandAssets = {
+      boot: toUrl(bootFile),
+      islands: {},
+      imports: {},
+    };
     // The metafile names outputs relative to the root, which the output
     // folder need not be inside (a test builds into a temporary folder).
-    const outBase = resolve(root, `${outDir}${BUILD_PREFIX}`);
-    const toUrl = (file: string) =>
-      `${BUILD_PREFIX}/${relative(outBase, resolve(root, file))}`;
-    for (const [file, output] of Object.entries(result.metafile.outputs)) {
-      if (!file.endsWith(".js")) continue;
-      const url = toUrl(file);
-      assets.imports[url] = output.imports
-        .filter((i) => i.kind === "import-statement")
-        .map((i) => toUrl(i.path));
-      const entry = output.entryPoint?.replace(/^.*\//, "");
-      if (entry === "boot.ts") assets.boot = url;
-      else if (entry?.endsWith(".tsx")) {
-        assets.islands[entry.slice(0, -4)] = url;
+    for (const [index, result] of [booted, ...built].entries()) {
+      // The island this build is for (none for the boot module's); its
+      // other entries are the modules it loads with `import()`.
+      const island = islands[index - 1];
+      for (const [file, output] of Object.entries(result.metafile.outputs)) {
+        if (!file.endsWith(".js")) continue;
+        const url = toUrl(file);
+        // Not the runtime: every page with an island loads it already.
+        assets.imports[url] = output.imports
+          .filter((i) => i.kind === "import-statement" && !i.external)
+          .map((i) => toUrl(i.path));
+        if (output.entryPoint === `islands/${island}.tsx`) {
+          assets.islands[island] = url;
+        }
       }
     }
     // Not in the dev loop: it rebuilds on every save, and the server
@@ -227,7 +309,7 @@ export async function writeCompressed(dir: string): Promise<void> {
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.isFile || !isCompressible(contentType(entry.name))) continue;
     const path = `${dir}/${entry.name}`;
-    const coded = precompress(await Deno.readFile(path));
+    const coded = await precompressAtBest(await Deno.readFile(path));
     for (const coding of ["br", "gzip"] as const) {
       await Deno.writeFile(`${path}${ENCODING_SUFFIX[coding]}`, coded[coding]);
     }
@@ -248,7 +330,7 @@ export async function writeCodings(dir: string, outDir: string): Promise<void> {
       if (!entry.isFile || !isCompressible(contentType(entry.name))) continue;
       const body = await Deno.readFile(path);
       const hash = await contentHash(body);
-      const coded = precompress(body);
+      const coded = await precompressAtBest(body);
       for (const coding of ["br", "gzip"] as const) {
         await Deno.writeFile(
           `${outDir}/${hash}${ENCODING_SUFFIX[coding]}`,

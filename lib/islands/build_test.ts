@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   buildIslands,
+  checkRuntimeImports,
   listIslands,
   listRoutes,
   manifestSource,
@@ -169,5 +170,71 @@ Deno.test("writeCodings() writes brotli and gzip of each text file below a folde
     await writeCodings(`${dir}/none`, `${dir}/out2`);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkRuntimeImports() accepts what the boot module exports", () => {
+  checkRuntimeImports(
+    "/_beam/A.js",
+    'import{useSignal as c,jsx as d}from"/_beam/boot-AB12CD34.js";',
+    ["jsx", "useSignal"],
+  );
+  // Imports from anything else are not its business.
+  checkRuntimeImports("/_beam/A.js", 'import{x}from"./chunk-1.js";', []);
+});
+
+Deno.test("checkRuntimeImports() rejects a name the boot module lacks, naming it and what to do", () => {
+  assert.throws(
+    () =>
+      checkRuntimeImports(
+        "/_beam/A.js",
+        'import{jsx as d,useReducer as e}from"/_beam/boot-AB12CD34.js";',
+        ["jsx"],
+      ),
+    /Cannot build \/_beam\/A\.js: it imports useReducer from the boot module, which does not export it; add it to the exports of lib\/islands\/boot\.ts/,
+  );
+});
+
+Deno.test("buildIslands() gives each island the boot module's copy of Preact", async () => {
+  await withOutDir(async (outDir) => {
+    const assets = await buildIslands({ root: FIXTURE, outDir });
+    const island = await Deno.readTextFile(
+      `${outDir}${assets.islands.Counter}`,
+    );
+    assert.ok(island.includes(`from"${assets.boot}"`), "imported from boot");
+    // Preact's own code (its options object) is in the boot module only.
+    const boot = await Deno.readTextFile(`${outDir}${assets.boot}`);
+    assert.ok(boot.includes("__b"));
+    for (const url of Object.keys(assets.imports)) {
+      if (url === assets.boot) continue;
+      const code = await Deno.readTextFile(`${outDir}${url}`);
+      assert.doesNotMatch(code, /\.__b\b|__H/, `${url} has no Preact`);
+    }
+  });
+});
+
+Deno.test("buildIslands() lists only islands, not the .tsx modules they load with import()", async () => {
+  const root = await Deno.makeTempDir({ prefix: "beam-lazy-" });
+  try {
+    await Deno.mkdir(`${root}/islands`);
+    await Deno.mkdir(`${root}/routes`);
+    await Deno.mkdir(`${root}/components`);
+    await Deno.writeTextFile(
+      `${root}/components/Note.tsx`,
+      "export function Note() {\n  return <p>later</p>;\n}\n",
+    );
+    await Deno.writeTextFile(
+      `${root}/islands/Lazy.tsx`,
+      'import { useEffect } from "preact/hooks";\n' +
+        "export default function Lazy() {\n" +
+        '  useEffect(() => void import("../components/Note.tsx"), []);\n' +
+        "  return <p>now</p>;\n}\n",
+    );
+    const assets = await buildIslands({ root, outDir: `${root}/_build` });
+    assert.deepEqual(Object.keys(assets.islands), ["Lazy"]);
+    // The lazy module was built all the same, beside the island.
+    assert.ok(Object.keys(assets.imports).length >= 3);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

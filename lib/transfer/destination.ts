@@ -6,9 +6,9 @@
  * in as {@linkcode PageActions}, so nothing here touches the DOM itself.
  *
  * The sinks are loaded by {@linkcode makeSink} with `import()`, when a
- * download starts: the choices are shown as soon as the page has the list
- * of files, and the code that saves (zip, service worker, pickers) need not
- * weigh on a page that is only looked at.
+ * download starts (with the rest of `receiving.ts`): the choices are shown
+ * as soon as the page has the list of files, and the code that saves (zip,
+ * service worker, pickers) need not weigh on a page that is only looked at.
  *
  * @module
  */
@@ -119,7 +119,7 @@ export async function makeSink(
       );
     }
     const handle = await page.showDirectoryPicker({ mode: "readwrite" });
-    const { directorySink } = await import("./sinks/folder_sink.ts");
+    const { directorySink } = await import("./receiving.ts");
     return directorySink(handle);
   }
   if (page.showSaveFilePicker) {
@@ -128,19 +128,19 @@ export async function makeSink(
       // goes through the same sanitizer as every other sink's.
       suggestedName: many ? zipName : safeFileName(files[0].name),
     });
-    const { fileHandleSink } = await import("./sinks/file_sink.ts");
+    const { fileHandleSink } = await import("./receiving.ts");
     const sink = fileHandleSink(handle);
     return many ? await zipped(files, sink, zipName) : sink;
   }
   if (!destination.inMemory) {
-    const { serviceWorkerSink } = await import("./sinks/sw_sink.ts");
+    const { serviceWorkerSink } = await import("./receiving.ts");
     return serviceWorkerSink({
       files,
       zipName,
       startDownload: page.startDownload,
     });
   }
-  const { memorySink } = await import("./sinks/memory_sink.ts");
+  const { memorySink } = await import("./receiving.ts");
   const sink = memorySink({ save: page.saveBlob });
   return many ? await zipped(files, sink, zipName) : sink;
 }
@@ -151,6 +151,6 @@ async function zipped(
   sink: Sink,
   name: string,
 ): Promise<Sink> {
-  const { zipSink } = await import("./sinks/zip_sink.ts");
+  const { zipSink } = await import("./receiving.ts");
   return zipSink(files, sink, { name });
 }

@@ -246,7 +246,7 @@ export class ReceiveSession {
     // Loaded now, not with the page: a page that only shows the file list
     // never needs the receiving code (nor the hasher it loads).
     const [{ FileReceiver }, createLink] = await Promise.all([
-      import("./receiver.ts"),
+      import("./receiving.ts"),
       this.#linkFactory(),
     ]);
     this.#createLink = createLink;
@@ -432,7 +432,7 @@ export class ReceiveSession {
   async #linkFactory(): Promise<LinkFactory> {
     if (this.#createLink !== null) return this.#createLink;
     if (this.#options.loadLinks) return await this.#options.loadLinks();
-    const { rtcLinks } = await import("./rtc.ts");
+    const { rtcLinks } = await import("./receiving.ts");
     return rtcLinks(this.#options.iceServers ?? []);
   }
 
