@@ -155,7 +155,7 @@ export function isReceiving(name: SendState): boolean {
  * whole sentence, shown as it is.
  */
 export const RECEIVER_SILENT =
-  "The receiver's browser stopped answering: its tab closed, or its device slept or lost the network. Keep this tab open: if they open the link again, the transfer picks up where it stopped.";
+  "The receiver's browser stopped answering: its tab closed, or its device slept or lost the network. If it wakes up, the transfer goes on from there; if not, send them the link again.";
 
 /** What the sender's page says of a receiver that never came back. */
 export const RECEIVER_LEFT =
