@@ -5,7 +5,8 @@ import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
 import { Announcer } from "../components/Announcer.tsx";
-import { sendingStatus, TabTitle } from "../components/TabTitle.tsx";
+import { TabTitle } from "../components/TabTitle.tsx";
+import { sendingStatus } from "../lib/transfer/tab_title.ts";
 import type {
   ReceiverView,
   SendSession,

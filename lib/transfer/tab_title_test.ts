@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ReceiverProgress, sendingStatus } from "./TabTitle.tsx";
+import { type ReceiverProgress, sendingStatus } from "./tab_title.ts";
 
 function row(
   phase: string,
