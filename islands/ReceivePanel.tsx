@@ -2,6 +2,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect, useMemo, useRef } from "preact/hooks";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
+import { TabTitle } from "../components/TabTitle.tsx";
 import { Announcer } from "../components/Announcer.tsx";
 import {
   ReceiveSession,
@@ -169,7 +170,6 @@ export default function ReceivePanel(
   const homeRef = useRef<HTMLAnchorElement>(null);
   /** The last tenth of the progress announced. */
   const tenth = useRef(-1);
-  const pageTitle = useRef("");
   const textCopied = useSignal("");
   const session = useRef<ReceiveSession | null>(null);
   /** The link's fragment, kept in memory once it left the address bar. */
@@ -208,7 +208,6 @@ export default function ReceivePanel(
     // where anyone who sees the screen or the history could copy it. The
     // session keeps it in memory, and "Try again" keeps the fragment.
     fragment.current = location.hash;
-    pageTitle.current = document.title;
     history.replaceState(null, "", location.pathname + location.search);
     next.open().then((o) => manifest.value = o, () => {});
     const unload = (event: BeforeUnloadEvent) => {
@@ -333,18 +332,6 @@ export default function ReceivePanel(
     if (!first || now > 0) say(`${now * 10} % received.`);
   }, [phase, Math.floor(percent / 10)]);
 
-  // The tab's title says how far it is, for a tab in the background.
-  useEffect(() => {
-    if (pageTitle.current === "") return;
-    document.title = phase === "done"
-      ? "Done · Beam"
-      : failed
-      ? "Failed · Beam"
-      : started.value && UNDER_WAY.has(phase)
-      ? `${percent} % · Beam`
-      : pageTitle.current;
-  }, [phase, percent, started.value]);
-
   async function askToNotify() {
     const answer = await Notification.requestPermission();
     notify.value = answer === "granted" ? "on" : "refused";
@@ -357,6 +344,16 @@ export default function ReceivePanel(
 
   return (
     <section class="card receive-panel" aria-labelledby="receive-title">
+      {/* The tab's title says how far it is, for a tab in the background. */}
+      <TabTitle
+        status={phase === "done"
+          ? "Done"
+          : failed
+          ? "Failed"
+          : started.value && UNDER_WAY.has(phase)
+          ? `${percent} %`
+          : null}
+      />
       <h1 id="receive-title">Receive files</h1>
       <Announcer text={said.value.text} count={said.value.count} />
       <p

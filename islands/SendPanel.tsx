@@ -5,6 +5,8 @@ import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
 import { Announcer } from "../components/Announcer.tsx";
+import { TabTitle } from "../components/TabTitle.tsx";
+import { sendingStatus } from "../lib/transfer/tab_title.ts";
 import type {
   ReceiverView,
   SendSession,
@@ -61,6 +63,18 @@ const STATE_LABEL: Record<ReceiverView["phase"], string> = {
   failed: "failed",
 };
 
+/**
+ * A receiver's state as its row says it: one that stopped answering or
+ * closed its tab mid-transfer is "Left at 3 %" (it may still come back).
+ */
+function stateText(r: ReceiverView): string {
+  if (r.left) {
+    const percent = r.total === 0 ? 100 : Math.floor((r.bytes / r.total) * 100);
+    return `Left at ${percent} %`;
+  }
+  return r.stalled ? "stalled" : STATE_LABEL[r.phase];
+}
+
 export default function SendPanel(
   { iceServers, iceUrl, iceTransportPolicy, connectTimeoutMs }: SendPanelProps,
 ) {
@@ -94,7 +108,7 @@ export default function SendPanel(
     for (const r of list) {
       if (phases.current.get(r.id) === r.phase) continue;
       phases.current.set(r.id, r.phase);
-      changes.push(`Receiver ${r.id.slice(0, 6)}: ${STATE_LABEL[r.phase]}.`);
+      changes.push(`Receiver ${r.id.slice(0, 6)}: ${stateText(r)}.`);
     }
     if (changes.length > 0) say(changes.join(" "));
   }
@@ -267,6 +281,7 @@ export default function SendPanel(
 
   return (
     <section class="card send-panel" aria-labelledby="send-title">
+      <TabTitle status={showRows ? sendingStatus(receivers.value) : null} />
       <h1 id="send-title">Send files</h1>
       <Announcer text={said.value.text} count={said.value.count} />
       <div class={`dropzone${dragging.value ? " active" : ""}`}>
@@ -394,12 +409,7 @@ export default function SendPanel(
       {showRows && (
         <div class="receivers-box">
           <h2>Receivers</h2>
-          <AwakeNote
-            active={receivers.value.some((r) =>
-              r.phase === "connecting" || r.phase === "sending" ||
-              r.phase === "resuming"
-            )}
-          />
+          <AwakeNote active={receivers.value.some((r) => r.receiving)} />
           {receivers.value.length === 0 && (
             <p class="muted">Nobody has opened the link yet.</p>
           )}
@@ -413,8 +423,12 @@ export default function SendPanel(
               >
                 <div class="row">
                   <span>Receiver {r.id.slice(0, 6)}</span>
-                  <span class={`state state-${r.phase}`}>
-                    {STATE_LABEL[r.phase]}
+                  <span
+                    class={`state state-${r.phase}${
+                      r.left ? " state-left" : ""
+                    }`}
+                  >
+                    {stateText(r)}
                     {r.attempt > 1 && r.phase !== "done"
                       ? ` (attempt ${r.attempt})`
                       : ""}

@@ -20,6 +20,7 @@ import {
   PICKER_STUB,
   setup,
   share,
+  WAKE_LOCK_LOG,
 } from "./_helpers/transfer.ts";
 
 const FIXTURE = decodeURIComponent(
@@ -139,38 +140,6 @@ Deno.test({
     }
   },
 });
-
-/**
- * A Screen Wake Lock API that grants every request and logs, with what the
- * page showed at that moment, each lock taken and let go: headless Chromium
- * has no screen to keep awake, so the page's own API would say nothing.
- */
-const WAKE_LOCK_LOG = `
-  globalThis.__wake = [];
-  const shown = () =>
-    document.querySelector("[role=status]")?.className ||
-    [...document.querySelectorAll(".receiver")]
-      .map((row) => "receiver " + row.dataset.state).join(" ");
-  Object.defineProperty(navigator, "wakeLock", {
-    configurable: true,
-    value: {
-      request(type) {
-        const lock = new EventTarget();
-        let released = false;
-        lock.release = () => {
-          if (!released) {
-            released = true;
-            globalThis.__wake.push("release " + shown());
-            lock.dispatchEvent(new Event("release"));
-          }
-          return Promise.resolve();
-        };
-        globalThis.__wake.push("request " + type + " " + shown());
-        return Promise.resolve(lock);
-      },
-    },
-  });
-`;
 
 Deno.test({
   name:

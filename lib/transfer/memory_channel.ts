@@ -2,7 +2,8 @@
  * An in-memory pair of data channels for tests and benchmarks of the
  * transfer code: messages cross asynchronously, `bufferedAmount` grows with
  * what waits and `bufferedamountlow` fires as a real channel's does, and a
- * side can be closed or cut mid-transfer.
+ * side can be closed or cut mid-transfer, or fall silent as a channel to a
+ * closed tab does ({@linkcode MemoryChannel.vanish}).
  *
  * @module
  */
@@ -22,6 +23,7 @@ export class MemoryChannel extends EventTarget implements DataChannelLike {
   #peer: MemoryChannel | null = null;
   #queue: ArrayBuffer[] | Data[] = [];
   #scheduled = false;
+  #silent = false;
   #bytesPerTick: number;
 
   constructor(bytesPerTick: number) {
@@ -61,6 +63,16 @@ export class MemoryChannel extends EventTarget implements DataChannelLike {
     this.#schedule();
   }
 
+  /**
+   * Both ends fall silent, as when the other browser's tab closed: nothing
+   * crosses any more, what was sent stays buffered, and neither end closes
+   * or says anything.
+   */
+  vanish(): void {
+    this.#silent = true;
+    if (this.#peer !== null) this.#peer.#silent = true;
+  }
+
   close(): void {
     if (this.readyState === "closed") return;
     this.readyState = "closed";
@@ -79,6 +91,7 @@ export class MemoryChannel extends EventTarget implements DataChannelLike {
 
   #flush(): void {
     this.#scheduled = false;
+    if (this.#silent) return;
     const peer = this.#peer;
     let budget = this.#bytesPerTick;
     while (this.#queue.length > 0 && budget > 0 && this.readyState === "open") {

@@ -136,3 +136,21 @@ Deno.test("MemoryChannel send() throws once closed", async () => {
   assert.throws(() => b.send("late"), DOMException);
   await closes;
 });
+
+Deno.test("MemoryChannel vanish() silences both ends: nothing crosses, nothing closes, the buffer stays", async () => {
+  const [a, b] = channelPair();
+  const got: unknown[] = [];
+  b.addEventListener(
+    "message",
+    (event) => got.push((event as MessageEvent).data),
+  );
+  a.vanish();
+  a.send(new Uint8Array(100));
+  b.send("ack");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(got, []);
+  assert.equal(a.bufferedAmount, 100);
+  assert.equal(a.readyState, "open");
+  assert.equal(b.readyState, "open");
+  a.close();
+});

@@ -49,6 +49,45 @@ export class RateMeter {
   }
 }
 
+/** What a {@linkcode StallWatch} looks at, at one moment. */
+export interface TransferSample {
+  /** Bytes the receiver has acknowledged. */
+  acked: number;
+  /** The channel's `bufferedAmount`. */
+  buffered: number;
+  /**
+   * Whether the sender waits on the receiver (bytes in the buffer, or sent
+   * and owed an acknowledgement): a sender busy reading or hashing its own
+   * file is not stalled.
+   */
+  waiting: boolean;
+}
+
+/**
+ * Tells a transfer that stopped from one that is slow: stalled once, for
+ * `ms`, the sender has waited on the receiver and neither an
+ * acknowledgement came nor the channel's buffer drained.
+ */
+export class StallWatch {
+  #ms: number;
+  #since: number | null = null;
+  #acked = -1;
+  #buffered = Infinity;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  /** Takes a sample at time `now` (ms); returns whether it is stalled. */
+  sample(now: number, { acked, buffered, waiting }: TransferSample): boolean {
+    const moved = !waiting || acked > this.#acked || buffered < this.#buffered;
+    this.#acked = Math.max(this.#acked, acked);
+    this.#buffered = buffered;
+    if (moved || this.#since === null) this.#since = now;
+    return now - this.#since >= this.#ms;
+  }
+}
+
 /** Formats a byte count for people: `1.5 MB`. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1000) return `${bytes} B`;

@@ -3,6 +3,7 @@ import {
   formatBytes,
   formatDuration,
   RateMeter,
+  StallWatch,
   throttle,
   TokenBucket,
 } from "./rate.ts";
@@ -186,4 +187,46 @@ Deno.test("TokenBucket takes several tokens at once, or none", () => {
   assert.equal(bucket.take(0, 4), true);
   assert.equal(bucket.take(0, 2), false);
   assert.equal(bucket.take(0, 1), true);
+});
+
+Deno.test("StallWatch calls a transfer stalled once nothing moved for its time while the sender waits", () => {
+  const watch = new StallWatch(5000);
+  const frozen = { acked: 10, buffered: 300, waiting: true };
+  assert.equal(watch.sample(0, frozen), false);
+  assert.equal(watch.sample(4999, frozen), false);
+  assert.equal(watch.sample(5000, frozen), true);
+  // An acknowledgement is movement: the clock starts again.
+  assert.equal(watch.sample(6000, { ...frozen, acked: 11 }), false);
+  assert.equal(watch.sample(10_999, { ...frozen, acked: 11 }), false);
+  assert.equal(watch.sample(11_000, { ...frozen, acked: 11 }), true);
+});
+
+Deno.test("StallWatch counts a draining buffer as movement, a growing one not", () => {
+  const watch = new StallWatch(1000);
+  assert.equal(
+    watch.sample(0, { acked: 0, buffered: 500, waiting: true }),
+    false,
+  );
+  assert.equal(
+    watch.sample(900, { acked: 0, buffered: 400, waiting: true }),
+    false,
+  );
+  assert.equal(
+    watch.sample(1800, { acked: 0, buffered: 400, waiting: true }),
+    false,
+  );
+  assert.equal(
+    watch.sample(1900, { acked: 0, buffered: 450, waiting: true }),
+    true,
+  );
+});
+
+Deno.test("StallWatch never calls a sender stalled that is not waiting on the receiver", () => {
+  const watch = new StallWatch(1000);
+  const idle = { acked: 5, buffered: 0, waiting: false };
+  assert.equal(watch.sample(0, idle), false);
+  assert.equal(watch.sample(60_000, idle), false);
+  // Waiting from now on: its time counts from the last sample that was not.
+  assert.equal(watch.sample(60_500, { ...idle, waiting: true }), false);
+  assert.equal(watch.sample(61_500, { ...idle, waiting: true }), true);
 });

@@ -8,9 +8,10 @@
  *
  * ```
  * (request) → waiting ─offer→ connecting ─channelOpen→ sending ─sent→ done
- *                ↑              │ connectFailed,          │ channelClosed
- *                │              ↓ connectTimeout          ↓
+ *                ↑              │ connectFailed,          │ channelClosed, iceLost,
+ *                │              ↓ connectTimeout          ↓ stalled with ICE down
  *                └─ request ─ retrying               resuming ─offer→ connecting
+ *                                                    (the row: "Left at 3 %")
  *        retrying, resuming ─goneTimeout→ failed ("The receiver left")
  * any state but done ─replaced (the same receiver, under a new id)→ failed, row handed over
  * any state but done ─stop, refused offer, receiver's error→ failed
@@ -71,6 +72,17 @@ export type SendEvent =
   /** The receiver did not come back in time. */
   | { type: "goneTimeout" }
   /**
+   * Nothing moved for `STALL_MS` while the sender waits on the receiver:
+   * no acknowledgement, no drain of the channel's buffer (tuning.ts).
+   */
+  | { type: "stalled" }
+  /** ICE lost touch with the receiver's browser (`disconnected`). */
+  | { type: "iceDisconnected" }
+  /** ICE is back in touch after `iceDisconnected`. */
+  | { type: "iceRecovered" }
+  /** ICE stayed out of touch for `ICE_GRACE_MS`, or `failed`. */
+  | { type: "iceLost" }
+  /**
    * The same receiver (by its sealed session id) offered again under
    * another peer id, `by`: it gave this connection up and resumes there.
    */
@@ -79,7 +91,7 @@ export type SendEvent =
   | { type: "stop" };
 
 /** The timers of one receiver. */
-export type SendTimer = "connect" | "gone";
+export type SendTimer = "connect" | "gone" | "ice";
 
 /** Effects, run by the session. */
 export type SendEffect =
@@ -123,7 +135,27 @@ export interface SendMachine {
   total: number;
   /** What went wrong, for people. */
   message?: string;
+  /** Sending, but nothing has moved for `STALL_MS`: no speed, no time left. */
+  stalled?: boolean;
+  /** ICE says `disconnected`: the receiver's browser stopped answering. */
+  iceDown?: boolean;
 }
+
+/**
+ * Whether bytes are moving to a receiver in this state, or about to: what
+ * keeps the sender's screen awake and asks before its page closes. A
+ * receiver that left (`resuming`) is not, until it comes back.
+ */
+export function isReceiving(name: SendState): boolean {
+  return name === "connecting" || name === "sending";
+}
+
+/**
+ * Why the sender gave up a connection whose other end stopped answering: a
+ * whole sentence, shown as it is.
+ */
+export const RECEIVER_SILENT =
+  "The receiver's browser stopped answering: its tab closed, or its device slept or lost the network. If it wakes up, the transfer goes on from there; if not, send them the link again.";
 
 /** What the sender's page says of a receiver that never came back. */
 export const RECEIVER_LEFT =
@@ -204,6 +236,10 @@ export const SEND_TABLE: Table<SendState, EventType> = {
     channelClosed: ["resuming"],
     sendFailed: FAILED,
     progress: ["sending"],
+    stalled: ["sending", "resuming"],
+    iceDisconnected: ["sending", "resuming"],
+    iceRecovered: ["sending"],
+    iceLost: ["resuming"],
     ...ENDS,
   },
   retrying: {
@@ -263,8 +299,23 @@ export function stepSend(
       ...first,
       { type: "stopTimer", timer: "connect" },
       { type: "stopTimer", timer: "gone" },
+      { type: "stopTimer", timer: "ice" },
       ...(close ? [{ type: "closeLink" } as const] : []),
       { type: "forget" },
+    ]);
+
+  // A receiver that went silent: its connection is given up (a channel
+  // still open would hold the transfer forever) and the row waits for it
+  // to come back, as after a closed channel.
+  const left = () =>
+    go("resuming", {
+      message: RECEIVER_SILENT,
+      stalled: false,
+      iceDown: false,
+    }, [
+      { type: "stopTimer", timer: "ice" },
+      { type: "closeLink" },
+      { type: "startTimer", timer: "gone" },
     ]);
 
   switch (event.type) {
@@ -293,7 +344,7 @@ export function stepSend(
         reason: event.reason,
       }]);
     case "channelOpen":
-      return go("sending", {}, [
+      return go("sending", { stalled: false, iceDown: false }, [
         { type: "stopTimer", timer: "connect" },
         { type: "send" },
       ]);
@@ -312,9 +363,29 @@ export function stepSend(
         { type: "forget" },
       ]);
     case "channelClosed":
-      return go("resuming", { message: event.message }, [
+      return go("resuming", {
+        message: event.message,
+        stalled: false,
+        iceDown: false,
+      }, [
+        { type: "stopTimer", timer: "ice" },
         { type: "startTimer", timer: "gone" },
       ]);
+    case "stalled":
+      // Stalled with ICE in touch is a receiver that is alive but slow (a
+      // held disk, a busy page): it is waited for. Out of touch as well,
+      // its browser is gone: no need to wait out ICE's grace.
+      return m.iceDown ? left() : go("sending", { stalled: true }, []);
+    case "iceDisconnected":
+      return m.stalled ? left() : go("sending", { iceDown: true }, [
+        { type: "startTimer", timer: "ice" },
+      ]);
+    case "iceRecovered":
+      return go("sending", { iceDown: false }, [
+        { type: "stopTimer", timer: "ice" },
+      ]);
+    case "iceLost":
+      return left();
     case "sendFailed":
       return fail(
         event.message,
@@ -324,6 +395,7 @@ export function stepSend(
     case "progress":
       return go(m.name, {
         bytes: Math.min(Math.max(event.bytes, 0), m.total),
+        stalled: false,
       }, []);
     case "receiverError":
       return fail(receiverErrorText(event.message));
@@ -342,6 +414,7 @@ export function stepSend(
         { type: "sendError", message: STOPPED_TO_RECEIVER },
         { type: "stopTimer", timer: "connect" },
         { type: "stopTimer", timer: "gone" },
+        { type: "stopTimer", timer: "ice" },
         { type: "forget" },
       ]);
   }

@@ -8,10 +8,12 @@ import {
 } from "./error_text.ts";
 import {
   initialSend,
+  isReceiving,
   NO_ROUTE,
   RECEIVER_ERROR,
   RECEIVER_KEY_MISSING,
   RECEIVER_LEFT,
+  RECEIVER_SILENT,
   SEND_TABLE,
   type SendEffect,
   type SendEvent,
@@ -33,8 +35,22 @@ interface Row {
   note?: string;
 }
 
-const FAIL = ["stopTimer:connect", "stopTimer:gone", "closeLink", "forget"];
-const STOP = ["sendError", "stopTimer:connect", "stopTimer:gone", "forget"];
+const FAIL = [
+  "stopTimer:connect",
+  "stopTimer:gone",
+  "stopTimer:ice",
+  "closeLink",
+  "forget",
+];
+const STOP = [
+  "sendError",
+  "stopTimer:connect",
+  "stopTimer:gone",
+  "stopTimer:ice",
+  "forget",
+];
+/** A receiver that went silent: its connection given up, its row waits. */
+const LEFT = ["stopTimer:ice", "closeLink", "startTimer:gone"];
 const ANSWER = [
   "stopTimer:gone",
   "closeLink",
@@ -178,24 +194,85 @@ const ROWS: Row[] = [
   {
     from: "sending",
     event: { type: "channelClosed", message: "closed" },
+    given: { stalled: true, iceDown: true },
     to: "resuming",
-    effects: ["startTimer:gone"],
+    effects: ["stopTimer:ice", "startTimer:gone"],
+    then: { stalled: false, iceDown: false },
+  },
+  {
+    from: "sending",
+    event: { type: "stalled" },
+    to: "sending",
+    effects: [],
+    then: { stalled: true },
+    note: "ICE still in touch: alive but slow, waited for",
+  },
+  {
+    from: "sending",
+    event: { type: "stalled" },
+    given: { iceDown: true, bytes: 3 },
+    to: "resuming",
+    effects: LEFT,
+    then: {
+      bytes: 3,
+      stalled: false,
+      message: RECEIVER_SILENT,
+    },
+    note: "and ICE out of touch: the receiver's browser is gone",
+  },
+  {
+    from: "sending",
+    event: { type: "iceDisconnected" },
+    to: "sending",
+    effects: ["startTimer:ice"],
+    then: { iceDown: true },
+    note: "bytes still moving: ICE is given its grace",
+  },
+  {
+    from: "sending",
+    event: { type: "iceDisconnected" },
+    given: { stalled: true },
+    to: "resuming",
+    effects: LEFT,
+    then: { iceDown: false },
+    note: "nothing moving either: left at once",
+  },
+  {
+    from: "sending",
+    event: { type: "iceRecovered" },
+    given: { iceDown: true },
+    to: "sending",
+    effects: ["stopTimer:ice"],
+    then: { iceDown: false },
+  },
+  {
+    from: "sending",
+    event: { type: "iceLost" },
+    to: "resuming",
+    effects: LEFT,
+    then: { message: RECEIVER_SILENT },
   },
   {
     from: "sending",
     event: { type: "sendFailed", message: "Cannot read a file" },
     to: "failed",
-    effects: ["sendError", "stopTimer:connect", "stopTimer:gone", "forget"],
+    effects: [
+      "sendError",
+      "stopTimer:connect",
+      "stopTimer:gone",
+      "stopTimer:ice",
+      "forget",
+    ],
     then: { message: `Cannot read a file. ${GENERIC_ADVICE}` },
     note: "the reason goes out before the connection closes",
   },
   {
     from: "sending",
     event: { type: "progress", bytes: 500 },
-    given: { total: 100 },
+    given: { total: 100, stalled: true },
     to: "sending",
     effects: [],
-    then: { bytes: 100 },
+    then: { bytes: 100, stalled: false },
   },
   ...ends("sending"),
   // retrying and resuming wait for the receiver to come back
@@ -298,4 +375,11 @@ Deno.test("stepSend() ignores events a finished receiver's state does not handle
       assert.deepEqual(step.effects, []);
     }
   }
+});
+
+Deno.test("isReceiving() holds while connecting and sending, not for a receiver that left or finished", () => {
+  const receiving = (Object.keys(SEND_TABLE) as SendState[]).filter(
+    isReceiving,
+  );
+  assert.deepEqual(receiving, ["connecting", "sending"]);
 });

@@ -37,7 +37,12 @@ import {
   openProgress,
   sealManifest,
 } from "./manifest.ts";
-import { RateMeter, TokenBucket } from "./rate.ts";
+import {
+  RateMeter,
+  StallWatch,
+  TokenBucket,
+  type TransferSample,
+} from "./rate.ts";
 import {
   AuthError,
   deriveKeys,
@@ -56,6 +61,8 @@ import { causeOf, describeError, failureText } from "./error_text.ts";
 import { openSessionId } from "./session_id.ts";
 import {
   initialSend,
+  isReceiving,
+  RECEIVER_LEFT,
   type SendEffect,
   type SendEvent,
   type SendMachine,
@@ -64,15 +71,18 @@ import {
   stepSend,
 } from "./send_machine.ts";
 import {
+  ACK_BYTES,
   ANSWER_BURST,
   ANSWERS_PER_SECOND,
   CHUNK_BYTES,
   CONNECT_TIMEOUT_MS,
   FALLBACK_CHUNK_BYTES,
   FINISHED_ROWS,
+  ICE_GRACE_MS,
   LINGER_MS,
   MAX_WAITING,
   RECEIVER_GONE_MS,
+  STALL_MS,
   STOP_NOTICE_MS,
 } from "./tuning.ts";
 
@@ -95,6 +105,18 @@ export interface ReceiverView {
   attempt: number;
   /** What went wrong. */
   message?: string;
+  /**
+   * Bytes are moving to it, or about to (`isReceiving`, send_machine.ts):
+   * what keeps the screen awake and asks before the page closes.
+   */
+  receiving: boolean;
+  /** Sending, but nothing moved for `STALL_MS` (speed and time left are 0). */
+  stalled: boolean;
+  /**
+   * It stopped answering mid-transfer, or its connection closed: waiting
+   * for it to come back (`resuming`), or given up on (`RECEIVER_LEFT`).
+   */
+  left: boolean;
 }
 
 /** Options of a {@linkcode SendSession}. */
@@ -124,6 +146,10 @@ export interface SendSessionOptions {
   connectTimeoutMs?: number;
   /** How long a broken receiver may take to come back. Default `RECEIVER_GONE_MS`. */
   goneTimeoutMs?: number;
+  /** How long nothing may move before a transfer is stalled. Default `STALL_MS`. */
+  stallMs?: number;
+  /** How long ICE may stay `disconnected`. Default `ICE_GRACE_MS`. */
+  iceGraceMs?: number;
   /** Transfer tuning. */
   sendOptions?: SendOptions;
   /** Called whenever any receiver changes. */
@@ -153,6 +179,8 @@ interface Live {
   shown: boolean;
   /** What sends the files on the open channel, while it does. */
   sender: FileSender | null;
+  /** Samples the transfer for stalls while it runs (see `#watch`). */
+  watch: ReturnType<typeof setInterval> | undefined;
 }
 
 /** One share: serves its files to everyone who opens the link. */
@@ -234,13 +262,13 @@ export class SendSession {
     return { secret: this.#options.secret, keyId: this.#signer.keyId };
   }
 
-  /** Whether a receiver is mid-transfer (warn before the page closes). */
+  /**
+   * Whether a receiver is mid-transfer (warn before the page closes): not
+   * one that left and may come back, which has nothing to lose meanwhile.
+   */
   get busy(): boolean {
     for (const live of this.#live.values()) {
-      const name = live.driver.state.name;
-      if (name === "connecting" || name === "sending" || name === "resuming") {
-        return true;
-      }
+      if (isReceiving(live.driver.state.name)) return true;
     }
     return false;
   }
@@ -440,6 +468,7 @@ export class SendSession {
       meter: new RateMeter(),
       shown: false,
       sender: null,
+      watch: undefined,
     };
     this.#live.set(id, live);
     return live;
@@ -505,6 +534,7 @@ export class SendSession {
         this.#signal?.send(EVENT.answer, id, { refused: effect.reason });
         return;
       case "closeLink":
+        clearInterval(live.watch);
         live.generation++;
         live.link?.close();
         live.link = null;
@@ -530,6 +560,8 @@ export class SendSession {
           effect.timer,
           effect.timer === "connect"
             ? this.#options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+            : effect.timer === "ice"
+            ? this.#options.iceGraceMs ?? ICE_GRACE_MS
             : this.#options.goneTimeoutMs ?? RECEIVER_GONE_MS,
           () => {
             // A link that knows why it is not up (the relay refused) says
@@ -542,6 +574,8 @@ export class SendSession {
                 ? { type: "connectFailed", message: failure }
                 : effect.timer === "connect"
                 ? { type: "connectTimeout" }
+                : effect.timer === "ice"
+                ? { type: "iceLost" }
                 : { type: "goneTimeout" },
             );
           },
@@ -556,6 +590,7 @@ export class SendSession {
         this.#handOver(id, effect.to);
         return;
       case "forget": {
+        clearInterval(live.watch);
         live.timers.stopAll();
         if (this.#live.get(id) === live) this.#live.delete(id);
         // The receiver closes a finished connection itself; this side
@@ -590,6 +625,18 @@ export class SendSession {
       }
       if (!current()) return;
       live.channel = channel;
+      // A closed tab or a dead browser does not close the channel: ICE is
+      // what notices (send_machine.ts).
+      link.onIce((health) => {
+        if (!current()) return;
+        live.driver.dispatch({
+          type: health === "connected"
+            ? "iceRecovered"
+            : health === "disconnected"
+            ? "iceDisconnected"
+            : "iceLost",
+        });
+      });
       live.driver.dispatch({ type: "channelOpen" });
     }, (error: Error) => {
       if (current()) {
@@ -630,12 +677,14 @@ export class SendSession {
     // most per unit of per-message work (tuning.ts).
     const maxMessage = live.link?.maxMessageSize || FALLBACK_CHUNK_BYTES;
     const options = this.#options.sendOptions;
+    let acked = 0;
     const sender = new FileSender(channel, this.#options.files, {
       chunkSize: Math.min(CHUNK_BYTES, maxMessage),
       digest: (index) => this.#digests!.get(index),
       ...options,
       // What the receiver acknowledged as written, over the data channel.
       onProgress: (bytes) => {
+        acked = bytes;
         options?.onProgress?.(bytes);
         if (live.generation === generation) {
           live.driver.dispatch({ type: "progress", bytes });
@@ -643,7 +692,16 @@ export class SendSession {
       },
     });
     live.sender = sender;
-    sender.run().then(() => {
+    this.#watch(live, () => ({
+      acked,
+      buffered: channel.bufferedAmount,
+      // Bytes owed past one acknowledgement's worth, or still buffered.
+      waiting: channel.bufferedAmount > 0 || sender.owed > ACK_BYTES,
+    }));
+    const settled = () => {
+      if (live.generation === generation) clearInterval(live.watch);
+    };
+    sender.run().finally(settled).then(() => {
       if (live.generation === generation) {
         live.driver.dispatch({ type: "sent" });
       }
@@ -657,19 +715,41 @@ export class SendSession {
     });
   }
 
+  /**
+   * Samples a running transfer every fifth of `STALL_MS` and reports
+   * `stalled` once when nothing has moved for that long (rate.ts): a
+   * receiver whose tab closed leaves the channel open and frozen.
+   */
+  #watch(live: Live, sample: () => TransferSample): void {
+    clearInterval(live.watch);
+    const ms = this.#options.stallMs ?? STALL_MS;
+    const watch = new StallWatch(ms);
+    let stalled = false;
+    live.watch = setInterval(() => {
+      const now = watch.sample(Date.now(), sample());
+      if (now && !stalled) live.driver.dispatch({ type: "stalled" });
+      stalled = now;
+    }, ms / 5);
+  }
+
   #show(id: string, live: Live, machine: SendMachine): void {
     if (!live.shown) return;
     live.meter.sample(machine.bytes, Date.now());
-    const finished = machine.name === "done";
+    // Speed and time left only while bytes move: a stalled or departed
+    // receiver's last speed would be a lie.
+    const moving = machine.name === "sending" && !machine.stalled;
     this.#rows.set(id, {
       id,
       phase: machine.name,
       bytes: machine.bytes,
       total: machine.total,
-      rate: machine.name === "sending" ? live.meter.rate : 0,
-      secondsLeft: finished ? 0 : live.meter.secondsLeft(machine.total),
+      rate: moving ? live.meter.rate : 0,
+      secondsLeft: moving ? live.meter.secondsLeft(machine.total) : 0,
       attempt: machine.attempt,
       message: machine.message,
+      receiving: isReceiving(machine.name),
+      stalled: moving ? false : machine.stalled === true,
+      left: machine.name === "resuming" || machine.message === RECEIVER_LEFT,
     });
     this.#trimRows();
     this.#options.onReceivers?.([...this.#rows.values()]);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { RECEIVER_LEFT, STOPPED } from "./send_session.ts";
+import { RECEIVER_SILENT } from "./send_machine.ts";
 import { EVENT } from "../signal/protocol.ts";
 import {
   ANSWER_BURST,
@@ -300,5 +301,93 @@ Deno.test("SendSession says the link stopped working when a reconnect cannot tak
   await share.signal.open(`token:${share.senderId}`);
   await until(() => disconnects.length === 1, "the sender to give up");
   assert.match(disconnects[0], /this link no longer works/);
+  share.sender.stop();
+});
+
+Deno.test("SendSession shows a receiver whose tab closed mid-transfer as left (stalled, then ICE out of touch), not busy, and it resumes when it comes back", async () => {
+  const share = await startShare(8 * 1024 * 1024, {
+    stallMs: 50,
+    iceGraceMs: 60_000,
+  });
+  share.links.bytesPerTick = 128 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  const id = share.signal.relayed.find((f) => f.event === EVENT.request)!.from;
+  let vanished = false;
+  r.sink.onWrite = (written) => {
+    // Past the first acknowledgement (at 1 MiB), which has crossed.
+    if (vanished || written < 2 * 1024 * 1024) return;
+    vanished = true;
+    // The tab closes: the channel neither closes nor carries anything.
+    share.links.links[0].channel!.vanish();
+  };
+  const done = r.session.download(r.sink);
+  await until(() => share.row(id)?.stalled === true, "the row to stall");
+  const stalled = share.row(id)!;
+  assert.equal(stalled.phase, "sending");
+  assert.equal(stalled.rate, 0);
+  assert.equal(stalled.secondsLeft, 0);
+  assert.equal(stalled.receiving, true);
+  assert.equal(share.sender.busy, true, "a stall alone may be a slow disk");
+  // ICE notices the other browser is gone.
+  share.links.links[1].ice("disconnected");
+  const left = share.rows.at(-1)!.find((row) => row.id === id)!;
+  assert.equal(left.phase, "resuming");
+  assert.equal(left.left, true);
+  assert.equal(left.receiving, false);
+  assert.equal(left.message, RECEIVER_SILENT);
+  assert.ok(left.bytes > 0 && left.bytes < share.bytes.byteLength);
+  assert.equal(share.sender.busy, false, "nobody is receiving");
+  // Giving the connection up closed it; this receiver was only asleep, and
+  // resumes on a new one.
+  await done;
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.equal(share.row(id)?.phase, "done");
+  assert.equal(share.row(id)?.left, false);
+  share.sender.stop();
+});
+
+Deno.test("SendSession waits for a stalled receiver whose browser still answers, showing no speed until bytes move again", async () => {
+  const share = await startShare(4 * 1024 * 1024, { stallMs: 50 });
+  const r = share.receiver();
+  await r.session.open();
+  // A slow disk: each write takes long, acknowledgements come seconds apart.
+  r.sink.writeDelayMs = 150;
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  const rows = share.rows.flat();
+  assert.ok(rows.some((row) => row.stalled), "stalled at some point");
+  assert.ok(rows.every((row) => !row.left), "never left");
+  assert.ok(rows.filter((row) => row.stalled).every((row) => row.receiving));
+  assert.ok(
+    rows.some((row, i) => i > 0 && !row.stalled && rows[i - 1].stalled),
+    "moving again",
+  );
+  assert.equal(share.rows.at(-1)![0].phase, "done");
+  share.sender.stop();
+});
+
+Deno.test("SendSession gives up a connection whose ICE stays disconnected past its grace, and the receiver resumes", async () => {
+  const share = await startShare(8 * 1024 * 1024, { iceGraceMs: 20 });
+  share.links.bytesPerTick = 128 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  const id = share.signal.relayed.find((f) => f.event === EVENT.request)!.from;
+  let lost = false;
+  r.sink.onWrite = (written) => {
+    if (lost || written < 1024 * 1024) return;
+    lost = true;
+    share.links.links[0].channel!.vanish();
+    share.links.links[1].ice("disconnected");
+  };
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.ok(
+    share.rows.some((rows) => rows[0]?.phase === "resuming" && rows[0].left),
+  );
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.equal(share.row(id)?.phase, "done");
   share.sender.stop();
 });

@@ -127,6 +127,11 @@ export class FileSender {
     }
   }
 
+  /** Bytes sent that the receiver has not acknowledged yet. */
+  get owed(): number {
+    return this.#sent - this.#acked;
+  }
+
   /**
    * Serves the receiver until every file is sent and verified. Rejects when
    * the channel closes first (a resumable break: {@linkcode ChannelClosedError})

@@ -117,6 +117,22 @@ export const MAX_ATTEMPTS = 4;
 export const ICE_GRACE_MS = 4_000;
 
 /**
+ * How long nothing may move, while the sender waits on a receiver (bytes
+ * sent and not acknowledged, or the channel's buffer not empty), before the
+ * sender calls it stalled: no acknowledgement and no drain of
+ * `bufferedAmount` for this long. A judgement on two measured facts: a
+ * closed tab leaves the sender's channel open (it never fires `close`) with
+ * its buffer frozen, and Chromium's ICE says `disconnected` ~7 s after (in
+ * headless Chromium here, 7.0 s; `failed` at 18 s). Known stalled by then,
+ * the receiver counts as left as soon as ICE says so, instead of after
+ * `ICE_GRACE_MS` more. Shorter would call a hiccup a stall: a live
+ * receiver drains the buffer continuously and acknowledges each `ACK_BYTES`
+ * (a second per megabyte on a 1 MB/s path). A stall alone (ICE still in
+ * touch: a live page with a slow disk) only stops showing speed and time.
+ */
+export const STALL_MS = 5_000;
+
+/**
  * How long the sender keeps a receiver whose connection broke (waiting for
  * it to ask again and resume) before it shows "The receiver left" and
  * forgets it.

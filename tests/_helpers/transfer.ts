@@ -119,6 +119,38 @@ export async function opfsSha256(
   return { size: result.size, sha256: toHex(new Uint8Array(result.digest)) };
 }
 
+/**
+ * A Screen Wake Lock API that grants every request and logs, with what the
+ * page showed at that moment, each lock taken and let go: headless Chromium
+ * has no screen to keep awake, so the page's own API would say nothing.
+ */
+export const WAKE_LOCK_LOG = `
+  globalThis.__wake = [];
+  const shown = () =>
+    document.querySelector("[role=status]")?.className ||
+    [...document.querySelectorAll(".receiver")]
+      .map((row) => "receiver " + row.dataset.state).join(" ");
+  Object.defineProperty(navigator, "wakeLock", {
+    configurable: true,
+    value: {
+      request(type) {
+        const lock = new EventTarget();
+        let released = false;
+        lock.release = () => {
+          if (!released) {
+            released = true;
+            globalThis.__wake.push("release " + shown());
+            lock.dispatchEvent(new Event("release"));
+          }
+          return Promise.resolve();
+        };
+        globalThis.__wake.push("request " + type + " " + shown());
+        return Promise.resolve(lock);
+      },
+    },
+  });
+`;
+
 /** A real server, a browser with its own profile, and a folder for files. */
 export interface Setup {
   server: TestServer;
