@@ -165,6 +165,8 @@ export default function ReceivePanel(
   const tenth = useRef(-1);
   const pageTitle = useRef("");
   const textCopied = useSignal("");
+  /** The name this page goes by on the sender's page. */
+  const myName = useSignal("");
   const session = useRef<ReceiveSession | null>(null);
   /** The link's fragment, kept in memory once it left the address bar. */
   const fragment = useRef("");
@@ -196,6 +198,7 @@ export default function ReceivePanel(
       onStatus: (s) => status.value = s,
     });
     session.current = next;
+    myName.value = next.name;
     // Read: now take the key out of the address bar and this history entry,
     // where anyone who sees the screen or the history could copy it. The
     // session keeps it in memory, and "Try again" keeps the fragment.
@@ -378,6 +381,12 @@ export default function ReceivePanel(
       )}
 
       {hasFiles && <FileList files={o!.files} />}
+
+      {hasFiles && myName.value && (
+        <p class="muted receiver-name">
+          You appear to the sender as <strong>{myName.value}</strong>.
+        </p>
+      )}
 
       {o && hasFiles && !started.value && !failed && (
         <div class="actions">

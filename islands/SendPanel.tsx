@@ -10,6 +10,7 @@ import type {
   SendSession,
 } from "../lib/transfer/send_session.ts";
 import type { LinkFactory } from "../lib/transfer/rtc.ts";
+import { receiverLabel } from "../lib/transfer/nickname.ts";
 import type { SourceFile } from "../lib/transfer/sender.ts";
 import {
   droppedEntries,
@@ -93,7 +94,7 @@ export default function SendPanel(
     for (const r of list) {
       if (phases.current.get(r.id) === r.phase) continue;
       phases.current.set(r.id, r.phase);
-      changes.push(`Receiver ${r.id.slice(0, 6)}: ${STATE_LABEL[r.phase]}.`);
+      changes.push(`${receiverLabel(r)}: ${STATE_LABEL[r.phase]}.`);
     }
     if (changes.length > 0) say(changes.join(" "));
   }
@@ -403,7 +404,7 @@ export default function SendPanel(
                 data-state={r.phase}
               >
                 <div class="row">
-                  <span>Receiver {r.id.slice(0, 6)}</span>
+                  <span class="receiver-name">{receiverLabel(r)}</span>
                   <span class={`state state-${r.phase}`}>
                     {STATE_LABEL[r.phase]}
                     {r.attempt > 1 && r.phase !== "done"
@@ -416,7 +417,7 @@ export default function SendPanel(
                   total={r.total}
                   rate={r.phase === "sending" ? r.rate : 0}
                   secondsLeft={r.phase === "sending" ? r.secondsLeft : 0}
-                  label={`Progress of receiver ${r.id.slice(0, 6)}`}
+                  label={`Progress of ${receiverLabel(r)}`}
                 />
                 {r.message && r.phase !== "done" && (
                   <p class="muted">{r.message}</p>

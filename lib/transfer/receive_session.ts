@@ -36,6 +36,7 @@ import {
 import { Driver, Timers } from "./machine.ts";
 import { causeOf, describeError } from "./error_text.ts";
 import { newSessionId, sealSessionId } from "./session_id.ts";
+import { newNickname } from "./nickname.ts";
 import {
   initialReceive,
   type ReceiveEffect,
@@ -130,6 +131,8 @@ export interface ReceiveSessionOptions {
   senderAwayMs?: number;
   /** Status reports, for the page. */
   onStatus?: (status: ReceiveStatus) => void;
+  /** The name shown on the sender's page. Default: a fresh `newNickname()`. */
+  name?: string;
 }
 
 type Waiter<T> = { resolve(value: T): void; reject(error: Error): void };
@@ -160,6 +163,9 @@ export class ReceiveSession {
   // gives it: the sender tells by it that a receiver resuming under a new
   // id is this one, and drops this one's old row (session_id.ts).
   #sessionId = newSessionId();
+  // What the sender's page calls this receiver, sent sealed with the
+  // session id: one name for the whole receive, however many offers.
+  #name: string;
   #manifest: Manifest | null = null;
   #pages = new ManifestAssembler();
   // Reports are sealed one after another and sent in order: the last one
@@ -181,6 +187,7 @@ export class ReceiveSession {
 
   constructor(options: ReceiveSessionOptions) {
     this.#options = options;
+    this.#name = options.name ?? newNickname();
     const url = options.signalUrl;
     // Reconnects by itself and keeps its id, so that a server restart
     // neither ends a transfer nor loses the sender's pair records for long.
@@ -195,6 +202,11 @@ export class ReceiveSession {
       (effect) => this.#run(effect),
       (machine) => this.#changed(machine),
     );
+  }
+
+  /** The name this receiver goes by on the sender's page (nickname.ts). */
+  get name(): string {
+    return this.#name;
   }
 
   /** The latest status. */
@@ -476,7 +488,13 @@ export class ReceiveSession {
         if (generation !== this.#generation) return;
         Promise.all([
           signSdp(this.#keys!, "offer", senderId, signal.id, sdp),
-          sealSessionId(this.#keys!, senderId, signal.id, this.#sessionId),
+          sealSessionId(
+            this.#keys!,
+            senderId,
+            signal.id,
+            this.#sessionId,
+            this.#name,
+          ),
         ]).then(([mac, session]) => {
           if (generation === this.#generation) {
             signal.send(EVENT.offer, senderId, { sdp, mac, session });

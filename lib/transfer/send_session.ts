@@ -49,7 +49,7 @@ import {
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
 import { causeOf, describeError, failureText } from "./error_text.ts";
-import { openSessionId } from "./session_id.ts";
+import { openSession } from "./session_id.ts";
 import {
   initialSend,
   type SendEffect,
@@ -77,6 +77,11 @@ export { RECEIVER_LEFT, STOPPED } from "./send_machine.ts";
 export interface ReceiverView {
   /** The receiver's peer id. */
   id: string;
+  /**
+   * The name the receiver goes by (nickname.ts), checked; absent for a
+   * receiver that sent none (an older page) or a malformed one.
+   */
+  name?: string;
   phase: SendState;
   /** Bytes the receiver reports written. */
   bytes: number;
@@ -164,6 +169,8 @@ export class SendSession {
   // that comes back under a new peer id, after its signaling socket
   // dropped, is known by it, and keeps one row.
   #sessionIds = new Map<string, string>();
+  // Each receiver's name (checked by openSession), by its peer id.
+  #names = new Map<string, string>();
   #total: number;
   #stopped = false;
   #digests: ShareDigests | null = null;
@@ -346,14 +353,15 @@ export class SendSession {
       ? Promise.reject(new AuthError(KEY_MISSING))
       : verifySdp(this.#keys!, "offer", signal.id, from, sdp, mac);
     checked.then(async () => {
-      const session = await openSessionId(
+      const session = await openSession(
         this.#keys!,
         signal.id,
         from,
         (payload as { session?: unknown }).session,
       );
       if (this.#stopped) return;
-      if (session !== null) this.#replace(session, from);
+      if (session?.name) this.#names.set(from, session.name);
+      if (session !== null) this.#replace(session.id, from);
       const live = this.#live.get(from) ?? this.#serve(from);
       live.driver.dispatch({ type: "offer", sdp: sdp as string });
     }, (error: Error) => {
@@ -391,6 +399,7 @@ export class SendSession {
   /** Gives receiver `from`'s row, in its place, to peer id `to`. */
   #handOver(from: string, to: string): void {
     const row = this.#rows.get(from);
+    this.#names.delete(from);
     if (row === undefined) return;
     // Rebuilt to keep the order: `to`'s own state fills the row as soon
     // as it shows (its offer is handled right after).
@@ -636,8 +645,10 @@ export class SendSession {
     if (!live.shown) return;
     live.meter.sample(machine.bytes, Date.now());
     const finished = machine.name === "done";
+    const name = this.#names.get(id);
     this.#rows.set(id, {
       id,
+      ...(name !== undefined && { name }),
       phase: machine.name,
       bytes: machine.bytes,
       total: machine.total,
@@ -661,6 +672,7 @@ export class SendSession {
       if (this.#live.has(row.id)) continue;
       this.#rows.delete(row.id);
       this.#sessionIds.delete(row.id);
+      this.#names.delete(row.id);
       finished--;
     }
   }
