@@ -18,8 +18,12 @@ import {
 import type { Link, LinkFactory } from "./rtc.ts";
 import type { FileReceiver } from "./receiver.ts";
 import { parseLinkKey } from "./secret.ts";
-import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
-import type { Manifest } from "./wire.ts";
+import {
+  CancelledError,
+  ChannelClosedError,
+  type DataChannelLike,
+} from "./channel.ts";
+import { encodeControl, type Manifest, RECEIVER_CANCELLED } from "./wire.ts";
 import { decodeManifest, ManifestAssembler, sealProgress } from "./manifest.ts";
 import type { Sink } from "./sink.ts";
 import { RateMeter, throttle } from "./rate.ts";
@@ -60,11 +64,13 @@ import {
 
 export {
   CANCELLED,
+  DOWNLOAD_CANCELLED,
   LINK_DAMAGED,
   LINK_INACTIVE,
   LINK_MALFORMED,
   NO_ANSWER,
   SENDER_AWAY,
+  STOPPED_BY_SENDER,
 } from "./receive_machine.ts";
 
 /** A snapshot for the page. */
@@ -286,9 +292,19 @@ export class ReceiveSession {
     return done;
   }
 
-  /** Stops everything (the page is closing, or the person cancelled). */
+  /** Stops everything: the page is closing. */
   close(): void {
     this.#driver.dispatch({ type: "cancel" });
+  }
+
+  /**
+   * The person's Cancel during a transfer: what was saved is removed, the
+   * sender is told, and the session is back to `ready`, where
+   * {@linkcode download} can start again. The running `download()`
+   * rejects. Does nothing when no transfer is under way.
+   */
+  cancel(): void {
+    this.#driver.dispatch({ type: "cancelDownload" });
   }
 
   #dispatch(generation: number, event: ReceiveEvent): void {
@@ -350,6 +366,25 @@ export class ReceiveSession {
           // A report that cannot be sealed is only a report: the sender's
           // row then lags, and the transfer is unaffected.
           .catch(() => {});
+        return;
+      }
+      case "tellCancel": {
+        // On the data channel, which needs no server; the link closes a
+        // moment later so that the `cancel` leaves first.
+        const link = this.#link;
+        if (this.#channel?.readyState === "open") {
+          try {
+            this.#channel.send(encodeControl({ t: "cancel" }));
+          } catch {
+            // Closing already: the sealed report below says it too.
+          }
+          this.#link = null;
+          this.#channel = null;
+          setTimeout(() => link?.close(), LINGER_MS);
+        }
+        // And through signaling: for a connection not open yet, or a
+        // channel that closes before its last message leaves.
+        this.#run({ type: "tellSender", error: RECEIVER_CANCELLED });
         return;
       }
       case "sayNoKey":
@@ -523,6 +558,8 @@ export class ReceiveSession {
           generation,
           error instanceof ChannelClosedError
             ? { type: "channelClosed", message: causeOf(error) }
+            : error instanceof CancelledError
+            ? { type: "stopped" }
             : { type: "receiveFailed", message: describeError(error) },
         ),
     );
@@ -653,6 +690,9 @@ export class ReceiveSession {
     if (machine.name === "ready") {
       this.#opening?.resolve(this.#manifest!);
       this.#opening = null;
+      // Back from a cancelled download: that download is over.
+      this.#downloading?.reject(new Error(machine.message));
+      this.#downloading = null;
     } else if (machine.name === "done") {
       this.#downloading?.resolve();
       this.#downloading = null;

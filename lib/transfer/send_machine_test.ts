@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { rowsOf } from "./machine.ts";
+import { SENDER_STOPPED } from "./wire.ts";
 import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
 import {
   GENERIC_ADVICE,
@@ -7,11 +8,13 @@ import {
   UNVERIFIED_TEXT,
 } from "./error_text.ts";
 import {
+  cancelledText,
   initialSend,
   NO_ROUTE,
   RECEIVER_ERROR,
   RECEIVER_KEY_MISSING,
   RECEIVER_LEFT,
+  refusedText,
   SEND_TABLE,
   type SendEffect,
   type SendEvent,
@@ -19,6 +22,7 @@ import {
   type SendState,
   stepSend,
   STOPPED,
+  STOPPED_ONE,
 } from "./send_machine.ts";
 
 /** One row of the table, as a test. */
@@ -87,6 +91,23 @@ function ends(from: SendState): Row[] {
       to: "failed",
       effects: STOP,
       then: { message: STOPPED },
+    },
+    {
+      from,
+      event: { type: "cancelled" },
+      given: { bytes: 40 * 1024 + 7, total: 100 * 1024 },
+      to: "failed",
+      effects: ["stopTimer:connect", "stopTimer:gone", "forget"],
+      then: { message: cancelledText(40), bytes: 40 * 1024 + 7 },
+      note: "the receiver cancelled",
+    },
+    {
+      from,
+      event: { type: "stopReceiver" },
+      to: "failed",
+      effects: ["tellStopped", "stopTimer:connect", "stopTimer:gone", "forget"],
+      then: { message: STOPPED_ONE },
+      note: "the person stopped this receiver only",
     },
   ];
 }
@@ -298,4 +319,21 @@ Deno.test("stepSend() ignores events a finished receiver's state does not handle
       assert.deepEqual(step.effects, []);
     }
   }
+});
+
+Deno.test("cancelledText() says at what percent the receiver cancelled, and what they can do", () => {
+  assert.equal(
+    cancelledText(40),
+    "Cancelled by the receiver at 40 %. They can open the link again to download.",
+  );
+  const machine = { ...initialSend(0), name: "connecting" as const };
+  assert.equal(
+    stepSend(machine, { type: "cancelled" }).state.message,
+    cancelledText(0),
+    "an empty share",
+  );
+});
+
+Deno.test("refusedText() says a receiver back after a stop was stopped", () => {
+  assert.equal(refusedText(SENDER_STOPPED), STOPPED_ONE);
 });

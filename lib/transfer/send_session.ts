@@ -25,8 +25,12 @@ import {
   type SendOptions,
   type SourceFile,
 } from "./sender.ts";
-import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
-import { encodeControl } from "./wire.ts";
+import {
+  CancelledError,
+  ChannelClosedError,
+  type DataChannelLike,
+} from "./channel.ts";
+import { encodeControl, RECEIVER_CANCELLED, SENDER_STOPPED } from "./wire.ts";
 import {
   encodeManifest,
   type ManifestPage,
@@ -171,6 +175,10 @@ export class SendSession {
   #sessionIds = new Map<string, string>();
   // Each receiver's name (checked by openSession), by its peer id.
   #names = new Map<string, string>();
+  // Receivers the person stopped (stopReceiver), by peer id and by session
+  // id: one that comes back, under either, is refused, not served again.
+  #stoppedPeers = new Set<string>();
+  #stoppedSessions = new Set<string>();
   #total: number;
   #stopped = false;
   #digests: ShareDigests | null = null;
@@ -250,6 +258,20 @@ export class SendSession {
     return this.#live.size;
   }
 
+  /**
+   * Stops sending to receiver `id` only (its Stop button): it is told, its
+   * connection closes, and it is refused if it comes back; the others go
+   * on. Does nothing for a receiver that is not being served.
+   */
+  stopReceiver(id: string): void {
+    const live = this.#live.get(id);
+    if (live === undefined) return;
+    this.#stoppedPeers.add(id);
+    const session = this.#sessionIds.get(id);
+    if (session !== undefined) this.#stoppedSessions.add(session);
+    live.driver.dispatch({ type: "stopReceiver" });
+  }
+
   /** Stops sharing: every connection closes and the link stops working. */
   stop(): void {
     if (this.#stopped) return;
@@ -327,10 +349,11 @@ export class SendSession {
             // shows what the receiver acknowledged over the data channel,
             // which no one between the browsers can forge.
             if ("error" in report && this.#live.get(from) === live) {
-              live.driver.dispatch({
-                type: "receiverError",
-                message: report.error,
-              });
+              live.driver.dispatch(
+                report.error === RECEIVER_CANCELLED
+                  ? { type: "cancelled" }
+                  : { type: "receiverError", message: report.error },
+              );
             }
           },
           () => {},
@@ -363,6 +386,17 @@ export class SendSession {
       if (session?.name) this.#names.set(from, session.name);
       if (session !== null) this.#replace(session.id, from);
       const live = this.#live.get(from) ?? this.#serve(from);
+      // A receiver the person stopped, asking again (its channel broke
+      // before it heard, or it resumed under a new peer id): refused, and
+      // told why.
+      if (
+        this.#stoppedPeers.has(from) ||
+        (session !== null && this.#stoppedSessions.has(session.id))
+      ) {
+        this.#stoppedPeers.add(from);
+        live.driver.dispatch({ type: "offerRefused", reason: SENDER_STOPPED });
+        return;
+      }
       live.driver.dispatch({ type: "offer", sdp: sdp as string });
     }, (error: Error) => {
       if (this.#stopped) return;
@@ -510,6 +544,15 @@ export class SendSession {
           );
         }
         return;
+      case "tellStopped":
+        // On the channel when it is open (it needs no server); else the
+        // receiver is connecting, and hears it as the answer to its offer.
+        if (live.channel?.readyState === "open") {
+          live.channel.send(encodeControl({ t: "cancel" }));
+        } else {
+          this.#signal?.send(EVENT.answer, id, { refused: SENDER_STOPPED });
+        }
+        return;
       case "startTimer":
         live.timers.start(
           effect.timer,
@@ -636,6 +679,8 @@ export class SendSession {
       live.driver.dispatch(
         error instanceof ChannelClosedError
           ? { type: "channelClosed", message: causeOf(error) }
+          : error instanceof CancelledError
+          ? { type: "cancelled" }
           : { type: "sendFailed", message: describeError(error) },
       );
     });
