@@ -161,6 +161,7 @@ export default function ReceivePanel(
   const statusRef = useRef<HTMLParagraphElement>(null);
   const againRef = useRef<HTMLButtonElement>(null);
   const homeRef = useRef<HTMLAnchorElement>(null);
+  const downloadRef = useRef<HTMLButtonElement>(null);
   /** The last tenth of the progress announced. */
   const tenth = useRef(-1);
   const pageTitle = useRef("");
@@ -258,6 +259,17 @@ export default function ReceivePanel(
     await s.download(sink).catch(() => {});
   }
 
+  /** The person's Cancel: what was saved goes, the file list comes back. */
+  function cancel() {
+    session.current?.cancel();
+    started.value = false;
+    saveNote.value = "";
+    place.value = null;
+    tenth.current = -1;
+    // The Cancel button is gone: focus goes to downloading again.
+    requestAnimationFrame(() => downloadRef.current?.focus());
+  }
+
   async function copyText(text: string) {
     try {
       await navigator.clipboard.writeText(text);
@@ -289,6 +301,8 @@ export default function ReceivePanel(
     ? savedText(place.value)
     : phase === "ready" && o && !hasFiles
     ? "Text received."
+    : phase === "ready" && st?.message
+    ? st.message
     : PHASE_TEXT[phase];
 
   // Phase changes, said once each (not the numbers of every render).
@@ -395,6 +409,7 @@ export default function ReceivePanel(
               key={d.id}
               type="button"
               class={i === 0 ? "" : "secondary"}
+              ref={i === 0 ? downloadRef : undefined}
               onClick={() => download(d)}
             >
               {d.label}
@@ -429,6 +444,13 @@ export default function ReceivePanel(
           <AwakeNote
             active={UNDER_WAY.has(phase)}
           />
+          {UNDER_WAY.has(phase) && (
+            <div class="actions">
+              <button type="button" class="danger" onClick={cancel}>
+                Cancel
+              </button>
+            </div>
+          )}
           {UNDER_WAY.has(phase) && notify.value === "off" && canNotify() && (
             <div class="actions">
               <button type="button" class="secondary" onClick={askToNotify}>

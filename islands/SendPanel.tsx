@@ -61,6 +61,19 @@ const STATE_LABEL: Record<ReceiverView["phase"], string> = {
   failed: "failed",
 };
 
+/** States in which the person can stop sending to a receiver. */
+const STOPPABLE: ReadonlySet<ReceiverView["phase"]> = new Set([
+  "connecting",
+  "sending",
+  "retrying",
+  "resuming",
+]);
+
+/** A row's state in words: why it ended, when no one failed. */
+function stateLabel(r: ReceiverView): string {
+  return r.ended ?? STATE_LABEL[r.phase];
+}
+
 export default function SendPanel(
   { iceServers, iceUrl, iceTransportPolicy, connectTimeoutMs }: SendPanelProps,
 ) {
@@ -94,9 +107,20 @@ export default function SendPanel(
     for (const r of list) {
       if (phases.current.get(r.id) === r.phase) continue;
       phases.current.set(r.id, r.phase);
-      changes.push(`${receiverLabel(r)}: ${STATE_LABEL[r.phase]}.`);
+      changes.push(`${receiverLabel(r)}: ${stateLabel(r)}.`);
     }
     if (changes.length > 0) say(changes.join(" "));
+  }
+
+  /** Stops sending to receiver `r` only; the others go on. */
+  function stopReceiver(r: ReceiverView) {
+    session.current?.stopReceiver(r.id);
+    // The Stop button is gone: focus stays on the row it was in.
+    requestAnimationFrame(() =>
+      document.querySelector<HTMLElement>(
+        `li[data-receiver="${CSS.escape(r.id)}"]`,
+      )?.focus()
+    );
   }
 
   async function share(picked: SourceFile[], text = "") {
@@ -402,11 +426,13 @@ export default function SendPanel(
                 class="receiver"
                 data-receiver={r.id}
                 data-state={r.phase}
+                data-ended={r.ended}
+                tabIndex={-1}
               >
                 <div class="row">
                   <span class="receiver-name">{receiverLabel(r)}</span>
-                  <span class={`state state-${r.phase}`}>
-                    {STATE_LABEL[r.phase]}
+                  <span class={`state state-${r.ended ?? r.phase}`}>
+                    {stateLabel(r)}
                     {r.attempt > 1 && r.phase !== "done"
                       ? ` (attempt ${r.attempt})`
                       : ""}
@@ -421,6 +447,19 @@ export default function SendPanel(
                 />
                 {r.message && r.phase !== "done" && (
                   <p class="muted">{r.message}</p>
+                )}
+                {STOPPABLE.has(r.phase) && (
+                  <div class="actions">
+                    <button
+                      type="button"
+                      class="danger"
+                      data-stop-receiver={r.id}
+                      aria-label={`Stop sending to ${receiverLabel(r)}`}
+                      onClick={() => stopReceiver(r)}
+                    >
+                      Stop
+                    </button>
+                  </div>
                 )}
               </li>
             ))}

@@ -138,6 +138,11 @@ export interface SendMachine {
   total: number;
   /** What went wrong, for people. */
   message?: string;
+  /**
+   * Why a `failed` receiver ended, when no one failed: it cancelled, or
+   * the person here stopped it. Its row says so instead of "failed".
+   */
+  ended?: "cancelled" | "stopped";
 }
 
 /** What the sender's page says of a receiver that never came back. */
@@ -196,6 +201,14 @@ export function refusedText(reason: string): string {
 }
 
 type EventType = SendEvent["type"];
+
+/** What ends a receiver that failed: its timers, its connection, its entry. */
+const FAIL_EFFECTS: SendEffect[] = [
+  { type: "stopTimer", timer: "connect" },
+  { type: "stopTimer", timer: "gone" },
+  { type: "closeLink" },
+  { type: "forget" },
+];
 
 const FAILED = ["failed"] as const;
 const ENDS = {
@@ -316,10 +329,13 @@ export function stepSend(
         { type: "startTimer", timer: "connect" },
       ]);
     case "offerRefused":
-      return fail(refusedText(event.reason), [{
-        type: "refuse",
-        reason: event.reason,
-      }]);
+      return go("failed", {
+        message: refusedText(event.reason),
+        ...(event.reason === SENDER_STOPPED && { ended: "stopped" as const }),
+      }, [
+        { type: "refuse", reason: event.reason },
+        ...FAIL_EFFECTS,
+      ]);
     case "channelOpen":
       return go("sending", {}, [
         { type: "stopTimer", timer: "connect" },
@@ -374,14 +390,24 @@ export function stepSend(
       ]);
     case "cancelled":
       // The receiver closes its side; `forget` closes this one after it.
-      return fail(
-        cancelledText(m.total > 0 ? Math.floor(m.bytes / m.total * 100) : 0),
-        [],
-        false,
-      );
+      return go("failed", {
+        message: cancelledText(
+          m.total > 0 ? Math.floor(m.bytes / m.total * 100) : 0,
+        ),
+        ended: "cancelled",
+      }, [
+        { type: "stopTimer", timer: "connect" },
+        { type: "stopTimer", timer: "gone" },
+        { type: "forget" },
+      ]);
     case "stopReceiver":
       // Told first; `forget` closes the connection a moment later, once
       // the `cancel` has left.
-      return fail(STOPPED_ONE, [{ type: "tellStopped" }], false);
+      return go("failed", { message: STOPPED_ONE, ended: "stopped" }, [
+        { type: "tellStopped" },
+        { type: "stopTimer", timer: "connect" },
+        { type: "stopTimer", timer: "gone" },
+        { type: "forget" },
+      ]);
   }
 }

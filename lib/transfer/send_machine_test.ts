@@ -98,7 +98,11 @@ function ends(from: SendState): Row[] {
       given: { bytes: 40 * 1024 + 7, total: 100 * 1024 },
       to: "failed",
       effects: ["stopTimer:connect", "stopTimer:gone", "forget"],
-      then: { message: cancelledText(40), bytes: 40 * 1024 + 7 },
+      then: {
+        message: cancelledText(40),
+        bytes: 40 * 1024 + 7,
+        ended: "cancelled",
+      },
       note: "the receiver cancelled",
     },
     {
@@ -106,7 +110,7 @@ function ends(from: SendState): Row[] {
       event: { type: "stopReceiver" },
       to: "failed",
       effects: ["tellStopped", "stopTimer:connect", "stopTimer:gone", "forget"],
-      then: { message: STOPPED_ONE },
+      then: { message: STOPPED_ONE, ended: "stopped" },
       note: "the person stopped this receiver only",
     },
   ];
@@ -336,4 +340,16 @@ Deno.test("cancelledText() says at what percent the receiver cancelled, and what
 
 Deno.test("refusedText() says a receiver back after a stop was stopped", () => {
   assert.equal(refusedText(SENDER_STOPPED), STOPPED_ONE);
+  const machine = { ...initialSend(10), name: "waiting" as const };
+  const { state } = stepSend(machine, {
+    type: "offerRefused",
+    reason: SENDER_STOPPED,
+  });
+  assert.deepEqual([state.name, state.message, state.ended], [
+    "failed",
+    STOPPED_ONE,
+    "stopped",
+  ]);
+  const other = stepSend(machine, { type: "offerRefused", reason: "x" });
+  assert.equal(other.state.ended, undefined);
 });

@@ -99,6 +99,8 @@ export interface ReceiverView {
   attempt: number;
   /** What went wrong. */
   message?: string;
+  /** Why a failed receiver ended, when no one failed (send_machine.ts). */
+  ended?: "cancelled" | "stopped";
 }
 
 /** Options of a {@linkcode SendSession}. */
@@ -701,6 +703,7 @@ export class SendSession {
       secondsLeft: finished ? 0 : live.meter.secondsLeft(machine.total),
       attempt: machine.attempt,
       message: machine.message,
+      ...(machine.ended !== undefined && { ended: machine.ended }),
     });
     this.#trimRows();
     this.#options.onReceivers?.([...this.#rows.values()]);
