@@ -7,7 +7,8 @@
  * check the names: the receiving page says which name it goes by, and the
  * sender's row shows it.
  *
- * Screenshots of each state go to `BEAM_SCREENSHOTS` when it is set.
+ * Each of those states passes axe-core (light and dark); screenshots of
+ * them go to `BEAM_SCREENSHOTS` when it is set.
  */
 
 import assert from "node:assert/strict";
@@ -27,10 +28,50 @@ import { isNickname } from "../lib/transfer/nickname.ts";
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 const MiB = 1024 * 1024;
 
-/** Saves a screenshot into `BEAM_SCREENSHOTS` when that is set. */
-async function screenshot(page: Page, name: string): Promise<void> {
+/** axe-core's browser build, as npm ships it (see tests/a11y_test.ts). */
+const AXE = await Deno.readTextFile(
+  new URL("../node_modules/axe-core/axe.min.js", import.meta.url),
+);
+
+/**
+ * Runs axe-core on `page`, light and dark, asserting no violation; saves a
+ * screenshot of each into `BEAM_SCREENSHOTS` when that is set.
+ */
+async function check(page: Page, name: string): Promise<void> {
   const dir = Deno.env.get("BEAM_SCREENSHOTS");
-  if (dir) await page.screenshot({ path: `${dir}/${name}`, fullPage: true });
+  const found: string[] = [];
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    await page.evaluate(() => new Promise(requestAnimationFrame));
+    if (!await page.evaluate(() => "axe" in globalThis)) {
+      await page.evaluate(AXE);
+    }
+    const violations = await page.evaluate(async () => {
+      const axe = (globalThis as unknown as {
+        axe: {
+          run(
+            context: Document,
+            options: object,
+          ): Promise<
+            { violations: { id: string; nodes: { target: string[] }[] }[] }
+          >;
+        };
+      }).axe;
+      const result = await axe.run(document, { resultTypes: ["violations"] });
+      return result.violations.map((v) =>
+        `${v.id} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
+      );
+    });
+    found.push(...violations.map((v) => `${name} ${colorScheme}: ${v}`));
+    if (dir) {
+      await page.screenshot({
+        path: `${dir}/${name}-${colorScheme}.png`,
+        fullPage: true,
+      });
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  assert.deepEqual(found, [], found.join("\n"));
 }
 
 /**
@@ -108,7 +149,7 @@ Deno.test(
         await a.getByRole("button", { name: "Try again" }).count(),
         0,
       );
-      await screenshot(a, "cancel-receiver-cancelled.png");
+      await check(a, "cancel-receiver-cancelled");
 
       // The sender's row for it says it cancelled, and where.
       const row = sender.locator(".receiver[data-ended='cancelled']");
@@ -119,7 +160,7 @@ Deno.test(
         said,
         /Cancelled by the receiver at \d+ %\. They can open the link again to download\./,
       );
-      await screenshot(sender, "cancel-sender-row-cancelled.png");
+      await check(sender, "cancel-sender-row-cancelled");
 
       // The other receiver was not touched.
       await other;
@@ -168,7 +209,7 @@ Deno.test(
       const other = download(b);
       await a.getByRole("button", { name: "Download", exact: true }).click();
       await reached(a, 5);
-      await screenshot(sender, "stop-sender-before.png");
+      await check(sender, "stop-sender-before");
       await sender.getByRole("button", { name: `Stop sending to ${nameA}` })
         .click();
 
@@ -183,7 +224,7 @@ Deno.test(
         0,
       );
       assert.equal(await opfsSha256(a, "a-big.bin"), null, "the partial file");
-      await screenshot(a, "stop-receiver-stopped.png");
+      await check(a, "stop-receiver-stopped");
 
       const row = sender.locator(".receiver[data-ended='stopped']");
       await row.waitFor();
@@ -193,7 +234,7 @@ Deno.test(
         /Stopped: you stopped sending to this receiver\./,
       );
       assert.equal(await row.getByRole("button").count(), 0);
-      await screenshot(sender, "stop-sender-row-stopped.png");
+      await check(sender, "stop-sender-row-stopped");
 
       await other;
       assert.deepEqual(await opfsSha256(b, "b-big.bin"), {

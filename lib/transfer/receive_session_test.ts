@@ -378,6 +378,31 @@ Deno.test("ReceiveSession shows the sender's stop for this receiver, with no ret
   share.sender.stop();
 });
 
+Deno.test("ReceiveSession stopped while its channel is down is refused when it comes back", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 256 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  let cut = false;
+  r.sink.onWrite = (written) => {
+    if (written <= 1024 * 1024 || cut) return;
+    cut = true;
+    // The channel breaks; the stop comes before the receiver is back.
+    share.links.links[0].close();
+    share.sender.stopReceiver(share.rows.at(-1)![0].id);
+  };
+  await assert.rejects(r.session.download(r.sink), {
+    message: STOPPED_BY_SENDER,
+  });
+  assert.equal(r.sink.aborted, true);
+  // It came back (resuming, a new offer) and heard the stop as a refusal.
+  assert.deepEqual(r.phases.slice(-3), ["resuming", "connecting", "failed"]);
+  assert.equal(share.rows.at(-1)!.length, 1);
+  assert.equal(share.rows.at(-1)![0].message, STOPPED_ONE);
+  assert.equal(share.rows.at(-1)![0].ended, "stopped");
+  share.sender.stop();
+});
+
 Deno.test("ReceiveSession hears a stop while connecting as the sender's refusal", async () => {
   const share = await startShare(1024);
   share.links.fates.push("stall");
