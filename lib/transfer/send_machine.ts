@@ -202,14 +202,6 @@ export function refusedText(reason: string): string {
 
 type EventType = SendEvent["type"];
 
-/** What ends a receiver that failed: its timers, its connection, its entry. */
-const FAIL_EFFECTS: SendEffect[] = [
-  { type: "stopTimer", timer: "connect" },
-  { type: "stopTimer", timer: "gone" },
-  { type: "closeLink" },
-  { type: "forget" },
-];
-
 const FAILED = ["failed"] as const;
 const ENDS = {
   offerRefused: FAILED,
@@ -263,6 +255,14 @@ export const SEND_TABLE: Table<SendState, EventType> = {
   done: {},
   failed: {},
 };
+
+/** `t`, its receiver marked as ended by a person, not a failure. */
+function endedBy(
+  t: Transition<SendMachine, SendEffect>,
+  ended: "cancelled" | "stopped",
+): Transition<SendMachine, SendEffect> {
+  return { ...t, state: { ...t.state, ended } };
+}
 
 /** A receiver that just asked for the file list. */
 export function initialSend(total: number): SendMachine {
@@ -328,14 +328,15 @@ export function stepSend(
         { type: "answer", sdp: event.sdp },
         { type: "startTimer", timer: "connect" },
       ]);
-    case "offerRefused":
-      return go("failed", {
-        message: refusedText(event.reason),
-        ...(event.reason === SENDER_STOPPED && { ended: "stopped" as const }),
-      }, [
-        { type: "refuse", reason: event.reason },
-        ...FAIL_EFFECTS,
-      ]);
+    case "offerRefused": {
+      const refused = fail(refusedText(event.reason), [{
+        type: "refuse",
+        reason: event.reason,
+      }]);
+      return event.reason === SENDER_STOPPED
+        ? endedBy(refused, "stopped")
+        : refused;
+    }
     case "channelOpen":
       return go("sending", {}, [
         { type: "stopTimer", timer: "connect" },
@@ -388,26 +389,17 @@ export function stepSend(
         { type: "stopTimer", timer: "gone" },
         { type: "forget" },
       ]);
-    case "cancelled":
+    case "cancelled": {
       // The receiver closes its side; `forget` closes this one after it.
-      return go("failed", {
-        message: cancelledText(
-          m.total > 0 ? Math.floor(m.bytes / m.total * 100) : 0,
-        ),
-        ended: "cancelled",
-      }, [
-        { type: "stopTimer", timer: "connect" },
-        { type: "stopTimer", timer: "gone" },
-        { type: "forget" },
-      ]);
+      const percent = m.total > 0 ? Math.floor(m.bytes / m.total * 100) : 0;
+      return endedBy(fail(cancelledText(percent), [], false), "cancelled");
+    }
     case "stopReceiver":
       // Told first; `forget` closes the connection a moment later, once
       // the `cancel` has left.
-      return go("failed", { message: STOPPED_ONE, ended: "stopped" }, [
-        { type: "tellStopped" },
-        { type: "stopTimer", timer: "connect" },
-        { type: "stopTimer", timer: "gone" },
-        { type: "forget" },
-      ]);
+      return endedBy(
+        fail(STOPPED_ONE, [{ type: "tellStopped" }], false),
+        "stopped",
+      );
   }
 }
