@@ -78,11 +78,16 @@ async function check(page: Page, name: string): Promise<void> {
  * A receive page whose save picker saves to OPFS as `<prefix>-<name>`:
  * the pages share an origin, so each receiver needs its own file name.
  */
-function receiver(s: Setup, link: string, prefix: string): Promise<Page> {
+function receiver(
+  s: Setup,
+  link: string,
+  prefix: string,
+  init = "",
+): Promise<Page> {
   return open(
     s,
     link,
-    PICKER_STUB.replaceAll(
+    init + PICKER_STUB.replaceAll(
       'options.suggestedName || "download"',
       `"${prefix}-" + options.suggestedName`,
     ),
@@ -97,6 +102,23 @@ async function nameOf(page: Page): Promise<string> {
   const name = text.match(/^You appear to the sender as (.+)\.$/)?.[1] ?? "";
   assert.ok(isNickname(name), `the page says: ${text}`);
   return name;
+}
+
+/** Records every text the page's live region says, in `__said`. */
+const RECORD_SAID = `
+  globalThis.__said = [];
+  new MutationObserver(() => {
+    const region = document.querySelector("[data-announcer]");
+    const text = region?.textContent.trim();
+    if (text && globalThis.__said.at(-1) !== text) globalThis.__said.push(text);
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+`;
+
+/** What the page's live region said, in order. */
+function saidOn(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    (globalThis as unknown as { __said: string[] }).__said
+  );
 }
 
 /** Resolves once the receive page shows at least `percent`. */
@@ -124,10 +146,10 @@ Deno.test(
     const s = await setup();
     try {
       const file = await makeFile(s.dir, "big.bin", 128 * MiB, 21);
-      const { page: sender, link } = await share(s, [file]);
+      const { page: sender, link } = await share(s, [file], RECORD_SAID);
       const errors = collectPageErrors(sender);
       const [a, b] = await Promise.all([
-        receiver(s, link, "a"),
+        receiver(s, link, "a", RECORD_SAID),
         receiver(s, link, "b"),
       ]);
       const [nameA, nameB] = [await nameOf(a), await nameOf(b)];
@@ -149,6 +171,15 @@ Deno.test(
         await a.getByRole("button", { name: "Try again" }).count(),
         0,
       );
+      // Said, and focus on downloading again.
+      assert.ok(
+        (await saidOn(a)).includes(status),
+        (await saidOn(a)).join(" | "),
+      );
+      assert.equal(
+        await a.evaluate(() => document.activeElement?.textContent),
+        "Download",
+      );
       await check(a, "cancel-receiver-cancelled");
 
       // The sender's row for it says it cancelled, and where.
@@ -161,6 +192,11 @@ Deno.test(
         /Cancelled by the receiver at \d+ %\. They can open the link again to download\./,
       );
       await check(sender, "cancel-sender-row-cancelled");
+      // Screen readers hear it by the receiver's name.
+      assert.ok(
+        (await saidOn(sender)).some((t) => t.includes(`${nameA}: cancelled.`)),
+        (await saidOn(sender)).join(" | "),
+      );
 
       // The other receiver was not touched.
       await other;
@@ -199,7 +235,7 @@ Deno.test(
     const s = await setup();
     try {
       const file = await makeFile(s.dir, "big.bin", 128 * MiB, 22);
-      const { page: sender, link } = await share(s, [file]);
+      const { page: sender, link } = await share(s, [file], RECORD_SAID);
       const errors = collectPageErrors(sender);
       const [a, b] = await Promise.all([
         receiver(s, link, "a"),
@@ -234,6 +270,17 @@ Deno.test(
         /Stopped: you stopped sending to this receiver\./,
       );
       assert.equal(await row.getByRole("button").count(), 0);
+      // Focus stays on the row, which screen readers hear by its name.
+      assert.equal(
+        await sender.evaluate(() =>
+          document.activeElement?.getAttribute("data-ended")
+        ),
+        "stopped",
+      );
+      assert.ok(
+        (await saidOn(sender)).some((t) => t.includes(`${nameA}: stopped.`)),
+        (await saidOn(sender)).join(" | "),
+      );
       await check(sender, "stop-sender-row-stopped");
 
       await other;
