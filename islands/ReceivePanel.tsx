@@ -196,10 +196,13 @@ export default function ReceivePanel(
       },
       connectTimeoutMs,
       senderAwayMs,
-      onStatus: (s) => status.value = s,
+      onStatus: (s) => {
+        status.value = s;
+        // Picked when the first download starts (receive_session.ts).
+        myName.value = session.current?.name ?? "";
+      },
     });
     session.current = next;
-    myName.value = next.name;
     // Read: now take the key out of the address bar and this history entry,
     // where anyone who sees the screen or the history could copy it. The
     // session keeps it in memory, and "Try again" keeps the fragment.

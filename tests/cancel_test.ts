@@ -23,7 +23,7 @@ import {
   setup,
   share,
 } from "./_helpers/transfer.ts";
-import { isNickname } from "../lib/transfer/nickname.ts";
+import { isNickname } from "../lib/transfer/session_id.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 const MiB = 1024 * 1024;
@@ -152,9 +152,10 @@ Deno.test(
         receiver(s, link, "a", RECORD_SAID),
         receiver(s, link, "b"),
       ]);
-      const [nameA, nameB] = [await nameOf(a), await nameOf(b)];
       const other = download(b);
       await a.getByRole("button", { name: "Download", exact: true }).click();
+      // Each page picks its name when its download starts.
+      const [nameA, nameB] = [await nameOf(a), await nameOf(b)];
       await reached(a, 5);
       await a.getByRole("button", { name: "Cancel", exact: true }).click();
 
@@ -241,9 +242,9 @@ Deno.test(
         receiver(s, link, "a"),
         receiver(s, link, "b"),
       ]);
-      const nameA = await nameOf(a);
       const other = download(b);
       await a.getByRole("button", { name: "Download", exact: true }).click();
+      const nameA = await nameOf(a);
       await reached(a, 5);
       await check(sender, "stop-sender-before");
       await sender.getByRole("button", { name: `Stop sending to ${nameA}` })

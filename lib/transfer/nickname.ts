@@ -7,8 +7,9 @@
  *
  * A name is a label, not an identity: anyone with the link can pick any
  * name, so it is only ever shown, never trusted. What arrives is checked
- * by {@linkcode isNickname} (short, letters and single spaces) and one
- * that fails is dropped, never rendered raw.
+ * by `isNickname()` (session_id.ts, where it is opened: short, letters
+ * and single spaces) and one that fails is dropped, never rendered raw.
+ * This module imports nothing, so a page can load it on its own.
  *
  * @module
  */
@@ -97,28 +98,11 @@ const ANIMALS = [
   "Yak",
 ] as const;
 
-/** The longest name accepted from a peer, in characters. */
-export const MAX_NICKNAME_CHARS = 32;
-
-/**
- * What a name from a peer may look like: one to three words of ASCII
- * letters, each capitalised, one space between. Narrow on purpose: it is
- * put on another person's page, where nothing may pose as page text (no
- * punctuation, digits, bidi controls or look-alike letters).
- */
-const NICKNAME = /^[A-Z][a-z]{1,15}(?: [A-Z][a-z]{1,15}){1,2}$/;
-
 /** A fresh two-word name, from `random` (default: the crypto RNG). */
 export function newNickname(random: () => number = cryptoRandom): string {
   const pick = <T>(list: readonly T[]) =>
     list[Math.floor(random() * list.length) % list.length];
   return `${pick(ADJECTIVES)} ${pick(ANIMALS)}`;
-}
-
-/** Whether `value` is a name this page may show (see `NICKNAME`). */
-export function isNickname(value: unknown): value is string {
-  return typeof value === "string" && value.length <= MAX_NICKNAME_CHARS &&
-    NICKNAME.test(value);
 }
 
 /**

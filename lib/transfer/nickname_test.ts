@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  isNickname,
-  MAX_NICKNAME_CHARS,
-  newNickname,
-  NICKNAME_COUNT,
-  receiverLabel,
-} from "./nickname.ts";
+import { newNickname, NICKNAME_COUNT, receiverLabel } from "./nickname.ts";
+import { isNickname, MAX_NICKNAME_CHARS } from "./session_id.ts";
 
 Deno.test("newNickname() makes two capitalised words that isNickname() accepts", () => {
   for (let i = 0; i < 200; i++) {

@@ -40,7 +40,6 @@ import {
 import { Driver, Timers } from "./machine.ts";
 import { causeOf, describeError } from "./error_text.ts";
 import { newSessionId, sealSessionId } from "./session_id.ts";
-import { newNickname } from "./nickname.ts";
 import {
   initialReceive,
   type ReceiveEffect,
@@ -137,7 +136,10 @@ export interface ReceiveSessionOptions {
   senderAwayMs?: number;
   /** Status reports, for the page. */
   onStatus?: (status: ReceiveStatus) => void;
-  /** The name shown on the sender's page. Default: a fresh `newNickname()`. */
+  /**
+   * The name shown on the sender's page. Default: a fresh `newNickname()`,
+   * picked when the first download starts.
+   */
   name?: string;
 }
 
@@ -171,7 +173,10 @@ export class ReceiveSession {
   #sessionId = newSessionId();
   // What the sender's page calls this receiver, sent sealed with the
   // session id: one name for the whole receive, however many offers.
-  #name: string;
+  // Picked when the first download starts: the sender sees a receiver
+  // only once it offers, and a page that only shows the file list never
+  // loads the word lists.
+  #name: string | null;
   #manifest: Manifest | null = null;
   #pages = new ManifestAssembler();
   // Reports are sealed one after another and sent in order: the last one
@@ -193,7 +198,7 @@ export class ReceiveSession {
 
   constructor(options: ReceiveSessionOptions) {
     this.#options = options;
-    this.#name = options.name ?? newNickname();
+    this.#name = options.name ?? null;
     const url = options.signalUrl;
     // Reconnects by itself and keeps its id, so that a server restart
     // neither ends a transfer nor loses the sender's pair records for long.
@@ -210,8 +215,11 @@ export class ReceiveSession {
     );
   }
 
-  /** The name this receiver goes by on the sender's page (nickname.ts). */
-  get name(): string {
+  /**
+   * The name this receiver goes by on the sender's page (nickname.ts), or
+   * `null` before the first download, when it is picked.
+   */
+  get name(): string | null {
     return this.#name;
   }
 
@@ -263,11 +271,13 @@ export class ReceiveSession {
     }
     // Loaded now, not with the page: a page that only shows the file list
     // never needs the receiving code (nor the hasher it loads).
-    const [{ FileReceiver }, createLink] = await Promise.all([
+    const [{ FileReceiver }, createLink, { newNickname }] = await Promise.all([
       import("./receiver.ts"),
       this.#linkFactory(),
+      import("./nickname.ts"),
     ]);
     this.#createLink = createLink;
+    this.#name ??= newNickname();
     if (this.#driver.state.name !== "ready" || this.#downloading !== null) {
       throw new TypeError(
         "Cannot download: the transfer already started or was closed",
@@ -528,7 +538,7 @@ export class ReceiveSession {
             senderId,
             signal.id,
             this.#sessionId,
-            this.#name,
+            this.#name ?? undefined,
           ),
         ]).then(([mac, session]) => {
           if (generation === this.#generation) {

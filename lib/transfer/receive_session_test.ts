@@ -20,6 +20,7 @@ import {
 } from "./error_text.ts";
 import { RECEIVER_KEY_MISSING, STOPPED_ONE } from "./send_machine.ts";
 import { openSessionId } from "./session_id.ts";
+import { isNickname } from "./session_id.ts";
 import { startShare, until } from "../../tests/_helpers/sessions.ts";
 import { formatLinkKey, newSecret } from "./secret.ts";
 
@@ -326,6 +327,22 @@ Deno.test("ReceiveSession.cancel() removes what was saved, tells the sender, spa
   share.sender.stop();
 });
 
+Deno.test("ReceiveSession picks its name when the first download starts, and keeps it for the next", async () => {
+  const share = await startShare(64 * 1024);
+  const r = share.receiver();
+  await r.session.open();
+  assert.equal(r.session.name, null, "not before a download");
+  r.sink.onWrite = () => r.session.cancel();
+  await r.session.download(r.sink).catch(() => {});
+  const name = r.session.name;
+  assert.ok(isNickname(name), String(name));
+  await r.session.download(new MemoryFiles());
+  assert.equal(r.session.name, name);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(share.rows.at(-1)!.map((row) => row.name), [name]);
+  share.sender.stop();
+});
+
 Deno.test("ReceiveSession.cancel() while connecting tells the sender through signaling", async () => {
   const share = await startShare(1024);
   // A connection that never opens keeps the receiver connecting.
@@ -368,7 +385,7 @@ Deno.test("ReceiveSession shows the sender's stop for this receiver, with no ret
   await other;
   assert.deepEqual(b.sink.bytes("a.bin"), share.bytes);
   await until(() => share.sender.liveCount === 0, "the sender to finish");
-  const row = (name: string) =>
+  const row = (name: string | null) =>
     share.rows.at(-1)!.find((row) => row.name === name)!;
   assert.deepEqual(
     [row(a.session.name).phase, row(a.session.name).message],

@@ -18,13 +18,29 @@
  * @module
  */
 
-import { isNickname } from "./nickname.ts";
 import { toBase64Url } from "./base64.ts";
 import { seal, type Sealed, type ShareKeys, unseal } from "./auth.ts";
 
 /** A fresh session id: 16 random bytes, base64url (22 characters). */
 export function newSessionId(): string {
   return toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/** The longest name accepted from a peer (nickname.ts), in characters. */
+export const MAX_NICKNAME_CHARS = 32;
+
+/**
+ * What a name from a peer may look like: one to three words of ASCII
+ * letters, each capitalised, one space between. Narrow on purpose: it is
+ * put on another person's page, where nothing may pose as page text (no
+ * punctuation, digits, bidi controls or look-alike letters).
+ */
+const NICKNAME = /^[A-Z][a-z]{1,15}(?: [A-Z][a-z]{1,15}){1,2}$/;
+
+/** Whether `value` is a name this page may show (see `NICKNAME`). */
+export function isNickname(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_NICKNAME_CHARS &&
+    NICKNAME.test(value);
 }
 
 /** What a session id looks like once opened. */
