@@ -1,5 +1,5 @@
 import { useSignal } from "@preact/signals";
-import { useEffect, useMemo, useRef } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef } from "preact/hooks";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
 import { AwakeNote } from "../components/AwakeNote.tsx";
@@ -162,6 +162,8 @@ export default function ReceivePanel(
   const againRef = useRef<HTMLButtonElement>(null);
   const homeRef = useRef<HTMLAnchorElement>(null);
   const downloadRef = useRef<HTMLButtonElement>(null);
+  /** Set by Cancel: focus Download once it is rendered again. */
+  const focusDownload = useRef(false);
   /** The last tenth of the progress announced. */
   const tenth = useRef(-1);
   const pageTitle = useRef("");
@@ -269,8 +271,9 @@ export default function ReceivePanel(
     saveNote.value = "";
     place.value = null;
     tenth.current = -1;
-    // The Cancel button is gone: focus goes to downloading again.
-    requestAnimationFrame(() => downloadRef.current?.focus());
+    // The Cancel button is gone: focus goes to downloading again, once it
+    // is back (below).
+    focusDownload.current = true;
   }
 
   async function copyText(text: string) {
@@ -307,6 +310,15 @@ export default function ReceivePanel(
     : phase === "ready" && st?.message
     ? st.message
     : PHASE_TEXT[phase];
+
+  // Right after the render that brought Download back, not on a frame: a
+  // page in the background gets no frames.
+  useLayoutEffect(() => {
+    if (focusDownload.current && downloadRef.current !== null) {
+      focusDownload.current = false;
+      downloadRef.current.focus();
+    }
+  });
 
   // Phase changes, said once each (not the numbers of every render).
   useEffect(() => {

@@ -113,14 +113,10 @@ export default function SendPanel(
   }
 
   /** Stops sending to receiver `r` only; the others go on. */
-  function stopReceiver(r: ReceiverView) {
+  function stopReceiver(r: ReceiverView, button: HTMLElement) {
+    // The Stop button goes: focus stays on the row it was in, which stays.
+    button.closest<HTMLElement>("li")?.focus();
     session.current?.stopReceiver(r.id);
-    // The Stop button is gone: focus stays on the row it was in.
-    requestAnimationFrame(() =>
-      document.querySelector<HTMLElement>(
-        `li[data-receiver="${CSS.escape(r.id)}"]`,
-      )?.focus()
-    );
   }
 
   async function share(picked: SourceFile[], text = "") {
@@ -455,7 +451,7 @@ export default function SendPanel(
                       class="danger"
                       data-stop-receiver={r.id}
                       aria-label={`Stop sending to ${receiverLabel(r)}`}
-                      onClick={() => stopReceiver(r)}
+                      onClick={(event) => stopReceiver(r, event.currentTarget)}
                     >
                       Stop
                     </button>

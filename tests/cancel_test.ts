@@ -153,6 +153,8 @@ Deno.test(
         receiver(s, link, "b"),
       ]);
       const other = download(b);
+      // Awaited below; a failure before that must not leave it dangling.
+      other.catch(() => {});
       await a.getByRole("button", { name: "Download", exact: true }).click();
       // Each page picks its name when its download starts.
       const [nameA, nameB] = [await nameOf(a), await nameOf(b)];
@@ -243,6 +245,8 @@ Deno.test(
         receiver(s, link, "b"),
       ]);
       const other = download(b);
+      // Awaited below; a failure before that must not leave it dangling.
+      other.catch(() => {});
       await a.getByRole("button", { name: "Download", exact: true }).click();
       const nameA = await nameOf(a);
       await reached(a, 5);
