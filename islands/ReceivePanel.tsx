@@ -1,5 +1,5 @@
 import { useSignal } from "@preact/signals";
-import { useEffect, useMemo, useRef } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef } from "preact/hooks";
 import { Progress } from "../components/Progress.tsx";
 import { FileList } from "../components/FileList.tsx";
 import { TabTitle } from "../components/TabTitle.tsx";
@@ -168,9 +168,14 @@ export default function ReceivePanel(
   const statusRef = useRef<HTMLParagraphElement>(null);
   const againRef = useRef<HTMLButtonElement>(null);
   const homeRef = useRef<HTMLAnchorElement>(null);
+  const downloadRef = useRef<HTMLButtonElement>(null);
+  /** Set by Cancel: focus Download once it is rendered again. */
+  const focusDownload = useRef(false);
   /** The last tenth of the progress announced. */
   const tenth = useRef(-1);
   const textCopied = useSignal("");
+  /** The name this page goes by on the sender's page. */
+  const myName = useSignal("");
   const session = useRef<ReceiveSession | null>(null);
   /** The link's fragment, kept in memory once it left the address bar. */
   const fragment = useRef("");
@@ -201,7 +206,11 @@ export default function ReceivePanel(
       },
       connectTimeoutMs,
       senderAwayMs,
-      onStatus: (s) => status.value = s,
+      onStatus: (s) => {
+        status.value = s;
+        // Picked when the first download starts (receive_session.ts).
+        myName.value = session.current?.name ?? "";
+      },
     });
     session.current = next;
     // Read: now take the key out of the address bar and this history entry,
@@ -265,6 +274,18 @@ export default function ReceivePanel(
     await s.download(sink).catch(() => {});
   }
 
+  /** The person's Cancel: what was saved goes, the file list comes back. */
+  function cancel() {
+    session.current?.cancel();
+    started.value = false;
+    saveNote.value = "";
+    place.value = null;
+    tenth.current = -1;
+    // The Cancel button is gone: focus goes to downloading again, once it
+    // is back (below).
+    focusDownload.current = true;
+  }
+
   async function copyText(text: string) {
     try {
       await navigator.clipboard.writeText(text);
@@ -296,7 +317,18 @@ export default function ReceivePanel(
     ? savedText(place.value)
     : phase === "ready" && o && !hasFiles
     ? "Text received."
+    : phase === "ready" && st?.message
+    ? st.message
     : PHASE_TEXT[phase];
+
+  // Right after the render that brought Download back, not on a frame: a
+  // page in the background gets no frames.
+  useLayoutEffect(() => {
+    if (focusDownload.current && downloadRef.current !== null) {
+      focusDownload.current = false;
+      downloadRef.current.focus();
+    }
+  });
 
   // Phase changes, said once each (not the numbers of every render).
   useEffect(() => {
@@ -387,6 +419,12 @@ export default function ReceivePanel(
 
       {hasFiles && <FileList files={o!.files} />}
 
+      {hasFiles && myName.value && (
+        <p class="muted receiver-name">
+          You appear to the sender as <strong>{myName.value}</strong>.
+        </p>
+      )}
+
       {o && hasFiles && !started.value && !failed && (
         <div class="actions">
           {choices.map((d, i) => (
@@ -394,6 +432,7 @@ export default function ReceivePanel(
               key={d.id}
               type="button"
               class={i === 0 ? "" : "secondary"}
+              ref={i === 0 ? downloadRef : undefined}
               onClick={() => download(d)}
             >
               {d.label}
@@ -427,6 +466,13 @@ export default function ReceivePanel(
           {phase !== "done" && <p class="muted">{saveNote.value}</p>}
           {awakeNote.value && (
             <awakeNote.value.AwakeNote active={UNDER_WAY.has(phase)} />
+          )}
+          {UNDER_WAY.has(phase) && (
+            <div class="actions">
+              <button type="button" class="danger" onClick={cancel}>
+                Cancel
+              </button>
+            </div>
           )}
           {UNDER_WAY.has(phase) && notify.value === "off" && canNotify() && (
             <div class="actions">

@@ -12,6 +12,7 @@ import type {
   SendSession,
 } from "../lib/transfer/send_session.ts";
 import type { LinkFactory } from "../lib/transfer/rtc.ts";
+import { receiverLabel } from "../lib/transfer/nickname.ts";
 import type { SourceFile } from "../lib/transfer/sender.ts";
 import {
   droppedEntries,
@@ -63,11 +64,21 @@ const STATE_LABEL: Record<ReceiverView["phase"], string> = {
   failed: "failed",
 };
 
+/** States in which the person can stop sending to a receiver. */
+const STOPPABLE: ReadonlySet<ReceiverView["phase"]> = new Set([
+  "connecting",
+  "sending",
+  "retrying",
+  "resuming",
+]);
+
 /**
- * A receiver's state as its row says it: one that stopped answering or
- * closed its tab mid-transfer is "Left at 3 %" (it may still come back).
+ * A receiver's state as its row says it: why it ended when no one failed
+ * (cancelled, stopped); one that stopped answering or closed its tab
+ * mid-transfer is "Left at 3 %" (it may still come back).
  */
 function stateText(r: ReceiverView): string {
+  if (r.ended) return r.ended;
   if (r.left) {
     const percent = r.total === 0 ? 100 : Math.floor((r.bytes / r.total) * 100);
     return `Left at ${percent} %`;
@@ -108,9 +119,16 @@ export default function SendPanel(
     for (const r of list) {
       if (phases.current.get(r.id) === r.phase) continue;
       phases.current.set(r.id, r.phase);
-      changes.push(`Receiver ${r.id.slice(0, 6)}: ${stateText(r)}.`);
+      changes.push(`${receiverLabel(r)}: ${stateText(r)}.`);
     }
     if (changes.length > 0) say(changes.join(" "));
+  }
+
+  /** Stops sending to receiver `r` only; the others go on. */
+  function stopReceiver(r: ReceiverView, button: HTMLElement) {
+    // The Stop button goes: focus stays on the row it was in, which stays.
+    button.closest<HTMLElement>("li")?.focus();
+    session.current?.stopReceiver(r.id);
   }
 
   async function share(picked: SourceFile[], text = "") {
@@ -420,11 +438,13 @@ export default function SendPanel(
                 class="receiver"
                 data-receiver={r.id}
                 data-state={r.phase}
+                data-ended={r.ended}
+                tabIndex={-1}
               >
                 <div class="row">
-                  <span>Receiver {r.id.slice(0, 6)}</span>
+                  <span class="receiver-name">{receiverLabel(r)}</span>
                   <span
-                    class={`state state-${r.phase}${
+                    class={`state state-${r.ended ?? r.phase}${
                       r.left ? " state-left" : ""
                     }`}
                   >
@@ -439,10 +459,23 @@ export default function SendPanel(
                   total={r.total}
                   rate={r.phase === "sending" ? r.rate : 0}
                   secondsLeft={r.phase === "sending" ? r.secondsLeft : 0}
-                  label={`Progress of receiver ${r.id.slice(0, 6)}`}
+                  label={`Progress of ${receiverLabel(r)}`}
                 />
                 {r.message && r.phase !== "done" && (
                   <p class="muted">{r.message}</p>
+                )}
+                {STOPPABLE.has(r.phase) && (
+                  <div class="actions">
+                    <button
+                      type="button"
+                      class="danger"
+                      data-stop-receiver={r.id}
+                      aria-label={`Stop sending to ${receiverLabel(r)}`}
+                      onClick={(event) => stopReceiver(r, event.currentTarget)}
+                    >
+                      Stop
+                    </button>
+                  </div>
                 )}
               </li>
             ))}

@@ -27,6 +27,18 @@ export class ChannelClosedError extends Error {
 }
 
 /**
+ * The other side stopped the transfer on purpose (a `cancel` message,
+ * wire.ts): the person there cancelled or stopped it. Neither resumed nor
+ * retried; each page shows its own text for it.
+ */
+export class CancelledError extends Error {
+  constructor(message = "Cannot continue: the other side cancelled") {
+    super(message);
+    this.name = "CancelledError";
+  }
+}
+
+/**
  * Resolves once `bufferedAmount` is at or below the channel's low threshold,
  * and rejects if the channel closes first.
  */

@@ -256,14 +256,15 @@ export function saysWhatToDo(text: string): boolean {
 
 /**
  * Failures that the same link can never get past: a key that is missing,
- * wrong or changed, a link cut short, a share that ended. "Try again" would
+ * wrong or changed, a link cut short, a share that ended, a sender that
+ * stopped sending to this receiver. "Try again" would
  * only fail the same way, so the page offers what to do instead (the
  * message says it: ask the sender for the link again). Matched by text
  * because these are the machine's own sentences (receive_machine.ts,
  * auth.ts), tested against them.
  */
 const FINAL =
-  /no longer active|missing its key|could not be verified|link is malformed|link is damaged|sender refused|sharing ended/i;
+  /no longer active|missing its key|could not be verified|link is malformed|link is damaged|sender refused|sharing ended|stopped sending to you/i;
 
 /** Whether trying the same link again could end otherwise than `message`. */
 export function retryHelps(message: string): boolean {

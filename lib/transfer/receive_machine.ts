@@ -13,6 +13,8 @@
  *                                   └──────────────────────┘                    │
  *                       channelClosed (receiving, verifying) ───────────────────┘
  * any state but done ─cancel, peerGone, fatal errors→ failed
+ * connecting … resuming ─cancelDownload (the person's Cancel)→ ready (download again)
+ * receiving, verifying ─stopped (the sender stopped sending here)→ failed
  * ```
  *
  * @module
@@ -20,6 +22,7 @@
 
 import { checked, handles, type Table, type Transition } from "./machine.ts";
 import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
+import { SENDER_STOPPED } from "./wire.ts";
 import {
   describeError,
   failureText,
@@ -109,8 +112,15 @@ export type ReceiveEvent =
   | { type: "channelClosed"; message: string }
   /** The transfer failed for good (checksum, disk, the sender's error). */
   | { type: "receiveFailed"; message: string }
-  /** The person cancelled, or the page is closing. */
-  | { type: "cancel" };
+  /** The page is closing (or the session is closed). */
+  | { type: "cancel" }
+  /**
+   * The person pressed Cancel during the transfer: give it up, remove
+   * what was saved, tell the sender, and show the file list again.
+   */
+  | { type: "cancelDownload" }
+  /** The sender stopped sending to this receiver (a `cancel` on the channel). */
+  | { type: "stopped" };
 
 /** The timers a receive runs. */
 export type ReceiveTimer = "answer" | "ask" | "connect" | "ice";
@@ -133,6 +143,12 @@ export type ReceiveEffect =
   | { type: "report"; bytes: number }
   /** Tell the sender why this side refused (`progress` with `error`). */
   | { type: "tellSender"; error: string }
+  /**
+   * Tell the sender this receiver cancelled: a `cancel` on the channel
+   * when it is open (then closed a moment later, once it left), and a
+   * sealed report (`RECEIVER_CANCELLED`) through signaling.
+   */
+  | { type: "tellCancel" }
   /** Tell the sender that this link carries no key (an empty `offer`). */
   | { type: "sayNoKey" }
   /** Stop writing and remove what was partly saved. */
@@ -177,9 +193,15 @@ export const SENDER_AWAY =
 /** When `response` does not come. */
 export const NO_ANSWER =
   "The sender did not answer: check that the sender's page is still open, then try the link again.";
-/** When the person cancels. */
+/** When the page closes the session. */
 export const CANCELLED =
   "Cancelled: nothing more is saved. Press Try again to start over.";
+/** When the person pressed Cancel: the file list is shown again. */
+export const DOWNLOAD_CANCELLED =
+  "Cancelled: what was partly saved is removed. Press Download to start again.";
+/** When the sender stopped sending to this receiver. */
+export const STOPPED_BY_SENDER =
+  "The sender stopped sending to you. Ask the sender if you still need the files.";
 /** When signaling drops before the file list came. */
 export const SIGNAL_LOST =
   "The connection to the server dropped: check your network, then try the link again.";
@@ -198,7 +220,9 @@ export const REFUSED =
  * text is never put on the page.
  */
 export function refusalText(reason: string): string {
-  return reason === KEY_MISSING
+  return reason === SENDER_STOPPED
+    ? STOPPED_BY_SENDER
+    : reason === KEY_MISSING
     ? `The sender refused: ${KEY_MISSING_TEXT.charAt(0).toLowerCase()}${
       KEY_MISSING_TEXT.slice(1)
     }`
@@ -220,8 +244,12 @@ const ENDS = {
   badLink: FAILED,
 } as const;
 
+/** The person's Cancel, in any state with a transfer under way. */
+const CANCEL_DOWNLOAD = { cancelDownload: ["ready"] } as const;
+
 /** Retrying and resuming both wait for the file list again, then connect. */
 const ASKING_AGAIN = {
+  ...CANCEL_DOWNLOAD,
   manifest: ["connecting"],
   unreadable: FAILED,
   noAnswer: FAILED,
@@ -260,6 +288,7 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     signalLost: AGAIN,
     refused: FAILED,
     answerUnverified: FAILED,
+    ...CANCEL_DOWNLOAD,
     ...ENDS,
   },
   receiving: {
@@ -271,12 +300,16 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     iceRecovered: ["receiving"],
     iceLost: AGAIN,
     cancel: FAILED,
+    stopped: FAILED,
+    ...CANCEL_DOWNLOAD,
   },
   verifying: {
     received: ["done"],
     channelClosed: AGAIN,
     receiveFailed: FAILED,
     cancel: FAILED,
+    stopped: FAILED,
+    ...CANCEL_DOWNLOAD,
   },
   retrying: {
     ...ASKING_AGAIN,
@@ -423,6 +456,25 @@ export function stepReceive(
       return fail(LINK_DAMAGED);
     case "cancel":
       return fail(CANCELLED);
+    case "cancelDownload":
+      // Back to the file list, still on signaling, so the person can
+      // download again: a fresh attempt, from the first byte.
+      return go("ready", {
+        attempt: 0,
+        bytes: 0,
+        attemptStart: 0,
+        message: DOWNLOAD_CANCELLED,
+      }, [
+        { type: "tellCancel" },
+        { type: "stopTimer", timer: "answer" },
+        { type: "stopTimer", timer: "ask" },
+        { type: "stopTimer", timer: "connect" },
+        { type: "stopTimer", timer: "ice" },
+        { type: "closeLink" },
+        { type: "abort", message: DOWNLOAD_CANCELLED },
+      ]);
+    case "stopped":
+      return fail(STOPPED_BY_SENDER);
     case "linkOpen":
       return go("receiving", {}, [
         { type: "stopTimer", timer: "connect" },

@@ -3,6 +3,7 @@ import { rowsOf } from "./machine.ts";
 import {
   CANCELLED,
   CONNECT_ADVICE,
+  DOWNLOAD_CANCELLED,
   initialReceive,
   LINK_DAMAGED,
   LINK_INACTIVE,
@@ -16,11 +17,14 @@ import {
   SENDER_AWAY,
   SIGNAL_LOST,
   stepReceive,
+  STOPPED_BY_SENDER,
 } from "./receive_machine.ts";
 import { KEY_MISSING } from "./auth.ts";
+import { SENDER_STOPPED } from "./wire.ts";
 import {
   GENERIC_ADVICE,
   KEY_MISSING_TEXT,
+  retryHelps,
   RETRYING_ADVICE,
   UNVERIFIED_TEXT,
 } from "./error_text.ts";
@@ -65,6 +69,38 @@ const CONNECT = [
   "startTimer:connect",
 ];
 const ASK = ["request", "startTimer:ask"];
+/** The person's Cancel: the sender told, the link closed, the files removed. */
+const CANCEL_DOWNLOAD = ["tellCancel", ...STOP_ALL, "closeLink", "abort"];
+
+/** The person's Cancel from `from`: back to the file list, from byte 0. */
+function cancelDownload(from: ReceiveState): Row {
+  return {
+    from,
+    event: { type: "cancelDownload" },
+    given: { attempt: 2, bytes: 40, attemptStart: 30, total: 100 },
+    to: "ready",
+    effects: CANCEL_DOWNLOAD,
+    then: {
+      attempt: 0,
+      bytes: 0,
+      attemptStart: 0,
+      total: 100,
+      message: DOWNLOAD_CANCELLED,
+    },
+    note: "the person cancelled; the file list is shown again",
+  };
+}
+
+/** The sender stopped sending to this receiver, from `from`. */
+function stopped(from: ReceiveState): Row {
+  return {
+    from,
+    event: { type: "stopped" },
+    to: "failed",
+    effects: FAIL_SAVING,
+    then: { message: STOPPED_BY_SENDER },
+  };
+}
 
 const ROWS: Row[] = [
   // idle
@@ -437,6 +473,8 @@ const ROWS: Row[] = [
     to: "failed",
     effects: FAIL_SAVING,
   },
+  cancelDownload("receiving"),
+  stopped("receiving"),
   // verifying
   {
     from: "verifying",
@@ -481,6 +519,9 @@ const ROWS: Row[] = [
     to: "failed",
     effects: FAIL_SAVING,
   },
+  cancelDownload("verifying"),
+  stopped("verifying"),
+  cancelDownload("connecting"),
   // retrying and resuming ask again; both rows are the same
   ...(["retrying", "resuming"] as const).flatMap((from): Row[] => [
     { from, event: { type: "askAgain" }, to: from, effects: ASK },
@@ -553,6 +594,7 @@ const ROWS: Row[] = [
     },
     { from, event: { type: "badLink" }, to: "failed", effects: FAIL_SAVING },
     { from, event: { type: "cancel" }, to: "failed", effects: FAIL_SAVING },
+    cancelDownload(from),
   ]),
 ];
 
@@ -635,4 +677,27 @@ Deno.test("stepReceive() never lets progress go backwards or past the total", ()
     stepReceive(machine, { type: "progress", bytes: 500 }).state.bytes,
     100,
   );
+});
+
+Deno.test("stepReceive() shows the sender's stop when it refuses an offer with SENDER_STOPPED", () => {
+  const machine = { ...initialReceive(4), name: "connecting" as const };
+  const { state } = stepReceive(machine, {
+    type: "refused",
+    reason: SENDER_STOPPED,
+  });
+  assert.equal(state.name, "failed");
+  assert.equal(state.message, STOPPED_BY_SENDER);
+  assert.equal(retryHelps(STOPPED_BY_SENDER), false, "no Try again");
+});
+
+Deno.test("stepReceive() downloads again from the file list after the person cancelled", () => {
+  const cancelled = stepReceive(
+    { ...initialReceive(4), name: "receiving", attempt: 1, total: 100 },
+    { type: "cancelDownload" },
+  ).state;
+  const { state, effects } = stepReceive(cancelled, { type: "download" });
+  assert.equal(state.name, "connecting");
+  assert.equal(state.attempt, 1);
+  assert.equal(state.message, undefined);
+  assert.ok(effects.some((e) => e.type === "connect"));
 });

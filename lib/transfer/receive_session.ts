@@ -18,8 +18,12 @@ import {
 import type { Link, LinkFactory } from "./rtc.ts";
 import type { FileReceiver } from "./receiver.ts";
 import { parseLinkKey } from "./secret.ts";
-import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
-import type { Manifest } from "./wire.ts";
+import {
+  CancelledError,
+  ChannelClosedError,
+  type DataChannelLike,
+} from "./channel.ts";
+import { encodeControl, type Manifest, RECEIVER_CANCELLED } from "./wire.ts";
 import { decodeManifest, ManifestAssembler, sealProgress } from "./manifest.ts";
 import type { Sink } from "./sink.ts";
 import { RateMeter, throttle } from "./rate.ts";
@@ -59,11 +63,13 @@ import {
 
 export {
   CANCELLED,
+  DOWNLOAD_CANCELLED,
   LINK_DAMAGED,
   LINK_INACTIVE,
   LINK_MALFORMED,
   NO_ANSWER,
   SENDER_AWAY,
+  STOPPED_BY_SENDER,
 } from "./receive_machine.ts";
 
 /** A snapshot for the page. */
@@ -130,6 +136,11 @@ export interface ReceiveSessionOptions {
   senderAwayMs?: number;
   /** Status reports, for the page. */
   onStatus?: (status: ReceiveStatus) => void;
+  /**
+   * The name shown on the sender's page. Default: a fresh `newNickname()`,
+   * picked when the first download starts.
+   */
+  name?: string;
 }
 
 type Waiter<T> = { resolve(value: T): void; reject(error: Error): void };
@@ -160,6 +171,12 @@ export class ReceiveSession {
   // gives it: the sender tells by it that a receiver resuming under a new
   // id is this one, and drops this one's old row (session_id.ts).
   #sessionId = newSessionId();
+  // What the sender's page calls this receiver, sent sealed with the
+  // session id: one name for the whole receive, however many offers.
+  // Picked when the first download starts: the sender sees a receiver
+  // only once it offers, and a page that only shows the file list never
+  // loads the word lists.
+  #name: string | null;
   #manifest: Manifest | null = null;
   #pages = new ManifestAssembler();
   // Reports are sealed one after another and sent in order: the last one
@@ -181,6 +198,7 @@ export class ReceiveSession {
 
   constructor(options: ReceiveSessionOptions) {
     this.#options = options;
+    this.#name = options.name ?? null;
     const url = options.signalUrl;
     // Reconnects by itself and keeps its id, so that a server restart
     // neither ends a transfer nor loses the sender's pair records for long.
@@ -195,6 +213,14 @@ export class ReceiveSession {
       (effect) => this.#run(effect),
       (machine) => this.#changed(machine),
     );
+  }
+
+  /**
+   * The name this receiver goes by on the sender's page (nickname.ts), or
+   * `null` before the first download, when it is picked.
+   */
+  get name(): string | null {
+    return this.#name;
   }
 
   /** The latest status. */
@@ -245,11 +271,13 @@ export class ReceiveSession {
     }
     // Loaded now, not with the page: a page that only shows the file list
     // never needs the receiving code (nor the hasher it loads).
-    const [{ FileReceiver }, createLink] = await Promise.all([
+    const [{ FileReceiver }, createLink, { newNickname }] = await Promise.all([
       import("./receiving.ts"),
       this.#linkFactory(),
+      import("./nickname.ts"),
     ]);
     this.#createLink = createLink;
+    this.#name ??= newNickname();
     if (this.#driver.state.name !== "ready" || this.#downloading !== null) {
       throw new TypeError(
         "Cannot download: the transfer already started or was closed",
@@ -274,9 +302,19 @@ export class ReceiveSession {
     return done;
   }
 
-  /** Stops everything (the page is closing, or the person cancelled). */
+  /** Stops everything: the page is closing. */
   close(): void {
     this.#driver.dispatch({ type: "cancel" });
+  }
+
+  /**
+   * The person's Cancel during a transfer: what was saved is removed, the
+   * sender is told, and the session is back to `ready`, where
+   * {@linkcode download} can start again. The running `download()`
+   * rejects. Does nothing when no transfer is under way.
+   */
+  cancel(): void {
+    this.#driver.dispatch({ type: "cancelDownload" });
   }
 
   #dispatch(generation: number, event: ReceiveEvent): void {
@@ -338,6 +376,25 @@ export class ReceiveSession {
           // A report that cannot be sealed is only a report: the sender's
           // row then lags, and the transfer is unaffected.
           .catch(() => {});
+        return;
+      }
+      case "tellCancel": {
+        // On the data channel, which needs no server; the link closes a
+        // moment later so that the `cancel` leaves first.
+        const link = this.#link;
+        if (this.#channel?.readyState === "open") {
+          try {
+            this.#channel.send(encodeControl({ t: "cancel" }));
+          } catch {
+            // Closing already: the sealed report below says it too.
+          }
+          this.#link = null;
+          this.#channel = null;
+          setTimeout(() => link?.close(), LINGER_MS);
+        }
+        // And through signaling: for a connection not open yet, or a
+        // channel that closes before its last message leaves.
+        this.#run({ type: "tellSender", error: RECEIVER_CANCELLED });
         return;
       }
       case "sayNoKey":
@@ -476,7 +533,13 @@ export class ReceiveSession {
         if (generation !== this.#generation) return;
         Promise.all([
           signSdp(this.#keys!, "offer", senderId, signal.id, sdp),
-          sealSessionId(this.#keys!, senderId, signal.id, this.#sessionId),
+          sealSessionId(
+            this.#keys!,
+            senderId,
+            signal.id,
+            this.#sessionId,
+            this.#name ?? undefined,
+          ),
         ]).then(([mac, session]) => {
           if (generation === this.#generation) {
             signal.send(EVENT.offer, senderId, { sdp, mac, session });
@@ -505,6 +568,8 @@ export class ReceiveSession {
           generation,
           error instanceof ChannelClosedError
             ? { type: "channelClosed", message: causeOf(error) }
+            : error instanceof CancelledError
+            ? { type: "stopped" }
             : { type: "receiveFailed", message: describeError(error) },
         ),
     );
@@ -635,6 +700,9 @@ export class ReceiveSession {
     if (machine.name === "ready") {
       this.#opening?.resolve(this.#manifest!);
       this.#opening = null;
+      // Back from a cancelled download: that download is over.
+      this.#downloading?.reject(new Error(machine.message));
+      this.#downloading = null;
     } else if (machine.name === "done") {
       this.#downloading?.resolve();
       this.#downloading = null;

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import {
   CANCELLED,
+  DOWNLOAD_CANCELLED,
   LINK_DAMAGED,
   LINK_INACTIVE,
   LINK_MALFORMED,
   NO_ANSWER,
   ReceiveSession,
   SENDER_AWAY,
+  STOPPED_BY_SENDER,
 } from "./receive_session.ts";
 import { MemoryFiles, MemoryLinks, MemorySignal } from "./fakes.ts";
 import { EVENT } from "../signal/protocol.ts";
@@ -16,8 +18,13 @@ import {
   KEY_MISSING_TEXT,
   UNVERIFIED_TEXT,
 } from "./error_text.ts";
-import { RECEIVER_KEY_MISSING, STOPPED_TO_RECEIVER } from "./send_machine.ts";
+import {
+  RECEIVER_KEY_MISSING,
+  STOPPED_ONE,
+  STOPPED_TO_RECEIVER,
+} from "./send_machine.ts";
 import { openSessionId } from "./session_id.ts";
+import { isNickname } from "./session_id.ts";
 import { startShare, until } from "../../tests/_helpers/sessions.ts";
 import { formatLinkKey, newSecret } from "./secret.ts";
 
@@ -280,6 +287,154 @@ Deno.test("ReceiveSession.close() cancels a transfer and removes what was saved"
   await assert.rejects(r.session.download(r.sink), { message: CANCELLED });
   assert.equal(r.sink.aborted, true);
   assert.equal(r.sink.files.has("a.bin"), false);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession.cancel() removes what was saved, tells the sender, spares the other receiver, and can download again", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 128 * 1024;
+  const [a, b] = [share.receiver(), share.receiver()];
+  await a.session.open();
+  await b.session.open();
+  a.sink.onWrite = (written) => {
+    if (written === 2 * 1024 * 1024) a.session.cancel();
+  };
+  const other = b.session.download(b.sink);
+  await assert.rejects(a.session.download(a.sink), {
+    message: DOWNLOAD_CANCELLED,
+  });
+  assert.equal(a.sink.aborted, true);
+  assert.equal(a.sink.files.has("a.bin"), false);
+  assert.equal(a.session.status.phase, "ready");
+  assert.equal(a.session.status.message, DOWNLOAD_CANCELLED);
+  // The sender's row says so, at the share acknowledged (a whole MiB).
+  const cancelled = () =>
+    share.rows.at(-1)!.find((row) => row.message?.startsWith("Cancelled"));
+  await until(() => cancelled() !== undefined, "the sender's row");
+  assert.equal(cancelled()!.phase, "failed");
+  assert.match(
+    cancelled()!.message!,
+    /^Cancelled by the receiver at (12|25) %\. They can open the link again to download\.$/,
+  );
+  // The other receiver goes on to the end, byte for byte.
+  await other;
+  assert.deepEqual(b.sink.bytes("a.bin"), share.bytes);
+  // And the one that cancelled downloads again, from the first byte.
+  const again = new MemoryFiles();
+  share.links.bytesPerTick = 1024 * 1024;
+  await a.session.download(again);
+  assert.deepEqual(again.bytes("a.bin"), share.bytes);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(share.rows.at(-1)!.map((row) => row.phase), [
+    "done",
+    "done",
+  ]);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession picks its name when the first download starts, and keeps it for the next", async () => {
+  const share = await startShare(64 * 1024);
+  const r = share.receiver();
+  await r.session.open();
+  assert.equal(r.session.name, null, "not before a download");
+  r.sink.onWrite = () => r.session.cancel();
+  await r.session.download(r.sink).catch(() => {});
+  const name = r.session.name;
+  assert.ok(isNickname(name), String(name));
+  await r.session.download(new MemoryFiles());
+  assert.equal(r.session.name, name);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(share.rows.at(-1)!.map((row) => row.name), [name]);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession.cancel() while connecting tells the sender through signaling", async () => {
+  const share = await startShare(1024);
+  // A connection that never opens keeps the receiver connecting.
+  share.links.fates.push("stall");
+  const r = share.receiver();
+  await r.session.open();
+  const done = r.session.download(r.sink);
+  await until(() => r.session.status.phase === "connecting", "connecting");
+  await until(() => share.rows.at(-1)?.length === 1, "the sender's row");
+  r.session.cancel();
+  await assert.rejects(done, { message: DOWNLOAD_CANCELLED });
+  await until(
+    () => share.rows.at(-1)![0].message?.startsWith("Cancelled by") === true,
+    "the sender's row",
+  );
+  assert.equal(share.sender.liveCount, 0);
+  share.sender.stop();
+  r.session.close();
+});
+
+Deno.test("ReceiveSession shows the sender's stop for this receiver, with no retry, and removes what was saved", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 128 * 1024;
+  const [a, b] = [share.receiver(), share.receiver()];
+  await a.session.open();
+  await b.session.open();
+  const other = b.session.download(b.sink);
+  a.sink.onWrite = (written) => {
+    if (written !== 1024 * 1024) return;
+    const id =
+      share.rows.at(-1)!.find((row) => row.name === a.session.name)!.id;
+    share.sender.stopReceiver(id);
+  };
+  await assert.rejects(a.session.download(a.sink), {
+    message: STOPPED_BY_SENDER,
+  });
+  assert.equal(a.session.status.phase, "failed");
+  assert.equal(a.sink.aborted, true);
+  assert.ok(!a.phases.includes("resuming"), a.phases.join(" "));
+  await other;
+  assert.deepEqual(b.sink.bytes("a.bin"), share.bytes);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  const row = (name: string | null) =>
+    share.rows.at(-1)!.find((row) => row.name === name)!;
+  assert.deepEqual(
+    [row(a.session.name).phase, row(a.session.name).message],
+    ["failed", STOPPED_ONE],
+  );
+  assert.equal(row(b.session.name).phase, "done");
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession stopped while its channel is down is refused when it comes back", async () => {
+  const share = await startShare(8 * 1024 * 1024);
+  share.links.bytesPerTick = 256 * 1024;
+  const r = share.receiver();
+  await r.session.open();
+  let cut = false;
+  r.sink.onWrite = (written) => {
+    if (written <= 1024 * 1024 || cut) return;
+    cut = true;
+    // The channel breaks; the stop comes before the receiver is back.
+    share.links.links[0].close();
+    share.sender.stopReceiver(share.rows.at(-1)![0].id);
+  };
+  await assert.rejects(r.session.download(r.sink), {
+    message: STOPPED_BY_SENDER,
+  });
+  assert.equal(r.sink.aborted, true);
+  // It came back (resuming, a new offer) and heard the stop as a refusal.
+  assert.deepEqual(r.phases.slice(-3), ["resuming", "connecting", "failed"]);
+  assert.equal(share.rows.at(-1)!.length, 1);
+  assert.equal(share.rows.at(-1)![0].message, STOPPED_ONE);
+  assert.equal(share.rows.at(-1)![0].ended, "stopped");
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession hears a stop while connecting as the sender's refusal", async () => {
+  const share = await startShare(1024);
+  share.links.fates.push("stall");
+  const r = share.receiver();
+  await r.session.open();
+  const done = r.session.download(r.sink);
+  await until(() => share.rows.at(-1)?.[0]?.phase === "connecting", "row");
+  share.sender.stopReceiver(share.rows.at(-1)![0].id);
+  await assert.rejects(done, { message: STOPPED_BY_SENDER });
+  assert.equal(share.rows.at(-1)![0].message, STOPPED_ONE);
   share.sender.stop();
 });
 

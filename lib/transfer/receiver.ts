@@ -17,7 +17,11 @@ import {
   type Manifest,
   parseControl,
 } from "./wire.ts";
-import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
+import {
+  CancelledError,
+  ChannelClosedError,
+  type DataChannelLike,
+} from "./channel.ts";
 import { Sha256 } from "./hash.ts";
 import type { FileWriter, Sink } from "./sink.ts";
 import { safeFileName } from "./sinks/names.ts";
@@ -79,6 +83,7 @@ export class FileReceiver {
   #headed: DataChannelLike | null = null;
   #finished = false;
   #failed: Error | null = null;
+  #aborting: Promise<void> | null = null;
 
   constructor(manifest: Manifest, sink: Sink, options: ReceiveOptions = {}) {
     this.#manifest = manifest;
@@ -138,7 +143,8 @@ export class FileReceiver {
         else resolve();
       };
       const onMessage = (event: Event) => {
-        if (settled || refused) return;
+        // Given up (say, the person cancelled): nothing more is written.
+        if (settled || refused || this.#aborting !== null) return;
         const data = (event as MessageEvent).data;
         // Checked as it arrives, not when its turn comes: what waits in the
         // queue is memory the sender is spending in this page.
@@ -154,7 +160,7 @@ export class FileReceiver {
           return;
         }
         queue = queue.then(async () => {
-          if (settled || refused) return;
+          if (settled || refused || this.#aborting !== null) return;
           try {
             if (await this.#handle(channel, data)) settle();
           } catch (error) {
@@ -189,7 +195,8 @@ export class FileReceiver {
   } {
     // Share position of the bytes taken off this channel, written or not.
     let arrived = this.position;
-    // A file header and an end per file left, `done`, and an `error`.
+    // A file header and an end per file left, `done`, and an `error` or
+    // a `cancel`.
     let texts = 2 * (this.#manifest.files.length - this.#index) + 2;
     // Charged bytes of binary messages waiting for the sink.
     let waiting = 0;
@@ -230,15 +237,22 @@ export class FileReceiver {
     };
   }
 
-  /** Gives up: the sink removes what it can. */
-  async abort(reason?: unknown): Promise<void> {
-    if (this.#finished) return;
+  /**
+   * Gives up: the sink removes what it can. Once: a second call (the
+   * person's Cancel, then a message that came after it) waits for the
+   * first, and messages still arriving are dropped unread.
+   */
+  abort(reason?: unknown): Promise<void> {
+    if (this.#finished) return Promise.resolve();
     this.#failed ??= reason instanceof Error
       ? reason
       : new Error(String(reason));
-    await this.#writer?.abort(reason).catch(() => {});
-    this.#writer = null;
-    await this.#sink.abort(reason).catch(() => {});
+    this.#aborting ??= (async () => {
+      await this.#writer?.abort(reason).catch(() => {});
+      this.#writer = null;
+      await this.#sink.abort(reason).catch(() => {});
+    })();
+    return this.#aborting;
   }
 
   /** Handles one message; returns true when the share is complete. */
@@ -284,6 +298,10 @@ export class FileReceiver {
         return true;
       case "error":
         throw new Error(`The sender stopped: ${message.message}`);
+      case "cancel":
+        throw new CancelledError(
+          "Cannot receive: the sender stopped sending to this receiver",
+        );
       default:
         throw new TypeError(
           `Cannot receive: unexpected "${message.t}" message from the sender`,
@@ -365,7 +383,11 @@ export class FileReceiver {
   }
 
   async #fail(channel: DataChannelLike, error: Error): Promise<void> {
-    if (!(error instanceof IntegrityError) && channel.readyState === "open") {
+    // A sender that cancelled needs no word back: it has closed its side.
+    if (
+      !(error instanceof IntegrityError) &&
+      !(error instanceof CancelledError) && channel.readyState === "open"
+    ) {
       try {
         channel.send(encodeControl({ t: "error", message: error.message }));
       } catch {

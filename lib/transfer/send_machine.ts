@@ -15,6 +15,7 @@
  *        retrying, resuming ─goneTimeout→ failed ("The receiver left")
  * any state but done ─replaced (the same receiver, under a new id)→ failed, row handed over
  * any state but done ─stop, refused offer, receiver's error→ failed
+ * any state but done ─cancelled (by the receiver), stopReceiver (by the person here)→ failed
  * ```
  *
  * @module
@@ -22,6 +23,7 @@
 
 import { checked, handles, type Table, type Transition } from "./machine.ts";
 import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
+import { SENDER_STOPPED } from "./wire.ts";
 import {
   describeError,
   RETRYING_ADVICE,
@@ -88,7 +90,14 @@ export type SendEvent =
    */
   | { type: "replaced"; by: string }
   /** The person stopped sharing. */
-  | { type: "stop" };
+  | { type: "stop" }
+  /**
+   * The receiver cancelled: a `cancel` on the data channel, or its sealed
+   * report (`RECEIVER_CANCELLED`) through signaling.
+   */
+  | { type: "cancelled" }
+  /** The person pressed Stop on this receiver's row: this one only. */
+  | { type: "stopReceiver" };
 
 /** The timers of one receiver. */
 export type SendTimer = "connect" | "gone" | "ice";
@@ -109,6 +118,12 @@ export type SendEffect =
   | { type: "send" }
   /** Tell the receiver over the channel why the transfer failed. */
   | { type: "sendError"; message: string }
+  /**
+   * Tell the receiver that this page stopped sending to it: a `cancel` on
+   * the channel when it is open, else `refused` (`SENDER_STOPPED`) through
+   * signaling.
+   */
+  | { type: "tellStopped" }
   /** Start (or restart) a timer. */
   | { type: "startTimer"; timer: SendTimer }
   /** Stop a timer. */
@@ -139,6 +154,11 @@ export interface SendMachine {
   stalled?: boolean;
   /** ICE says `disconnected`: the receiver's browser stopped answering. */
   iceDown?: boolean;
+  /**
+   * Why a `failed` receiver ended, when no one failed: it cancelled, or
+   * the person here stopped it. Its row says so instead of "failed".
+   */
+  ended?: "cancelled" | "stopped";
 }
 
 /**
@@ -166,6 +186,15 @@ export const STOPPED =
 /** What a receiver is told on the data channel when the sender stops. */
 export const STOPPED_TO_RECEIVER =
   "sharing ended on their page. Ask them to share the files again.";
+/** What the sender's page says of a receiver it stopped sending to. */
+export const STOPPED_ONE =
+  "Stopped: you stopped sending to this receiver. They can open the link again to start over.";
+
+/** What the sender's page says of a receiver that cancelled, at `percent`. */
+export function cancelledText(percent: number): string {
+  return `Cancelled by the receiver at ${percent} %. They can open the link again to download.`;
+}
+
 /** Why the machine of a receiver that came back under a new id ended. */
 export const REPLACED = "The receiver came back on a new connection.";
 /** When the connection cannot be made in time. */
@@ -194,6 +223,8 @@ export function receiverErrorText(code: string): string {
 
 /** The text shown when this page refuses a receiver's offer for `reason`. */
 export function refusedText(reason: string): string {
+  // A receiver this page stopped, back with another offer.
+  if (reason === SENDER_STOPPED) return STOPPED_ONE;
   if (reason !== KEY_MISSING && reason !== UNVERIFIED) {
     return "Refused: this receiver's connection could not be checked. Send them the link again if they still want the files.";
   }
@@ -209,6 +240,8 @@ const ENDS = {
   receiverError: FAILED,
   replaced: FAILED,
   stop: FAILED,
+  cancelled: FAILED,
+  stopReceiver: FAILED,
 } as const;
 
 /**
@@ -258,6 +291,14 @@ export const SEND_TABLE: Table<SendState, EventType> = {
   done: {},
   failed: {},
 };
+
+/** `t`, its receiver marked as ended by a person, not a failure. */
+function endedBy(
+  t: Transition<SendMachine, SendEffect>,
+  ended: "cancelled" | "stopped",
+): Transition<SendMachine, SendEffect> {
+  return { ...t, state: { ...t.state, ended } };
+}
 
 /** A receiver that just asked for the file list. */
 export function initialSend(total: number): SendMachine {
@@ -338,11 +379,15 @@ export function stepSend(
         { type: "answer", sdp: event.sdp },
         { type: "startTimer", timer: "connect" },
       ]);
-    case "offerRefused":
-      return fail(refusedText(event.reason), [{
+    case "offerRefused": {
+      const refused = fail(refusedText(event.reason), [{
         type: "refuse",
         reason: event.reason,
       }]);
+      return event.reason === SENDER_STOPPED
+        ? endedBy(refused, "stopped")
+        : refused;
+    }
     case "channelOpen":
       return go("sending", { stalled: false, iceDown: false }, [
         { type: "stopTimer", timer: "connect" },
@@ -417,5 +462,17 @@ export function stepSend(
         { type: "stopTimer", timer: "ice" },
         { type: "forget" },
       ]);
+    case "cancelled": {
+      // The receiver closes its side; `forget` closes this one after it.
+      const percent = m.total > 0 ? Math.floor(m.bytes / m.total * 100) : 0;
+      return endedBy(fail(cancelledText(percent), [], false), "cancelled");
+    }
+    case "stopReceiver":
+      // Told first; `forget` closes the connection a moment later, once
+      // the `cancel` has left.
+      return endedBy(
+        fail(STOPPED_ONE, [{ type: "tellStopped" }], false),
+        "stopped",
+      );
   }
 }

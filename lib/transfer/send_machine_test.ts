@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { rowsOf } from "./machine.ts";
+import { SENDER_STOPPED } from "./wire.ts";
 import { KEY_MISSING, UNVERIFIED } from "./auth.ts";
 import {
   GENERIC_ADVICE,
@@ -7,6 +8,7 @@ import {
   UNVERIFIED_TEXT,
 } from "./error_text.ts";
 import {
+  cancelledText,
   initialSend,
   isReceiving,
   NO_ROUTE,
@@ -14,6 +16,7 @@ import {
   RECEIVER_KEY_MISSING,
   RECEIVER_LEFT,
   RECEIVER_SILENT,
+  refusedText,
   SEND_TABLE,
   type SendEffect,
   type SendEvent,
@@ -21,6 +24,7 @@ import {
   type SendState,
   stepSend,
   STOPPED,
+  STOPPED_ONE,
 } from "./send_machine.ts";
 
 /** One row of the table, as a test. */
@@ -103,6 +107,38 @@ function ends(from: SendState): Row[] {
       to: "failed",
       effects: STOP,
       then: { message: STOPPED },
+    },
+    {
+      from,
+      event: { type: "cancelled" },
+      given: { bytes: 40 * 1024 + 7, total: 100 * 1024 },
+      to: "failed",
+      effects: [
+        "stopTimer:connect",
+        "stopTimer:gone",
+        "stopTimer:ice",
+        "forget",
+      ],
+      then: {
+        message: cancelledText(40),
+        bytes: 40 * 1024 + 7,
+        ended: "cancelled",
+      },
+      note: "the receiver cancelled",
+    },
+    {
+      from,
+      event: { type: "stopReceiver" },
+      to: "failed",
+      effects: [
+        "tellStopped",
+        "stopTimer:connect",
+        "stopTimer:gone",
+        "stopTimer:ice",
+        "forget",
+      ],
+      then: { message: STOPPED_ONE, ended: "stopped" },
+      note: "the person stopped this receiver only",
     },
   ];
 }
@@ -382,4 +418,33 @@ Deno.test("isReceiving() holds while connecting and sending, not for a receiver 
     isReceiving,
   );
   assert.deepEqual(receiving, ["connecting", "sending"]);
+});
+
+Deno.test("cancelledText() says at what percent the receiver cancelled, and what they can do", () => {
+  assert.equal(
+    cancelledText(40),
+    "Cancelled by the receiver at 40 %. They can open the link again to download.",
+  );
+  const machine = { ...initialSend(0), name: "connecting" as const };
+  assert.equal(
+    stepSend(machine, { type: "cancelled" }).state.message,
+    cancelledText(0),
+    "an empty share",
+  );
+});
+
+Deno.test("refusedText() says a receiver back after a stop was stopped", () => {
+  assert.equal(refusedText(SENDER_STOPPED), STOPPED_ONE);
+  const machine = { ...initialSend(10), name: "waiting" as const };
+  const { state } = stepSend(machine, {
+    type: "offerRefused",
+    reason: SENDER_STOPPED,
+  });
+  assert.deepEqual([state.name, state.message, state.ended], [
+    "failed",
+    STOPPED_ONE,
+    "stopped",
+  ]);
+  const other = stepSend(machine, { type: "offerRefused", reason: "x" });
+  assert.equal(other.state.ended, undefined);
 });

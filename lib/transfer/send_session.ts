@@ -26,11 +26,12 @@ import {
   type SourceFile,
 } from "./sender.ts";
 import {
+  CancelledError,
   ChannelClosedError,
   type DataChannelLike,
   flushed,
 } from "./channel.ts";
-import { encodeControl } from "./wire.ts";
+import { encodeControl, RECEIVER_CANCELLED, SENDER_STOPPED } from "./wire.ts";
 import {
   encodeManifest,
   type ManifestPage,
@@ -58,7 +59,7 @@ import {
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
 import { causeOf, describeError, failureText } from "./error_text.ts";
-import { openSessionId } from "./session_id.ts";
+import { openSession } from "./session_id.ts";
 import {
   initialSend,
   isReceiving,
@@ -92,6 +93,11 @@ export { RECEIVER_LEFT, STOPPED } from "./send_machine.ts";
 export interface ReceiverView {
   /** The receiver's peer id. */
   id: string;
+  /**
+   * The name the receiver goes by (nickname.ts), checked; absent for a
+   * receiver that sent none (an older page) or a malformed one.
+   */
+  name?: string;
   phase: SendState;
   /** Bytes the receiver reports written. */
   bytes: number;
@@ -117,6 +123,8 @@ export interface ReceiverView {
    * for it to come back (`resuming`), or given up on (`RECEIVER_LEFT`).
    */
   left: boolean;
+  /** Why a failed receiver ended, when no one failed (send_machine.ts). */
+  ended?: "cancelled" | "stopped";
 }
 
 /** Options of a {@linkcode SendSession}. */
@@ -199,6 +207,12 @@ export class SendSession {
   // that comes back under a new peer id, after its signaling socket
   // dropped, is known by it, and keeps one row.
   #sessionIds = new Map<string, string>();
+  // Each receiver's name (checked by openSession), by its peer id.
+  #names = new Map<string, string>();
+  // Receivers the person stopped (stopReceiver), by peer id and by session
+  // id: one that comes back, under either, is refused, not served again.
+  #stoppedPeers = new Set<string>();
+  #stoppedSessions = new Set<string>();
   #total: number;
   #stopped = false;
   #digests: ShareDigests | null = null;
@@ -276,6 +290,20 @@ export class SendSession {
   /** Receivers being served now (done, failed and gone ones are dropped). */
   get liveCount(): number {
     return this.#live.size;
+  }
+
+  /**
+   * Stops sending to receiver `id` only (its Stop button): it is told, its
+   * connection closes, and it is refused if it comes back; the others go
+   * on. Does nothing for a receiver that is not being served.
+   */
+  stopReceiver(id: string): void {
+    const live = this.#live.get(id);
+    if (live === undefined) return;
+    this.#stoppedPeers.add(id);
+    const session = this.#sessionIds.get(id);
+    if (session !== undefined) this.#stoppedSessions.add(session);
+    live.driver.dispatch({ type: "stopReceiver" });
   }
 
   /** Stops sharing: every connection closes and the link stops working. */
@@ -371,10 +399,11 @@ export class SendSession {
             // shows what the receiver acknowledged over the data channel,
             // which no one between the browsers can forge.
             if ("error" in report && this.#live.get(from) === live) {
-              live.driver.dispatch({
-                type: "receiverError",
-                message: report.error,
-              });
+              live.driver.dispatch(
+                report.error === RECEIVER_CANCELLED
+                  ? { type: "cancelled" }
+                  : { type: "receiverError", message: report.error },
+              );
             }
           },
           () => {},
@@ -397,15 +426,27 @@ export class SendSession {
       ? Promise.reject(new AuthError(KEY_MISSING))
       : verifySdp(this.#keys!, "offer", signal.id, from, sdp, mac);
     checked.then(async () => {
-      const session = await openSessionId(
+      const session = await openSession(
         this.#keys!,
         signal.id,
         from,
         (payload as { session?: unknown }).session,
       );
       if (this.#stopped) return;
-      if (session !== null) this.#replace(session, from);
+      if (session?.name) this.#names.set(from, session.name);
+      if (session !== null) this.#replace(session.id, from);
       const live = this.#live.get(from) ?? this.#serve(from);
+      // A receiver the person stopped, asking again (its channel broke
+      // before it heard, or it resumed under a new peer id): refused, and
+      // told why.
+      if (
+        this.#stoppedPeers.has(from) ||
+        (session !== null && this.#stoppedSessions.has(session.id))
+      ) {
+        this.#stoppedPeers.add(from);
+        live.driver.dispatch({ type: "offerRefused", reason: SENDER_STOPPED });
+        return;
+      }
       live.driver.dispatch({ type: "offer", sdp: sdp as string });
     }, (error: Error) => {
       if (this.#stopped) return;
@@ -442,6 +483,7 @@ export class SendSession {
   /** Gives receiver `from`'s row, in its place, to peer id `to`. */
   #handOver(from: string, to: string): void {
     const row = this.#rows.get(from);
+    this.#names.delete(from);
     if (row === undefined) return;
     // Rebuilt to keep the order: `to`'s own state fills the row as soon
     // as it shows (its offer is handled right after).
@@ -553,6 +595,18 @@ export class SendSession {
           live.channel.send(
             encodeControl({ t: "error", message: effect.message }),
           );
+        }
+        return;
+      case "tellStopped":
+        // On the channel when it is open (it needs no server); else the
+        // receiver is connecting, and hears it as the answer to its offer.
+        if (live.channel?.readyState === "open") {
+          // No more file data ahead of it: the `cancel` is the next thing
+          // the receiver reads, well before `forget` closes the connection.
+          live.sender?.halt(new CancelledError("Cannot send: stopped"));
+          live.channel.send(encodeControl({ t: "cancel" }));
+        } else {
+          this.#signal?.send(EVENT.answer, id, { refused: SENDER_STOPPED });
         }
         return;
       case "startTimer":
@@ -710,6 +764,8 @@ export class SendSession {
       live.driver.dispatch(
         error instanceof ChannelClosedError
           ? { type: "channelClosed", message: causeOf(error) }
+          : error instanceof CancelledError
+          ? { type: "cancelled" }
           : { type: "sendFailed", message: describeError(error) },
       );
     });
@@ -738,8 +794,10 @@ export class SendSession {
     // Speed and time left only while bytes move: a stalled or departed
     // receiver's last speed would be a lie.
     const moving = machine.name === "sending" && !machine.stalled;
+    const name = this.#names.get(id);
     this.#rows.set(id, {
       id,
+      ...(name !== undefined && { name }),
       phase: machine.name,
       bytes: machine.bytes,
       total: machine.total,
@@ -750,6 +808,7 @@ export class SendSession {
       receiving: isReceiving(machine.name),
       stalled: moving ? false : machine.stalled === true,
       left: machine.name === "resuming" || machine.message === RECEIVER_LEFT,
+      ...(machine.ended !== undefined && { ended: machine.ended }),
     });
     this.#trimRows();
     this.#options.onReceivers?.([...this.#rows.values()]);
@@ -766,6 +825,7 @@ export class SendSession {
       if (this.#live.has(row.id)) continue;
       this.#rows.delete(row.id);
       this.#sessionIds.delete(row.id);
+      this.#names.delete(row.id);
       finished--;
     }
   }

@@ -227,6 +227,41 @@ Deno.test("SendSession serves an offer without a session id (an older receiver) 
   assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
   await until(() => share.sender.liveCount === 0, "the sender to finish");
   assert.deepEqual(share.rows.at(-1)!.map((row) => row.phase), ["done"]);
+  // Nor a name: the row is labelled by its id.
+  assert.equal(share.rows.at(-1)![0].name, undefined);
+  share.sender.stop();
+});
+
+Deno.test("SendSession labels each row with the name its receiver sent sealed", async () => {
+  const share = await startShare(64 * 1024);
+  const receivers = [
+    share.receiver({ name: "Amber Otter" }),
+    share.receiver(),
+  ];
+  for (const r of receivers) {
+    await r.session.open();
+    await r.session.download(r.sink);
+  }
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(share.rows.at(-1)!.map((row) => row.name), [
+    "Amber Otter",
+    receivers[1].session.name,
+  ]);
+  // Never in the clear on the server.
+  assert.ok(
+    !JSON.stringify(share.signal.relayed).includes("Amber Otter"),
+  );
+  share.sender.stop();
+});
+
+Deno.test("SendSession ignores a receiver name that is not a name, and labels the row by id", async () => {
+  const share = await startShare(64 * 1024);
+  const r = share.receiver({ name: "<img src=x onerror=alert(1)>" });
+  await r.session.open();
+  await r.session.download(r.sink);
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.equal(share.rows.at(-1)![0].phase, "done");
+  assert.equal(share.rows.at(-1)![0].name, undefined);
   share.sender.stop();
 });
 

@@ -15,6 +15,7 @@ import {
   type Start,
 } from "./wire.ts";
 import {
+  CancelledError,
   ChannelClosedError,
   type DataChannelLike,
   drained,
@@ -325,6 +326,9 @@ export class FileSender {
       this.#messages.push(message);
     } else if (message.t === "error") {
       this.#fail(new Error(`The receiver stopped: ${message.message}`));
+      return;
+    } else if (message.t === "cancel") {
+      this.#fail(new CancelledError("Cannot send: the receiver cancelled"));
       return;
     } else {
       // `file`, `end` and `done` are the sender's to say.

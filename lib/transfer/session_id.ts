@@ -11,6 +11,10 @@
  * nor that two offers carry the same one, and cannot move a sealed id to
  * another peer; no one without the link can make one.
  *
+ * The same sealed value carries the receiver's name (nickname.ts) when it
+ * has one: `{ session, name }`. Both are optional to the sender, which
+ * serves an offer without them as a new, unnamed receiver.
+ *
  * @module
  */
 
@@ -22,17 +26,50 @@ export function newSessionId(): string {
   return toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
 }
 
+/** The longest name accepted from a peer (nickname.ts), in characters. */
+export const MAX_NICKNAME_CHARS = 32;
+
+/**
+ * What a name from a peer may look like: one to three words of ASCII
+ * letters, each capitalised, one space between. Narrow on purpose: it is
+ * put on another person's page, where nothing may pose as page text (no
+ * punctuation, digits, bidi controls or look-alike letters).
+ */
+const NICKNAME = /^[A-Z][a-z]{1,15}(?: [A-Z][a-z]{1,15}){1,2}$/;
+
+/** Whether `value` is a name this page may show (see `NICKNAME`). */
+export function isNickname(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_NICKNAME_CHARS &&
+    NICKNAME.test(value);
+}
+
 /** What a session id looks like once opened. */
 const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
-/** Seals `sessionId` as `receiverId`'s, for the sender `senderId`. */
+/**
+ * Seals `sessionId` (and the receiver's `name`, when given) as
+ * `receiverId`'s, for the sender `senderId`.
+ */
 export function sealSessionId(
   keys: ShareKeys,
   senderId: string,
   receiverId: string,
   sessionId: string,
+  name?: string,
 ): Promise<Sealed> {
-  return seal(keys, binding(senderId, receiverId), { session: sessionId });
+  return seal(
+    keys,
+    binding(senderId, receiverId),
+    name === undefined ? { session: sessionId } : { session: sessionId, name },
+  );
+}
+
+/** A receiver's session, as the sender opened it from an `offer`. */
+export interface OpenedSession {
+  /** The session id. */
+  id: string;
+  /** The receiver's name, or `null` when it sent none or a malformed one. */
+  name: string | null;
 }
 
 /**
@@ -47,14 +84,32 @@ export async function openSessionId(
   receiverId: string,
   sealed: unknown,
 ): Promise<string | null> {
+  return (await openSession(keys, senderId, receiverId, sealed))?.id ?? null;
+}
+
+/**
+ * Opens the session id and name `receiverId` sent to `senderId`, as
+ * {@linkcode openSessionId} does; a name that is not one (isNickname) is
+ * dropped, and the receiver is shown by its id instead.
+ */
+export async function openSession(
+  keys: ShareKeys,
+  senderId: string,
+  receiverId: string,
+  sealed: unknown,
+): Promise<OpenedSession | null> {
   if (sealed === undefined || sealed === null) return null;
+  let value: { session?: unknown; name?: unknown } | null;
   try {
-    const value = await unseal(keys, binding(senderId, receiverId), sealed);
-    const id = (value as { session?: unknown } | null)?.session;
-    return typeof id === "string" && SESSION_ID.test(id) ? id : null;
+    value = await unseal(keys, binding(senderId, receiverId), sealed) as
+      | { session?: unknown; name?: unknown }
+      | null;
   } catch {
     return null;
   }
+  const id = value?.session;
+  if (typeof id !== "string" || !SESSION_ID.test(id)) return null;
+  return { id, name: isNickname(value?.name) ? value.name : null };
 }
 
 function binding(senderId: string, receiverId: string): string {

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { newSessionId, openSessionId, sealSessionId } from "./session_id.ts";
+import {
+  newSessionId,
+  openSession,
+  openSessionId,
+  sealSessionId,
+} from "./session_id.ts";
 import { deriveKeys, seal } from "./auth.ts";
 import { newSecret } from "./secret.ts";
 import { newPeerId } from "../signal/protocol.ts";
@@ -40,4 +45,41 @@ Deno.test("openSessionId() gives null for no id, a malformed one, or one that is
   assert.equal(await openSessionId(keys, sender, receiver, page), null);
   const notAnId = await sealSessionId(keys, sender, receiver, "short");
   assert.equal(await openSessionId(keys, sender, receiver, notAnId), null);
+});
+
+Deno.test("openSession() opens the name sealed with the session id", async () => {
+  const id = newSessionId();
+  const sealed = await sealSessionId(keys, sender, receiver, id, "Amber Otter");
+  assert.deepEqual(await openSession(keys, sender, receiver, sealed), {
+    id,
+    name: "Amber Otter",
+  });
+  assert.ok(!JSON.stringify(sealed).includes("Otter"));
+  // The id alone, as before names, still opens.
+  assert.equal(await openSessionId(keys, sender, receiver, sealed), id);
+});
+
+Deno.test("openSession() gives a null name when none was sent, or one that is not a name", async () => {
+  const id = newSessionId();
+  const bare = await sealSessionId(keys, sender, receiver, id);
+  assert.deepEqual(await openSession(keys, sender, receiver, bare), {
+    id,
+    name: null,
+  });
+  for (const name of ["<img src=x>", "x".repeat(200), "amber otter", ""]) {
+    const sealed = await sealSessionId(keys, sender, receiver, id, name);
+    assert.deepEqual(await openSession(keys, sender, receiver, sealed), {
+      id,
+      name: null,
+    });
+  }
+  const notText = await seal(
+    keys,
+    JSON.stringify(["beam/v1", "session", sender, receiver]),
+    { session: id, name: { html: "<b>" } },
+  );
+  assert.deepEqual(await openSession(keys, sender, receiver, notText), {
+    id,
+    name: null,
+  });
 });

@@ -6,7 +6,7 @@ import {
   IntegrityError,
   type ReceiveOptions,
 } from "./receiver.ts";
-import { ChannelClosedError, drained } from "./channel.ts";
+import { CancelledError, ChannelClosedError, drained } from "./channel.ts";
 import { Sha256, sha256Of, ShareDigests, toHex } from "./hash.ts";
 import type { FileMeta, FileWriter, Sink } from "./sink.ts";
 import {
@@ -966,5 +966,69 @@ Deno.test("FileSender.halt() stops the file data, and a message sent after it is
   });
   // Far less than the whole file crossed: the data stopped at the halt.
   assert.ok(tx.bytesSent < file.size / 2, `${tx.bytesSent} bytes sent`);
+  tx.close();
+});
+
+Deno.test("FileSender rejects with a CancelledError when the receiver cancels", async () => {
+  const error = await scriptedReceiver(TWO, (rx) => {
+    rx.send(encodeControl({ t: "start", index: 0, offset: 0 }));
+    rx.send(encodeControl({ t: "cancel" }));
+  });
+  assert.ok(error instanceof CancelledError, String(error));
+  assert.match(error.message, /the receiver cancelled/);
+});
+
+Deno.test("FileReceiver rejects with a CancelledError when the sender cancels, and removes the partial file without a word back", async () => {
+  const [one] = TWO;
+  const [tx, rx] = channelPair();
+  const told = controls(tx);
+  const sink = memorySink();
+  const receiver = new FileReceiver({ files: TWO }, sink);
+  const started = nextControl(tx, "start");
+  const result = receiver.receive(rx).then(() => null, (error) => error);
+  await started;
+  tx.send(firstHeader(one));
+  tx.send(one.bytes.slice(0, 500).buffer);
+  tx.send(encodeControl({ t: "cancel" }));
+  const error = await within(result, 10_000, "the receiver's verdict");
+  assert.ok(error instanceof CancelledError, String(error));
+  assert.equal(sink.aborted, true);
+  assert.equal(sink.files.has("one.bin"), false);
+  assert.equal(told.some((m) => m.t === "error"), false);
+  tx.close();
+});
+
+Deno.test("FileReceiver.abort() mid-transfer gives the sink up once and writes nothing after", async () => {
+  const [one] = TWO;
+  const [tx, rx] = channelPair();
+  let aborts = 0;
+  const sink = memorySink();
+  const abort = sink.abort.bind(sink);
+  sink.abort = (reason?: unknown) => {
+    aborts++;
+    return abort(reason);
+  };
+  const receiver = new FileReceiver({ files: TWO }, sink);
+  const started = nextControl(tx, "start");
+  receiver.receive(rx).catch(() => {});
+  await started;
+  tx.send(firstHeader(one));
+  tx.send(one.bytes.slice(0, 500).buffer);
+  await within(
+    (async () => {
+      while (receiver.position < 500) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })(),
+    10_000,
+    "the first bytes written",
+  );
+  await Promise.all([receiver.abort(new Error("cancelled")), receiver.abort()]);
+  // Bytes still on the way are dropped unread: no "bytes before a header".
+  tx.send(one.bytes.slice(500).buffer);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(aborts, 1);
+  assert.equal(receiver.position, 500);
+  assert.equal(sink.files.has("one.bin"), false);
   tx.close();
 });

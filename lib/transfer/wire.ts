@@ -62,6 +62,30 @@ export interface Failure {
   message: string;
 }
 
+/**
+ * Either side: the person on this side stopped the transfer on purpose
+ * (the receiver pressed Cancel, or the sender stopped sending to this
+ * receiver). Not a failure and not a break: the other side does not
+ * resume or retry, and shows its own fixed text for it (no text travels).
+ */
+export interface Cancel {
+  t: "cancel";
+}
+
+/**
+ * The code of a sealed `progress` report `{error}` (signaling) that says
+ * the receiver cancelled: for a cancel before the data channel is open,
+ * and beside the channel's `cancel` in case it does not arrive.
+ */
+export const RECEIVER_CANCELLED = "cancelled";
+
+/**
+ * The reason of an `answer` `{refused}` (signaling) that says the sender
+ * stopped sending to this receiver: for a receiver whose channel is not
+ * open, or that comes back after the stop.
+ */
+export const SENDER_STOPPED = "stopped";
+
 /** Any control message. */
 export type ControlMessage =
   | FileHeader
@@ -70,7 +94,8 @@ export type ControlMessage =
   | Start
   | Ack
   | Verified
-  | Failure;
+  | Failure
+  | Cancel;
 
 /** Encodes a control message as a text message. */
 export function encodeControl(message: ControlMessage): string {
@@ -145,6 +170,8 @@ export function parseControl(text: string): ControlMessage {
       break;
     case "done":
       return { t: "done" };
+    case "cancel":
+      return { t: "cancel" };
     case "start":
       if (isCount(value.index) && isCount(value.offset)) {
         return { t: "start", index: value.index, offset: value.offset };

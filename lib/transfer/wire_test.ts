@@ -332,3 +332,12 @@ Deno.test("parseControl() drops a path from a file header: the manifest's is the
   );
   assert.deepEqual(message, { t: "file", index: 0, offset: 0, meta: META });
 });
+
+Deno.test("parseControl() reads a cancel, and drops any text a peer puts in it", () => {
+  assert.deepEqual(parseControl('{"t":"cancel"}'), { t: "cancel" });
+  assert.deepEqual(
+    parseControl('{"t":"cancel","message":"<b>Click here</b>"}'),
+    { t: "cancel" },
+  );
+  assert.equal(encodeControl({ t: "cancel" }), '{"t":"cancel"}');
+});

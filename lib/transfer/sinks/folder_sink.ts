@@ -16,7 +16,11 @@ import { fileWriter, WriterSink } from "./writers.ts";
  * " (2)"… added when the name is taken. A shared folder's files go into
  * the subfolders of their paths (`safeRelativePath()`), made as needed;
  * a subfolder already there is written into, never emptied. Aborting
- * removes the file being written; files already closed stay.
+ * (a failure, or the person's Cancel) removes every file it wrote, the one
+ * being written and those already closed: a transfer given up leaves
+ * nothing half done behind, and a new download starts over anyway.
+ * Subfolders it made stay (empty); files that were there before are never
+ * touched.
  */
 export function directorySink(dir: FileSystemDirectoryHandle): Sink {
   // Names this sink gave out, per folder: the folder may not list them yet.
@@ -79,17 +83,37 @@ export function directorySink(dir: FileSystemDirectoryHandle): Sink {
     }
     throw new Error(`Cannot make the folder "${name}": too many of that name`);
   }
-  return new WriterSink("directory", false, async (meta) => {
+  // The files this sink closed, to remove should it be given up.
+  const written: { parent: FileSystemDirectoryHandle; name: string }[] = [];
+  const sink = new WriterSink("directory", false, async (meta) => {
     const segments = safeRelativePath(meta);
     const parent = await folderOf(segments.slice(0, -1));
     const name = await freeName(parent, segments[segments.length - 1]);
     const handle = await parent.getFileHandle(name, { create: true });
     const writable = await handle.createWritable();
     const shown = [...segments.slice(0, -1), name].join("/");
-    return fileWriter(
+    const writer = fileWriter(
       writable,
       `"${shown}"`,
       () => parent.removeEntry(name),
     );
+    return {
+      write: (chunk) => writer.write(chunk),
+      abort: (reason) => writer.abort(reason),
+      close: async () => {
+        await writer.close();
+        written.push({ parent, name });
+      },
+    };
   });
+  const abort = sink.abort.bind(sink);
+  sink.abort = async (reason?: unknown) => {
+    await abort(reason);
+    for (const { parent, name } of written.splice(0)) {
+      // Best effort, each on its own: one that cannot go does not keep
+      // the others.
+      await parent.removeEntry(name).catch(() => {});
+    }
+  };
+  return sink;
 }
