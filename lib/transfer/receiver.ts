@@ -46,6 +46,12 @@ export interface ReceiveOptions {
   onProgress?: (bytes: number) => void;
   /** Called when a file is saved and its checksum matched. */
   onFileDone?: (index: number, sha256: string) => void;
+  /**
+   * The first file to receive: the files before it were received before
+   * (files added to a share later are fetched on their own, into a sink
+   * of their own). Default 0.
+   */
+  from?: number;
 }
 
 /** A checksum did not match: the file is removed and the transfer fails. */
@@ -88,6 +94,7 @@ export class FileReceiver {
     this.#maxChunk = options.maxChunkBytes ?? CHUNK_BYTES;
     this.#onProgress = options.onProgress ?? (() => {});
     this.#onFileDone = options.onFileDone ?? (() => {});
+    this.#index = Math.min(options.from ?? 0, manifest.files.length);
   }
 
   /** Total bytes of the share. */
@@ -172,8 +179,14 @@ export class FileReceiver {
       };
       channel.addEventListener("message", onMessage);
       channel.addEventListener("close", onClose);
+      // `end`: the files this list has, however many the sender has now.
       channel.send(
-        encodeControl({ t: "start", index: this.#index, offset: this.#offset }),
+        encodeControl({
+          t: "start",
+          index: this.#index,
+          offset: this.#offset,
+          end: this.#manifest.files.length,
+        }),
       );
     });
   }
