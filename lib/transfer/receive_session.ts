@@ -6,6 +6,11 @@
  * timers all live here; every decision is the machine's. The island turns
  * status reports into signals; nothing here touches the DOM.
  *
+ * Files may be added to the share while this page has its list: the
+ * sender sends the longer list (docs/protocol.md, "Adding files"). A page
+ * still choosing where to save takes it; one saving or done holds it
+ * (`status.added`), and `downloadMore()` fetches only the added files.
+ *
  * @module
  */
 
@@ -83,6 +88,11 @@ export interface ReceiveStatus {
   secondsLeft: number;
   /** What went wrong, for people. */
   message?: string;
+  /**
+   * Files added to the share since this page's list, held for
+   * `downloadMore()`: 0 when none.
+   */
+  added: number;
 }
 
 /** Options of a {@linkcode ReceiveSession}. */
@@ -130,6 +140,16 @@ export interface ReceiveSessionOptions {
   senderAwayMs?: number;
   /** Status reports, for the page. */
   onStatus?: (status: ReceiveStatus) => void;
+  /**
+   * Called when this page's list changes after `open()`: the sender added
+   * files (or text) before a download started.
+   */
+  onList?: (manifest: Manifest) => void;
+  /**
+   * Stay in signaling once done, to hear of files added to the share
+   * (`status.added`); `close()` leaves. Default: leave when done.
+   */
+  listenWhenDone?: boolean;
 }
 
 type Waiter<T> = { resolve(value: T): void; reject(error: Error): void };
@@ -161,6 +181,9 @@ export class ReceiveSession {
   // id is this one, and drops this one's old row (session_id.ts).
   #sessionId = newSessionId();
   #manifest: Manifest | null = null;
+  // A longer list than this page's, held while it saves or once it is
+  // done (files were added to the share); `null` when there is none.
+  #latest: Manifest | null = null;
   #pages = new ManifestAssembler();
   // Reports are sealed one after another and sent in order: the last one
   // (the whole share) must arrive last, and before signaling is left.
@@ -188,7 +211,7 @@ export class ReceiveSession {
       (() => connectReconnecting(url!));
     this.#createLink = options.createLink ?? null;
     const initial = initialReceive(options.maxAttempts ?? MAX_ATTEMPTS);
-    this.#status = statusOf(initial, 0, Infinity);
+    this.#status = statusOf(initial, 0, Infinity, 0);
     this.#driver = new Driver(
       initial,
       stepReceive,
@@ -274,6 +297,43 @@ export class ReceiveSession {
     return done;
   }
 
+  /**
+   * Receives the files added to the share since this page's list into
+   * `sink`, once every file of that list is saved (`status.added` says
+   * how many). Resolves when they are saved and verified.
+   */
+  async downloadMore(sink: Sink): Promise<void> {
+    const held = this.#manifest;
+    const latest = this.#latest;
+    if (
+      held === null || latest === null || this.#driver.state.name !== "done"
+    ) {
+      throw new TypeError("Cannot download more: no files were added");
+    }
+    const { FileReceiver } = await import("./receiver.ts");
+    if (this.#driver.state.name !== "done" || this.#latest !== latest) {
+      throw new TypeError("Cannot download more: the page has moved on");
+    }
+    const done = new Promise<void>((resolve, reject) => {
+      this.#downloading = { resolve, reject };
+    });
+    const show = throttle(
+      (bytes: number) => this.#driver.dispatch({ type: "progress", bytes }),
+      PROGRESS_INTERVAL_MS,
+    );
+    const total = sumOf(latest);
+    // Only the added files: those of this page's list are saved already.
+    this.#receiver = new FileReceiver(latest, sink, {
+      from: held.files.length,
+      onProgress: (bytes) => {
+        show(bytes);
+        if (bytes >= total) show.flush();
+      },
+    });
+    this.#driver.dispatch({ type: "getMore", total });
+    return done;
+  }
+
   /** Stops everything (the page is closing, or the person cancelled). */
   close(): void {
     this.#driver.dispatch({ type: "cancel" });
@@ -351,7 +411,9 @@ export class ReceiveSession {
         this.#receiver?.abort(new Error(effect.message)).catch(() => {});
         return;
       case "finish": {
-        this.#leave();
+        // A page that listens for added files keeps its signaling.
+        if (this.#options.listenWhenDone) this.#timers.stopAll();
+        else this.#leave();
         // Give the last data-channel messages a moment before closing.
         const link = this.#link;
         this.#link = null;
@@ -361,6 +423,16 @@ export class ReceiveSession {
       }
       case "leave":
         this.#leave();
+        return;
+      case "adoptList":
+        if (this.#latest !== null) {
+          this.#manifest = this.#latest;
+          this.#latest = null;
+          this.#options.onList?.(this.#manifest);
+        }
+        return;
+      case "holdList":
+        // Kept in #latest, where #onResponse put it: the status says so.
         return;
     }
   }
@@ -576,6 +648,11 @@ export class ReceiveSession {
       return pages && decodeManifest(pages);
     }).then((manifest) => {
       if (manifest === null) return;
+      const held = this.#latest ?? this.#manifest;
+      if (held !== null && addsTo(held, manifest)) {
+        this.#latest = manifest;
+        this.#driver.dispatch({ type: "listGrew", total: sumOf(manifest) });
+      }
       this.#manifest ??= manifest;
       this.#driver.dispatch({ type: "manifest", total: sumOf(this.#manifest) });
     }, (error: Error) =>
@@ -630,6 +707,9 @@ export class ReceiveSession {
       machine,
       machine.name === "receiving" ? this.#meter.rate : 0,
       machine.name === "done" ? 0 : this.#meter.secondsLeft(machine.total),
+      this.#latest !== null && this.#manifest !== null
+        ? this.#latest.files.length - this.#manifest.files.length
+        : 0,
     );
     this.#options.onStatus?.(this.#status);
     if (machine.name === "ready") {
@@ -663,6 +743,7 @@ function statusOf(
   machine: ReceiveMachine,
   rate: number,
   secondsLeft: number,
+  added: number,
 ): ReceiveStatus {
   return {
     phase: machine.name,
@@ -673,7 +754,27 @@ function statusOf(
     rate,
     secondsLeft,
     message: machine.message,
+    added,
   };
+}
+
+/**
+ * Whether `next` is `held` with files (or text) added after it: the only
+ * change a sender makes to its list. Any other list is not taken.
+ */
+export function addsTo(held: Manifest, next: Manifest): boolean {
+  if (next.files.length < held.files.length) return false;
+  const same = held.files.every((file, i) => {
+    const other = next.files[i];
+    return file.name === other.name && file.size === other.size &&
+      file.type === other.type && file.lastModified === other.lastModified &&
+      file.path === other.path;
+  });
+  if (!same || (held.text !== undefined && held.text !== next.text)) {
+    return false;
+  }
+  return next.files.length > held.files.length ||
+    (held.text === undefined && next.text !== undefined);
 }
 
 function sumOf(manifest: Manifest): number {
