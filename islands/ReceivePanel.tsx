@@ -87,6 +87,13 @@ function savedText(place: Place | null): string {
   return `${where} Every file's checksum verified.`;
 }
 
+/** "3 files were", "1 file was": for the added files' notice. */
+function addedText(count: number): string {
+  return count === 1
+    ? "1 more file was added to this share."
+    : `${count} more files were added to this share.`;
+}
+
 /** Whether this browser can show a notification, and may still ask. */
 function canNotify(): boolean {
   return "Notification" in globalThis && Notification.permission !== "denied";
@@ -168,6 +175,8 @@ export default function ReceivePanel(
   const session = useRef<ReceiveSession | null>(null);
   /** The link's fragment, kept in memory once it left the address bar. */
   const fragment = useRef("");
+  /** Set once the person asked for files added to the share. */
+  const more = useSignal(false);
 
   useEffect(() => {
     const next = new ReceiveSession({
@@ -194,6 +203,10 @@ export default function ReceivePanel(
       connectTimeoutMs,
       senderAwayMs,
       onStatus: (s) => status.value = s,
+      // Files added by the sender: shown before a download starts; after,
+      // fetched on their own (the page stays in signaling to hear of them).
+      onList: (list) => manifest.value = list,
+      listenWhenDone: true,
     });
     session.current = next;
     // Read: now take the key out of the address bar and this history entry,
@@ -255,6 +268,35 @@ export default function ReceivePanel(
     await s.download(sink).catch(() => {});
   }
 
+  /** Fetches only the files added to the share, once this download is done. */
+  async function downloadMore() {
+    const s = session.current;
+    const added = s?.addedFiles ?? [];
+    if (s === null || added.length === 0) return;
+    const [destination] = destinations(added);
+    place.value = {
+      kind: "downloads",
+      name: added.length > 1 ? ZIP_NAME : safeFileName(added[0].name),
+    };
+    let sink;
+    try {
+      sink = await makeSink(
+        destination,
+        added,
+        pageActions((p) => place.value = p),
+      );
+    } catch (error) {
+      if ((error as DOMException).name === "AbortError") return;
+      saveNote.value = describeError(error);
+      say(saveNote.value);
+      return;
+    }
+    more.value = true;
+    saveNote.value = destination.description;
+    requestAnimationFrame(() => statusRef.current?.focus());
+    await s.downloadMore(sink).catch(() => {});
+  }
+
   async function copyText(text: string) {
     try {
       await navigator.clipboard.writeText(text);
@@ -286,7 +328,15 @@ export default function ReceivePanel(
     ? savedText(place.value)
     : phase === "ready" && o && !hasFiles
     ? "Text received."
+    : more.value && (phase === "resuming" || phase === "connecting")
+    ? "Getting the added files…"
     : PHASE_TEXT[phase];
+  const added = st?.added ?? 0;
+
+  // Files added to the share after this download started: said once.
+  useEffect(() => {
+    if (added > 0) say(addedText(added));
+  }, [added]);
 
   // Phase changes, said once each (not the numbers of every render).
   useEffect(() => {
@@ -433,6 +483,22 @@ export default function ReceivePanel(
             </p>
           )}
         </>
+      )}
+      {added > 0 && !failed && (
+        <div class="notice added" data-added={added}>
+          <p>
+            {addedText(added)} {phase === "done"
+              ? "Get them here: only the added files are downloaded."
+              : "You can get them here once this download is done."}
+          </p>
+          {phase === "done" && (
+            <button type="button" onClick={downloadMore}>
+              {added === 1
+                ? "Get the added file"
+                : `Get the ${added} added files`}
+            </button>
+          )}
+        </div>
       )}
       {failed && (
         <div class="actions">

@@ -26,7 +26,7 @@ import { parseLinkKey } from "./secret.ts";
 import { ChannelClosedError, type DataChannelLike } from "./channel.ts";
 import type { Manifest } from "./wire.ts";
 import { decodeManifest, ManifestAssembler, sealProgress } from "./manifest.ts";
-import type { Sink } from "./sink.ts";
+import type { FileMeta, Sink } from "./sink.ts";
 import { RateMeter, throttle } from "./rate.ts";
 import {
   AuthError,
@@ -295,6 +295,14 @@ export class ReceiveSession {
     });
     this.#driver.dispatch({ type: "download" });
     return done;
+  }
+
+  /** The files added to the share since this page's list (`status.added`). */
+  get addedFiles(): FileMeta[] {
+    const held = this.#manifest;
+    return held === null || this.#latest === null
+      ? []
+      : this.#latest.files.slice(held.files.length);
   }
 
   /**
