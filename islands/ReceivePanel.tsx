@@ -205,7 +205,17 @@ export default function ReceivePanel(
       onStatus: (s) => status.value = s,
       // Files added by the sender: shown before a download starts; after,
       // fetched on their own (the page stays in signaling to hear of them).
-      onList: (list) => manifest.value = list,
+      onList: (list) => {
+        const before = manifest.value?.files.length ?? 0;
+        manifest.value = list;
+        // Said on the ready screen; a page fetching the added files has
+        // said so already.
+        if (list.files.length > before && status.value?.phase === "ready") {
+          say(
+            `The sender added files: ${list.files.length} in the list now.`,
+          );
+        }
+      },
       listenWhenDone: true,
     });
     session.current = next;
@@ -487,9 +497,13 @@ export default function ReceivePanel(
       {added > 0 && !failed && (
         <div class="notice added" data-added={added}>
           <p>
-            {addedText(added)} {phase === "done"
-              ? "Get them here: only the added files are downloaded."
-              : "You can get them here once this download is done."}
+            {addedText(added)} {phase !== "done"
+              ? `You can get ${
+                added === 1 ? "it" : "them"
+              } here once this download is done.`
+              : added === 1
+              ? "Get it here: only the added file is downloaded."
+              : "Get them here: only the added files are downloaded."}
           </p>
           {phase === "done" && (
             <button type="button" onClick={downloadMore}>

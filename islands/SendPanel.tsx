@@ -573,7 +573,7 @@ function AddDialog(
       <p id="add-what">
         {canAdd
           ? `Add ${
-            chosen.files.length > 0 ? "them" : "it"
+            chosen.files.length > 1 ? "them" : "it"
           } to this share: the link stays the same, and receivers who already have the list see the addition.`
           : "This share already carries text: to send other text, start a new share."}
       </p>
