@@ -557,9 +557,11 @@ function AddDialog(
     ? counted(chosen.files.length, "file")
     : "text";
   const cut = receivers === 0
-    ? "Nobody is receiving from it right now."
-    : `${counted(receivers, "receiver")} connected now ${
-      receivers === 1 ? "is" : "are"
+    ? "its link stops working. Nobody is receiving from it right now."
+    : `its link stops working and ${
+      receivers === 1
+        ? "the receiver connected now is"
+        : `the ${receivers} receivers connected now are`
     } cut off.`;
   return (
     <div
@@ -578,7 +580,7 @@ function AddDialog(
           : "This share already carries text: to send other text, start a new share."}
       </p>
       <p id="add-new">
-        Starting a new share ends this one: its link stops working and {cut}
+        Starting a new share ends this one: {cut}
       </p>
       <div class="actions">
         {canAdd && (

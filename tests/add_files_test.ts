@@ -89,6 +89,8 @@ Deno.test(
       await ready.locator(".file-list li").first().waitFor();
       assert.equal(await ready.locator(".file-list li").count(), 1);
 
+      // Receiver 0's row is done (no longer served); receiver 1 only asked.
+      await sender.waitForSelector(".receiver[data-state=done]");
       // The sender chooses B: asked first, in the page, Add focused.
       await sender.setInputFiles("#file-input", [b.path]);
       const dialog = sender.getByRole("dialog", {
@@ -98,7 +100,10 @@ Deno.test(
       await waitFocus(sender, "Add to this share");
       const asked = await dialog.innerText();
       assert.match(asked, /the link stays the same/);
-      assert.match(asked, /Starting a new share ends this one/);
+      assert.match(
+        asked,
+        /Starting a new share ends this one: its link stops working and the receiver connected now is cut off/,
+      );
       await shot(sender, "sender-dialog");
       // Enter takes the focused default: Add.
       await sender.keyboard.press("Enter");
