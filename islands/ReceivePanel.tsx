@@ -11,6 +11,7 @@ import {
 } from "../lib/transfer/receive_session.ts";
 import type { ReceiveState } from "../lib/transfer/receive_machine.ts";
 import type { Manifest } from "../lib/transfer/wire.ts";
+import type { Sink } from "../lib/transfer/sink.ts";
 import { formatBytes } from "../lib/transfer/rate.ts";
 import { signalUrl } from "../lib/signal/client.ts";
 import { describeError, retryHelps } from "../lib/transfer/error_text.ts";
@@ -87,11 +88,11 @@ function savedText(place: Place | null): string {
   return `${where} Every file's checksum verified.`;
 }
 
-/** "3 files were", "1 file was": for the added files' notice. */
+/** The added files' notice: "1 more file was added…", "3 more files were…". */
 function addedText(count: number): string {
-  return count === 1
-    ? "1 more file was added to this share."
-    : `${count} more files were added to this share.`;
+  return `${count} more file${
+    count === 1 ? " was" : "s were"
+  } added to this share.`;
 }
 
 /** Whether this browser can show a notification, and may still ask. */
@@ -211,9 +212,7 @@ export default function ReceivePanel(
         // Said on the ready screen; a page fetching the added files has
         // said so already.
         if (list.files.length > before && status.value?.phase === "ready") {
-          say(
-            `The sender added files: ${list.files.length} in the list now.`,
-          );
+          say("The sender added files.");
         }
       },
       listenWhenDone: true,
@@ -249,32 +248,10 @@ export default function ReceivePanel(
       return;
     }
     warning.value = null;
-    let sink;
-    // Without a picker, the browser saves to its downloads folder under the
-    // name the sink gives it (its own "(1)" aside).
-    place.value = {
-      kind: "downloads",
-      name: current.files.length > 1
-        ? ZIP_NAME
-        : safeFileName(current.files[0]?.name ?? ""),
-    };
-    try {
-      sink = await makeSink(
-        destination,
-        current.files,
-        pageActions((p) => place.value = p),
-      );
-    } catch (error) {
-      // The person closed the save dialog: nothing started, nothing lost.
-      if ((error as DOMException).name === "AbortError") return;
-      saveNote.value = describeError(error);
-      say(saveNote.value);
-      return;
-    }
+    const sink = await sinkFor(destination, current.files);
+    if (sink === null) return;
     started.value = true;
     saveNote.value = destination.description;
-    // The Download button is gone: focus goes to what now tells the story.
-    requestAnimationFrame(() => statusRef.current?.focus());
     await s.download(sink).catch(() => {});
   }
 
@@ -284,27 +261,44 @@ export default function ReceivePanel(
     const added = s?.addedFiles ?? [];
     if (s === null || added.length === 0) return;
     const [destination] = destinations(added);
-    place.value = {
-      kind: "downloads",
-      name: added.length > 1 ? ZIP_NAME : safeFileName(added[0].name),
-    };
-    let sink;
-    try {
-      sink = await makeSink(
-        destination,
-        added,
-        pageActions((p) => place.value = p),
-      );
-    } catch (error) {
-      if ((error as DOMException).name === "AbortError") return;
-      saveNote.value = describeError(error);
-      say(saveNote.value);
-      return;
-    }
+    const sink = await sinkFor(destination, added);
+    if (sink === null) return;
     more.value = true;
     saveNote.value = destination.description;
-    requestAnimationFrame(() => statusRef.current?.focus());
     await s.downloadMore(sink).catch(() => {});
+  }
+
+  /**
+   * Makes the sink for `files` (a picker may open); `null` when the person
+   * closed the picker or saving was refused (said on the page).
+   */
+  async function sinkFor(
+    destination: Destination,
+    files: Manifest["files"],
+  ): Promise<Sink | null> {
+    // Without a picker, the browser saves to its downloads folder under the
+    // name the sink gives it (its own "(1)" aside).
+    place.value = {
+      kind: "downloads",
+      name: files.length > 1 ? ZIP_NAME : safeFileName(files[0]?.name ?? ""),
+    };
+    try {
+      const sink = await makeSink(
+        destination,
+        files,
+        pageActions((p) => place.value = p),
+      );
+      // The button is gone: focus goes to what now tells the story.
+      requestAnimationFrame(() => statusRef.current?.focus());
+      return sink;
+    } catch (error) {
+      // The person closed the save dialog: nothing started, nothing lost.
+      if ((error as DOMException).name !== "AbortError") {
+        saveNote.value = describeError(error);
+        say(saveNote.value);
+      }
+      return null;
+    }
   }
 
   async function copyText(text: string) {
@@ -497,13 +491,9 @@ export default function ReceivePanel(
       {added > 0 && !failed && (
         <div class="notice added" data-added={added}>
           <p>
-            {addedText(added)} {phase !== "done"
-              ? `You can get ${
-                added === 1 ? "it" : "them"
-              } here once this download is done.`
-              : added === 1
-              ? "Get it here: only the added file is downloaded."
-              : "Get them here: only the added files are downloaded."}
+            {addedText(added)} {phase === "done"
+              ? "Only what was added is downloaded."
+              : "You can get what was added once this download is done."}
           </p>
           {phase === "done" && (
             <button type="button" onClick={downloadMore}>

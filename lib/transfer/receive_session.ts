@@ -278,23 +278,10 @@ export class ReceiveSession {
         "Cannot download: the transfer already started or was closed",
       );
     }
-    const done = new Promise<void>((resolve, reject) => {
-      this.#downloading = { resolve, reject };
-    });
-    const show = throttle(
-      (bytes: number) => this.#driver.dispatch({ type: "progress", bytes }),
-      PROGRESS_INTERVAL_MS,
+    return this.#begin(
+      new FileReceiver(manifest, sink, { onProgress: this.#shower(manifest) }),
+      { type: "download" },
     );
-    const total = sumOf(manifest);
-    this.#receiver = new FileReceiver(manifest, sink, {
-      onProgress: (bytes) => {
-        show(bytes);
-        // The last byte moves the page to "verifying" at once.
-        if (bytes >= total) show.flush();
-      },
-    });
-    this.#driver.dispatch({ type: "download" });
-    return done;
   }
 
   /** The files added to the share since this page's list (`status.added`). */
@@ -311,6 +298,7 @@ export class ReceiveSession {
    * how many). Resolves when they are saved and verified.
    */
   async downloadMore(sink: Sink): Promise<void> {
+    const { FileReceiver } = await import("./receiver.ts");
     const held = this.#manifest;
     const latest = this.#latest;
     if (
@@ -318,28 +306,38 @@ export class ReceiveSession {
     ) {
       throw new TypeError("Cannot download more: no files were added");
     }
-    const { FileReceiver } = await import("./receiver.ts");
-    if (this.#driver.state.name !== "done" || this.#latest !== latest) {
-      throw new TypeError("Cannot download more: the page has moved on");
-    }
+    // Only the added files: those of this page's list are saved already.
+    return this.#begin(
+      new FileReceiver(latest, sink, {
+        from: held.files.length,
+        onProgress: this.#shower(latest),
+      }),
+      { type: "getMore", total: sumOf(latest) },
+    );
+  }
+
+  /** Receives with `receiver` from `event` on; resolves when it is done. */
+  #begin(receiver: FileReceiver, event: ReceiveEvent): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
       this.#downloading = { resolve, reject };
     });
+    this.#receiver = receiver;
+    this.#driver.dispatch(event);
+    return done;
+  }
+
+  /** Shows bytes written of `manifest`, a few times a second. */
+  #shower(manifest: Manifest): (bytes: number) => void {
     const show = throttle(
       (bytes: number) => this.#driver.dispatch({ type: "progress", bytes }),
       PROGRESS_INTERVAL_MS,
     );
-    const total = sumOf(latest);
-    // Only the added files: those of this page's list are saved already.
-    this.#receiver = new FileReceiver(latest, sink, {
-      from: held.files.length,
-      onProgress: (bytes) => {
-        show(bytes);
-        if (bytes >= total) show.flush();
-      },
-    });
-    this.#driver.dispatch({ type: "getMore", total });
-    return done;
+    const total = sumOf(manifest);
+    return (bytes) => {
+      show(bytes);
+      // The last byte moves the page to "verifying" at once.
+      if (bytes >= total) show.flush();
+    };
   }
 
   /** Stops everything (the page is closing, or the person cancelled). */
