@@ -491,15 +491,13 @@ export default function ReceivePanel(
       {added > 0 && !failed && (
         <div class="notice added" data-added={added}>
           <p>
-            {addedText(added)} {phase === "done"
-              ? "Only what was added is downloaded."
-              : "You can get what was added once this download is done."}
+            {addedText(added)}
+            {phase !== "done" &&
+              " You can get them once this download is done."}
           </p>
           {phase === "done" && (
             <button type="button" onClick={downloadMore}>
-              {added === 1
-                ? "Get the added file"
-                : `Get the ${added} added files`}
+              Get only the added files
             </button>
           )}
         </div>

@@ -136,7 +136,8 @@ Deno.test(
         /1 more file was added to this share/,
       );
       await shot(early, "receiver-done-told");
-      await early.getByRole("button", { name: "Get the added file" }).click();
+      await early.getByRole("button", { name: "Get only the added files" })
+        .click();
       await notice.waitFor({ state: "detached" });
       await waitSaved(early);
       await shot(early, "receiver-done-got-more");

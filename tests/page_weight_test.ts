@@ -26,9 +26,12 @@ const BUDGET_BYTES = 25 * 1024;
  * The receive page's gzip copies, held for now to what they weigh after
  * accessibility, folders and text landed (26.4 KB): issue #14 asks for
  * 25 KB gzipped, which is not met yet (brotli, what Chromium takes, is
- * 23.7 KB). This stops it growing until the page is trimmed.
+ * 23.7 KB). This stops it growing until the page is trimmed. Raised by
+ * 1 KiB for adding files to a share (the longer list, the added files'
+ * notice and their download: 0.8 KB gzipped, 0.6 KB brotli, measured with
+ * this test), which the brotli budget above still holds.
  */
-const RECEIVE_GZIP_CEILING = 27 * 1024;
+const RECEIVE_GZIP_CEILING = 28 * 1024;
 
 interface Weight {
   /** Compressed bytes of every script the page fetched. */

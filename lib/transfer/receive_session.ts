@@ -652,10 +652,18 @@ export class ReceiveSession {
     opened.then((page) => {
       const pages = this.#pages.add(page);
       return pages && decodeManifest(pages);
-    }).then((manifest) => {
+    }).then(async (manifest) => {
       if (manifest === null) return;
       const held = this.#latest ?? this.#manifest;
-      if (held !== null && addsTo(held, manifest)) {
+      // A list again (a retry, or files added): compared by the receiving
+      // code, loaded by then, or now for a page on its ready screen.
+      if (
+        held !== null &&
+        await import("./receiver.ts").then(
+          ({ addsTo }) => addsTo(held, manifest),
+          () => false,
+        )
+      ) {
         this.#latest = manifest;
         this.#driver.dispatch({ type: "listGrew", total: sumOf(manifest) });
       }
@@ -762,25 +770,6 @@ function statusOf(
     message: machine.message,
     added,
   };
-}
-
-/**
- * Whether `next` is `held` with files (or text) added after it: the only
- * change a sender makes to its list. Any other list is not taken.
- */
-export function addsTo(held: Manifest, next: Manifest): boolean {
-  if (next.files.length < held.files.length) return false;
-  const same = held.files.every((file, i) => {
-    const other = next.files[i];
-    return file.name === other.name && file.size === other.size &&
-      file.type === other.type && file.lastModified === other.lastModified &&
-      file.path === other.path;
-  });
-  if (!same || (held.text !== undefined && held.text !== next.text)) {
-    return false;
-  }
-  return next.files.length > held.files.length ||
-    (held.text === undefined && next.text !== undefined);
 }
 
 function sumOf(manifest: Manifest): number {

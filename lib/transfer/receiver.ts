@@ -388,3 +388,24 @@ export class FileReceiver {
     await this.abort(error);
   }
 }
+
+/**
+ * Whether `next` is `held` with files (or text) added after it: the only
+ * change a sender makes to its list (docs/protocol.md, "Adding files").
+ * Any other list is not taken. Here, with the receiving code, so that a
+ * page that only shows its list never loads it.
+ */
+export function addsTo(held: Manifest, next: Manifest): boolean {
+  if (next.files.length < held.files.length) return false;
+  const same = held.files.every((file, i) => {
+    const other = next.files[i];
+    return file.name === other.name && file.size === other.size &&
+      file.type === other.type && file.lastModified === other.lastModified &&
+      file.path === other.path;
+  });
+  if (!same || (held.text !== undefined && held.text !== next.text)) {
+    return false;
+  }
+  return next.files.length > held.files.length ||
+    (held.text === undefined && next.text !== undefined);
+}
