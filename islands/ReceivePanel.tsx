@@ -11,6 +11,7 @@ import {
 } from "../lib/transfer/receive_session.ts";
 import type { ReceiveState } from "../lib/transfer/receive_machine.ts";
 import type { Manifest } from "../lib/transfer/wire.ts";
+import type { Sink } from "../lib/transfer/sink.ts";
 import { formatBytes } from "../lib/transfer/rate.ts";
 import { signalUrl } from "../lib/signal/client.ts";
 import { describeError, retryHelps } from "../lib/transfer/error_text.ts";
@@ -91,6 +92,13 @@ function savedText(place: Place | null): string {
     ? `Saved into the folder ${place.name}.`
     : `Saved to your Downloads folder as ${place.name}.`;
   return `${where} Every file's checksum verified.`;
+}
+
+/** The added files' notice: "1 more file was added…", "3 more files were…". */
+function addedText(count: number): string {
+  return `${count} more file${
+    count === 1 ? " was" : "s were"
+  } added to this share.`;
 }
 
 /** Whether this browser can show a notification, and may still ask. */
@@ -179,6 +187,8 @@ export default function ReceivePanel(
   const session = useRef<ReceiveSession | null>(null);
   /** The link's fragment, kept in memory once it left the address bar. */
   const fragment = useRef("");
+  /** Set once the person asked for files added to the share. */
+  const more = useSignal(false);
 
   useEffect(() => {
     const next = new ReceiveSession({
@@ -211,6 +221,18 @@ export default function ReceivePanel(
         // Picked when the first download starts (receive_session.ts).
         myName.value = session.current?.name ?? "";
       },
+      // Files added by the sender: shown before a download starts; after,
+      // fetched on their own (the page stays in signaling to hear of them).
+      onList: (list) => {
+        const before = manifest.value?.files.length ?? 0;
+        manifest.value = list;
+        // Said on the ready screen; a page fetching the added files has
+        // said so already.
+        if (list.files.length > before && status.value?.phase === "ready") {
+          say("The sender added files.");
+        }
+      },
+      listenWhenDone: true,
     });
     session.current = next;
     // Read: now take the key out of the address bar and this history entry,
@@ -242,36 +264,57 @@ export default function ReceivePanel(
       return;
     }
     warning.value = null;
-    let sink;
+    const sink = await sinkFor(destination, current.files);
+    if (sink === null) return;
+    started.value = true;
+    saveNote.value = destination.description;
+    await s.download(sink).catch(() => {});
+  }
+
+  /** Fetches only the files added to the share, once this download is done. */
+  async function downloadMore() {
+    const s = session.current;
+    const added = s?.addedFiles ?? [];
+    if (s === null || added.length === 0) return;
+    const [destination] = destinations(added);
+    const sink = await sinkFor(destination, added);
+    if (sink === null) return;
+    more.value = true;
+    saveNote.value = destination.description;
+    await s.downloadMore(sink).catch(() => {});
+  }
+
+  /**
+   * Makes the sink for `files` (a picker may open); `null` when the person
+   * closed the picker or saving was refused (said on the page).
+   */
+  async function sinkFor(
+    destination: Destination,
+    files: Manifest["files"],
+  ): Promise<Sink | null> {
     // Without a picker, the browser saves to its downloads folder under the
     // name the sink gives it (its own "(1)" aside).
     place.value = {
       kind: "downloads",
-      name: current.files.length > 1
-        ? ZIP_NAME
-        : safeFileName(current.files[0]?.name ?? ""),
+      name: files.length > 1 ? ZIP_NAME : safeFileName(files[0]?.name ?? ""),
     };
     try {
+      let sink: Sink;
       [sink, awakeNote.value] = await Promise.all([
-        makeSink(
-          destination,
-          current.files,
-          pageActions((p) => place.value = p),
-        ),
+        makeSink(destination, files, pageActions((p) => place.value = p)),
         import("../components/AwakeNote.tsx"),
       ]);
+      // The button is gone: focus goes to what now tells the story.
+      requestAnimationFrame(() => statusRef.current?.focus());
+      return sink;
     } catch (error) {
       // The person closed the save dialog: nothing started, nothing lost.
-      if ((error as DOMException).name === "AbortError") return;
-      saveNote.value = describeError(error);
-      say(saveNote.value);
-      return;
+      if ((error as DOMException).name !== "AbortError") {
+        saveNote.value = describeError(error);
+        say(saveNote.value);
+      }
+      return null;
     }
-    started.value = true;
-    saveNote.value = destination.description;
-    // The Download button is gone: focus goes to what now tells the story.
-    requestAnimationFrame(() => statusRef.current?.focus());
-    await s.download(sink).catch(() => {});
   }
 
   /** The person's Cancel: what was saved goes, the file list comes back. */
@@ -319,7 +362,15 @@ export default function ReceivePanel(
     ? "Text received."
     : phase === "ready" && st?.message
     ? st.message
+    : more.value && (phase === "resuming" || phase === "connecting")
+    ? "Getting the added files…"
     : PHASE_TEXT[phase];
+  const added = st?.added ?? 0;
+
+  // Files added to the share after this download started: said once.
+  useEffect(() => {
+    if (added > 0) say(addedText(added));
+  }, [added]);
 
   // Right after the render that brought Download back, not on a frame: a
   // page in the background gets no frames.
@@ -487,6 +538,20 @@ export default function ReceivePanel(
             </p>
           )}
         </>
+      )}
+      {added > 0 && !failed && (
+        <div class="notice added" data-added={added}>
+          <p>
+            {addedText(added)}
+            {phase !== "done" &&
+              " You can get them once this download is done."}
+          </p>
+          {phase === "done" && (
+            <button type="button" onClick={downloadMore}>
+              Get only the added files
+            </button>
+          )}
+        </div>
       )}
       {failed && (
         <div class="actions">

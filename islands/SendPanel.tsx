@@ -54,6 +54,17 @@ interface SendPanelProps {
 
 type Phase = "pick" | "starting" | "sharing" | "stopped" | "error";
 
+/** Files or text chosen while sharing: added, or a new share, once asked. */
+interface Chosen {
+  files: SourceFile[];
+  text: string;
+}
+
+/** "3 files", "1 file": `count` of `what`. */
+function counted(count: number, what: string): string {
+  return `${count} ${what}${count === 1 ? "" : "s"}`;
+}
+
 const STATE_LABEL: Record<ReceiverView["phase"], string> = {
   waiting: "waiting",
   connecting: "connecting",
@@ -110,6 +121,10 @@ export default function SendPanel(
     said.value = { text, count: said.value.count + 1 };
   const copyRef = useRef<HTMLButtonElement>(null);
   const chooseRef = useRef<HTMLInputElement>(null);
+  /** Chosen while sharing, waiting for the person's answer. */
+  const chosen = useSignal<Chosen | null>(null);
+  const addRef = useRef<HTMLButtonElement>(null);
+  const cancelRef = useRef<HTMLButtonElement>(null);
   /** Each receiver's phase last said, so that only changes are said. */
   const phases = useRef(new Map<string, ReceiverView["phase"]>());
 
@@ -192,6 +207,71 @@ export default function SendPanel(
     }
   }
 
+  /**
+   * Shares what was chosen; while sharing, asks first (in the page) whether
+   * to add it to this share or start a new one, which cuts receivers off.
+   */
+  function choose(picked: SourceFile[], text = "") {
+    if (picked.length === 0 && text === "") return;
+    if (phase.value !== "sharing" || session.current === null) {
+      share(picked, text);
+      return;
+    }
+    chosen.value = { files: picked, text };
+    // The question's default answer, or Cancel when adding cannot be.
+    requestAnimationFrame(() => (addRef.current ?? cancelRef.current)?.focus());
+  }
+
+  /** Adds what was chosen to this share: same link, receivers told. */
+  async function addChosen() {
+    const picked = chosen.value;
+    const current = session.current;
+    chosen.value = null;
+    if (picked === null || current === null) return;
+    try {
+      await current.add(picked.files, picked.text);
+    } catch (error) {
+      message.value = describeError(error);
+      return;
+    }
+    if (session.current !== current) return;
+    files.value = [...files.value, ...picked.files];
+    if (picked.text !== "") sharedText.value = picked.text;
+    say(
+      `Added ${
+        picked.files.length > 0 ? counted(picked.files.length, "file") : "text"
+      } to this share. The link stays the same; receivers who have it see the addition.`,
+    );
+    requestAnimationFrame(() => copyRef.current?.focus());
+  }
+
+  /** Ends this share and starts one of what was chosen. */
+  function replaceShare() {
+    const picked = chosen.value;
+    chosen.value = null;
+    if (picked !== null) share(picked.files, picked.text);
+  }
+
+  /** Leaves everything as it was. */
+  function cancelChosen() {
+    chosen.value = null;
+    say("Nothing changed: still sharing the same files.");
+    requestAnimationFrame(() => copyRef.current?.focus());
+  }
+
+  // Escape cancels the question, wherever focus went meanwhile.
+  const asking = chosen.value !== null;
+  useEffect(() => {
+    if (!asking) return;
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== "Escape") return;
+      event.preventDefault();
+      cancelChosen();
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  }, [asking]);
+
   /** Shares what a folder held; says so when it held no file at all. */
   function shareFolder(picked: SourceFile[]) {
     if (picked.length === 0) {
@@ -199,7 +279,7 @@ export default function SendPanel(
         "That folder has no files in it: choose a folder with files in it, or choose files.";
       return;
     }
-    share(picked);
+    choose(picked);
   }
 
   // The system share sheet (phones mostly), where the browser has one.
@@ -264,7 +344,7 @@ export default function SendPanel(
       const entries = droppedEntries(event.dataTransfer?.items);
       const dropped = fromPicker(event.dataTransfer?.files ?? []);
       if (entries === null) {
-        share(dropped);
+        choose(dropped);
         return;
       }
       fromEntries(entries).then(shareFolder, (error) => {
@@ -315,7 +395,7 @@ export default function SendPanel(
               class="visually-hidden"
               onChange={(event) => {
                 const input = event.currentTarget;
-                share(fromPicker(input.files ?? []));
+                choose(fromPicker(input.files ?? []));
                 input.value = "";
               }}
             />
@@ -345,7 +425,7 @@ export default function SendPanel(
         class="text-form"
         onSubmit={(event) => {
           event.preventDefault();
-          share([], draft.value);
+          choose([], draft.value);
         }}
       >
         <label for="text-input">Or send text</label>
@@ -364,6 +444,19 @@ export default function SendPanel(
           Send text
         </button>
       </form>
+
+      {chosen.value !== null && (
+        <AddDialog
+          chosen={chosen.value}
+          receivers={session.current?.liveCount ?? 0}
+          canAdd={chosen.value.text === "" || !session.current?.hasText}
+          addRef={addRef}
+          cancelRef={cancelRef}
+          onAdd={addChosen}
+          onReplace={replaceShare}
+          onCancel={cancelChosen}
+        />
+      )}
 
       {files.value.length > 0 && <FileList files={files.value} />}
       {sharedText.value !== "" && (
@@ -483,5 +576,86 @@ export default function SendPanel(
         </div>
       )}
     </section>
+  );
+}
+
+interface AddDialogProps {
+  chosen: Chosen;
+  /** Receivers being served now: a new share cuts them off. */
+  receivers: number;
+  /** False when the choice is text and the share has text already. */
+  canAdd: boolean;
+  addRef: { current: HTMLButtonElement | null };
+  cancelRef: { current: HTMLButtonElement | null };
+  onAdd: () => void;
+  onReplace: () => void;
+  onCancel: () => void;
+}
+
+/**
+ * The question asked when files or text are chosen while sharing: in the
+ * page, not a browser prompt. Focus moves to its default answer; Escape
+ * cancels (the panel listens for it).
+ */
+function AddDialog(
+  {
+    chosen,
+    receivers,
+    canAdd,
+    addRef,
+    cancelRef,
+    onAdd,
+    onReplace,
+    onCancel,
+  }: AddDialogProps,
+) {
+  const what = chosen.files.length > 0
+    ? counted(chosen.files.length, "file")
+    : "text";
+  const cut = receivers === 0
+    ? "its link stops working. Nobody is receiving from it right now."
+    : `its link stops working and ${
+      receivers === 1
+        ? "the receiver connected now is"
+        : `the ${receivers} receivers connected now are`
+    } cut off.`;
+  return (
+    <div
+      class="add-dialog"
+      role="dialog"
+      aria-labelledby="add-title"
+      aria-describedby="add-what add-new"
+      data-add-dialog
+    >
+      <h2 id="add-title">You chose {what} while sharing</h2>
+      <p id="add-what">
+        {canAdd
+          ? `Add ${
+            chosen.files.length > 1 ? "them" : "it"
+          } to this share: the link stays the same, and receivers who already have the list see the addition.`
+          : "This share already carries text: to send other text, start a new share."}
+      </p>
+      <p id="add-new">
+        Starting a new share ends this one: {cut}
+      </p>
+      <div class="actions">
+        {canAdd && (
+          <button type="button" ref={addRef} onClick={onAdd}>
+            Add to this share
+          </button>
+        )}
+        <button type="button" class="danger" onClick={onReplace}>
+          Start a new share
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          ref={cancelRef}
+          onClick={onCancel}
+        >
+          Cancel
+        </button>
+      </div>
+    </div>
   );
 }

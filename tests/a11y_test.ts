@@ -558,3 +558,40 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "the add-files question and a receiver's added-files notice pass axe-core; focus goes to Add, Escape cancels",
+  browserTest,
+  async () => {
+    const s = await setup(AWAY);
+    try {
+      const first = await makeFile(s.dir, "first.bin", 64 * 1024, 1);
+      const added = await makeFile(s.dir, "added.bin", 32 * 1024, 2);
+      const { page: sender, link } = await share(s, [first]);
+      const receiver = await open(s, link);
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .click();
+      await receiver.waitForSelector(".phase-done");
+
+      // Files chosen while sharing: asked in the page, Add focused.
+      await sender.setInputFiles("#file-input", [added.path]);
+      const dialog = sender.getByRole("dialog");
+      await dialog.waitFor();
+      await sender.waitForFunction(() =>
+        document.activeElement?.textContent === "Add to this share"
+      );
+      await checkAxe(sender, "send-add-dialog");
+      await sender.keyboard.press("Escape");
+      await dialog.waitFor({ state: "detached" });
+      assert.equal(await sender.locator(".file-list li").count(), 1);
+
+      await sender.setInputFiles("#file-input", [added.path]);
+      await dialog.getByRole("button", { name: "Add to this share" }).click();
+      await dialog.waitFor({ state: "detached" });
+      await receiver.locator("[data-added]").waitFor();
+      await checkAxe(receiver, "receive-files-added");
+    } finally {
+      await s.close();
+    }
+  },
+);

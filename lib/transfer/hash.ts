@@ -93,16 +93,23 @@ export async function sha256Of(
 export class ShareDigests {
   #digests: Promise<string>[] = [];
   #abort = new AbortController();
+  #previous: Promise<unknown> = Promise.resolve();
 
   constructor(files: readonly Sliceable[]) {
-    let previous: Promise<unknown> = Promise.resolve();
+    this.add(files);
+  }
+
+  /** Hashes `files` too, after the others: files added to the share. */
+  add(files: readonly Sliceable[]): void {
     const signal = this.#abort.signal;
     for (const file of files) {
       // One after the other: reading files at once only splits the disk.
-      const digest = previous.then(() => sha256Of(file, undefined, signal));
+      const digest = this.#previous.then(() =>
+        sha256Of(file, undefined, signal)
+      );
       // A failure is reported to whoever asks for this file's digest.
       digest.catch(() => {});
-      previous = digest.catch(() => {});
+      this.#previous = digest.catch(() => {});
       this.#digests.push(digest);
     }
   }

@@ -15,6 +15,10 @@
  * any state but done ─cancel, peerGone, fatal errors→ failed
  * connecting … resuming ─cancelDownload (the person's Cancel)→ ready (download again)
  * receiving, verifying ─stopped (the sender stopped sending here)→ failed
+ * any state but idle, requesting, failed ─listGrew (files added)→ itself:
+ *   ready takes the longer list, the others hold it for later
+ * done ─getMore→ resuming (asks again, then fetches only the added files)
+ * done ─cancel→ done (leaves signaling)
  * ```
  *
  * @module
@@ -120,7 +124,14 @@ export type ReceiveEvent =
    */
   | { type: "cancelDownload" }
   /** The sender stopped sending to this receiver (a `cancel` on the channel). */
-  | { type: "stopped" };
+  | { type: "stopped" }
+  /**
+   * The sender sent a longer list than this page holds: files were added
+   * to the share, which now holds `total` bytes.
+   */
+  | { type: "listGrew"; total: number }
+  /** The person asked for the files added since; the share holds `total`. */
+  | { type: "getMore"; total: number };
 
 /** The timers a receive runs. */
 export type ReceiveTimer = "answer" | "ask" | "connect" | "ice";
@@ -156,7 +167,11 @@ export type ReceiveEffect =
   /** Done: leave signaling, close the connection once the last acks left. */
   | { type: "finish" }
   /** Leave signaling. */
-  | { type: "leave" };
+  | { type: "leave" }
+  /** Take the longer list as this page's own (show it, receive it). */
+  | { type: "adoptList" }
+  /** Keep the longer list aside: this page tells the person of it. */
+  | { type: "holdList" };
 
 /** One receive's state and the numbers the page shows. */
 export interface ReceiveMachine {
@@ -279,8 +294,9 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     signalLost: FAILED,
     ...ENDS,
   },
-  ready: { download: ["connecting"], ...ENDS },
+  ready: { download: ["connecting"], listGrew: ["ready"], ...ENDS },
   connecting: {
+    listGrew: ["connecting"],
     linkOpen: ["receiving"],
     linkFailed: AGAIN,
     connectTimeout: AGAIN,
@@ -299,6 +315,7 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     iceDisconnected: ["receiving"],
     iceRecovered: ["receiving"],
     iceLost: AGAIN,
+    listGrew: ["receiving"],
     cancel: FAILED,
     stopped: FAILED,
     ...CANCEL_DOWNLOAD,
@@ -307,6 +324,7 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     received: ["done"],
     channelClosed: AGAIN,
     receiveFailed: FAILED,
+    listGrew: ["verifying"],
     cancel: FAILED,
     stopped: FAILED,
     ...CANCEL_DOWNLOAD,
@@ -315,13 +333,15 @@ export const RECEIVE_TABLE: Table<ReceiveState, EventType> = {
     ...ASKING_AGAIN,
     askAgain: ["retrying"],
     senderAway: ["retrying"],
+    listGrew: ["retrying"],
   },
   resuming: {
     ...ASKING_AGAIN,
     askAgain: ["resuming"],
     senderAway: ["resuming"],
+    listGrew: ["resuming"],
   },
-  done: {},
+  done: { listGrew: ["done"], getMore: ["resuming"], cancel: ["done"] },
   failed: {},
 };
 
@@ -455,6 +475,8 @@ export function stepReceive(
     case "damagedLink":
       return fail(LINK_DAMAGED);
     case "cancel":
+      // Done stays done: the page only stops listening for added files.
+      if (m.name === "done") return go("done", {}, [{ type: "leave" }]);
       return fail(CANCELLED);
     case "cancelDownload":
       // Back to the file list, still on signaling, so the person can
@@ -475,6 +497,27 @@ export function stepReceive(
       ]);
     case "stopped":
       return fail(STOPPED_BY_SENDER);
+    case "listGrew":
+      // Only a page still choosing where to save takes the longer list:
+      // one that started saving has its sink and its list, and fetches
+      // the added files once it is done, into a sink of their own.
+      return m.name === "ready"
+        ? go("ready", { total: event.total }, [{ type: "adoptList" }])
+        : go(m.name, {}, [{ type: "holdList" }]);
+    case "getMore":
+      // Asks again (the list, then a connection) from where this page
+      // stands: every byte of its list is saved.
+      return go("resuming", {
+        total: event.total,
+        attempt: 1,
+        attemptStart: m.bytes,
+        message: undefined,
+      }, [
+        { type: "adoptList" },
+        { type: "request" },
+        { type: "startTimer", timer: "answer" },
+        { type: "startTimer", timer: "ask" },
+      ]);
     case "linkOpen":
       return go("receiving", {}, [
         { type: "stopTimer", timer: "connect" },

@@ -598,6 +598,53 @@ const ROWS: Row[] = [
   ]),
 ];
 
+// Files added to the share while this page has the list.
+ROWS.push(
+  {
+    from: "ready",
+    event: { type: "listGrew", total: 300 },
+    given: { total: 100 },
+    to: "ready",
+    effects: ["adoptList"],
+    then: { total: 300 },
+    note: "still choosing where to save: it takes the longer list",
+  },
+  ...([
+    "connecting",
+    "receiving",
+    "verifying",
+    "retrying",
+    "resuming",
+    "done",
+  ] as const).map((from): Row => ({
+    from,
+    event: { type: "listGrew", total: 300 },
+    given: { total: 100, bytes: 40 },
+    to: from,
+    effects: ["holdList"],
+    then: { total: 100, bytes: 40 },
+    note: "saving or saved: it holds the longer list for later",
+  })),
+  {
+    from: "done",
+    event: { type: "getMore", total: 300 },
+    given: { total: 100, bytes: 100, attempt: 2 },
+    to: "resuming",
+    effects: ["adoptList", "request", "startTimer:answer", "startTimer:ask"],
+    then: { total: 300, bytes: 100, attempt: 1, attemptStart: 100 },
+    note: "the person asked for the added files",
+  },
+  {
+    from: "done",
+    event: { type: "cancel" },
+    given: { total: 100, bytes: 100 },
+    to: "done",
+    effects: ["leave"],
+    then: { bytes: 100, message: undefined },
+    note: "the page stops listening for added files",
+  },
+);
+
 function describe(effect: ReceiveEffect): string {
   return "timer" in effect ? `${effect.type}:${effect.timer}` : effect.type;
 }
@@ -635,7 +682,7 @@ Deno.test("stepReceive() ignores an event its state does not handle", () => {
     const event of [
       { type: "linkOpen" },
       { type: "channelClosed", message: "late" },
-      { type: "cancel" },
+      { type: "receiveFailed", message: "late" },
     ] as ReceiveEvent[]
   ) {
     const step = stepReceive(machine, event);

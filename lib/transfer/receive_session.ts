@@ -6,6 +6,11 @@
  * timers all live here; every decision is the machine's. The island turns
  * status reports into signals; nothing here touches the DOM.
  *
+ * Files may be added to the share while this page has its list: the
+ * sender sends the longer list (docs/protocol.md, "Adding files"). A page
+ * still choosing where to save takes it; one saving or done holds it
+ * (`status.added`), and `downloadMore()` fetches only the added files.
+ *
  * @module
  */
 
@@ -25,7 +30,7 @@ import {
 } from "./channel.ts";
 import { encodeControl, type Manifest, RECEIVER_CANCELLED } from "./wire.ts";
 import { decodeManifest, ManifestAssembler, sealProgress } from "./manifest.ts";
-import type { Sink } from "./sink.ts";
+import type { FileMeta, Sink } from "./sink.ts";
 import { RateMeter, throttle } from "./rate.ts";
 import {
   AuthError,
@@ -89,6 +94,11 @@ export interface ReceiveStatus {
   secondsLeft: number;
   /** What went wrong, for people. */
   message?: string;
+  /**
+   * Files added to the share since this page's list, held for
+   * `downloadMore()`: 0 when none.
+   */
+  added: number;
 }
 
 /** Options of a {@linkcode ReceiveSession}. */
@@ -141,6 +151,16 @@ export interface ReceiveSessionOptions {
    * picked when the first download starts.
    */
   name?: string;
+  /**
+   * Called when this page's list changes after `open()`: the sender added
+   * files (or text) before a download started.
+   */
+  onList?: (manifest: Manifest) => void;
+  /**
+   * Stay in signaling once done, to hear of files added to the share
+   * (`status.added`); `close()` leaves. Default: leave when done.
+   */
+  listenWhenDone?: boolean;
 }
 
 type Waiter<T> = { resolve(value: T): void; reject(error: Error): void };
@@ -178,6 +198,9 @@ export class ReceiveSession {
   // loads the word lists.
   #name: string | null;
   #manifest: Manifest | null = null;
+  // A longer list than this page's, held while it saves or once it is
+  // done (files were added to the share); `null` when there is none.
+  #latest: Manifest | null = null;
   #pages = new ManifestAssembler();
   // Reports are sealed one after another and sent in order: the last one
   // (the whole share) must arrive last, and before signaling is left.
@@ -206,7 +229,7 @@ export class ReceiveSession {
       (() => connectReconnecting(url!));
     this.#createLink = options.createLink ?? null;
     const initial = initialReceive(options.maxAttempts ?? MAX_ATTEMPTS);
-    this.#status = statusOf(initial, 0, Infinity);
+    this.#status = statusOf(initial, 0, Infinity, 0);
     this.#driver = new Driver(
       initial,
       stepReceive,
@@ -283,23 +306,66 @@ export class ReceiveSession {
         "Cannot download: the transfer already started or was closed",
       );
     }
+    return this.#begin(
+      new FileReceiver(manifest, sink, { onProgress: this.#shower(manifest) }),
+      { type: "download" },
+    );
+  }
+
+  /** The files added to the share since this page's list (`status.added`). */
+  get addedFiles(): FileMeta[] {
+    const held = this.#manifest;
+    return held === null || this.#latest === null
+      ? []
+      : this.#latest.files.slice(held.files.length);
+  }
+
+  /**
+   * Receives the files added to the share since this page's list into
+   * `sink`, once every file of that list is saved (`status.added` says
+   * how many). Resolves when they are saved and verified.
+   */
+  async downloadMore(sink: Sink): Promise<void> {
+    const { FileReceiver } = await import("./receiver.ts");
+    const held = this.#manifest;
+    const latest = this.#latest;
+    if (
+      held === null || latest === null || this.#driver.state.name !== "done"
+    ) {
+      throw new TypeError("Cannot download more: no files were added");
+    }
+    // Only the added files: those of this page's list are saved already.
+    return this.#begin(
+      new FileReceiver(latest, sink, {
+        from: held.files.length,
+        onProgress: this.#shower(latest),
+      }),
+      { type: "getMore", total: sumOf(latest) },
+    );
+  }
+
+  /** Receives with `receiver` from `event` on; resolves when it is done. */
+  #begin(receiver: FileReceiver, event: ReceiveEvent): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
       this.#downloading = { resolve, reject };
     });
+    this.#receiver = receiver;
+    this.#driver.dispatch(event);
+    return done;
+  }
+
+  /** Shows bytes written of `manifest`, a few times a second. */
+  #shower(manifest: Manifest): (bytes: number) => void {
     const show = throttle(
       (bytes: number) => this.#driver.dispatch({ type: "progress", bytes }),
       PROGRESS_INTERVAL_MS,
     );
     const total = sumOf(manifest);
-    this.#receiver = new FileReceiver(manifest, sink, {
-      onProgress: (bytes) => {
-        show(bytes);
-        // The last byte moves the page to "verifying" at once.
-        if (bytes >= total) show.flush();
-      },
-    });
-    this.#driver.dispatch({ type: "download" });
-    return done;
+    return (bytes) => {
+      show(bytes);
+      // The last byte moves the page to "verifying" at once.
+      if (bytes >= total) show.flush();
+    };
   }
 
   /** Stops everything: the page is closing. */
@@ -408,7 +474,9 @@ export class ReceiveSession {
         this.#receiver?.abort(new Error(effect.message)).catch(() => {});
         return;
       case "finish": {
-        this.#leave();
+        // A page that listens for added files keeps its signaling.
+        if (this.#options.listenWhenDone) this.#timers.stopAll();
+        else this.#leave();
         // Give the last data-channel messages a moment before closing.
         const link = this.#link;
         this.#link = null;
@@ -418,6 +486,16 @@ export class ReceiveSession {
       }
       case "leave":
         this.#leave();
+        return;
+      case "adoptList":
+        if (this.#latest !== null) {
+          this.#manifest = this.#latest;
+          this.#latest = null;
+          this.#options.onList?.(this.#manifest);
+        }
+        return;
+      case "holdList":
+        // Kept in #latest, where #onResponse put it: the status says so.
         return;
     }
   }
@@ -639,8 +717,21 @@ export class ReceiveSession {
     opened.then((page) => {
       const pages = this.#pages.add(page);
       return pages && decodeManifest(pages);
-    }).then((manifest) => {
+    }).then(async (manifest) => {
       if (manifest === null) return;
+      const held = this.#latest ?? this.#manifest;
+      // A list again (a retry, or files added): compared by the receiving
+      // code, loaded by then, or now for a page on its ready screen.
+      if (
+        held !== null &&
+        await import("./receiver.ts").then(
+          ({ addsTo }) => addsTo(held, manifest),
+          () => false,
+        )
+      ) {
+        this.#latest = manifest;
+        this.#driver.dispatch({ type: "listGrew", total: sumOf(manifest) });
+      }
       this.#manifest ??= manifest;
       this.#driver.dispatch({ type: "manifest", total: sumOf(this.#manifest) });
     }, (error: Error) =>
@@ -695,6 +786,9 @@ export class ReceiveSession {
       machine,
       machine.name === "receiving" ? this.#meter.rate : 0,
       machine.name === "done" ? 0 : this.#meter.secondsLeft(machine.total),
+      this.#latest !== null && this.#manifest !== null
+        ? this.#latest.files.length - this.#manifest.files.length
+        : 0,
     );
     this.#options.onStatus?.(this.#status);
     if (machine.name === "ready") {
@@ -731,6 +825,7 @@ function statusOf(
   machine: ReceiveMachine,
   rate: number,
   secondsLeft: number,
+  added: number,
 ): ReceiveStatus {
   return {
     phase: machine.name,
@@ -741,6 +836,7 @@ function statusOf(
     rate,
     secondsLeft,
     message: machine.message,
+    added,
   };
 }
 

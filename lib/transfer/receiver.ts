@@ -50,6 +50,12 @@ export interface ReceiveOptions {
   onProgress?: (bytes: number) => void;
   /** Called when a file is saved and its checksum matched. */
   onFileDone?: (index: number, sha256: string) => void;
+  /**
+   * The first file to receive: the files before it were received before
+   * (files added to a share later are fetched on their own, into a sink
+   * of their own). Default 0.
+   */
+  from?: number;
 }
 
 /** A checksum did not match: the file is removed and the transfer fails. */
@@ -93,6 +99,7 @@ export class FileReceiver {
     this.#maxChunk = options.maxChunkBytes ?? CHUNK_BYTES;
     this.#onProgress = options.onProgress ?? (() => {});
     this.#onFileDone = options.onFileDone ?? (() => {});
+    this.#index = Math.min(options.from ?? 0, manifest.files.length);
   }
 
   /** Total bytes of the share. */
@@ -178,8 +185,14 @@ export class FileReceiver {
       };
       channel.addEventListener("message", onMessage);
       channel.addEventListener("close", onClose);
+      // `end`: the files this list has, however many the sender has now.
       channel.send(
-        encodeControl({ t: "start", index: this.#index, offset: this.#offset }),
+        encodeControl({
+          t: "start",
+          index: this.#index,
+          offset: this.#offset,
+          end: this.#manifest.files.length,
+        }),
       );
     });
   }
@@ -396,4 +409,25 @@ export class FileReceiver {
     }
     await this.abort(error);
   }
+}
+
+/**
+ * Whether `next` is `held` with files (or text) added after it: the only
+ * change a sender makes to its list (docs/protocol.md, "Adding files").
+ * Any other list is not taken. Here, with the receiving code, so that a
+ * page that only shows its list never loads it.
+ */
+export function addsTo(held: Manifest, next: Manifest): boolean {
+  if (next.files.length < held.files.length) return false;
+  const same = held.files.every((file, i) => {
+    const other = next.files[i];
+    return file.name === other.name && file.size === other.size &&
+      file.type === other.type && file.lastModified === other.lastModified &&
+      file.path === other.path;
+  });
+  if (!same || (held.text !== undefined && held.text !== next.text)) {
+    return false;
+  }
+  return next.files.length > held.files.length ||
+    (held.text === undefined && next.text !== undefined);
 }

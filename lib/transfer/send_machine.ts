@@ -16,6 +16,7 @@
  * any state but done ─replaced (the same receiver, under a new id)→ failed, row handed over
  * any state but done ─stop, refused offer, receiver's error→ failed
  * any state but done ─cancelled (by the receiver), stopReceiver (by the person here)→ failed
+ * any state but done, failed ─listGrew (files added to the share)→ itself, the list sent again
  * ```
  *
  * @module
@@ -97,7 +98,12 @@ export type SendEvent =
    */
   | { type: "cancelled" }
   /** The person pressed Stop on this receiver's row: this one only. */
-  | { type: "stopReceiver" };
+  | { type: "stopReceiver" }
+  /**
+   * The person added files to the share: it now holds `total` bytes. The
+   * receiver is sent the longer list (docs/protocol.md, "Adding files").
+   */
+  | { type: "listGrew"; total: number };
 
 /** The timers of one receiver. */
 export type SendTimer = "connect" | "gone" | "ice";
@@ -106,6 +112,11 @@ export type SendTimer = "connect" | "gone" | "ice";
 export type SendEffect =
   /** Send the sealed file list in `response`. */
   | { type: "sendManifest" }
+  /**
+   * Send the share's longer list in `response`, unasked, at a pace the
+   * server's rate limit allows (every receiver gets it at once).
+   */
+  | { type: "resendManifest" }
   /** Make a new peer connection for the offer and send a signed `answer`. */
   | { type: "answer"; sdp: string }
   /** Answer with `refused` and the reason. */
@@ -253,6 +264,7 @@ export const SEND_TABLE: Table<SendState, EventType> = {
     request: ["waiting"],
     offer: ["connecting"],
     goneTimeout: FAILED,
+    listGrew: ["waiting"],
     ...ENDS,
   },
   connecting: {
@@ -262,6 +274,7 @@ export const SEND_TABLE: Table<SendState, EventType> = {
     connectFailed: ["retrying"],
     connectTimeout: ["retrying"],
     progress: ["connecting"],
+    listGrew: ["connecting"],
     ...ENDS,
   },
   sending: {
@@ -273,12 +286,14 @@ export const SEND_TABLE: Table<SendState, EventType> = {
     iceDisconnected: ["sending", "resuming"],
     iceRecovered: ["sending"],
     iceLost: ["resuming"],
+    listGrew: ["sending"],
     ...ENDS,
   },
   retrying: {
     request: ["waiting"],
     offer: ["connecting"],
     goneTimeout: FAILED,
+    listGrew: ["retrying"],
     ...ENDS,
   },
   resuming: {
@@ -286,6 +301,7 @@ export const SEND_TABLE: Table<SendState, EventType> = {
     offer: ["connecting"],
     progress: ["resuming"],
     goneTimeout: FAILED,
+    listGrew: ["resuming"],
     ...ENDS,
   },
   done: {},
@@ -449,6 +465,16 @@ export function stepSend(
     case "replaced":
       // The receiver closed its side already; its new id takes the row.
       return fail(REPLACED, [{ type: "handOver", to: event.by }]);
+    case "listGrew":
+      // A receiver that has only the list (on its ready screen) takes the
+      // longer one, and then all of it: its row counts every byte. One
+      // that started receiving keeps its own list on this connection and
+      // is told of the added files, which it fetches once done.
+      return go(
+        m.name,
+        m.name === "waiting" ? { total: event.total } : {},
+        [{ type: "resendManifest" }],
+      );
     case "stop":
       // The session closes every connection itself once it has left
       // signaling (see SendSession.stop), so no `closeLink` here. A

@@ -339,6 +339,32 @@ const ROWS: Row[] = [
   },
 ];
 
+// Files added to the share: a receiver that has only the list takes the
+// longer one (its row counts every byte); the others keep theirs and are
+// told of the added files.
+ROWS.push(
+  {
+    from: "waiting",
+    event: { type: "listGrew", total: 300 },
+    given: { total: 100 },
+    to: "waiting",
+    effects: ["resendManifest"],
+    then: { total: 300 },
+    note: "on its ready screen: it takes the longer list",
+  },
+  ...(["connecting", "sending", "retrying", "resuming"] as const).map((
+    from,
+  ): Row => ({
+    from,
+    event: { type: "listGrew", total: 300 },
+    given: { total: 100, bytes: 40 },
+    to: from,
+    effects: ["resendManifest"],
+    then: { total: 100, bytes: 40 },
+    note: "it keeps its list and is told of the added files",
+  })),
+);
+
 function describe(effect: SendEffect): string {
   return "timer" in effect ? `${effect.type}:${effect.timer}` : effect.type;
 }

@@ -7,6 +7,10 @@
  * the machine's. A receiver that is done, failed or gone leaves the live
  * map; its row stays on the page (the last `FINISHED_ROWS`).
  *
+ * Files may be added while sharing (`add()`): the link and its keys stay,
+ * the list grows, and every receiver that has the list is sent the longer
+ * one (docs/protocol.md, "Adding files").
+ *
  * @module
  */
 
@@ -189,6 +193,11 @@ interface Live {
   sender: FileSender | null;
   /** Samples the transfer for stalls while it runs (see `#watch`). */
   watch: ReturnType<typeof setInterval> | undefined;
+  /**
+   * How many files the first list sent to it had: what a page that
+   * predates adding files is sent, since its `start` names no `end`.
+   */
+  listed: number | null;
 }
 
 /** One share: serves its files to everyone who opens the link. */
@@ -214,6 +223,9 @@ export class SendSession {
   #stoppedPeers = new Set<string>();
   #stoppedSessions = new Set<string>();
   #total: number;
+  // The share's files and text: they grow when files are added.
+  #files: SourceFile[];
+  #text: string;
   #stopped = false;
   #digests: ShareDigests | null = null;
   // The file list, paged once per share, and sealed once per receiver for
@@ -223,27 +235,30 @@ export class SendSession {
   #pageCount = 1;
   #sealed = new WeakMap<Live, Promise<Sealed[]>>();
   #answers = new TokenBucket(ANSWERS_PER_SECOND, ANSWER_BURST);
+  // Lists sent again unasked once files are added, one receiver at a time
+  // as the bucket allows: every receiver at once could pass the server's
+  // rate limit, which closes this page's socket.
+  #resends: (() => void)[] = [];
+  #resending: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: SendSessionOptions) {
     this.#options = options;
     this.#createLink = options.createLink ??
       rtcLinks(options.iceServers ?? []);
-    this.#total = options.files.reduce((n, f) => n + f.size, 0);
+    this.#files = options.files;
+    this.#text = options.text ?? "";
+    this.#total = sizeOf(options.files);
   }
 
   /** Connects to signaling; resolves with this sender's peer id. */
   async start(): Promise<string> {
     // A list too long to send is refused now, with what to do, not when
     // the first receiver asks; and before hashing files never to be sent.
-    const text = this.#options.text;
-    this.#pages ??= encodeManifest({
-      files: this.#options.files.map(listedMetaOf),
-      ...(text ? { text } : {}),
-    });
+    this.#pages ??= listOf(this.#files, this.#text);
     this.#pageCount = (await this.#pages).length;
     // Hash every file once now, while the link is being passed on, instead
     // of once per receiver while sending.
-    this.#digests ??= new ShareDigests(this.#options.files);
+    this.#digests ??= new ShareDigests(this.#files);
     const url = this.#options.signalUrl;
     const connect = this.#options.connectSignal ??
       (() => connectReconnecting(url!));
@@ -306,11 +321,62 @@ export class SendSession {
     live.driver.dispatch({ type: "stopReceiver" });
   }
 
+  /** Whether the share carries text (text can be added only once). */
+  get hasText(): boolean {
+    return this.#text !== "";
+  }
+
+  /**
+   * Adds `files` (and `text`, when the share has none) to the share: the
+   * link stays the same. A receiver opening it from now on gets every
+   * file; one that has the list is sent the longer one, and fetches the
+   * added files (a page that predates adding files keeps its list).
+   * Rejects, changing nothing, with a message for people when the longer
+   * list cannot be sent or the share already carries text.
+   */
+  async add(files: SourceFile[], text = ""): Promise<void> {
+    if (this.#stopped || this.#pages === null) {
+      throw new TypeError(
+        "Cannot add files: the share has stopped or has not started",
+      );
+    }
+    if (text !== "" && this.#text !== "") {
+      throw new TypeError(TEXT_SHARED);
+    }
+    const all = [...this.#files, ...files];
+    const shared = this.#text || text;
+    // Checked before anything changes: a list too long to send leaves the
+    // share as it was.
+    const pages = await listOf(all, shared);
+    if (this.#stopped) return;
+    // A new array: transfers under way keep the one they were given.
+    this.#files = all;
+    this.#text = shared;
+    this.#total = sizeOf(all);
+    this.#pages = Promise.resolve(pages);
+    this.#pageCount = pages.length;
+    this.#sealed = new WeakMap();
+    this.#digests?.add(files);
+    for (const live of [...this.#live.values()]) {
+      live.driver.dispatch({ type: "listGrew", total: this.#total });
+    }
+    // A receiver that is done has no machine left here, but its page may
+    // still listen (it stays in signaling for this): it is sent the list
+    // too, and asks for the added files itself.
+    for (const row of this.#rows.values()) {
+      if (row.phase === "done" && !this.#live.has(row.id)) {
+        this.#resend(row.id, null);
+      }
+    }
+  }
+
   /** Stops sharing: every connection closes and the link stops working. */
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#digests?.stop();
+    clearTimeout(this.#resending ?? undefined);
+    this.#resends = [];
     const lives = [...this.#live.values()];
     const links = lives.map((live) => live.link);
     const channels = lives.flatMap((live) => live.channel ?? []);
@@ -511,6 +577,7 @@ export class SendSession {
       shown: false,
       sender: null,
       watch: undefined,
+      listed: null,
     };
     this.#live.set(id, live);
     return live;
@@ -530,40 +597,13 @@ export class SendSession {
 
   #run(id: string, live: Live, effect: SendEffect): void {
     switch (effect.type) {
-      case "sendManifest": {
-        // Only the link's holders can read the file list: the server
-        // relays ciphertext, padded, in pages under its frame cap.
-        let sealed = this.#sealed.get(live);
-        if (sealed === undefined) {
-          const keys = this.#keys!;
-          const signer = this.#signer!;
-          const me = this.#signal?.id ?? "";
-          // Signed too: every receiver can seal a list, only this page
-          // can sign one.
-          sealed = this.#pages!.then((pages) => sealManifest(keys, id, pages))
-            .then((pages) =>
-              Promise.all(
-                pages.map((page) =>
-                  signPayload(signer, EVENT.response, me, id, page)
-                ),
-              )
-            );
-          this.#sealed.set(live, sealed);
-        }
-        sealed.then(
-          (pages) => {
-            for (const page of pages) {
-              this.#signal?.send(EVENT.response, id, page);
-            }
-          },
-          (error: Error) =>
-            live.driver.dispatch({
-              type: "sendFailed",
-              message: failureText("send the file list", error),
-            }),
-        );
+      case "sendManifest":
+        live.listed ??= this.#files.length;
+        this.#sendList(id, live);
         return;
-      }
+      case "resendManifest":
+        this.#resend(id, live);
+        return;
       case "answer":
         // A row appears once a receiver offers (its MAC checked), not when
         // it merely asks: asking takes no key.
@@ -658,6 +698,70 @@ export class SendSession {
     }
   }
 
+  /**
+   * Sends receiver `id` the sealed list (`live`: the receiver being
+   * served, whose sealed copy is kept; `null` for one that is done).
+   */
+  #sendList(id: string, live: Live | null): void {
+    // Only the link's holders can read the file list: the server
+    // relays ciphertext, padded, in pages under its frame cap.
+    let sealed = live && this.#sealed.get(live);
+    if (!sealed) {
+      const keys = this.#keys!;
+      const signer = this.#signer!;
+      const me = this.#signal?.id ?? "";
+      // Signed too: every receiver can seal a list, only this page
+      // can sign one.
+      sealed = this.#pages!.then((pages) => sealManifest(keys, id, pages))
+        .then((pages) =>
+          Promise.all(
+            pages.map((page) =>
+              signPayload(signer, EVENT.response, me, id, page)
+            ),
+          )
+        );
+      if (live !== null) this.#sealed.set(live, sealed);
+    }
+    sealed.then(
+      (pages) => {
+        for (const page of pages) {
+          this.#signal?.send(EVENT.response, id, page);
+        }
+      },
+      (error: Error) =>
+        live?.driver.dispatch({
+          type: "sendFailed",
+          message: failureText("send the file list", error),
+        }),
+    );
+  }
+
+  /** Sends receiver `id` the longer list, at the pace the bucket allows. */
+  #resend(id: string, live: Live | null): void {
+    this.#resends.push(() => {
+      // Gone meanwhile (done receivers have no machine: their row says).
+      if (live !== null ? this.#live.get(id) !== live : !this.#rows.has(id)) {
+        return;
+      }
+      this.#sendList(id, live);
+    });
+    this.#drainResends();
+  }
+
+  #drainResends(): void {
+    if (this.#resending !== null) return;
+    while (this.#resends.length > 0) {
+      if (!this.#answers.take(Date.now(), this.#pageCount)) {
+        this.#resending = setTimeout(() => {
+          this.#resending = null;
+          this.#drainResends();
+        }, 1000 / ANSWERS_PER_SECOND * this.#pageCount);
+        return;
+      }
+      this.#resends.shift()!();
+    }
+  }
+
   #answer(id: string, live: Live, offerSdp: string): void {
     const generation = ++live.generation;
     const link = this.#createLink((candidate) =>
@@ -732,9 +836,10 @@ export class SendSession {
     const maxMessage = live.link?.maxMessageSize || FALLBACK_CHUNK_BYTES;
     const options = this.#options.sendOptions;
     let acked = 0;
-    const sender = new FileSender(channel, this.#options.files, {
+    const sender = new FileSender(channel, this.#files, {
       chunkSize: Math.min(CHUNK_BYTES, maxMessage),
       digest: (index) => this.#digests!.get(index),
+      listed: live.listed ?? undefined,
       ...options,
       // What the receiver acknowledged as written, over the data channel.
       onProgress: (bytes) => {
@@ -829,4 +934,20 @@ export class SendSession {
       finished--;
     }
   }
+}
+
+/** What the page says when text is added to a share that has some. */
+export const TEXT_SHARED =
+  "This share already carries text: start a new share to send other text.";
+
+function sizeOf(files: SourceFile[]): number {
+  return files.reduce((n, f) => n + f.size, 0);
+}
+
+/** The share's list, paged (throws when it is too long to send). */
+function listOf(files: SourceFile[], text: string): Promise<ManifestPage[]> {
+  return encodeManifest({
+    files: files.map(listedMetaOf),
+    ...(text ? { text } : {}),
+  });
 }

@@ -57,6 +57,12 @@ export interface SendOptions {
    * hashed as it is sent.
    */
   digest?: (index: number) => Promise<string>;
+  /**
+   * How many files to send to a receiver whose `start` names no `end` (a
+   * page that predates adding files): the length of the list it was
+   * given. Default: every file.
+   */
+  listed?: number;
 }
 
 /** Metadata of a file, without anything else a `File` carries. */
@@ -103,6 +109,8 @@ export class FileSender {
   #start: Start | null = null;
   /** Files whose `end` was sent: from `#start.index` up to this. */
   #ended = 0;
+  /** Files to send: the receiver's list's length (`Start.end`). */
+  #end: number;
 
   constructor(
     channel: DataChannelLike,
@@ -121,6 +129,7 @@ export class FileSender {
     this.#window = options.windowBytes ?? WINDOW_BYTES;
     this.#onProgress = options.onProgress ?? (() => {});
     this.#digest = options.digest ?? null;
+    this.#end = Math.min(options.listed ?? files.length, files.length);
     if (this.#chunkSize < 1 || this.#low > this.#high) {
       throw new RangeError(
         "Cannot send: chunkSize must be positive and lowWaterMark at most highWaterMark",
@@ -159,12 +168,14 @@ export class FileSender {
     try {
       // #receive checked it is inside the share and set the positions.
       const start = await this.#next("start") as Start;
-      for (let index = start.index; index < this.#files.length; index++) {
+      // Files added after the receiver's list was made are not its to
+      // receive on this channel: it asks for them on another.
+      for (let index = start.index; index < this.#end; index++) {
         await this.#sendFile(index, index === start.index ? start.offset : 0);
       }
       channel.send(encodeControl({ t: "done" }));
       // Done only when the receiver has checked every file's hash.
-      while (this.#verified.size < this.#files.length - start.index) {
+      while (this.#verified.size < this.#end - start.index) {
         await this.#next("verified");
       }
     } finally {
@@ -271,6 +282,7 @@ export class FileSender {
         return;
       }
       this.#start = message;
+      if (message.end !== undefined) this.#end = message.end;
       this.#ended = message.index;
       this.#sent = this.#acked = this.#position(message.index, message.offset);
       this.#messages.push(message);
@@ -347,9 +359,15 @@ export class FileSender {
     if (this.#start !== null) {
       return new TypeError("Cannot send: the receiver asked to start twice");
     }
-    const file = this.#files[start.index];
+    if (start.end !== undefined && start.end > this.#files.length) {
+      return new RangeError(
+        `Cannot send: the receiver asked for ${start.end} files, but the share has ${this.#files.length}`,
+      );
+    }
+    const end = start.end ?? this.#end;
+    const file = start.index < end ? this.#files[start.index] : undefined;
     // Past the last file only "nothing left" (offset 0) is a position.
-    if (file === undefined && start.index === this.#files.length) {
+    if (file === undefined && start.index === end) {
       return start.offset === 0 ? null : new RangeError(
         `Cannot resume: offset ${start.offset} is past the end of the share`,
       );

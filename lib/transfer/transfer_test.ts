@@ -536,6 +536,7 @@ Deno.test("FileReceiver refuses a resumed header whose offset does not match", a
     t: "start",
     index: 0,
     offset: 300,
+    end: 1,
   });
   const toldWhy = nextControl(tx2, "error");
   tx2.send(
@@ -1030,5 +1031,65 @@ Deno.test("FileReceiver.abort() mid-transfer gives the sink up once and writes n
   assert.equal(aborts, 1);
   assert.equal(receiver.position, 500);
   assert.equal(sink.files.has("one.bin"), false);
+  tx.close();
+});
+
+Deno.test("FileSender sends only the files before the receiver's end", async () => {
+  // A receiver whose list was made before a third file was added.
+  const files = [
+    source("a.bin", pseudoRandomBytes(5_000, 31)),
+    source("b.bin", pseudoRandomBytes(7_000, 32)),
+    source("added.bin", pseudoRandomBytes(3_000, 33)),
+  ];
+  const [tx, rx] = channelPair();
+  const sink = memorySink();
+  const receiver = new FileReceiver({ files: files.slice(0, 2) }, sink);
+  await Promise.all([new FileSender(tx, files).run(), receiver.receive(rx)]);
+  assert.deepEqual([...sink.files.keys()], ["a.bin", "b.bin"]);
+  assert.equal(receiver.finished, true);
+  tx.close();
+});
+
+Deno.test("FileSender sends a start without end only the files it listed", async () => {
+  // A page that predates adding files names no end: it gets its list's.
+  const [tx, rx] = channelPair();
+  const seen = controls(rx);
+  const run = new FileSender(tx, TWO, { listed: 1 }).run();
+  const done = nextControl(rx, "done");
+  rx.send(encodeControl({ t: "start", index: 1, offset: 0 }));
+  await run;
+  await done;
+  assert.deepEqual(seen, [{ t: "done" }]);
+  tx.close();
+});
+
+Deno.test("FileSender refuses a start whose end is past its files", async () => {
+  const error = await scriptedReceiver(TWO, (rx) => {
+    rx.send(encodeControl({ t: "start", index: 0, offset: 0, end: 3 }));
+  });
+  assertSenderRefused(error, /asked for 3 files, but the share has 2/);
+});
+
+Deno.test("FileReceiver from a later file receives only the files added", async () => {
+  const files = [
+    source("first.bin", pseudoRandomBytes(4_000, 41)),
+    source("added.bin", pseudoRandomBytes(6_000, 42)),
+  ];
+  const [tx, rx] = channelPair();
+  const sink = memorySink();
+  const progress: number[] = [];
+  const receiver = new FileReceiver({ files }, sink, {
+    from: 1,
+    onProgress: (n) => progress.push(n),
+  });
+  assert.equal(receiver.position, 4_000);
+  const started = nextControl(tx, "start");
+  const run = new FileSender(tx, files).run();
+  const receiving = receiver.receive(rx);
+  assert.deepEqual(await started, { t: "start", index: 1, offset: 0, end: 2 });
+  await Promise.all([run, receiving]);
+  assert.deepEqual([...sink.files.keys()], ["added.bin"]);
+  assert.deepEqual(joined(sink.files.get("added.bin")), files[1].bytes);
+  assert.equal(progress.at(-1), 10_000);
   tx.close();
 });

@@ -38,6 +38,14 @@ export interface Start {
   t: "start";
   index: number;
   offset: number;
+  /**
+   * Send the files before this index, and no more: the length of the list
+   * this receiver holds, which may be shorter than the sender's once files
+   * were added to the share (docs/protocol.md, "Adding files"). Absent
+   * from receivers that predate it: the sender then sends the files of the
+   * first list it gave that receiver.
+   */
+  end?: number;
 }
 
 /**
@@ -173,8 +181,18 @@ export function parseControl(text: string): ControlMessage {
     case "cancel":
       return { t: "cancel" };
     case "start":
-      if (isCount(value.index) && isCount(value.offset)) {
-        return { t: "start", index: value.index, offset: value.offset };
+      if (
+        isCount(value.index) && isCount(value.offset) &&
+        (value.end === undefined || isCount(value.end))
+      ) {
+        return value.end === undefined
+          ? { t: "start", index: value.index, offset: value.offset }
+          : {
+            t: "start",
+            index: value.index,
+            offset: value.offset,
+            end: value.end,
+          };
       }
       break;
     case "ack":

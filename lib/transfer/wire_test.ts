@@ -43,6 +43,7 @@ Deno.test("parseControl() accepts every message type", () => {
     { t: "end", index: 2, sha256: SHA },
     { t: "done" },
     { t: "start", index: 1, offset: 42 },
+    { t: "start", index: 2, offset: 0, end: 3 },
     { t: "ack", bytes: 0 },
     { t: "ack", bytes: Number.MAX_SAFE_INTEGER },
     { t: "verified", index: 0, ok: true },
@@ -126,6 +127,7 @@ Deno.test("parseControl() rejects wrong field types", () => {
   malformed("end", { sha256: SHA });
   malformed("start", { index: 0 });
   malformed("start", { index: true, offset: 0 });
+  malformed("start", { index: 0, offset: 0, end: "2" });
   malformed("ack", {});
   malformed("ack", { bytes: "10" });
   malformed("verified", { index: 0 });
@@ -143,6 +145,7 @@ Deno.test("parseControl() rejects negative and non-integer numbers", () => {
     malformed("end", { index: bad, sha256: SHA });
     malformed("start", { index: bad, offset: 0 });
     malformed("start", { index: 0, offset: bad });
+    malformed("start", { index: 0, offset: 0, end: bad });
     malformed("ack", { bytes: bad });
     malformed("verified", { index: bad, ok: true });
   }
