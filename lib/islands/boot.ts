@@ -57,6 +57,7 @@ export { Fragment, h } from "preact";
 export {
   useCallback,
   useEffect,
+  useLayoutEffect,
   useMemo,
   useRef,
   useState,
