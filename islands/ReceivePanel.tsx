@@ -14,6 +14,7 @@ import type { Manifest } from "../lib/transfer/wire.ts";
 import type { Sink } from "../lib/transfer/sink.ts";
 import { formatBytes } from "../lib/transfer/rate.ts";
 import { signalUrl } from "../lib/signal/client.ts";
+import { type KeptSession, readKept } from "../lib/transfer/session_id.ts";
 import { describeError, retryHelps } from "../lib/transfer/error_text.ts";
 import { safeFileName, ZIP_NAME } from "../lib/transfer/sinks/names.ts";
 import {
@@ -152,6 +153,15 @@ function pageActions(picked: (place: Place) => void): PageActions {
   };
 }
 
+/** A sessionStorage access, which a browser may refuse: then nothing. */
+function storage<T>(use: () => T): T | null {
+  try {
+    return use();
+  } catch {
+    return null;
+  }
+}
+
 export default function ReceivePanel(
   {
     senderId,
@@ -191,9 +201,15 @@ export default function ReceivePanel(
   const more = useSignal(false);
 
   useEffect(() => {
+    // The same session id and name after a reload ("Try again"), for this
+    // tab only: the sender keeps one row, the person one name.
+    const keptKey = `beam-receive:${senderId}`;
+    const kept = readKept(storage(() => sessionStorage.getItem(keptKey)));
     const next = new ReceiveSession({
       signalUrl: signalUrl(location.origin),
       senderId,
+      sessionId: kept?.session,
+      name: kept?.name,
       // The key lives in the fragment, which never reaches the server.
       // It is base64url and a dot: nothing to decode. One that is not (a
       // link cut short or mangled) is taken as missing, which the sender is
@@ -219,7 +235,13 @@ export default function ReceivePanel(
       onStatus: (s) => {
         status.value = s;
         // Picked when the first download starts (receive_session.ts).
-        myName.value = session.current?.name ?? "";
+        const current = session.current;
+        const name = current?.name ?? "";
+        if (current !== null && name !== myName.value) {
+          myName.value = name;
+          const keep: KeptSession = { session: current.sessionId, name };
+          storage(() => sessionStorage.setItem(keptKey, JSON.stringify(keep)));
+        }
       },
       // Files added by the sender: shown before a download starts; after,
       // fetched on their own (the page stays in signaling to hear of them).

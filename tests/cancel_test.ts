@@ -302,3 +302,34 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a receive page reloaded in its tab goes by the same name, and the sender keeps one row for it",
+  browserTest,
+  async () => {
+    const s = await setup();
+    try {
+      const file = await makeFile(s.dir, "small.bin", 256 * 1024, 22);
+      const { page: sender, link } = await share(s, [file]);
+      const page = await receiver(s, link, "r");
+      await download(page);
+      const name = await nameOf(page);
+      // As "Try again" does: the key back in the address, then a reload.
+      await page.evaluate((url) => {
+        history.replaceState(null, "", url);
+        location.reload();
+      }, link);
+      await page.waitForSelector("beam-island[data-hydrated]");
+      await page.waitForSelector(".phase-ready");
+      assert.equal(await nameOf(page), name, "the name before the reload");
+      await download(page);
+      // The same receiver by its session id: one row, the newest.
+      const rows = await sender.locator(".receiver .receiver-name")
+        .allInnerTexts();
+      assert.deepEqual(rows, [name]);
+      await sender.locator(".receiver[data-state='done']").waitFor();
+    } finally {
+      await s.close();
+    }
+  },
+);

@@ -152,6 +152,11 @@ export interface ReceiveSessionOptions {
    */
   name?: string;
   /**
+   * The session id (session_id.ts) this tab had before a reload, so the
+   * sender takes this receive for the same receiver. Default: a fresh one.
+   */
+  sessionId?: string;
+  /**
    * Called when this page's list changes after `open()`: the sender added
    * files (or text) before a download started.
    */
@@ -190,7 +195,7 @@ export class ReceiveSession {
   // The same for every offer of this receive, whatever peer id signaling
   // gives it: the sender tells by it that a receiver resuming under a new
   // id is this one, and drops this one's old row (session_id.ts).
-  #sessionId = newSessionId();
+  #sessionId: string;
   // What the sender's page calls this receiver, sent sealed with the
   // session id: one name for the whole receive, however many offers.
   // Picked when the first download starts: the sender sees a receiver
@@ -222,6 +227,7 @@ export class ReceiveSession {
   constructor(options: ReceiveSessionOptions) {
     this.#options = options;
     this.#name = options.name ?? null;
+    this.#sessionId = options.sessionId ?? newSessionId();
     const url = options.signalUrl;
     // Reconnects by itself and keeps its id, so that a server restart
     // neither ends a transfer nor loses the sender's pair records for long.
@@ -244,6 +250,11 @@ export class ReceiveSession {
    */
   get name(): string | null {
     return this.#name;
+  }
+
+  /** This receive's session id (session_id.ts), to keep across a reload. */
+  get sessionId(): string {
+    return this.#sessionId;
   }
 
   /** The latest status. */

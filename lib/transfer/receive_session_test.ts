@@ -23,8 +23,7 @@ import {
   STOPPED_ONE,
   STOPPED_TO_RECEIVER,
 } from "./send_machine.ts";
-import { openSessionId } from "./session_id.ts";
-import { isNickname } from "./session_id.ts";
+import { isNickname, newSessionId, openSessionId } from "./session_id.ts";
 import { startShare, until } from "../../tests/_helpers/sessions.ts";
 import { formatLinkKey, newSecret } from "./secret.ts";
 
@@ -345,6 +344,20 @@ Deno.test("ReceiveSession picks its name when the first download starts, and kee
   assert.equal(r.session.name, name);
   await until(() => share.sender.liveCount === 0, "the sender to finish");
   assert.deepEqual(share.rows.at(-1)!.map((row) => row.name), [name]);
+  share.sender.stop();
+});
+
+Deno.test("ReceiveSession keeps the session id and name it was given (a tab reloaded by Try again), and the sender's row says that name", async () => {
+  const share = await startShare(64 * 1024);
+  const sessionId = newSessionId();
+  const r = share.receiver({ sessionId, name: "Amber Otter" });
+  assert.equal(r.session.sessionId, sessionId);
+  assert.equal(r.session.name, "Amber Otter", "given, so known at once");
+  await r.session.open();
+  await r.session.download(r.sink);
+  assert.equal(r.session.name, "Amber Otter");
+  await until(() => share.sender.liveCount === 0, "the sender to finish");
+  assert.deepEqual(share.rows.at(-1)!.map((row) => row.name), ["Amber Otter"]);
   share.sender.stop();
 });
 

@@ -47,6 +47,28 @@ export function isNickname(value: unknown): value is string {
 const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
 /**
+ * What a receiving tab keeps of itself across a reload (the page's "Try
+ * again" reloads): the same session id and name, so the sender's row and
+ * the name the person was told stay the same.
+ */
+export interface KeptSession {
+  session: string;
+  name: string;
+}
+
+/** Reads a `KeptSession` kept as JSON, or `null` when there is none usable. */
+export function readKept(text: string | null): KeptSession | null {
+  try {
+    const { session, name } = JSON.parse(text ?? "null") ?? {};
+    return SESSION_ID.test(session) && isNickname(name)
+      ? { session, name }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Seals `sessionId` (and the receiver's `name`, when given) as
  * `receiverId`'s, for the sender `senderId`.
  */

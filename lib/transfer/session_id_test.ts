@@ -3,6 +3,7 @@ import {
   newSessionId,
   openSession,
   openSessionId,
+  readKept,
   sealSessionId,
 } from "./session_id.ts";
 import { deriveKeys, seal } from "./auth.ts";
@@ -82,4 +83,26 @@ Deno.test("openSession() gives a null name when none was sent, or one that is no
     id,
     name: null,
   });
+});
+
+Deno.test("readKept() reads a kept session id and name, and nothing that is not both", () => {
+  const session = newSessionId();
+  const kept = JSON.stringify({ session, name: "Amber Otter" });
+  assert.deepEqual(readKept(kept), { session, name: "Amber Otter" });
+  for (
+    const text of [
+      null,
+      "",
+      "not json",
+      "null",
+      "[]",
+      JSON.stringify({ session }),
+      JSON.stringify({ name: "Amber Otter" }),
+      JSON.stringify({ session: "short", name: "Amber Otter" }),
+      JSON.stringify({ session, name: "<b>Amber</b>" }),
+      JSON.stringify({ session: 7, name: "Amber Otter" }),
+    ]
+  ) {
+    assert.equal(readKept(text), null, String(text));
+  }
 });
