@@ -113,15 +113,6 @@ function canNotify(): boolean {
  */
 function pageActions(picked: (place: Place) => void): PageActions {
   const scope = globalThis as unknown as Partial<PageActions>;
-  const click = (href: string, name?: string) => {
-    const a = document.createElement("a");
-    a.href = href;
-    if (name !== undefined) a.download = name;
-    a.hidden = true;
-    document.body.append(a);
-    a.click();
-    a.remove();
-  };
   const filePicker = scope.showSaveFilePicker?.bind(globalThis);
   const folderPicker = scope.showDirectoryPicker?.bind(globalThis);
   return {
@@ -146,9 +137,13 @@ function pageActions(picked: (place: Place) => void): PageActions {
       document.body.append(frame);
     },
     saveBlob: (blob, name) => {
-      const url = URL.createObjectURL(blob);
-      click(url, name);
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = name;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
     },
   };
 }
