@@ -238,8 +238,10 @@ export default function ReceivePanel(
           storage(() => sessionStorage.setItem(keptKey, JSON.stringify(keep)));
         }
       },
-      // Files added by the sender: shown before a download starts; after,
-      // fetched on their own (the page stays in signaling to hear of them).
+      // Files added by the sender: shown before a download starts; heard
+      // of while saving, and fetched on their own once done. A page that is
+      // done has left signaling, as the contract says (PROTOCOL.md, step 6):
+      // it hears of no later addition, and a reload shows the whole list.
       onList: (list) => {
         const before = manifest.value?.files.length ?? 0;
         manifest.value = list;
@@ -249,7 +251,6 @@ export default function ReceivePanel(
           say("The sender added files.");
         }
       },
-      listenWhenDone: true,
     });
     session.current = next;
     // Read: now take the key out of the address bar and this history entry,

@@ -14,12 +14,15 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { collectPageErrors } from "./_helpers/browser.ts";
 import {
+  gatedPicker,
   makeFile,
   MEMORY_ONLY,
   open,
   PICKER_STUB,
+  release,
   setup,
   share,
+  waitMidway,
 } from "./_helpers/transfer.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
@@ -97,55 +100,6 @@ async function checkAxe(page: Page, state: string): Promise<void> {
   assert.deepEqual(found, [], found.join("\n"));
 }
 
-/**
- * A save picker whose file takes the first `passBytes` and then holds every
- * write until the test calls {@linkcode release}: a transfer caught mid-way
- * for as long as the test needs, without timing anything.
- */
-function gatedPicker(passBytes: number): string {
-  return `
-    globalThis.__gate = { open: false, bytes: 0, release: () => {} };
-    globalThis.showSaveFilePicker = async (options = {}) => {
-      const root = await navigator.storage.getDirectory();
-      const real = await root.getFileHandle(
-        options.suggestedName || "download",
-        { create: true },
-      );
-      return {
-        kind: "file",
-        name: real.name,
-        async createWritable() {
-          const inner = await real.createWritable();
-          return new WritableStream({
-            async write(chunk) {
-              const gate = globalThis.__gate;
-              gate.bytes += chunk.byteLength;
-              if (!gate.open && gate.bytes > ${passBytes}) {
-                await new Promise((go) => gate.release = go);
-              }
-              await inner.write(chunk);
-            },
-            close: () => inner.close(),
-            abort: (reason) => inner.abort(reason),
-          });
-        },
-        remove: () => real.remove(),
-      };
-    };
-  `;
-}
-
-/** Lets a {@linkcode gatedPicker}'s writes through from now on. */
-async function release(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const gate = (globalThis as unknown as {
-      __gate: { open: boolean; release: () => void };
-    }).__gate;
-    gate.open = true;
-    gate.release();
-  });
-}
-
 /** Records every text the page's live region says, in `__said`. */
 const RECORD_SAID = `
   globalThis.__said = [];
@@ -165,17 +119,6 @@ async function saidOn(page: Page): Promise<string[]> {
 /** The receive page's status line. */
 async function status(page: Page): Promise<string> {
   return await page.locator("#receive-status").innerText();
-}
-
-/** Waits until the receiver is mid-way: past 0 %, held by its gate. */
-async function waitMidway(receiver: Page): Promise<void> {
-  await receiver.waitForFunction(() =>
-    Number(
-      document.querySelector(".receive-panel .percent")?.getAttribute(
-        "data-percent",
-      ),
-    ) > 0
-  );
 }
 
 /** What is focused: tag, id and text, for assertions that read well. */

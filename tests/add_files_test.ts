@@ -2,9 +2,9 @@
  * End to end, adding files to a running share (issue #14): headless
  * Chromium pages and a real Beam server. Choosing files while sharing asks
  * first, in the page; "Add to this share" keeps the link, a receiver on its
- * ready screen sees the longer list and saves every file, one already done
- * is told and fetches only the added file, one opening the link later gets
- * them all, each byte-identical. Cancel (Escape) changes nothing; "Start a
+ * ready screen sees the longer list and saves every file, one saving is
+ * told and, once done, fetches only the added file, one opening the link
+ * later gets them all, each byte-identical. Cancel (Escape) changes nothing; "Start a
  * new share" ends the old link. Screenshots land in `tmp/add_files/`
  * (git-ignored). Run `deno run -A lib/islands/build.ts` first.
  */
@@ -13,13 +13,16 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { collectPageErrors } from "./_helpers/browser.ts";
 import {
+  gatedPicker,
   makeFile,
   open,
   opfsSha256,
   PICKER_STUB,
+  release,
   setup,
   share,
   SHARE_LINK,
+  waitMidway,
 } from "./_helpers/transfer.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
@@ -65,7 +68,7 @@ async function waitFocus(page: Page, text: string): Promise<void> {
 }
 
 Deno.test(
-  "files chosen while sharing are added to the same link after asking: receivers with the list, done or new get them byte-identical; Cancel keeps all, a new share ends the old link",
+  "files chosen while sharing are added to the same link after asking: receivers with the list, saving or new get them byte-identical; Cancel keeps all, a new share ends the old link",
   browserTest,
   async () => {
     const s = await setup({ SENDER_AWAY_MS: "1000" });
@@ -76,12 +79,12 @@ Deno.test(
       const { page: sender, link } = await share(s, [a]);
       const senderErrors = collectPageErrors(sender);
 
-      // Receiver 0 saves A before anything is added.
-      const early = await open(s, link);
+      // Receiver 0 is saving A when B is added: held mid-way by its disk.
+      const early = await open(s, link, gatedPicker(1024 * 1024));
       const earlyErrors = collectPageErrors(early);
       await early.getByRole("button", { name: "Download", exact: true })
         .click();
-      await waitSaved(early);
+      await waitMidway(early);
 
       // Receiver 1 has the list, on its ready screen.
       const ready = await open(s, link, savingInto("ready-folder"));
@@ -89,8 +92,8 @@ Deno.test(
       await ready.locator(".file-list li").first().waitFor();
       assert.equal(await ready.locator(".file-list li").count(), 1);
 
-      // Receiver 0's row is done (no longer served); receiver 1 only asked.
-      await sender.waitForSelector(".receiver[data-state=done]");
+      // Receiver 0 is being sent A; receiver 1 only asked.
+      await sender.waitForSelector(".receiver[data-state=sending]");
       // The sender chooses B: asked first, in the page, Add focused.
       await sender.setInputFiles("#file-input", [b.path]);
       const dialog = sender.getByRole("dialog", {
@@ -102,7 +105,7 @@ Deno.test(
       assert.match(asked, /the link stays the same/);
       assert.match(
         asked,
-        /Starting a new share ends this one: its link stops working and the receiver connected now is cut off/,
+        /Starting a new share ends this one: its link stops working and the 2 receivers connected now are cut off\./,
       );
       await shot(sender, "sender-dialog");
       // Enter takes the focused default: Add.
@@ -128,7 +131,10 @@ Deno.test(
         );
       }
 
-      // Receiver 0, done, is told, and fetches only B.
+      // Receiver 0 heard of B while saving A; once done (and gone from
+      // signaling, as the contract has it), it fetches only B.
+      await release(early);
+      await waitSaved(early);
       const notice = early.locator("[data-added]");
       await notice.waitFor();
       assert.match(

@@ -296,9 +296,10 @@ Deno.test(
           `${instances[senderAt].port} (landings: ${landings.join(", ")})`,
       );
       await download(sender, receiver, first);
-      // A finished receiver leaves signaling, as the protocol says; the
-      // sender stays where it was.
-      await waitForPeers(instances, senderAt === 0 ? [1, 0] : [0, 1]);
+      // The finished receive page stays in signaling, to hear of files
+      // added to the share (docs/protocol.md, "Adding files"): one peer on
+      // each instance.
+      await waitForPeers(instances, [1, 1]);
 
       // Kill the sender's instance outright: no goodbye to Redis or sockets.
       const killed = instances[senderAt];
@@ -315,7 +316,7 @@ Deno.test(
       const sender2 = await share(senderBrowser, origin, second);
       const receiver2 = await openReceive(receiverBrowser, sender2.link);
       await download(sender2, receiver2, second);
-      await waitForPeers([survivor], [1]);
+      await waitForPeers([survivor], [2]);
       const after = await health(survivor);
       assert.equal(after.status, "ok");
       assert.equal(after.bus, "up");

@@ -163,7 +163,9 @@ export interface ReceiveSessionOptions {
   onList?: (manifest: Manifest) => void;
   /**
    * Stay in signaling once done, to hear of files added to the share
-   * (`status.added`); `close()` leaves. Default: leave when done.
+   * (`status.added`); `close()` leaves. Default: leave when done, as the
+   * signaling contract has a receiver do (PROTOCOL.md, "The flow", step 6),
+   * which Beam's receive page keeps to.
    */
   listenWhenDone?: boolean;
 }

@@ -324,3 +324,63 @@ export async function openIn(
   await page.waitFor("beam-island[data-hydrated]");
   return page;
 }
+
+/**
+ * A save picker whose file takes the first `passBytes` and then holds every
+ * write until the test calls {@linkcode release}: a transfer caught mid-way
+ * for as long as the test needs, without timing anything.
+ */
+export function gatedPicker(passBytes: number): string {
+  return `
+    globalThis.__gate = { open: false, bytes: 0, release: () => {} };
+    globalThis.showSaveFilePicker = async (options = {}) => {
+      const root = await navigator.storage.getDirectory();
+      const real = await root.getFileHandle(
+        options.suggestedName || "download",
+        { create: true },
+      );
+      return {
+        kind: "file",
+        name: real.name,
+        async createWritable() {
+          const inner = await real.createWritable();
+          return new WritableStream({
+            async write(chunk) {
+              const gate = globalThis.__gate;
+              gate.bytes += chunk.byteLength;
+              if (!gate.open && gate.bytes > ${passBytes}) {
+                await new Promise((go) => gate.release = go);
+              }
+              await inner.write(chunk);
+            },
+            close: () => inner.close(),
+            abort: (reason) => inner.abort(reason),
+          });
+        },
+        remove: () => real.remove(),
+      };
+    };
+  `;
+}
+
+/** Lets a {@linkcode gatedPicker}'s writes through from now on. */
+export async function release(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const gate = (globalThis as unknown as {
+      __gate: { open: boolean; release: () => void };
+    }).__gate;
+    gate.open = true;
+    gate.release();
+  });
+}
+
+/** Waits until the receiver is mid-way: past 0 %, held by its gate. */
+export async function waitMidway(receiver: Page): Promise<void> {
+  await receiver.waitForFunction(() =>
+    Number(
+      document.querySelector(".receive-panel .percent")?.getAttribute(
+        "data-percent",
+      ),
+    ) > 0
+  );
+}
