@@ -508,13 +508,15 @@ Deno.test(
   async () => {
     const s = await setup(AWAY);
     try {
-      const first = await makeFile(s.dir, "first.bin", 64 * 1024, 1);
+      const first = await makeFile(s.dir, "first.bin", 3 * 1024 * 1024, 1);
       const added = await makeFile(s.dir, "added.bin", 32 * 1024, 2);
       const { page: sender, link } = await share(s, [first]);
-      const receiver = await open(s, link);
+      // Saving when files are added: it hears of them (a page that is done
+      // has left signaling, as the contract has it).
+      const receiver = await open(s, link, gatedPicker(1024 * 1024));
       await receiver.getByRole("button", { name: "Download", exact: true })
         .click();
-      await receiver.waitForSelector(".phase-done");
+      await waitMidway(receiver);
 
       // Files chosen while sharing: asked in the page, Add focused.
       await sender.setInputFiles("#file-input", [added.path]);
@@ -531,6 +533,10 @@ Deno.test(
       await sender.setInputFiles("#file-input", [added.path]);
       await dialog.getByRole("button", { name: "Add to this share" }).click();
       await dialog.waitFor({ state: "detached" });
+      await receiver.locator("[data-added]").waitFor();
+      await checkAxe(receiver, "receive-files-added-saving");
+      await release(receiver);
+      await receiver.waitForSelector(".phase-done");
       await receiver.locator("[data-added]").waitFor();
       await checkAxe(receiver, "receive-files-added");
     } finally {
