@@ -327,19 +327,30 @@ const PAIRS: readonly (readonly [BrowserKind, BrowserKind])[] = [
 ];
 
 /** Waits until the receive page is done, and says it saved. */
-async function saved(page: TestPage, timeout = 60_000): Promise<void> {
+async function saved(
+  page: TestPage,
+  timeout = 60_000,
+  sender?: TestPage,
+): Promise<void> {
   try {
     await page.waitFor(".phase-done, .phase-failed", { timeout });
   } catch (error) {
-    // Say where the page stood: its status, and how far it got.
-    const where = await page.evaluate(() =>
-      [...document.querySelectorAll("[role=status], .percent")].map((el) =>
-        `${el.className} ${el.getAttribute("data-percent") ?? ""} ${
-          (el as HTMLElement).innerText
-        }`
-      ).join(" | ")
-    ).catch(() => "(the page does not answer)");
-    throw new Error(`${(error as Error).message}; the page shows: ${where}`);
+    // Say where the pages stood: the receiver's status and how far it
+    // got, the sender's rows.
+    const shown = (at: TestPage) =>
+      at.evaluate(() =>
+        [...document.querySelectorAll("[role=status], .percent, .receiver")]
+          .map((el) =>
+            `${el.className} ${el.getAttribute("data-percent") ?? ""} ${
+              (el as HTMLElement).innerText.replaceAll("\n", " ")
+            }`
+          ).join(" | ")
+      ).catch(() => "(the page does not answer)");
+    throw new Error(
+      `${(error as Error).message}; the page shows: ${await shown(page)}${
+        sender ? `; the sender shows: ${await shown(sender)}` : ""
+      }`,
+    );
   }
   const text = await page.text(".receive-panel [role=status]");
   assert.match(text, /Saved/, `the ${page.kind} receiver says: ${text}`);
@@ -379,7 +390,7 @@ for (const [from, to] of PAIRS) {
         const receiver = await openIn(s, to, link);
         const receiverErrors = collectPageErrors(receiver);
         await receiver.clickButton("Download");
-        await saved(receiver);
+        await saved(receiver, 60_000, sender);
         const screenshot = Deno.env.get("BEAM_SCREENSHOT");
         if (screenshot && to === "firefox") {
           await receiver.screenshot(screenshot);
@@ -413,7 +424,7 @@ for (const [from, to] of PAIRS) {
         const receiver = await openIn(s, to, link);
         const receiverErrors = collectPageErrors(receiver);
         await receiver.clickButton("Download");
-        await saved(receiver);
+        await saved(receiver, 60_000, sender);
         const path = await (await s.browser(to)).waitForDownload(
           "beam-files.zip",
         );
@@ -449,7 +460,7 @@ for (const kind of BROWSERS) {
           false,
         );
         await receiver.clickButton("Download");
-        await saved(receiver);
+        await saved(receiver, 60_000, sender);
         const path = await (await s.browser(kind)).waitForDownload(file.name, {
           size: file.size,
         });
