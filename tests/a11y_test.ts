@@ -11,6 +11,7 @@
  */
 
 import assert from "node:assert/strict";
+import { axeViolations } from "./_helpers/axe.ts";
 import type { Page } from "playwright-core";
 import { collectPageErrors } from "./_helpers/browser.ts";
 import {
@@ -27,11 +28,6 @@ import {
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 
-/** axe-core's browser build, as npm ships it. */
-const AXE = await Deno.readTextFile(
-  new URL("../node_modules/axe-core/axe.min.js", import.meta.url),
-);
-
 const SHOTS = new URL("../tmp/a11y/", import.meta.url);
 await Deno.mkdir(SHOTS, { recursive: true });
 
@@ -45,12 +41,6 @@ const SCHEMES = ["light", "dark"] as const;
 // one is given (SENDER_AWAY_MS): the error screens are what is checked.
 const AWAY = { SENDER_AWAY_MS: "1500" };
 
-interface Violation {
-  id: string;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
 /**
  * Runs axe-core on `page` at each viewport and colour scheme, takes a
  * screenshot of each, and asserts no violation. `state` names the files.
@@ -61,33 +51,8 @@ async function checkAxe(page: Page, state: string): Promise<void> {
     await page.setViewportSize(viewport);
     for (const colorScheme of SCHEMES) {
       await page.emulateMedia({ colorScheme });
-      // A frame for the new layout and colours to apply.
-      await page.evaluate(() => new Promise(requestAnimationFrame));
-      if (!await page.evaluate(() => "axe" in globalThis)) {
-        await page.evaluate(AXE);
-      }
-      const violations = await page.evaluate(async () => {
-        const axe = (globalThis as unknown as {
-          axe: {
-            run(
-              context: Document,
-              options: object,
-            ): Promise<{ violations: Violation[] }>;
-          };
-        }).axe;
-        const result = await axe.run(document, { resultTypes: ["violations"] });
-        return result.violations.map((v) => ({
-          id: v.id,
-          help: v.help,
-          nodes: v.nodes.map((n) => ({ target: n.target })),
-        }));
-      }) as Violation[];
-      for (const v of violations) {
-        found.push(
-          `${state} ${size} ${colorScheme}: ${v.id} (${v.help}) at ${
-            v.nodes.map((n) => n.target.join(" ")).join(", ")
-          }`,
-        );
+      for (const v of await axeViolations(page)) {
+        found.push(`${state} ${size} ${colorScheme}: ${v}`);
       }
       await page.screenshot({
         path: new URL(`${state}-${size}-${colorScheme}.png`, SHOTS).pathname,
@@ -336,6 +301,9 @@ Deno.test(
       assert.ok((await saidOn(sender)).includes("Copied the link."));
 
       const receiver = await open(s, link, RECORD_SAID + PICKER_STUB);
+      // The file list (and its Download) comes once the sender answered.
+      await receiver.getByRole("button", { name: "Download", exact: true })
+        .waitFor();
       const walk = await tabThrough(receiver);
       assert.ok(walk.some((f) => /^button Download/.test(f)), walk.join("\n"));
       await receiver.getByRole("button", { name: "Download", exact: true })

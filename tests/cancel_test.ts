@@ -12,6 +12,7 @@
  */
 
 import assert from "node:assert/strict";
+import { axeBothSchemes } from "./_helpers/axe.ts";
 import type { Page } from "playwright-core";
 import { collectPageErrors } from "./_helpers/browser.ts";
 import {
@@ -28,50 +29,21 @@ import { isNickname } from "../lib/transfer/session_id.ts";
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 const MiB = 1024 * 1024;
 
-/** axe-core's browser build, as npm ships it (see tests/a11y_test.ts). */
-const AXE = await Deno.readTextFile(
-  new URL("../node_modules/axe-core/axe.min.js", import.meta.url),
-);
-
 /**
  * Runs axe-core on `page`, light and dark, asserting no violation; saves a
  * screenshot of each into `BEAM_SCREENSHOTS` when that is set.
  */
 async function check(page: Page, name: string): Promise<void> {
   const dir = Deno.env.get("BEAM_SCREENSHOTS");
-  const found: string[] = [];
-  for (const colorScheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme });
-    await page.evaluate(() => new Promise(requestAnimationFrame));
-    if (!await page.evaluate(() => "axe" in globalThis)) {
-      await page.evaluate(AXE);
-    }
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as {
-        axe: {
-          run(
-            context: Document,
-            options: object,
-          ): Promise<
-            { violations: { id: string; nodes: { target: string[] }[] }[] }
-          >;
-        };
-      }).axe;
-      const result = await axe.run(document, { resultTypes: ["violations"] });
-      return result.violations.map((v) =>
-        `${v.id} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
-      );
-    });
-    found.push(...violations.map((v) => `${name} ${colorScheme}: ${v}`));
+  const found = await axeBothSchemes(page, async (scheme) => {
     if (dir) {
       await page.screenshot({
-        path: `${dir}/${name}-${colorScheme}.png`,
+        path: `${dir}/${name}-${scheme}.png`,
         fullPage: true,
       });
     }
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-  assert.deepEqual(found, [], found.join("\n"));
+  });
+  assert.deepEqual(found, [], `${name}:\n${found.join("\n")}`);
 }
 
 /**

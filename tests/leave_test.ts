@@ -10,6 +10,7 @@
  */
 
 import assert from "node:assert/strict";
+import { axeBothSchemes } from "./_helpers/axe.ts";
 import type { Page } from "playwright-core";
 import { collectPageErrors } from "./_helpers/browser.ts";
 import {
@@ -41,40 +42,6 @@ function warnsOnLeave(page: Page): Promise<boolean> {
     dispatchEvent(event);
     return event.defaultPrevented;
   });
-}
-
-/** axe-core's browser build, as npm ships it (tests/a11y_test.ts runs it on every other state). */
-const AXE = await Deno.readTextFile(
-  new URL("../node_modules/axe-core/axe.min.js", import.meta.url),
-);
-
-/** axe-core's violations on `page`, light and dark, as "id at target" lines. */
-async function axeViolations(page: Page): Promise<string[]> {
-  const found: string[] = [];
-  for (const colorScheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme });
-    await page.evaluate(() => new Promise(requestAnimationFrame));
-    if (!await page.evaluate(() => "axe" in globalThis)) {
-      await page.evaluate(AXE);
-    }
-    found.push(
-      ...await page.evaluate(async (scheme) => {
-        const axe = (globalThis as unknown as {
-          axe: {
-            run(context: Document): Promise<{
-              violations: { id: string; nodes: { target: string[] }[] }[];
-            }>;
-          };
-        }).axe;
-        const { violations } = await axe.run(document);
-        return violations.map((v) =>
-          `${scheme}: ${v.id} at ${v.nodes.map((n) => n.target).join(", ")}`
-        );
-      }, colorScheme),
-    );
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-  return found;
 }
 
 /** The receive page's percent, as it shows it. */
@@ -139,7 +106,7 @@ Deno.test(
       assert.equal(await warnsOnLeave(sender), false);
       assert.equal(await sender.title(), ownTitle);
       assert.equal(await sender.locator("[data-awake]").count(), 0);
-      assert.deepEqual(await axeViolations(sender), []);
+      assert.deepEqual(await axeBothSchemes(sender), []);
       await sender.screenshot({
         path: new URL("sender-left.png", SHOTS).pathname,
         fullPage: true,

@@ -18,6 +18,7 @@
  */
 
 import assert from "node:assert/strict";
+import { axeBothSchemes } from "./_helpers/axe.ts";
 import { collectPageErrors, launchBrowser } from "./_helpers/browser.ts";
 import type { Page } from "./_helpers/browser.ts";
 import { startBeam } from "./_helpers/beam.ts";
@@ -34,40 +35,13 @@ import { MANIFEST_PATH } from "../lib/http/app.ts";
 
 const browserTest = { sanitizeOps: false, sanitizeResources: false };
 
-/** axe-core's browser build, as npm ships it. */
-const AXE = await Deno.readTextFile(
-  new URL("../node_modules/axe-core/axe.min.js", import.meta.url),
-);
-
 /** axe-core's violations on `page` on a phone, light and dark. */
-async function axeViolations(page: Page): Promise<string[]> {
-  const found: string[] = [];
+async function phoneViolations(page: Page): Promise<string[]> {
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.evaluate(AXE);
-  for (const colorScheme of ["light", "dark"] as const) {
-    await page.emulateMedia({ colorScheme });
-    await page.evaluate(() => new Promise(requestAnimationFrame));
-    found.push(
-      ...await page.evaluate(async () => {
-        const axe = (globalThis as unknown as {
-          axe: {
-            run(context: Document, options: object): Promise<{
-              violations: { id: string; nodes: { target: string[] }[] }[];
-            }>;
-          };
-        }).axe;
-        const { violations } = await axe.run(document, {
-          resultTypes: ["violations"],
-        });
-        return violations.map((v) =>
-          `${v.id} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
-        );
-      }),
-    );
-    await screenshot(page, `missed-phone-${colorScheme}`);
-  }
-  await page.emulateMedia({ colorScheme: "light" });
-  return found;
+  return await axeBothSchemes(
+    page,
+    (scheme) => screenshot(page, `missed-phone-${scheme}`),
+  );
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -433,7 +407,7 @@ Deno.test(
       assert.equal(await page.locator("#share-link").count(), 0);
       assert.equal(page.url(), `${beam.url}/`);
       await screenshot(page, "missed");
-      assert.deepEqual(await axeViolations(page), []);
+      assert.deepEqual(await phoneViolations(page), []);
 
       // That visit installed the worker: sharing again works.
       await workerReady(page);
