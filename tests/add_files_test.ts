@@ -112,6 +112,8 @@ Deno.test(
       await sender.keyboard.press("Enter");
       await dialog.waitFor({ state: "detached" });
       assert.equal(await sender.locator("#share-link").inputValue(), link);
+      // The list grows once the longer one is sealed (SendSession.add()).
+      await sender.locator(".file-list li").nth(1).waitFor();
       assert.equal(await sender.locator(".file-list li").count(), 2);
       await waitFocus(sender, "Copy link");
 
