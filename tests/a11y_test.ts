@@ -20,7 +20,9 @@ import {
   MEMORY_ONLY,
   open,
   PICKER_STUB,
+  RECORD_SAID,
   release,
+  saidOn,
   setup,
   share,
   waitMidway,
@@ -63,22 +65,6 @@ async function checkAxe(page: Page, state: string): Promise<void> {
   await page.setViewportSize(VIEWPORTS.desktop);
   await page.emulateMedia({ colorScheme: "light" });
   assert.deepEqual(found, [], found.join("\n"));
-}
-
-/** Records every text the page's live region says, in `__said`. */
-const RECORD_SAID = `
-  globalThis.__said = [];
-  new MutationObserver(() => {
-    const region = document.querySelector("[data-announcer]");
-    const text = region?.textContent.trim();
-    if (text && globalThis.__said.at(-1) !== text) globalThis.__said.push(text);
-  }).observe(document, { subtree: true, childList: true, characterData: true });
-`;
-
-async function saidOn(page: Page): Promise<string[]> {
-  return await page.evaluate(() =>
-    (globalThis as unknown as { __said: string[] }).__said
-  );
 }
 
 /** The receive page's status line. */

@@ -20,6 +20,8 @@ import {
   open,
   opfsSha256,
   PICKER_STUB,
+  RECORD_SAID,
+  saidOn,
   type Setup,
   setup,
   share,
@@ -74,23 +76,6 @@ async function nameOf(page: Page): Promise<string> {
   const name = text.match(/^You appear to the sender as (.+)\.$/)?.[1] ?? "";
   assert.ok(isNickname(name), `the page says: ${text}`);
   return name;
-}
-
-/** Records every text the page's live region says, in `__said`. */
-const RECORD_SAID = `
-  globalThis.__said = [];
-  new MutationObserver(() => {
-    const region = document.querySelector("[data-announcer]");
-    const text = region?.textContent.trim();
-    if (text && globalThis.__said.at(-1) !== text) globalThis.__said.push(text);
-  }).observe(document, { subtree: true, childList: true, characterData: true });
-`;
-
-/** What the page's live region said, in order. */
-function saidOn(page: Page): Promise<string[]> {
-  return page.evaluate(() =>
-    (globalThis as unknown as { __said: string[] }).__said
-  );
 }
 
 /** Resolves once the receive page shows at least `percent`. */

@@ -384,3 +384,20 @@ export async function waitMidway(receiver: Page): Promise<void> {
     ) > 0
   );
 }
+
+/** Records every text the page's live region says, in `__said`. */
+export const RECORD_SAID = `
+  globalThis.__said = [];
+  new MutationObserver(() => {
+    const region = document.querySelector("[data-announcer]");
+    const text = region?.textContent.trim();
+    if (text && globalThis.__said.at(-1) !== text) globalThis.__said.push(text);
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+`;
+
+/** What the page's live region said, in order ({@linkcode RECORD_SAID}). */
+export function saidOn(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    (globalThis as unknown as { __said: string[] }).__said
+  );
+}
