@@ -49,7 +49,7 @@ Deno.test("A receiver opening the link after SendSession.add() gets every file",
 Deno.test("A receiver mid-download keeps its list, hears of added files, and downloadMore() fetches only them", async () => {
   const share = await startShare(2 * 1024 * 1024);
   share.links.bytesPerTick = 128 * 1024;
-  const r = share.receiver({ listenWhenDone: true });
+  const r = share.receiver();
   await r.session.open();
   let added = false;
   r.sink.onWrite = (written) => {
@@ -74,29 +74,6 @@ Deno.test("A receiver mid-download keeps its list, hears of added files, and dow
   await until(() => share.sender.liveCount === 0, "the sender to finish");
   const rows = share.rows.at(-1)!;
   assert.deepEqual(rows.map((row) => row.phase), ["done"]);
-  r.session.close();
-  share.sender.stop();
-});
-
-Deno.test("A receiver that is done and listens is sent the longer list", async () => {
-  const share = await startShare(64 * 1024);
-  const r = share.receiver({ listenWhenDone: true });
-  await r.session.open();
-  await r.session.download(r.sink);
-  const before =
-    share.signal.relayed.filter((f) => f.event === EVENT.response).length;
-  await share.sender.add([
-    memoryFile("b.bin", ADDED),
-    memoryFile("c.bin", ADDED),
-  ]);
-  await until(() => r.session.status.added === 2, "the added files' news");
-  assert.ok(
-    share.signal.relayed.filter((f) => f.event === EVENT.response).length >
-      before,
-  );
-  const more = new MemoryFiles();
-  await r.session.downloadMore(more);
-  assert.deepEqual([...more.files.keys()], ["b.bin", "c.bin"]);
   r.session.close();
   share.sender.stop();
 });

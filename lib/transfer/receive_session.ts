@@ -161,13 +161,6 @@ export interface ReceiveSessionOptions {
    * files (or text) before a download started.
    */
   onList?: (manifest: Manifest) => void;
-  /**
-   * Stay in signaling once done, to hear of files added to the share
-   * (`status.added`); `close()` leaves. Default: leave when done, as the
-   * signaling contract has a receiver do (PROTOCOL.md, "The flow", step 6),
-   * which Beam's receive page keeps to.
-   */
-  listenWhenDone?: boolean;
 }
 
 type Waiter<T> = { resolve(value: T): void; reject(error: Error): void };
@@ -487,9 +480,7 @@ export class ReceiveSession {
         this.#receiver?.abort(new Error(effect.message)).catch(() => {});
         return;
       case "finish": {
-        // A page that listens for added files keeps its signaling.
-        if (this.#options.listenWhenDone) this.#timers.stopAll();
-        else this.#leave();
+        this.#leave();
         // Give the last data-channel messages a moment before closing.
         const link = this.#link;
         this.#link = null;

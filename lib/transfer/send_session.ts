@@ -360,14 +360,6 @@ export class SendSession {
     for (const live of [...this.#live.values()]) {
       live.driver.dispatch({ type: "listGrew", total: this.#total });
     }
-    // A receiver that is done has no machine left here, but its page may
-    // still listen (it stays in signaling for this): it is sent the list
-    // too, and asks for the added files itself.
-    for (const row of this.#rows.values()) {
-      if (row.phase === "done" && !this.#live.has(row.id)) {
-        this.#resend(row.id, null);
-      }
-    }
   }
 
   /** Stops sharing: every connection closes and the link stops working. */
@@ -698,14 +690,11 @@ export class SendSession {
     }
   }
 
-  /**
-   * Sends receiver `id` the sealed list (`live`: the receiver being
-   * served, whose sealed copy is kept; `null` for one that is done).
-   */
-  #sendList(id: string, live: Live | null): void {
+  /** Sends receiver `id` the sealed list, sealed once per receiver. */
+  #sendList(id: string, live: Live): void {
     // Only the link's holders can read the file list: the server
     // relays ciphertext, padded, in pages under its frame cap.
-    let sealed = live && this.#sealed.get(live);
+    let sealed = this.#sealed.get(live);
     if (!sealed) {
       const keys = this.#keys!;
       const signer = this.#signer!;
@@ -720,7 +709,7 @@ export class SendSession {
             ),
           )
         );
-      if (live !== null) this.#sealed.set(live, sealed);
+      this.#sealed.set(live, sealed);
     }
     sealed.then(
       (pages) => {
@@ -729,7 +718,7 @@ export class SendSession {
         }
       },
       (error: Error) =>
-        live?.driver.dispatch({
+        live.driver.dispatch({
           type: "sendFailed",
           message: failureText("send the file list", error),
         }),
@@ -737,13 +726,10 @@ export class SendSession {
   }
 
   /** Sends receiver `id` the longer list, at the pace the bucket allows. */
-  #resend(id: string, live: Live | null): void {
+  #resend(id: string, live: Live): void {
     this.#resends.push(() => {
-      // Gone meanwhile (done receivers have no machine: their row says).
-      if (live !== null ? this.#live.get(id) !== live : !this.#rows.has(id)) {
-        return;
-      }
-      this.#sendList(id, live);
+      // Not if it is gone meanwhile.
+      if (this.#live.get(id) === live) this.#sendList(id, live);
     });
     this.#drainResends();
   }
