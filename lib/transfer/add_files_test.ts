@@ -3,7 +3,6 @@ import { memoryFile, MemoryFiles } from "./fakes.ts";
 import { TEXT_SHARED } from "./send_session.ts";
 import { addsTo } from "./receiver.ts";
 import type { Manifest } from "./wire.ts";
-import { EVENT } from "../signal/protocol.ts";
 import { startShare, until } from "../../tests/_helpers/sessions.ts";
 import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
 
