@@ -175,7 +175,7 @@ export function fingerprints(sdp: string): Fingerprint[] {
  * its sender meant: a `\r` or `\n` that is not part of `\r\n`. Browsers
  * write `\r\n` only, and parsers differ on the others.
  */
-export function checkLineBreaks(role: "offer" | "answer", sdp: string): void {
+export function checkLineBreaks(role: SdpRole, sdp: string): void {
   if (/\r(?!\n)|(?<!\r)\n/.test(sdp)) {
     throw new AuthError(
       `${UNVERIFIED}: the ${role}'s SDP has a bare line break`,
@@ -183,8 +183,16 @@ export function checkLineBreaks(role: "offer" | "answer", sdp: string): void {
   }
 }
 
+/**
+ * What an SDP is for: the first connection's `offer` and `answer` (through
+ * signaling), or a parallel connection's (over the first connection's
+ * channel; docs/protocol.md, "Parallel connections"). Part of what the MAC
+ * covers, so one cannot be passed off as the other.
+ */
+export type SdpRole = "offer" | "answer" | "lane offer" | "lane answer";
+
 function macInput(
-  role: "offer" | "answer",
+  role: SdpRole,
   senderId: string,
   receiverId: string,
   sdp: string,
@@ -201,7 +209,7 @@ function macInput(
 /** Signs a whole SDP for its role and the two peers' ids. */
 export async function signSdp(
   keys: ShareKeys,
-  role: "offer" | "answer",
+  role: SdpRole,
   senderId: string,
   receiverId: string,
   sdp: string,
@@ -217,7 +225,7 @@ export async function signSdp(
 /** Checks an SDP's MAC; throws an {@linkcode AuthError} when it does not match. */
 export async function verifySdp(
   keys: ShareKeys,
-  role: "offer" | "answer",
+  role: SdpRole,
   senderId: string,
   receiverId: string,
   sdp: unknown,

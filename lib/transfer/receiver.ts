@@ -14,7 +14,9 @@
 import {
   type ControlMessage,
   encodeControl,
+  type Lane,
   type Manifest,
+  MAX_LANE,
   parseControl,
 } from "./wire.ts";
 import {
@@ -56,6 +58,11 @@ export interface ReceiveOptions {
    * of their own). Default 0.
    */
   from?: number;
+  /**
+   * Takes the sender's `lane` messages (its answers for parallel
+   * connections, and their candidates). Default: dropped.
+   */
+  onLane?: (message: Lane) => void;
 }
 
 /** A checksum did not match: the file is removed and the transfer fails. */
@@ -90,6 +97,9 @@ export class FileReceiver {
   #finished = false;
   #failed: Error | null = null;
   #aborting: Promise<void> | null = null;
+  #onLane: (message: Lane) => void;
+  /** Adds a parallel channel to the receive under way, if there is one. */
+  #attach: ((channel: DataChannelLike) => boolean) | null = null;
 
   constructor(manifest: Manifest, sink: Sink, options: ReceiveOptions = {}) {
     this.#manifest = manifest;
@@ -99,6 +109,7 @@ export class FileReceiver {
     this.#maxChunk = options.maxChunkBytes ?? CHUNK_BYTES;
     this.#onProgress = options.onProgress ?? (() => {});
     this.#onFileDone = options.onFileDone ?? (() => {});
+    this.#onLane = options.onLane ?? (() => {});
     this.#index = Math.min(options.from ?? 0, manifest.files.length);
   }
 
@@ -126,6 +137,7 @@ export class FileReceiver {
    * Resolves when all files are verified; rejects with a
    * {@linkcode ChannelClosedError} when the channel breaks (call again with a
    * new channel to resume), or any other error when the transfer failed.
+   * Parallel channels join it with {@linkcode FileReceiver.addLane}.
    */
   receive(channel: DataChannelLike): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
@@ -141,31 +153,43 @@ export class FileReceiver {
       let settled = false;
       /** Set when a message was refused on arrival: nothing after it counts. */
       let refused = false;
+      // Share positions: where each channel's next binary message goes,
+      // and the next byte to hand on to the sink.
+      const cursor = new Map<DataChannelLike, number>();
+      let next = this.position;
+      /** Channels whose `at` still waits for its binary message. */
+      const placed = new Set<DataChannelLike>();
+      // Once a parallel channel joins, bytes may arrive ahead of `next`:
+      // they wait here (within the window) and control messages wait
+      // until the bytes before them are handed on.
+      let reordering = false;
+      const held = new Map<number, ArrayBuffer>();
+      const controls: { position: number; message: ControlMessage }[] = [];
+      const lanes = new Map<DataChannelLike, (event: Event) => void>();
       const settle = (error?: Error) => {
         if (settled) return;
         settled = true;
         channel.removeEventListener("message", onMessage);
         channel.removeEventListener("close", onClose);
+        for (const [lane, listener] of lanes) {
+          lane.removeEventListener("message", listener);
+        }
+        lanes.clear();
+        held.clear();
+        this.#attach = null;
         if (error) reject(error);
         else resolve();
       };
-      const onMessage = (event: Event) => {
-        // Given up (say, the person cancelled): nothing more is written.
-        if (settled || refused || this.#aborting !== null) return;
-        const data = (event as MessageEvent).data;
-        // Checked as it arrives, not when its turn comes: what waits in the
-        // queue is memory the sender is spending in this page.
-        const refusal = admit.take(data);
-        if (refusal !== null) {
-          // Nothing more is queued; the write under way ends first, so the
-          // sink is not given up under it.
-          refused = true;
-          queue = queue.then(async () => {
-            await this.#fail(channel, refusal);
-            settle(refusal);
-          });
-          return;
-        }
+      const refuse = (refusal: Error) => {
+        // Nothing more is queued; the write under way ends first, so the
+        // sink is not given up under it.
+        refused = true;
+        queue = queue.then(async () => {
+          await this.#fail(channel, refusal);
+          settle(refusal);
+        });
+      };
+      const handle = (data: ControlMessage | ArrayBuffer | string) => {
         queue = queue.then(async () => {
           if (settled || refused || this.#aborting !== null) return;
           try {
@@ -179,12 +203,156 @@ export class FileReceiver {
           }
         });
       };
+      // Hands on, in the share's order, whatever can go next.
+      const pump = () => {
+        for (;;) {
+          if (controls.length > 0 && controls[0].position <= next) {
+            handle(controls.shift()!.message);
+            continue;
+          }
+          const chunk = held.get(next);
+          if (chunk === undefined) return;
+          held.delete(next);
+          next += chunk.byteLength;
+          handle(chunk);
+        }
+      };
+      const take = (from: DataChannelLike, data: unknown) => {
+        // Given up (say, the person cancelled): nothing more is written.
+        if (settled || refused || this.#aborting !== null) return;
+        // Checked as it arrives, not when its turn comes: what waits in the
+        // queue is memory the sender is spending in this page.
+        const refusal = admit.take(data, !reordering);
+        if (refusal !== null) return refuse(refusal);
+        if (typeof data === "string") {
+          let message: ControlMessage;
+          try {
+            message = parseControl(data);
+          } catch (error) {
+            // Refused once its turn comes, after what arrived before it.
+            if (!reordering) return handle(data);
+            return refuse(error as Error);
+          }
+          const excess = admit.text(message);
+          if (excess !== null) return refuse(excess);
+          return control(from, message);
+        }
+        const bytes = data as ArrayBuffer;
+        const position = cursor.get(from);
+        placed.delete(from);
+        if (position === undefined) {
+          // Bytes before any header: `#handle` says why that is refused.
+          if (!reordering) return handle(bytes);
+          return refuse(
+            new TypeError(
+              "Cannot receive: file bytes came before a file header",
+            ),
+          );
+        }
+        cursor.set(from, position + bytes.byteLength);
+        if (!reordering) {
+          next = position + bytes.byteLength;
+          return handle(bytes);
+        }
+        // An honest sender stops at the window past what was acknowledged;
+        // one chunk more is slack for a chunk sent when nothing was in flight.
+        if (
+          position + bytes.byteLength - this.#lastAck >
+            this.#window + this.#maxChunk
+        ) {
+          return refuse(
+            new RangeError(
+              "Cannot receive: the sender sent more than the window allows",
+            ),
+          );
+        }
+        // Had already: sent again after a parallel channel closed.
+        if (position < next || held.has(position)) {
+          admit.done(bytes);
+          if (position + bytes.byteLength <= next || held.has(position)) {
+            return;
+          }
+          return refuse(
+            new RangeError(
+              "Cannot receive: the sender sent overlapping bytes",
+            ),
+          );
+        }
+        held.set(position, bytes);
+        pump();
+      };
+      const control = (from: DataChannelLike, message: ControlMessage) => {
+        const files = this.#manifest.files;
+        let position: number;
+        switch (message.t) {
+          case "at":
+            // One `at` per binary message at most: `at`s are not charged.
+            if (placed.has(from)) {
+              return refuse(
+                new TypeError(
+                  "Cannot receive: the sender said twice where bytes go, with none between",
+                ),
+              );
+            }
+            placed.add(from);
+            cursor.set(from, message.position);
+            return;
+          case "lane":
+            // Setting up a parallel connection: the session's, at once.
+            if (from === channel) return this.#onLane(message);
+            position = next;
+            break;
+          case "file":
+            position = message.index < files.length
+              ? this.#positionOf(message.index, message.offset)
+              : next;
+            cursor.set(from, position);
+            break;
+          case "end":
+            position = message.index < files.length
+              ? this.#positionOf(message.index, files[message.index].size)
+              : next;
+            break;
+          case "done":
+            // After every `end` before it, which the queue keeps.
+            position = -Infinity;
+            break;
+          default:
+            // An error, a cancel or a message out of place: at once.
+            return handle(message);
+        }
+        if (from !== channel) {
+          return refuse(
+            new TypeError(
+              `Cannot receive: a "${message.t}" message on a parallel connection`,
+            ),
+          );
+        }
+        if (!reordering) {
+          if (message.t === "file") next = position;
+          return handle(message);
+        }
+        controls.push({ position, message });
+        pump();
+      };
+      const onMessage = (event: Event) =>
+        take(channel, (event as MessageEvent).data);
       const onClose = () => {
         // Let what already arrived be written first: it counts for resuming.
         queue = queue.then(() => settle(new ChannelClosedError()));
       };
       channel.addEventListener("message", onMessage);
       channel.addEventListener("close", onClose);
+      this.#attach = (lane) => {
+        if (settled || lanes.has(lane) || lane === channel) return false;
+        lane.binaryType = "arraybuffer";
+        reordering = true;
+        const listener = (event: Event) =>
+          take(lane, (event as MessageEvent).data);
+        lanes.set(lane, listener);
+        lane.addEventListener("message", listener);
+        return true;
+      };
       // `end`: the files this list has, however many the sender has now.
       channel.send(
         encodeControl({
@@ -198,33 +366,56 @@ export class FileReceiver {
   }
 
   /**
-   * The limits a sender is held to on one channel, checked as each message
-   * arrives: `take()` returns why a message is refused (or `null`), `done()`
-   * is called once it has been handled.
+   * Adds a parallel channel (open, its certificate checked) to the receive
+   * under way, before the sender is told it may send on it (`ready`).
+   * Returns false when no receive is under way: then it has no use.
+   */
+  addLane(channel: DataChannelLike): boolean {
+    return this.#attach?.(channel) ?? false;
+  }
+
+  /** The share-wide position of byte `offset` of file `index`. */
+  #positionOf(index: number, offset: number): number {
+    let position = offset;
+    for (let i = 0; i < index; i++) position += this.#manifest.files[i].size;
+    return position;
+  }
+
+  /**
+   * The limits a sender is held to, checked as each message arrives:
+   * `take()` returns why a message is refused (or `null`), `done()` is
+   * called once it has been handled (or found to be a repeat).
    */
   #admission(): {
-    take(data: unknown): Error | null;
+    take(data: unknown, ordered: boolean): Error | null;
+    text(message: ControlMessage): Error | null;
     done(data: unknown): void;
   } {
-    // Share position of the bytes taken off this channel, written or not.
+    // Share position of the bytes taken off the first channel, written or
+    // not (with parallel channels, positions are checked by `receive()`).
     let arrived = this.position;
     // A file header and an end per file left, `done`, and an `error` or
-    // a `cancel`.
+    // a `cancel`; `lane` messages for each parallel connection (its answer
+    // and its candidates). An `at` is not counted: one may come before
+    // each binary message, no more (`receive()` checks).
     let texts = 2 * (this.#manifest.files.length - this.#index) + 2;
+    let laneTexts = MAX_LANE * 64;
     // Charged bytes of binary messages waiting for the sink.
     let waiting = 0;
     const limit = this.#window + this.#maxChunk;
     const charge = (size: number) => Math.max(size, MESSAGE_CHARGE);
     return {
-      take: (data) => {
-        if (typeof data === "string") {
-          if (--texts < 0) {
-            return new RangeError(
-              "Cannot receive: the sender sent more control messages than the share needs",
-            );
-          }
-          return null;
+      text: (message) => {
+        if (message.t === "at") return null;
+        if (message.t === "lane" ? --laneTexts < 0 : --texts < 0) {
+          return new RangeError(
+            "Cannot receive: the sender sent more control messages than the share needs",
+          );
         }
+        return null;
+      },
+      take: (data, ordered) => {
+        if (typeof data === "string") return null;
         const size = (data as ArrayBuffer).byteLength;
         if (size === 0 || size > this.#maxChunk) {
           return new RangeError(
@@ -235,7 +426,7 @@ export class FileReceiver {
         waiting += charge(size);
         // An honest sender stops at the window past what was acknowledged;
         // one chunk more is slack for a chunk sent when nothing was in flight.
-        if (arrived - this.#lastAck > limit || waiting > limit) {
+        if ((ordered && arrived - this.#lastAck > limit) || waiting > limit) {
           return new RangeError(
             "Cannot receive: the sender sent more than the window allows",
           );
@@ -243,8 +434,8 @@ export class FileReceiver {
         return null;
       },
       done: (data) => {
-        if (typeof data !== "string") {
-          waiting -= charge((data as ArrayBuffer).byteLength);
+        if (typeof data !== "string" && data instanceof ArrayBuffer) {
+          waiting -= charge(data.byteLength);
         }
       },
     };
@@ -269,12 +460,17 @@ export class FileReceiver {
   }
 
   /** Handles one message; returns true when the share is complete. */
-  async #handle(channel: DataChannelLike, data: unknown): Promise<boolean> {
-    if (typeof data !== "string") {
-      await this.#write(channel, new Uint8Array(data as ArrayBuffer));
+  async #handle(
+    channel: DataChannelLike,
+    data: ControlMessage | ArrayBuffer | string,
+  ): Promise<boolean> {
+    if (data instanceof ArrayBuffer) {
+      await this.#write(channel, new Uint8Array(data));
       return false;
     }
-    const message: ControlMessage = parseControl(data);
+    const message: ControlMessage = typeof data === "string"
+      ? parseControl(data)
+      : data;
     switch (message.t) {
       case "file": {
         const expected = this.#manifest.files[message.index];

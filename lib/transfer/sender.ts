@@ -11,6 +11,8 @@
 import {
   type ControlMessage,
   encodeControl,
+  type Lane,
+  MAX_LANE,
   parseControl,
   type Start,
 } from "./wire.ts";
@@ -63,7 +65,30 @@ export interface SendOptions {
    * given. Default: every file.
    */
   listed?: number;
+  /**
+   * Takes the receiver's `lane` messages (setting up parallel connections,
+   * docs/protocol.md). Without it, a `lane` message fails the transfer as
+   * one this sender does not take.
+   */
+  onLane?: (message: Lane) => void;
 }
+
+/**
+ * Bytes of the share sent on a parallel channel and not yet acknowledged:
+ * sent again on another channel if that one closes.
+ */
+interface Piece {
+  position: number;
+  index: number;
+  offset: number;
+  length: number;
+}
+
+/**
+ * The most `lane` messages a receiver may send in one transfer: an offer,
+ * `ready` and a few dozen candidates for each lane.
+ */
+const MAX_LANE_MESSAGES = MAX_LANE * 64;
 
 /** Metadata of a file, without anything else a `File` carries. */
 export function metaOf(file: FileMeta): FileMeta {
@@ -87,7 +112,12 @@ export function listedMetaOf(file: FileMeta): FileMeta {
     : meta;
 }
 
-/** Sends a set of files over one channel, from where the receiver asks. */
+/**
+ * Sends a set of files over one channel, from where the receiver asks, and
+ * over the parallel channels added to it ({@linkcode FileSender.addLane}):
+ * each chunk goes to the channel with the least buffered, preceded on it by
+ * an `at` message when it does not follow on from that channel's last.
+ */
 export class FileSender {
   #channel: DataChannelLike;
   #files: SourceFile[];
@@ -111,6 +141,14 @@ export class FileSender {
   #ended = 0;
   /** Files to send: the receiver's list's length (`Start.end`). */
   #end: number;
+  #onLane: ((message: Lane) => void) | null;
+  #laneMessages = 0;
+  /** Parallel channels in use, and what each holds unacknowledged. */
+  #lanes = new Map<DataChannelLike, Piece[]>();
+  /** The share position each channel's next binary message goes to. */
+  #cursor = new Map<DataChannelLike, number>();
+  /** Pieces of a parallel channel that closed, to send again. */
+  #lost: Piece[] = [];
 
   constructor(
     channel: DataChannelLike,
@@ -130,6 +168,7 @@ export class FileSender {
     this.#onProgress = options.onProgress ?? (() => {});
     this.#digest = options.digest ?? null;
     this.#end = Math.min(options.listed ?? files.length, files.length);
+    this.#onLane = options.onLane ?? null;
     if (this.#chunkSize < 1 || this.#low > this.#high) {
       throw new RangeError(
         "Cannot send: chunkSize must be positive and lowWaterMark at most highWaterMark",
@@ -140,6 +179,59 @@ export class FileSender {
   /** Bytes sent that the receiver has not acknowledged yet. */
   get owed(): number {
     return this.#sent - this.#acked;
+  }
+
+  /** Bytes waiting in the send buffers of every channel. */
+  get buffered(): number {
+    let bytes = this.#channel.bufferedAmount;
+    for (const lane of this.#lanes.keys()) bytes += lane.bufferedAmount;
+    return bytes;
+  }
+
+  /** Channels carrying the files: the first one and its parallel ones. */
+  get channels(): number {
+    return 1 + this.#lanes.size;
+  }
+
+  /**
+   * Adds a parallel channel (open, and read by the receiver: it said
+   * `ready`) that carries file bytes from now on. If it closes, what it
+   * held unacknowledged is sent again on the others; the transfer goes on.
+   */
+  addLane(channel: DataChannelLike): void {
+    if (this.#failure !== null || this.#start === null) {
+      channel.close();
+      return;
+    }
+    channel.binaryType = "arraybuffer";
+    channel.bufferedAmountLowThreshold = this.#low;
+    this.#lanes.set(channel, []);
+    channel.addEventListener("close", () => this.removeLane(channel));
+    // The receiver speaks on the first channel only.
+    channel.addEventListener("message", () =>
+      this.#fail(
+        new TypeError(
+          "Cannot send: the receiver sent a message on a parallel connection",
+        ),
+      ));
+    this.#wakeAll();
+  }
+
+  /**
+   * Stops using a parallel channel (its connection broke; a closed channel
+   * does this by itself): what it held unacknowledged is sent again on the
+   * others.
+   */
+  removeLane(channel: DataChannelLike): void {
+    const pieces = this.#lanes.get(channel);
+    if (pieces === undefined) return;
+    this.#lanes.delete(channel);
+    this.#cursor.delete(channel);
+    this.#lost.push(
+      ...pieces.filter((p) => p.position + p.length > this.#acked),
+    );
+    this.#lost.sort((a, b) => a.position - b.position);
+    this.#wakeAll();
   }
 
   /**
@@ -194,6 +286,9 @@ export class FileSender {
       await hashRange(hash, file, 0, offset, 4 * 1024 * 1024);
     }
     this.#send(encodeControl({ t: "file", index, offset, meta: metaOf(file) }));
+    // A file header says where the first channel's next bytes go.
+    let position = this.#position(index, offset);
+    this.#cursor.set(this.#channel, position);
     let next = offset < file.size ? this.#readAhead(file, offset) : null;
     for (let at = offset; at < file.size;) {
       const block = await next!;
@@ -203,8 +298,14 @@ export class FileSender {
       hash?.update(block);
       for (let i = 0; i < block.byteLength; i += this.#chunkSize) {
         const chunk = block.subarray(i, i + this.#chunkSize);
-        await this.#room(chunk.byteLength);
-        this.#send(chunk);
+        const channel = await this.#room(chunk.byteLength);
+        this.#put(channel, chunk, {
+          position,
+          index,
+          offset: at + i,
+          length: chunk.byteLength,
+        });
+        position += chunk.byteLength;
         this.#sent += chunk.byteLength;
       }
       at = end;
@@ -238,25 +339,127 @@ export class FileSender {
     return new Uint8Array(await file.slice(at, end).arrayBuffer());
   }
 
-  /** Waits until both the channel buffer and the receiver's window have room. */
-  async #room(bytes: number): Promise<void> {
+  /**
+   * Waits until the receiver's window and a channel's buffer have room, and
+   * returns that channel. Pieces lost with a parallel channel go first:
+   * the receiver can write nothing past them.
+   */
+  async #room(bytes: number): Promise<DataChannelLike> {
     for (;;) {
       if (this.#failure) throw this.#failure;
-      if (this.#channel.bufferedAmount > this.#high) {
-        await drained(this.#channel);
+      if (this.#lost.length > 0) {
+        await this.#sendLost();
       } else if (
         this.#sent + bytes - this.#acked > this.#window &&
         this.#sent > this.#acked
       ) {
         await this.#wake();
-      } else return;
+      } else {
+        const channel = this.#pick();
+        if (channel.bufferedAmount <= this.#high) return channel;
+        await this.#anyDrained();
+      }
     }
   }
 
-  #send(data: string | Uint8Array<ArrayBuffer>): void {
+  /** The channel with the least buffered (the first one when alone). */
+  #pick(): DataChannelLike {
+    let best = this.#channel;
+    for (const lane of this.#lanes.keys()) {
+      if (lane.bufferedAmount < best.bufferedAmount) best = lane;
+    }
+    return best;
+  }
+
+  /**
+   * Resolves once any channel's buffer is low, a parallel channel closes,
+   * or anything else wakes the sender; rejects as `drained()` does when the
+   * first channel closes.
+   */
+  #anyDrained(): Promise<void> {
+    if (this.#lanes.size === 0) return drained(this.#channel);
+    const channels = [this.#channel, ...this.#lanes.keys()];
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        for (const channel of channels) {
+          channel.removeEventListener("bufferedamountlow", finish);
+          channel.removeEventListener("close", finish);
+        }
+        resolve();
+      };
+      for (const channel of channels) {
+        channel.addEventListener("bufferedamountlow", finish);
+        channel.addEventListener("close", finish);
+      }
+      this.#waiters.push(finish);
+    });
+  }
+
+  /** Sends a chunk on `channel`, saying where it goes if it does not follow on. */
+  #put(
+    channel: DataChannelLike,
+    chunk: Uint8Array<ArrayBuffer>,
+    piece: Piece,
+  ): void {
+    const pieces = this.#lanes.get(channel);
+    try {
+      if (this.#cursor.get(channel) !== piece.position) {
+        this.#send(
+          encodeControl({ t: "at", position: piece.position }),
+          channel,
+        );
+      }
+      this.#send(chunk, channel);
+    } catch (error) {
+      // A parallel channel that is closing: its pieces go on another.
+      if (pieces === undefined) throw error;
+      pieces.push(piece);
+      this.removeLane(channel);
+      return;
+    }
+    this.#cursor.set(channel, piece.position + piece.length);
+    if (pieces === undefined) return;
+    // Kept until acknowledged, in case this channel closes.
+    while (
+      pieces.length > 0 && pieces[0].position + pieces[0].length <= this.#acked
+    ) {
+      pieces.shift();
+    }
+    pieces.push(piece);
+  }
+
+  /** Sends again, read from the file, what a closed parallel channel held. */
+  async #sendLost(): Promise<void> {
+    while (this.#lost.length > 0) {
+      const piece = this.#lost.shift()!;
+      if (piece.position + piece.length <= this.#acked) continue;
+      const file = this.#files[piece.index];
+      const chunk = new Uint8Array(
+        await file.slice(piece.offset, piece.offset + piece.length)
+          .arrayBuffer(),
+      );
+      for (;;) {
+        if (this.#failure) throw this.#failure;
+        const channel = this.#pick();
+        if (channel.bufferedAmount <= this.#high) {
+          this.#put(channel, chunk, piece);
+          break;
+        }
+        await this.#anyDrained();
+      }
+    }
+  }
+
+  #send(
+    data: string | Uint8Array<ArrayBuffer>,
+    channel = this.#channel,
+  ): void {
     if (this.#failure) throw this.#failure;
-    if (this.#channel.readyState !== "open") throw new ChannelClosedError();
-    this.#channel.send(data);
+    if (channel.readyState !== "open") throw new ChannelClosedError();
+    channel.send(data);
   }
 
   #receive(data: unknown): void {
@@ -342,8 +545,19 @@ export class FileSender {
     } else if (message.t === "cancel") {
       this.#fail(new CancelledError("Cannot send: the receiver cancelled"));
       return;
+    } else if (message.t === "lane" && this.#onLane !== null) {
+      if (++this.#laneMessages > MAX_LANE_MESSAGES) {
+        this.#fail(
+          new RangeError(
+            "Cannot send: the receiver sent more connection messages than parallel connections need",
+          ),
+        );
+        return;
+      }
+      this.#onLane(message);
+      return;
     } else {
-      // `file`, `end` and `done` are the sender's to say.
+      // `file`, `end`, `done` and `at` are the sender's to say.
       this.#fail(
         new TypeError(
           `Cannot send: unexpected "${message.t}" message from the receiver`,

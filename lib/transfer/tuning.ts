@@ -241,3 +241,37 @@ export const MAX_SHARED_FILES = 50_000;
  * report or an error. The longest (an error with its text) is ~60 bytes.
  */
 export const PROGRESS_PAD_BYTES = 128;
+
+/**
+ * Most connections one receive may use, the first included (parallel
+ * connections, lanes.ts). Each is its own SCTP association with its own
+ * congestion window: on a long path one window, not the link, sets the
+ * speed (bench/README.md, "WAN benchmark"), and eight windows reach what
+ * the benchmark's paths carry. More take more than their share of a link
+ * others use; the `beam:lanes` setting (README) lowers it, 1 turning
+ * parallel connections off.
+ */
+export const MAX_LANES = 8;
+
+/**
+ * After connections are added (or the transfer starts), how long before
+ * the rate counts: a new association starts slowly (slow start takes about
+ * seven round trips to fill a 100 Mbit/s path at 80 ms). A judgement.
+ */
+export const LANE_SETTLE_MS = 1_000;
+
+/** How long the rate is measured for each decision to add connections. */
+export const LANE_MEASURE_MS = 1_500;
+
+/**
+ * How much faster the transfer must become for the connections just added
+ * to count as paying: below it, no more are added. Smaller would take
+ * noise for gain. A judgement.
+ */
+export const LANE_GAIN = 1.15;
+
+/**
+ * No connections are added to a transfer with less than this left: it
+ * would end before they paid for their setup.
+ */
+export const LANE_MIN_BYTES_LEFT = 8 * MiB;

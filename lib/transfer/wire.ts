@@ -94,6 +94,39 @@ export const RECEIVER_CANCELLED = "cancelled";
  */
 export const SENDER_STOPPED = "stopped";
 
+/**
+ * Sender to receiver, on any of a receiver's connections once it has more
+ * than one (docs/protocol.md, "Parallel connections"): the next binary
+ * message on this channel holds the bytes of the share from `position`.
+ * Without one, a binary message follows on from the previous one on the
+ * same channel (on the first channel, from its last `file` header).
+ */
+export interface At {
+  t: "at";
+  position: number;
+}
+
+/**
+ * Either side, on the first channel only: setting up parallel connection
+ * `lane` (1 to `MAX_LANE`). The receiver offers (`sdp`, `mac`), the
+ * sender answers (`sdp`, `mac` and the sender's signature `key`, `sig`),
+ * both trickle `candidate`s, and the receiver says `ready` once it reads
+ * the new channel, after which the sender may send on it.
+ */
+export interface Lane {
+  t: "lane";
+  lane: number;
+  sdp?: string;
+  mac?: string;
+  key?: string;
+  sig?: string;
+  candidate?: RTCIceCandidateInit;
+  ready?: true;
+}
+
+/** The highest lane number: eight connections in all, the first one included. */
+export const MAX_LANE = 7;
+
 /** Any control message. */
 export type ControlMessage =
   | FileHeader
@@ -103,7 +136,9 @@ export type ControlMessage =
   | Ack
   | Verified
   | Failure
-  | Cancel;
+  | Cancel
+  | At
+  | Lane;
 
 /** Encodes a control message as a text message. */
 export function encodeControl(message: ControlMessage): string {
@@ -203,6 +238,14 @@ export function parseControl(text: string): ControlMessage {
         return { t: "verified", index: value.index, ok: value.ok };
       }
       break;
+    case "at":
+      if (isCount(value.position)) return { t: "at", position: value.position };
+      break;
+    case "lane": {
+      const lane = parseLane(value);
+      if (lane !== null) return lane;
+      break;
+    }
     case "error":
       if (typeof value.message === "string") {
         return { t: "error", message: value.message.slice(0, 500) };
@@ -214,6 +257,52 @@ export function parseControl(text: string): ControlMessage {
       String(value.t).slice(0, 20)
     }" message`,
   );
+}
+
+function isShortText(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_CONTROL_CHARS;
+}
+
+/** The `lane` message in `value`, its known fields only, or `null`. */
+function parseLane(value: Record<string, unknown>): Lane | null {
+  const { lane, sdp, mac, key, sig, candidate, ready } = value;
+  if (!isCount(lane) || lane < 1 || lane > MAX_LANE) return null;
+  const out: Lane = { t: "lane", lane };
+  for (
+    const [name, text] of [["sdp", sdp], ["mac", mac], ["key", key], [
+      "sig",
+      sig,
+    ]] as const
+  ) {
+    if (text === undefined) continue;
+    if (!isShortText(text)) return null;
+    out[name] = text;
+  }
+  if (candidate !== undefined) {
+    const c = candidate as Record<string, unknown> | null;
+    if (
+      typeof c !== "object" || c === null || !isShortText(c.candidate) ||
+      !(c.sdpMid === undefined || c.sdpMid === null ||
+        isShortText(c.sdpMid)) ||
+      !(c.sdpMLineIndex === undefined || c.sdpMLineIndex === null ||
+        isCount(c.sdpMLineIndex)) ||
+      !(c.usernameFragment === undefined || c.usernameFragment === null ||
+        isShortText(c.usernameFragment))
+    ) return null;
+    out.candidate = {
+      candidate: c.candidate,
+      ...(c.sdpMid !== undefined && { sdpMid: c.sdpMid as string | null }),
+      ...(c.sdpMLineIndex !== undefined &&
+        { sdpMLineIndex: c.sdpMLineIndex as number | null }),
+      ...(c.usernameFragment !== undefined &&
+        { usernameFragment: c.usernameFragment as string | null }),
+    };
+  }
+  if (ready !== undefined) {
+    if (ready !== true) return null;
+    out.ready = true;
+  }
+  return out;
 }
 
 /**
@@ -238,6 +327,13 @@ export interface Manifest {
    * Absent when there is none (and from senders that predate it).
    */
   text?: string;
+  /**
+   * How many connections the sender takes from this receiver, the first
+   * included (2 to 8; docs/protocol.md, "Parallel connections"). Absent
+   * when it takes one (and from senders that predate parallel
+   * connections): the receiver then offers no more.
+   */
+  lanes?: number;
 }
 
 const encoder = new TextEncoder();
@@ -279,5 +375,8 @@ export function parseManifest(value: unknown): Manifest {
     ),
   };
   if (hasText) out.text = text;
+  const lanes = manifest?.lanes;
+  // Anything else is read as "one connection": the transfer works anyway.
+  if (isCount(lanes) && lanes >= 2 && lanes <= MAX_LANE + 1) out.lanes = lanes;
   return out;
 }

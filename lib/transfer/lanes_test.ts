@@ -1,0 +1,347 @@
+import assert from "node:assert/strict";
+import { channelPair, type MemoryChannel } from "./memory_channel.ts";
+import { FileSender } from "./sender.ts";
+import { FileReceiver } from "./receiver.ts";
+import { ChannelClosedError } from "./channel.ts";
+import { memoryFile, MemoryFiles } from "./fakes.ts";
+import { encodeControl, type Lane } from "./wire.ts";
+import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
+import { LaneGrowth, type LaneGrowthOptions, lanesAllowed } from "./lanes.ts";
+
+const KiB = 1024;
+
+function share() {
+  return [
+    memoryFile("a.bin", pseudoRandomBytes(700 * KiB + 3, 1)),
+    memoryFile("empty.txt", new Uint8Array(0)),
+    memoryFile("b.bin", pseudoRandomBytes(300 * KiB + 11, 2)),
+    memoryFile("c.bin", pseudoRandomBytes(5, 3)),
+  ];
+}
+
+/** Waits until `check()` holds, a tick at a time. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+/**
+ * A sender and a receiver over a first channel and `speeds.length`
+ * parallel ones (bytes per tick each: unequal speeds deliver out of order).
+ * Parallel channels join once the receiver's `start` has reached the
+ * sender, receiver first, as the sessions join them.
+ */
+async function parallel(
+  speeds: number[],
+  options: { onWrite?: (written: number, lanes: MemoryChannel[]) => void } = {},
+) {
+  const files = share();
+  const sink = new MemoryFiles();
+  const [tx, rx] = channelPair(64 * KiB);
+  const receiver = new FileReceiver({ files }, sink, {
+    ackBytes: 32 * KiB,
+    windowBytes: 256 * KiB,
+  });
+  const sender = new FileSender(tx, files, {
+    chunkSize: 16 * KiB,
+    readSize: 64 * KiB,
+    highWaterMark: 64 * KiB,
+    lowWaterMark: 16 * KiB,
+    windowBytes: 256 * KiB,
+  });
+  const lanes = speeds.map((speed) => channelPair(speed));
+  sink.onWrite = (written) =>
+    options.onWrite?.(written, lanes.map(([lane]) => lane));
+  const sent = sender.run();
+  const received = receiver.receive(rx);
+  await until(() => sink.written > 0);
+  for (const [laneTx, laneRx] of lanes) {
+    assert.equal(receiver.addLane(laneRx), true);
+    sender.addLane(laneTx);
+  }
+  assert.equal(sender.channels, 1 + speeds.length);
+  await Promise.all([sent, received]);
+  return { files, sink, receiver, tx, lanes };
+}
+
+Deno.test("FileReceiver puts a share in order from three channels that deliver out of order", async () => {
+  const { files, sink, receiver, tx, lanes } = await parallel([
+    8 * KiB,
+    32 * KiB,
+  ]);
+  for (const file of files) {
+    const bytes = new Uint8Array(await file.slice(0, file.size).arrayBuffer());
+    assert.deepEqual(sink.bytes(file.name), bytes, file.name);
+  }
+  assert.equal(receiver.finished, true);
+  assert.equal(sink.finished, true);
+  // Every channel carried part of it.
+  assert.ok(tx.bytesSent > 0);
+  for (const [lane] of lanes) assert.ok(lane.bytesSent > 0);
+  assert.ok(
+    tx.bytesSent + lanes.reduce((n, [lane]) => n + lane.bytesSent, 0) >=
+      files.reduce((n, f) => n + f.size, 0),
+  );
+});
+
+Deno.test("FileSender sends again what a parallel channel held when it closes mid-range", async () => {
+  let cut = false;
+  const { files, sink, receiver } = await parallel([16 * KiB, 16 * KiB], {
+    onWrite: (written, lanes) => {
+      if (!cut && written > 200 * KiB) {
+        cut = true;
+        // Whatever it still held is lost with it.
+        lanes[0].close();
+      }
+    },
+  });
+  assert.equal(cut, true);
+  for (const file of files) {
+    const bytes = new Uint8Array(await file.slice(0, file.size).arrayBuffer());
+    assert.deepEqual(sink.bytes(file.name), bytes, file.name);
+  }
+  assert.equal(receiver.finished, true);
+});
+
+Deno.test("FileReceiver resumes with parallel channels after the first one breaks", async () => {
+  const files = share();
+  const sink = new MemoryFiles();
+  const receiver = new FileReceiver({ files }, sink);
+  const options = {
+    chunkSize: 16 * KiB,
+    readSize: 64 * KiB,
+    highWaterMark: 64 * KiB,
+    lowWaterMark: 16 * KiB,
+  };
+  for (let attempt = 0;; attempt++) {
+    const [tx, rx] = channelPair(32 * KiB);
+    const [laneTx, laneRx] = channelPair(16 * KiB);
+    const sender = new FileSender(tx, files, options);
+    const sent = sender.run();
+    const received = receiver.receive(rx);
+    sent.catch(() => {});
+    received.catch(() => {});
+    await until(() => sink.written > 0 || attempt > 0);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    receiver.addLane(laneRx);
+    sender.addLane(laneTx);
+    if (attempt === 0) {
+      // The first connection breaks, with bytes held on both channels.
+      await until(() => sink.written > 300 * KiB);
+      tx.close();
+      laneTx.close();
+      await assert.rejects(received, ChannelClosedError);
+      await assert.rejects(sent, ChannelClosedError);
+      assert.ok(receiver.position > 300 * KiB);
+      continue;
+    }
+    await Promise.all([sent, received]);
+    break;
+  }
+  for (const file of files) {
+    const bytes = new Uint8Array(await file.slice(0, file.size).arrayBuffer());
+    assert.deepEqual(sink.bytes(file.name), bytes, file.name);
+  }
+  assert.equal(receiver.finished, true);
+});
+
+/**
+ * A receiver with a parallel channel, and the sender's ends of both, for
+ * what a hostile sender might send. Resolves once `start` arrived.
+ */
+async function hostile() {
+  const files = [memoryFile("a.bin", pseudoRandomBytes(64 * KiB, 4))];
+  const sink = new MemoryFiles();
+  const receiver = new FileReceiver({ files }, sink, {
+    windowBytes: 32 * KiB,
+    maxChunkBytes: 16 * KiB,
+  });
+  const [tx, rx] = channelPair();
+  const [laneTx, laneRx] = channelPair();
+  const received = receiver.receive(rx);
+  received.catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  receiver.addLane(laneRx);
+  tx.send(
+    encodeControl({
+      t: "file",
+      index: 0,
+      offset: 0,
+      meta: { ...files[0], type: "application/octet-stream" },
+    }),
+  );
+  return { received, tx, laneTx, sink };
+}
+
+Deno.test("FileReceiver refuses bytes on a parallel channel before it says where they go", async () => {
+  const { received, laneTx } = await hostile();
+  laneTx.send(new Uint8Array(100));
+  await assert.rejects(received, /file bytes came before a file header/);
+});
+
+Deno.test("FileReceiver refuses two `at`s with no bytes between", async () => {
+  const { received, laneTx } = await hostile();
+  laneTx.send(encodeControl({ t: "at", position: 0 }));
+  laneTx.send(encodeControl({ t: "at", position: 10 }));
+  await assert.rejects(received, /said twice where bytes go/);
+});
+
+Deno.test("FileReceiver refuses bytes past the window on a parallel channel", async () => {
+  const { received, laneTx, sink } = await hostile();
+  laneTx.send(encodeControl({ t: "at", position: 60 * KiB }));
+  laneTx.send(new Uint8Array(4 * KiB));
+  await assert.rejects(received, /more than the window allows/);
+  assert.equal(sink.aborted, true);
+});
+
+Deno.test("FileReceiver refuses overlapping bytes", async () => {
+  const { received, laneTx, tx } = await hostile();
+  laneTx.send(encodeControl({ t: "at", position: 1000 }));
+  laneTx.send(new Uint8Array(1000));
+  tx.send(new Uint8Array(1500));
+  await assert.rejects(received, /overlapping bytes/);
+});
+
+Deno.test("FileReceiver refuses a file header on a parallel channel", async () => {
+  const { received, laneTx } = await hostile();
+  laneTx.send(encodeControl({ t: "done" }));
+  await assert.rejects(received, /"done" message on a parallel connection/);
+});
+
+Deno.test("FileReceiver hands `lane` messages of the first channel to the session", async () => {
+  const files = [memoryFile("a.bin", pseudoRandomBytes(10, 5))];
+  const heard: Lane[] = [];
+  const receiver = new FileReceiver({ files }, new MemoryFiles(), {
+    onLane: (message) => heard.push(message),
+  });
+  const [tx, rx] = channelPair();
+  const sender = new FileSender(tx, files);
+  const lane: Lane = { t: "lane", lane: 2, sdp: "v=0", mac: "m" };
+  const done = Promise.all([sender.run(), receiver.receive(rx)]);
+  tx.send(encodeControl(lane));
+  await done;
+  assert.deepEqual(heard, [lane]);
+});
+
+Deno.test("FileSender hands `lane` messages to the session, and refuses them without one", async () => {
+  const files = [memoryFile("a.bin", pseudoRandomBytes(10, 6))];
+  const heard: Lane[] = [];
+  const [tx, rx] = channelPair();
+  const sender = new FileSender(tx, files, {
+    onLane: (message) => heard.push(message),
+  });
+  const lane: Lane = { t: "lane", lane: 1, ready: true };
+  rx.send(encodeControl(lane));
+  await Promise.all([
+    sender.run(),
+    new FileReceiver({ files }, new MemoryFiles()).receive(rx),
+  ]);
+  assert.deepEqual(heard, [lane]);
+
+  const [tx2, rx2] = channelPair();
+  const plain = new FileSender(tx2, files);
+  rx2.send(encodeControl(lane));
+  await assert.rejects(plain.run(), /unexpected "lane" message/);
+});
+
+Deno.test("FileSender refuses a message from the receiver on a parallel channel", async () => {
+  const files = [memoryFile("a.bin", pseudoRandomBytes(256 * KiB, 7))];
+  const [tx, rx] = channelPair(8 * KiB);
+  const [laneTx, laneRx] = channelPair();
+  const sender = new FileSender(tx, files, { chunkSize: 4 * KiB });
+  const sent = sender.run();
+  const received = new FileReceiver({ files }, new MemoryFiles()).receive(rx);
+  received.catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  sender.addLane(laneTx);
+  laneRx.send("hello");
+  await assert.rejects(sent, /sent a message on a parallel connection/);
+});
+
+function growth(options: Partial<LaneGrowthOptions> = {}) {
+  return new LaneGrowth({
+    max: 8,
+    settleMs: 1000,
+    measureMs: 2000,
+    gain: 1.15,
+    minBytesLeft: 0,
+    ...options,
+  });
+}
+
+/** Feeds `growth` a steady `rate` (bytes/s) from `from` to `to` ms. */
+function feed(
+  g: LaneGrowth,
+  state: { bytes: number; now: number },
+  rate: (lanes: number) => number,
+  to: number,
+): number[] {
+  const asked: number[] = [];
+  for (; state.now <= to; state.now += 100) {
+    state.bytes += rate(g.lanes) / 10;
+    const want = g.sample(state.bytes, state.now, 1e12);
+    if (want > 0) {
+      asked.push(want);
+      g.opened(want);
+    }
+  }
+  return asked;
+}
+
+Deno.test("LaneGrowth doubles the connections while the rate grows, up to its maximum", () => {
+  const g = growth();
+  const state = { bytes: 0, now: 0 };
+  // Each connection adds 3 MB/s: every doubling pays.
+  const asked = feed(g, state, (n) => n * 3e6, 30_000);
+  assert.deepEqual(asked, [1, 2, 4]);
+  assert.equal(g.lanes, 8);
+});
+
+Deno.test("LaneGrowth stops adding once a doubling does not pay", () => {
+  const g = growth();
+  const state = { bytes: 0, now: 0 };
+  // Two connections fill the path: four add nothing.
+  const asked = feed(g, state, (n) => Math.min(n, 2) * 5e6, 30_000);
+  assert.deepEqual(asked, [1, 2]);
+  assert.equal(g.lanes, 4);
+  assert.equal(g.done, true);
+});
+
+Deno.test("LaneGrowth adds nothing when the rate does not grow at all", () => {
+  const g = growth();
+  const state = { bytes: 0, now: 0 };
+  const asked = feed(g, state, () => 10e6, 30_000);
+  assert.deepEqual(asked, [1]);
+  assert.equal(g.lanes, 2);
+});
+
+Deno.test("LaneGrowth adds nothing to a transfer about to end, or past its maximum", () => {
+  const ending = growth({ minBytesLeft: 100e6 });
+  assert.equal(ending.sample(0, 0, 50e6), 0);
+  assert.equal(ending.sample(5e6, 5000, 45e6), 0);
+  const one = growth({ max: 1 });
+  const state = { bytes: 0, now: 0 };
+  assert.deepEqual(feed(one, state, () => 1e6, 10_000), []);
+});
+
+Deno.test("LaneGrowth waits for connections asked for that never open", () => {
+  const g = growth();
+  const state = { bytes: 0, now: 0 };
+  let asked = 0;
+  for (; state.now < 20_000; state.now += 100) {
+    state.bytes += 1e5;
+    asked += g.sample(state.bytes, state.now, 1e12);
+  }
+  // Asked once; none opened, so nothing to measure and no more asked.
+  assert.equal(asked, 1);
+  g.failed(1);
+  assert.equal(g.done, true);
+});
+
+Deno.test("lanesAllowed() reads the `beam:lanes` setting", () => {
+  assert.equal(lanesAllowed(null), 8);
+  assert.equal(lanesAllowed("1"), 1);
+  assert.equal(lanesAllowed("3"), 3);
+  assert.equal(lanesAllowed("20"), 8);
+  assert.equal(lanesAllowed("off"), 1);
+  assert.equal(lanesAllowed("0"), 1);
+});
