@@ -148,7 +148,7 @@ function pageActions(picked: (place: Place) => void): PageActions {
   };
 }
 
-/** A sessionStorage access, which a browser may refuse: then nothing. */
+/** A storage access, which a browser may refuse: then nothing. */
 function storage<T>(use: () => T): T | null {
   try {
     return use();
@@ -205,6 +205,8 @@ export default function ReceivePanel(
       senderId,
       sessionId: kept?.session,
       name: kept?.name,
+      // How many connections it may use ("1": one; README).
+      lanesSetting: storage(() => localStorage.getItem("beam:lanes")),
       // The key lives in the fragment, which never reaches the server.
       // It is base64url and a dot: nothing to decode. One that is not (a
       // link cut short or mangled) is taken as missing, which the sender is

@@ -22,6 +22,7 @@ import {
 import { MAX_TEXT_BYTES } from "../lib/transfer/wire.ts";
 import { describeError } from "../lib/transfer/error_text.ts";
 import { receiveShared } from "../lib/transfer/share_target.ts";
+import { LANES_SETTING, lanesAllowed } from "../lib/transfer/lanes.ts";
 
 /**
  * The code that shares, loaded with `import()` once files are chosen: the
@@ -95,6 +96,15 @@ function stateText(r: ReceiverView): string {
     return `Left at ${percent} %`;
   }
   return r.stalled ? "stalled" : STATE_LABEL[r.phase];
+}
+
+/** The `beam:lanes` setting (README), or `null` when unset or unreadable. */
+function lanesSetting(): string | null {
+  try {
+    return localStorage.getItem(LANES_SETTING);
+  } catch {
+    return null;
+  }
 }
 
 export default function SendPanel(
@@ -182,6 +192,7 @@ export default function SendPanel(
       secret,
       createLink: createLink.current,
       connectTimeoutMs,
+      maxLanes: lanesAllowed(lanesSetting()),
       onReceivers: (list) => {
         receivers.value = list;
         hear(list);

@@ -51,13 +51,23 @@ export const LANES_SETTING = "beam:lanes";
 /**
  * How many connections the `beam:lanes` setting allows: its number within
  * 1 to `MAX_LANES`, `MAX_LANES` when unset, and 1 (parallel connections
- * off) for anything that is not a number.
+ * off) for anything that is not a number. `=N` allows N too, and
+ * {@linkcode lanesEager} says to open them at once.
  */
 export function lanesAllowed(setting: string | null): number {
   if (setting === null || setting.trim() === "") return MAX_LANES;
-  const value = Number(setting);
+  const value = Number(setting.trim().replace(/^=/, ""));
   if (!Number.isInteger(value) || value < 1) return 1;
   return Math.min(value, MAX_LANES);
+}
+
+/**
+ * Whether the `beam:lanes` setting is `=N`: open every connection it
+ * allows as soon as the transfer starts, without measuring whether they
+ * pay (for tests and benchmarks that compare fixed counts).
+ */
+export function lanesEager(setting: string | null): boolean {
+  return setting?.trim().startsWith("=") ?? false;
 }
 
 /** The settings of a {@linkcode LaneGrowth}. */
@@ -72,6 +82,8 @@ export interface LaneGrowthOptions {
   gain: number;
   /** Nothing is added with fewer bytes than this left. */
   minBytesLeft: number;
+  /** Open `max` at once, measuring nothing (`lanesEager()`). */
+  eager?: boolean;
 }
 
 /** The defaults (tuning.ts). */
@@ -123,6 +135,11 @@ export class LaneGrowth {
    */
   sample(bytes: number, now: number, bytesLeft: number): number {
     const { settleMs, measureMs, gain, max, minBytesLeft } = this.#options;
+    if (this.#options.eager && this.#phase === "settling") {
+      this.#asked = max - 1;
+      this.#phase = "opening";
+      return this.#asked;
+    }
     if (this.#phase === "settling") {
       if (Number.isNaN(this.#since)) this.#since = now;
       if (now - this.#since < settleMs) return 0;
@@ -154,7 +171,7 @@ export class LaneGrowth {
     this.#lanes += count;
     this.#asked -= count;
     if (this.#asked > 0) return;
-    this.#phase = "settling";
+    this.#phase = this.#options.eager ? "done" : "settling";
     this.#since = NaN;
   }
 

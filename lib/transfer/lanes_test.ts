@@ -6,7 +6,12 @@ import { ChannelClosedError } from "./channel.ts";
 import { memoryFile, MemoryFiles } from "./fakes.ts";
 import { encodeControl, type Lane } from "./wire.ts";
 import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
-import { LaneGrowth, type LaneGrowthOptions, lanesAllowed } from "./lanes.ts";
+import {
+  LaneGrowth,
+  type LaneGrowthOptions,
+  lanesAllowed,
+  lanesEager,
+} from "./lanes.ts";
 
 const KiB = 1024;
 
@@ -337,7 +342,24 @@ Deno.test("LaneGrowth waits for connections asked for that never open", () => {
   assert.equal(g.done, true);
 });
 
+Deno.test("LaneGrowth opens every connection at once when eager, and no more", () => {
+  const g = growth({ eager: true, max: 3 });
+  assert.equal(g.sample(0, 0, 0), 2);
+  g.opened(1);
+  g.opened(1);
+  assert.equal(g.lanes, 3);
+  assert.equal(g.done, true);
+});
+
+Deno.test("lanesEager() is true for `=N` only", () => {
+  assert.equal(lanesEager("=3"), true);
+  assert.equal(lanesEager(" =8"), true);
+  assert.equal(lanesEager("3"), false);
+  assert.equal(lanesEager(null), false);
+});
+
 Deno.test("lanesAllowed() reads the `beam:lanes` setting", () => {
+  assert.equal(lanesAllowed("=3"), 3);
   assert.equal(lanesAllowed(null), 8);
   assert.equal(lanesAllowed("1"), 1);
   assert.equal(lanesAllowed("3"), 3);

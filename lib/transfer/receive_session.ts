@@ -22,6 +22,7 @@ import {
 } from "../signal/client.ts";
 import type { Link, LinkFactory } from "./rtc.ts";
 import type { FileReceiver } from "./receiver.ts";
+import type { LaneGrowthOptions, ReceiveLanes } from "./lanes.ts";
 import { parseLinkKey } from "./secret.ts";
 import {
   CancelledError,
@@ -161,6 +162,15 @@ export interface ReceiveSessionOptions {
    * files (or text) before a download started.
    */
   onList?: (manifest: Manifest) => void;
+  /**
+   * The `beam:lanes` setting as stored (`null` when unset): the most
+   * connections this receive may use, the first included (lanes.ts's
+   * `lanesAllowed()`, loaded with the receiving code); "1" turns parallel
+   * connections off. The sender's list may say fewer.
+   */
+  lanesSetting?: string | null;
+  /** When to add connections (lanes.ts); for tests. */
+  laneGrowth?: Partial<LaneGrowthOptions>;
 }
 
 type Waiter<T> = { resolve(value: T): void; reject(error: Error): void };
@@ -206,6 +216,15 @@ export class ReceiveSession {
   // (the whole share) must arrive last, and before signaling is left.
   #reports: Promise<void> = Promise.resolve();
   #receiver: FileReceiver | null = null;
+  // Loaded with the receiving code: a page that only shows the list
+  // never needs it.
+  #Lanes: typeof ReceiveLanes | null = null;
+  #lanes: ReceiveLanes | null = null;
+  #maxLanes = 1;
+  #eager = false;
+  // The peer id this page's offer was signed for: parallel connections
+  // are signed for it too.
+  #offeredAs = "";
   #link: Link | null = null;
   #channel: DataChannelLike | null = null;
   // Bumped whenever a connection is given up, so that late events from it
@@ -300,12 +319,22 @@ export class ReceiveSession {
     }
     // Loaded now, not with the page: a page that only shows the file list
     // never needs the receiving code (nor the hasher it loads).
-    const [{ FileReceiver }, createLink, { newNickname }] = await Promise.all([
+    const [
+      { FileReceiver, ReceiveLanes, lanesAllowed, lanesEager },
+      createLink,
+      {
+        newNickname,
+      },
+    ] = await Promise.all([
       import("./receiving.ts"),
       this.#linkFactory(),
       import("./nickname.ts"),
     ]);
     this.#createLink = createLink;
+    this.#Lanes = ReceiveLanes;
+    const setting = this.#options.lanesSetting ?? null;
+    this.#maxLanes = lanesAllowed(setting);
+    this.#eager = lanesEager(setting);
     this.#name ??= newNickname();
     if (this.#driver.state.name !== "ready" || this.#downloading !== null) {
       throw new TypeError(
@@ -313,7 +342,10 @@ export class ReceiveSession {
       );
     }
     return this.#begin(
-      new FileReceiver(manifest, sink, { onProgress: this.#shower(manifest) }),
+      new FileReceiver(manifest, sink, {
+        onProgress: this.#shower(manifest),
+        onLane: (message) => this.#lanes?.onMessage(message),
+      }),
       { type: "download" },
     );
   }
@@ -345,6 +377,7 @@ export class ReceiveSession {
       new FileReceiver(latest, sink, {
         from: held.files.length,
         onProgress: this.#shower(latest),
+        onLane: (message) => this.#lanes?.onMessage(message),
       }),
       { type: "getMore", total: sumOf(latest) },
     );
@@ -368,6 +401,7 @@ export class ReceiveSession {
     );
     const total = sumOf(manifest);
     return (bytes) => {
+      this.#lanes?.sample(bytes);
       show(bytes);
       // The last byte moves the page to "verifying" at once.
       if (bytes >= total) show.flush();
@@ -425,6 +459,7 @@ export class ReceiveSession {
         return;
       case "closeLink":
         this.#generation++;
+        this.#closeLanes();
         this.#link?.close();
         this.#link = null;
         this.#channel = null;
@@ -624,6 +659,7 @@ export class ReceiveSession {
           ),
         ]).then(([mac, session]) => {
           if (generation === this.#generation) {
+            this.#offeredAs = signal.id;
             signal.send(EVENT.offer, senderId, { sdp, mac, session });
           }
         }, (error: Error) =>
@@ -643,7 +679,30 @@ export class ReceiveSession {
   #receive(): void {
     const generation = this.#generation;
     const channel = this.#channel!;
-    this.#receiver!.receive(channel).then(
+    const receiver = this.#receiver!;
+    const received = receiver.receive(channel);
+    this.#closeLanes();
+    const max = Math.min(
+      this.#manifest?.lanes ?? 1,
+      this.#maxLanes,
+    );
+    if (max > 1 && this.#Lanes !== null && this.#keys !== null) {
+      this.#lanes = new this.#Lanes({
+        createLink: this.#createLink!,
+        keys: this.#keys,
+        keyId: this.#keyId,
+        senderId: this.#options.senderId,
+        receiverId: this.#offeredAs,
+        channel,
+        receiver,
+        max,
+        total: receiver.total,
+        growth: { eager: this.#eager, ...this.#options.laneGrowth },
+      });
+    }
+    received.finally(() => {
+      if (generation === this.#generation) this.#closeLanes();
+    }).then(
       () => this.#dispatch(generation, { type: "received" }),
       (error: Error) =>
         this.#dispatch(
@@ -655,6 +714,11 @@ export class ReceiveSession {
             : { type: "receiveFailed", message: describeError(error) },
         ),
     );
+  }
+
+  #closeLanes(): void {
+    this.#lanes?.close();
+    this.#lanes = null;
   }
 
   #onFrame(frame: ServerFrame): void {

@@ -17,8 +17,8 @@ import {
   type Lane,
   type Manifest,
   MAX_LANE,
-  parseControl,
 } from "./wire.ts";
+import { parseControl } from "./control.ts";
 import {
   CancelledError,
   ChannelClosedError,

@@ -19,3 +19,4 @@ export { fileHandleSink } from "./sinks/file_sink.ts";
 export { serviceWorkerSink } from "./sinks/sw_sink.ts";
 export { memorySink } from "./sinks/memory_sink.ts";
 export { zipSink } from "./sinks/zip_sink.ts";
+export { lanesAllowed, lanesEager, ReceiveLanes } from "./lanes.ts";

@@ -5,8 +5,11 @@ Deno.test("receiving.ts gives the receive page all it loads to download", () => 
   assert.deepEqual(Object.keys(receiving).sort(), [
     "FileReceiver",
     "IceSource",
+    "ReceiveLanes",
     "directorySink",
     "fileHandleSink",
+    "lanesAllowed",
+    "lanesEager",
     "memorySink",
     "rtcLinks",
     "serviceWorkerSink",

@@ -62,6 +62,7 @@ import {
   verifySdp,
 } from "./auth.ts";
 import { Driver, Timers } from "./machine.ts";
+import { SendLanes } from "./lanes.ts";
 import { causeOf, describeError, failureText } from "./error_text.ts";
 import { openSession } from "./session_id.ts";
 import {
@@ -85,6 +86,7 @@ import {
   FINISHED_ROWS,
   ICE_GRACE_MS,
   LINGER_MS,
+  MAX_LANES,
   MAX_WAITING,
   RECEIVER_GONE_MS,
   STALL_MS,
@@ -164,6 +166,12 @@ export interface SendSessionOptions {
   iceGraceMs?: number;
   /** Transfer tuning. */
   sendOptions?: SendOptions;
+  /**
+   * Most connections one receiver may use, the first included (lanes.ts):
+   * the `beam:lanes` setting. 1 turns parallel connections off. Default
+   * `MAX_LANES`.
+   */
+  maxLanes?: number;
   /** Called whenever any receiver changes. */
   onReceivers?: (receivers: ReceiverView[]) => void;
   /**
@@ -191,6 +199,8 @@ interface Live {
   shown: boolean;
   /** What sends the files on the open channel, while it does. */
   sender: FileSender | null;
+  /** Its parallel connections, while the files are sent. */
+  lanes: SendLanes | null;
   /** Samples the transfer for stalls while it runs (see `#watch`). */
   watch: ReturnType<typeof setInterval> | undefined;
   /**
@@ -227,6 +237,8 @@ export class SendSession {
   #files: SourceFile[];
   #text: string;
   #stopped = false;
+  /** Most connections per receiver, the first included. */
+  #maxLanes: number;
   #digests: ShareDigests | null = null;
   // The file list, paged once per share, and sealed once per receiver for
   // as long as it is served: a flood of requests costs no encryption each.
@@ -243,6 +255,10 @@ export class SendSession {
 
   constructor(options: SendSessionOptions) {
     this.#options = options;
+    this.#maxLanes = Math.max(
+      1,
+      Math.min(options.maxLanes ?? MAX_LANES, MAX_LANES),
+    );
     this.#createLink = options.createLink ??
       rtcLinks(options.iceServers ?? []);
     this.#files = options.files;
@@ -254,7 +270,7 @@ export class SendSession {
   async start(): Promise<string> {
     // A list too long to send is refused now, with what to do, not when
     // the first receiver asks; and before hashing files never to be sent.
-    this.#pages ??= listOf(this.#files, this.#text);
+    this.#pages ??= listOf(this.#files, this.#text, this.#maxLanes);
     this.#pageCount = (await this.#pages).length;
     // Hash every file once now, while the link is being passed on, instead
     // of once per receiver while sending.
@@ -347,7 +363,7 @@ export class SendSession {
     const shared = this.#text || text;
     // Checked before anything changes: a list too long to send leaves the
     // share as it was.
-    const pages = await listOf(all, shared);
+    const pages = await listOf(all, shared, this.#maxLanes);
     if (this.#stopped) return;
     // A new array: transfers under way keep the one they were given.
     this.#files = all;
@@ -568,6 +584,7 @@ export class SendSession {
       meter: new RateMeter(),
       shown: false,
       sender: null,
+      lanes: null,
       watch: undefined,
       listed: null,
     };
@@ -609,6 +626,8 @@ export class SendSession {
         return;
       case "closeLink":
         clearInterval(live.watch);
+        live.lanes?.close();
+        live.lanes = null;
         live.generation++;
         live.link?.close();
         live.link = null;
@@ -620,7 +639,7 @@ export class SendSession {
         this.#signal?.send(EVENT.retry, id);
         return;
       case "send":
-        this.#send(live);
+        this.#send(id, live);
         return;
       case "sendError":
         if (live.channel?.readyState === "open") {
@@ -682,9 +701,12 @@ export class SendSession {
         // The receiver closes a finished connection itself; this side
         // closes it a moment later in case it does not.
         const link = live.link;
+        const lanes = live.lanes;
         live.link = null;
+        live.lanes = null;
         live.generation++;
         if (link !== null) setTimeout(() => link.close(), LINGER_MS);
+        if (lanes !== null) setTimeout(() => lanes.close(), LINGER_MS);
         return;
       }
     }
@@ -814,9 +836,24 @@ export class SendSession {
     });
   }
 
-  #send(live: Live): void {
+  #send(id: string, live: Live): void {
     const generation = live.generation;
     const channel = live.channel!;
+    const me = this.#signal?.id;
+    // Parallel connections are set up over this channel (lanes.ts).
+    const lanes = this.#maxLanes > 1 && me !== undefined
+      ? new SendLanes({
+        createLink: this.#createLink,
+        keys: this.#keys!,
+        signer: this.#signer!,
+        senderId: me,
+        receiverId: id,
+        channel,
+        max: this.#maxLanes,
+      })
+      : null;
+    live.lanes?.close();
+    live.lanes = lanes;
     // The largest message the peer takes (Chromium: 256 KiB) moves the
     // most per unit of per-message work (tuning.ts).
     const maxMessage = live.link?.maxMessageSize || FALLBACK_CHUNK_BYTES;
@@ -826,6 +863,7 @@ export class SendSession {
       chunkSize: Math.min(CHUNK_BYTES, maxMessage),
       digest: (index) => this.#digests!.get(index),
       listed: live.listed ?? undefined,
+      ...(lanes !== null && { onLane: (message) => lanes.onMessage(message) }),
       ...options,
       // What the receiver acknowledged as written, over the data channel.
       onProgress: (bytes) => {
@@ -837,14 +875,17 @@ export class SendSession {
       },
     });
     live.sender = sender;
+    if (lanes !== null) lanes.sender = sender;
     this.#watch(live, () => ({
       acked,
-      buffered: channel.bufferedAmount,
+      buffered: sender.buffered,
       // Bytes owed past one acknowledgement's worth, or still buffered.
-      waiting: channel.bufferedAmount > 0 || sender.owed > ACK_BYTES,
+      waiting: sender.buffered > 0 || sender.owed > ACK_BYTES,
     }));
     const settled = () => {
       if (live.generation === generation) clearInterval(live.watch);
+      // Done with them either way: a resume sets up its own.
+      lanes?.close();
     };
     sender.run().finally(settled).then(() => {
       if (live.generation === generation) {
@@ -930,10 +971,18 @@ function sizeOf(files: SourceFile[]): number {
   return files.reduce((n, f) => n + f.size, 0);
 }
 
-/** The share's list, paged (throws when it is too long to send). */
-function listOf(files: SourceFile[], text: string): Promise<ManifestPage[]> {
+/**
+ * The share's list, paged (throws when it is too long to send), saying how
+ * many connections a receiver may use when more than one.
+ */
+function listOf(
+  files: SourceFile[],
+  text: string,
+  lanes: number,
+): Promise<ManifestPage[]> {
   return encodeManifest({
     files: files.map(listedMetaOf),
     ...(text ? { text } : {}),
+    ...(lanes > 1 ? { lanes } : {}),
   });
 }

@@ -13,9 +13,9 @@ import {
   encodeControl,
   type Lane,
   MAX_LANE,
-  parseControl,
   type Start,
 } from "./wire.ts";
+import { parseControl } from "./control.ts";
 import {
   CancelledError,
   ChannelClosedError,
