@@ -3,7 +3,8 @@ import { channelPair, type MemoryChannel } from "./memory_channel.ts";
 import { FileSender } from "./sender.ts";
 import { FileReceiver } from "./receiver.ts";
 import { ChannelClosedError } from "./channel.ts";
-import { memoryFile, MemoryFiles } from "./fakes.ts";
+import { memoryFile, MemoryFiles, type MemoryLinks } from "./fakes.ts";
+import { startShare, until as within } from "../../tests/_helpers/sessions.ts";
 import { encodeControl, type Lane } from "./wire.ts";
 import { pseudoRandomBytes } from "../../tests/_helpers/bytes.ts";
 import {
@@ -366,4 +367,56 @@ Deno.test("lanesAllowed() reads the `beam:lanes` setting", () => {
   assert.equal(lanesAllowed("20"), 8);
   assert.equal(lanesAllowed("off"), 1);
   assert.equal(lanesAllowed("0"), 1);
+});
+
+/** The bytes each link's own channel sent, in the order the links were made. */
+function sentPerLink(links: MemoryLinks): number[] {
+  return links.links.map((link) => link.channel?.bytesSent ?? 0);
+}
+
+Deno.test("the sessions add the connections a `=3` setting asks for, and the share arrives intact over all three", async () => {
+  const share = await startShare(24 * 1024 * 1024);
+  // Slow enough that the transfer is still under way when they open.
+  share.links.bytesPerTick = 256 * KiB;
+  const r = share.receiver({ lanesSetting: "=3" });
+  await r.session.open();
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  // The first connection and two more, each made by both sides.
+  assert.equal(share.links.links.length, 6);
+  const sent = sentPerLink(share.links);
+  assert.equal(sent.filter((bytes) => bytes > 0).length, 3);
+  share.sender.stop();
+});
+
+Deno.test("the sessions add no connection when the sender's setting says one", async () => {
+  const share = await startShare(8 * 1024 * 1024, { maxLanes: 1 });
+  share.links.bytesPerTick = 256 * KiB;
+  const r = share.receiver({ lanesSetting: "=3" });
+  await r.session.open();
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.equal(share.links.links.length, 2);
+  share.sender.stop();
+});
+
+Deno.test("a parallel connection whose certificate is not the signed one is not used, and the transfer goes on", async () => {
+  const share = await startShare(16 * 1024 * 1024);
+  share.links.bytesPerTick = 256 * KiB;
+  const r = share.receiver({ lanesSetting: "=2" });
+  await r.session.open();
+  const done = r.session.download(r.sink);
+  // The first connection is made; whatever connects after it is someone
+  // else's certificate.
+  await within(() => r.sink.written > 0, "the first bytes");
+  share.links.wrongCertificates = true;
+  await done;
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.equal(share.links.links.length, 4);
+  assert.deepEqual(sentPerLink(share.links).slice(2), [0, 0]);
+  await within(
+    () => share.links.links.slice(2).every((link) => link.closed),
+    "both ends closed",
+  );
+  share.sender.stop();
 });
