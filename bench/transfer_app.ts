@@ -172,6 +172,18 @@ export interface AppRunOptions {
   verifyOnDisk: boolean;
   /** CPU-profile both pages' main threads (slows them down). */
   profile?: boolean;
+  /**
+   * The `beam:lanes` setting of both pages (README: how many connections
+   * a transfer may use; "1" is one). Default: unset, the app's default.
+   */
+  lanes?: string;
+}
+
+/** Sets the `beam:lanes` setting before the page's scripts run. */
+export function lanesInit(lanes: string | undefined): string {
+  return lanes === undefined
+    ? ""
+    : `localStorage.setItem("beam:lanes", ${JSON.stringify(lanes)});`;
 }
 
 // Records when the receive page's status line first shows each phase.
@@ -210,6 +222,9 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
   try {
     const sender = await context.newPage();
     pages.push(sender);
+    if (options.lanes !== undefined) {
+      await sender.addInitScript(lanesInit(options.lanes));
+    }
     await sender.goto(origin);
     await sender.waitForSelector("beam-island[data-hydrated]");
     // Found while the page is idle: once a file is chosen, it hashes it
@@ -222,7 +237,9 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
 
     const receiver = await context.newPage();
     pages.push(receiver);
-    await receiver.addInitScript(PICKER_STUB + PHASE_RECORDER);
+    await receiver.addInitScript(
+      PICKER_STUB + PHASE_RECORDER + lanesInit(options.lanes),
+    );
     await receiver.goto(link);
     await receiver.waitForSelector("beam-island[data-hydrated]");
     const download = receiver.getByRole("button", {

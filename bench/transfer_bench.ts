@@ -63,6 +63,8 @@ export interface Flags {
   profile: boolean;
   quick: boolean;
   out: string | null;
+  /** `beam:lanes` settings to measure the app with ("default": unset). */
+  appLanes: string[];
 }
 
 const HELP = `Usage: deno task bench:transfer [flags]
@@ -79,7 +81,10 @@ const HELP = `Usage: deno task bench:transfer [flags]
                        file ends in -quick and is git-ignored)
   --profile            CPU-profile the pages of one app run, apart from the
                        rounds
-  --out=PATH           JSON lines file (default bench/results/transfer-<date>.jsonl)`;
+  --out=PATH           JSON lines file (default bench/results/transfer-<date>.jsonl)
+  --app-lanes=default  the app's beam:lanes settings to measure, each as its
+                       own row in each round ("default": unset, named app;
+                       e.g. default,1 adds app-lanes-1, one connection)`;
 
 /** Parses `1GiB`, `256MiB`, `64KiB` or plain bytes. */
 export function parseBytes(text: string): number {
@@ -123,6 +128,7 @@ export function parseFlags(args: string[]): Flags {
     profile: map.has("profile"),
     quick,
     out: map.get("out") ?? null,
+    appLanes: (map.get("app-lanes") ?? "default").split(","),
   };
 }
 
@@ -281,9 +287,15 @@ export async function main(args: string[]): Promise<void> {
     }
   };
 
-  const app = async (round: number, source: Source, profile = false) => {
+  const app = async (
+    round: number,
+    source: Source,
+    profile = false,
+    lanes = "default",
+  ) => {
     const result = await runApp({
       profile,
+      lanes: lanes === "default" ? undefined : lanes,
       context,
       profileDir: browser.dir,
       origin: server.url,
@@ -295,7 +307,7 @@ export async function main(args: string[]): Promise<void> {
     const record: RunRecord & { profile?: unknown } = {
       kind: "run",
       mode: "app",
-      name: profile ? "app-profiled" : "app",
+      name: profile ? "app-profiled" : appName(lanes),
       round,
       bytes: source.size,
       seconds: round3(seconds),
@@ -351,11 +363,14 @@ export async function main(args: string[]): Promise<void> {
     // Apart from the rounds: the profiler slows the pages down.
     if (flags.profile) await app(0, source, true);
     for (let round = 1; round <= flags.rounds; round++) {
-      for (const mode of rotate(["app", "raw"], round - 1)) {
-        const name = mode === "app" ? "app" : `raw-${formatSize(rawChunk)}`;
+      const modes = [...flags.appLanes, "raw"];
+      for (const mode of rotate(modes, round - 1)) {
+        const name = mode === "raw"
+          ? `raw-${formatSize(rawChunk)}`
+          : appName(mode);
         if (!fits(expected(name, source.size))) break;
-        if (mode === "app") await app(round, source);
-        else await raw(round, rawChunk, source);
+        if (mode === "raw") await raw(round, rawChunk, source);
+        else await app(round, source, false, mode);
       }
     }
   } finally {
@@ -407,6 +422,11 @@ async function formatMarkdown(markdown: string): Promise<string> {
   return out.success ? new TextDecoder().decode(out.stdout) : markdown;
 }
 
+/** The row of the app with `beam:lanes` at `lanes`. */
+function appName(lanes: string): string {
+  return lanes === "default" ? "app" : `app-lanes-${lanes}`;
+}
+
 function round3(value: number): number {
   return roundTo(value, 3);
 }
@@ -426,7 +446,11 @@ export function summarize(
 ): Summary {
   const measured = records.filter((r) => r.round > 0);
   const all = groups(measured);
-  const appRuns = measured.filter((r) => r.mode === "app");
+  // The app as it comes (other `beam:lanes` settings are rows of their own).
+  const plain = measured.filter((r) => r.name === "app");
+  const appRuns = plain.length > 0
+    ? plain
+    : measured.filter((r) => r.mode === "app");
   const rawName = `raw-${formatSize(info.rawChunk)}`;
   const rawRuns = measured.filter((r) => r.name === rawName);
   const appMbps = median(appRuns.map((r) => r.mbps));
