@@ -264,9 +264,13 @@ export class ReceiveLanes {
     const send = (message: Lane) => {
       if (channel.readyState === "open") channel.send(encodeControl(message));
     };
-    const link = createLink((candidate) =>
-      send({ t: "lane", lane, candidate })
-    );
+    // Candidates wait for the offer: the sender drops a candidate of a
+    // connection it has not heard of.
+    let early: RTCIceCandidateInit[] | null = [];
+    const link = createLink((candidate) => {
+      if (early !== null) early.push(candidate);
+      else send({ t: "lane", lane, candidate });
+    });
     this.#links.set(lane, link);
     const timer = setTimeout(
       () => this.#fail(lane),
@@ -285,6 +289,8 @@ export class ReceiveLanes {
     link.offer().then(async (sdp) => {
       const mac = await signSdp(keys, "lane offer", senderId, receiverId, sdp);
       send({ t: "lane", lane, sdp, mac });
+      for (const candidate of early ?? []) send({ t: "lane", lane, candidate });
+      early = null;
     }).catch(() => this.#fail(lane));
   }
 
