@@ -241,6 +241,8 @@ export class MemoryLinks {
    * `verifyRemote()` on the other side catches.
    */
   wrongCertificates = false;
+  /** What every link says its round trip takes, in ms (`null`: unknown). */
+  roundTripMs: number | null = 50;
 
   /** A link factory for one side. */
   factory(): (onCandidate: (c: RTCIceCandidateInit) => void) => Link {
@@ -363,6 +365,10 @@ export class MemoryLink implements Link {
 
   onIce(listener: (health: IceHealth) => void): void {
     this.#ice.add(listener);
+  }
+
+  roundTrip(): Promise<number | null> {
+    return Promise.resolve(this.#links.roundTripMs);
   }
 
   /** Reports ICE health to this side, as a network change would. */

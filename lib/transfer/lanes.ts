@@ -41,6 +41,7 @@ import {
   LANE_GAIN,
   LANE_MEASURE_MS,
   LANE_MIN_BYTES_LEFT,
+  LANE_MIN_RTT_MS,
   LANE_SETTLE_MS,
   MAX_LANES,
 } from "./tuning.ts";
@@ -82,6 +83,8 @@ export interface LaneGrowthOptions {
   gain: number;
   /** Nothing is added with fewer bytes than this left. */
   minBytesLeft: number;
+  /** Nothing is added over a shorter round trip than this (ms), when known. */
+  minRttMs?: number;
   /** Open `max` at once, measuring nothing (`lanesEager()`). */
   eager?: boolean;
 }
@@ -93,6 +96,7 @@ export const LANE_GROWTH: LaneGrowthOptions = {
   measureMs: LANE_MEASURE_MS,
   gain: LANE_GAIN,
   minBytesLeft: LANE_MIN_BYTES_LEFT,
+  minRttMs: LANE_MIN_RTT_MS,
 };
 
 type Phase = "settling" | "measuring" | "opening" | "done";
@@ -101,9 +105,11 @@ type Phase = "settling" | "measuring" | "opening" | "done";
  * When to add connections, as a pure policy over samples of the bytes
  * received: settle, measure the rate, then double the connections if this
  * is the first measurement or the rate grew by `gain` since the last one;
- * stop at `max`, when a doubling did not pay, when a connection failed to
- * open, or when too little is left to pay for it. Connections added that
- * did not pay are kept: they carry their share and cost little.
+ * stop at `max`, when a connection failed to open, or when too little is
+ * left to pay for it. Connections added that did not pay are closed again
+ * (`sample()` returns how many, negative): more connections cost CPU, and
+ * take more than their share of a link others use. Nothing is tried over
+ * a round trip under `minRttMs`, where one window is not the limit.
  */
 export class LaneGrowth {
   #options: LaneGrowthOptions;
@@ -113,6 +119,8 @@ export class LaneGrowth {
   #since = NaN;
   #bytesAt = 0;
   #lastRate = 0;
+  /** Connections before the last doubling. */
+  #before = 1;
 
   constructor(options: LaneGrowthOptions = LANE_GROWTH) {
     this.#options = options;
@@ -130,10 +138,16 @@ export class LaneGrowth {
   }
 
   /**
-   * Takes a sample (bytes received so far, the time in ms, bytes left);
-   * returns how many connections to open now (0 for none).
+   * Takes a sample (bytes received so far, the time in ms, bytes left, the
+   * round trip in ms when known); returns how many connections to open now
+   * (0 for none), or to close (negative: the last ones opened).
    */
-  sample(bytes: number, now: number, bytesLeft: number): number {
+  sample(
+    bytes: number,
+    now: number,
+    bytesLeft: number,
+    rttMs: number | null = null,
+  ): number {
     const { settleMs, measureMs, gain, max, minBytesLeft } = this.#options;
     if (this.#options.eager && this.#phase === "settling") {
       this.#asked = max - 1;
@@ -150,17 +164,30 @@ export class LaneGrowth {
     }
     if (this.#phase !== "measuring" || now - this.#since < measureMs) return 0;
     const rate = (bytes - this.#bytesAt) * 1000 / (now - this.#since);
-    const paid = this.#lastRate === 0 || rate >= this.#lastRate * gain;
+    const first = this.#lastRate === 0;
+    if (first && rttMs !== null && rttMs < (this.#options.minRttMs ?? 0)) {
+      this.#phase = "done";
+      return 0;
+    }
+    const paid = first || rate >= this.#lastRate * gain;
     this.#lastRate = rate;
+    if (!paid) {
+      // Back to what it was before the last doubling.
+      const added = this.#lanes - this.#before;
+      this.#lanes = this.#before;
+      this.#phase = "done";
+      return -added;
+    }
     // Worth it only if the transfer lasts long enough for the new
     // connections to settle and be measured.
     const lasts = bytesLeft >= minBytesLeft &&
       bytesLeft >= rate * (settleMs + measureMs) / 1000;
-    if (!paid || !lasts || this.#lanes >= max) {
+    if (!lasts || this.#lanes >= max) {
       this.#phase = "done";
       return 0;
     }
     this.#asked = Math.min(this.#lanes, max - this.#lanes);
+    this.#before = this.#lanes;
     this.#phase = "opening";
     return this.#asked;
   }
@@ -201,6 +228,8 @@ export interface ReceiveLanesOptions {
   total: number;
   growth?: Partial<LaneGrowthOptions>;
   connectTimeoutMs?: number;
+  /** The first connection's round trip in ms (its `Link.roundTrip`). */
+  roundTrip?: () => Promise<number | null>;
 }
 
 /** The receiver's side: decides, offers, checks the answer, joins the channel. */
@@ -210,6 +239,10 @@ export class ReceiveLanes {
   #links = new Map<number, Link>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
+  /** Links closed: failed, or dropped as not paying. */
+  #dead = new Set<Link>();
+  /** The first connection's round trip (ms); `undefined` until asked. */
+  #rtt: number | null | undefined;
 
   constructor(options: ReceiveLanesOptions) {
     this.#options = options;
@@ -225,11 +258,28 @@ export class ReceiveLanes {
     return this.#growth.lanes;
   }
 
-  /** Bytes written so far: may open connections. */
+  /** Bytes written so far: may open (or close) connections. */
   sample(bytes: number, now = Date.now()): void {
     if (this.#closed || this.#growth.done) return;
-    const more = this.#growth.sample(bytes, now, this.#options.total - bytes);
+    // Asked for now, in time for the first decision (after `settleMs`).
+    if (this.#rtt === undefined) {
+      this.#rtt = null;
+      this.#options.roundTrip?.().then((rtt) => this.#rtt = rtt, () => {});
+    }
+    const more = this.#growth.sample(
+      bytes,
+      now,
+      this.#options.total - bytes,
+      this.#rtt,
+    );
     for (let i = 0; i < more; i++) this.#open(this.#links.size + 1);
+    if (more < 0) {
+      // The last ones opened, which did not pay.
+      const open = [...this.#links.values()].filter((link) =>
+        !this.#dead.has(link)
+      );
+      for (const link of open.slice(more)) this.#drop(link);
+    }
   }
 
   /** A `lane` message from the sender. */
@@ -296,10 +346,16 @@ export class ReceiveLanes {
 
   #fail(lane: number): void {
     const link = this.#links.get(lane);
-    if (link === undefined) return;
-    // Kept in the map (closed) so its number is not used again.
-    link.close();
+    if (link === undefined || this.#dead.has(link)) return;
+    this.#drop(link);
     if (!this.#closed) this.#growth.failed(1);
+  }
+
+  /** Closes an extra connection; the sender sends what it held again. */
+  #drop(link: Link): void {
+    // Kept in the map (closed) so its number is not used again.
+    this.#dead.add(link);
+    link.close();
   }
 }
 

@@ -280,15 +280,14 @@ function feed(
   state: { bytes: number; now: number },
   rate: (lanes: number) => number,
   to: number,
+  rttMs: number | null = 50,
 ): number[] {
   const asked: number[] = [];
   for (; state.now <= to; state.now += 100) {
     state.bytes += rate(g.lanes) / 10;
-    const want = g.sample(state.bytes, state.now, 1e12);
-    if (want > 0) {
-      asked.push(want);
-      g.opened(want);
-    }
+    const want = g.sample(state.bytes, state.now, 1e12, rttMs);
+    if (want !== 0) asked.push(want);
+    if (want > 0) g.opened(want);
   }
   return asked;
 }
@@ -302,22 +301,35 @@ Deno.test("LaneGrowth doubles the connections while the rate grows, up to its ma
   assert.equal(g.lanes, 8);
 });
 
-Deno.test("LaneGrowth stops adding once a doubling does not pay", () => {
+Deno.test("LaneGrowth closes a doubling that did not pay, and adds no more", () => {
   const g = growth();
   const state = { bytes: 0, now: 0 };
   // Two connections fill the path: four add nothing.
   const asked = feed(g, state, (n) => Math.min(n, 2) * 5e6, 30_000);
-  assert.deepEqual(asked, [1, 2]);
-  assert.equal(g.lanes, 4);
+  assert.deepEqual(asked, [1, 2, -2]);
+  assert.equal(g.lanes, 2);
   assert.equal(g.done, true);
 });
 
-Deno.test("LaneGrowth adds nothing when the rate does not grow at all", () => {
+Deno.test("LaneGrowth goes back to one connection when a second does not pay", () => {
   const g = growth();
   const state = { bytes: 0, now: 0 };
-  const asked = feed(g, state, () => 10e6, 30_000);
-  assert.deepEqual(asked, [1]);
-  assert.equal(g.lanes, 2);
+  // A second connection costs more CPU than it gains (loopback).
+  const asked = feed(g, state, (n) => n === 1 ? 10e6 : 8e6, 30_000);
+  assert.deepEqual(asked, [1, -1]);
+  assert.equal(g.lanes, 1);
+});
+
+Deno.test("LaneGrowth tries nothing over a round trip under minRttMs", () => {
+  const g = growth({ minRttMs: 10 });
+  const state = { bytes: 0, now: 0 };
+  assert.deepEqual(feed(g, state, () => 10e6, 30_000, 0.3), []);
+  assert.equal(g.done, true);
+  // Unknown: tried.
+  const unknown = growth({ minRttMs: 10 });
+  assert.deepEqual(feed(unknown, { bytes: 0, now: 0 }, () => 1e6, 4000, null), [
+    1,
+  ]);
 });
 
 Deno.test("LaneGrowth adds nothing to a transfer about to end, or past its maximum", () => {

@@ -680,6 +680,7 @@ export class ReceiveSession {
     const generation = this.#generation;
     const channel = this.#channel!;
     const receiver = this.#receiver!;
+    const link = this.#link;
     const received = receiver.receive(channel);
     this.#closeLanes();
     const max = Math.min(
@@ -698,6 +699,7 @@ export class ReceiveSession {
         max,
         total: receiver.total,
         growth: { eager: this.#eager, ...this.#options.laneGrowth },
+        roundTrip: () => link?.roundTrip?.() ?? Promise.resolve(null),
       });
     }
     received.finally(() => {

@@ -58,6 +58,11 @@ export interface Link {
   readonly failure?: string;
   /** Calls `listener` as ICE's health changes after the channel opened. */
   onIce(listener: (health: IceHealth) => void): void;
+  /**
+   * The round-trip time of the connection's selected candidate pair in
+   * ms, once it is up, or `null` when the browser does not say.
+   */
+  roundTrip?(): Promise<number | null>;
   /** Closes the connection. */
   close(): void;
 }
@@ -449,6 +454,20 @@ class RtcLink implements Link {
     if (!await certificateMatches(leaf, this.#remoteSdp)) {
       throw new AuthError(CERTIFICATE_MISMATCH);
     }
+  }
+
+  async roundTrip(): Promise<number | null> {
+    const pc = this.#pc;
+    if (pc === null) return null;
+    let rtt: number | null = null;
+    (await pc.getStats()).forEach((report) => {
+      if (
+        report.type === "candidate-pair" && report.nominated &&
+        report.state === "succeeded" &&
+        typeof report.currentRoundTripTime === "number"
+      ) rtt = report.currentRoundTripTime * 1000;
+    });
+    return rtt;
   }
 
   onIce(listener: (health: IceHealth) => void): void {

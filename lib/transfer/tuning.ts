@@ -260,6 +260,14 @@ export const MAX_LANES = 8;
  */
 export const LANE_SETTLE_MS = 1_000;
 
+/**
+ * No connections are added over a path with a shorter round trip than this
+ * (when the browser says how long it is): there one association's window
+ * is not what limits the speed, and more connections only cost CPU (on
+ * loopback, measured: bench/README.md, "WAN benchmark").
+ */
+export const LANE_MIN_RTT_MS = 10;
+
 /** How long the rate is measured for each decision to add connections. */
 export const LANE_MEASURE_MS = 1_500;
 
