@@ -432,3 +432,26 @@ Deno.test("a parallel connection whose certificate is not the signed one is not 
   );
   share.sender.stop();
 });
+
+Deno.test("the sessions close a connection that did not pay, and the share still arrives intact", async () => {
+  const share = await startShare(24 * 1024 * 1024);
+  share.links.bytesPerTick = 256 * KiB;
+  const r = share.receiver({
+    // Measured quickly, and no doubling can pay.
+    laneGrowth: {
+      settleMs: 50,
+      measureMs: 100,
+      gain: 1000,
+      minBytesLeft: 0,
+      minRttMs: 0,
+    },
+  });
+  await r.session.open();
+  await r.session.download(r.sink);
+  assert.deepEqual(r.sink.bytes("a.bin"), share.bytes);
+  assert.equal(share.links.links.length, 4);
+  // The second connection carried bytes, then closed before the end.
+  assert.ok(share.links.links[2].closed);
+  assert.ok((share.links.links[3].channel?.bytesSent ?? 0) > 0);
+  share.sender.stop();
+});
