@@ -148,8 +148,8 @@ function parseLane(value: Record<string, unknown>): Lane | null {
     };
   }
   if (ready !== undefined) {
-    if (ready !== true) return null;
-    out.ready = true;
+    if (typeof ready !== "boolean") return null;
+    out.ready = ready;
   }
   return out;
 }

@@ -240,6 +240,7 @@ Deno.test("parseControl() reads `at` and `lane` messages, their known fields onl
       },
     },
     { t: "lane", lane: 3, ready: true },
+    { t: "lane", lane: 3, ready: false },
   ];
   for (const message of messages) {
     assert.deepEqual(parseControl(encodeControl(message)), message);
@@ -257,7 +258,7 @@ Deno.test("parseControl() rejects a malformed `at` or `lane`", () => {
   malformed("lane", { lane: 0 });
   malformed("lane", { lane: 8 });
   malformed("lane", { lane: 1, sdp: 5 });
-  malformed("lane", { lane: 1, ready: false });
+  malformed("lane", { lane: 1, ready: "no" });
   malformed("lane", { lane: 1, candidate: "candidate:1" });
   malformed("lane", { lane: 1, candidate: { candidate: 1 } });
   malformed("lane", {

@@ -43,6 +43,7 @@ import {
   LANE_MIN_BYTES_LEFT,
   LANE_MIN_RTT_MS,
   LANE_SETTLE_MS,
+  LINGER_MS,
   MAX_LANES,
 } from "./tuning.ts";
 
@@ -351,11 +352,24 @@ export class ReceiveLanes {
     if (!this.#closed) this.#growth.failed(1);
   }
 
-  /** Closes an extra connection; the sender sends what it held again. */
+  /**
+   * Gives an extra connection up: the sender is told (and sends what it
+   * held again on the others), and it closes a moment later, once that
+   * message is ahead of it.
+   */
   #drop(link: Link): void {
     // Kept in the map (closed) so its number is not used again.
     this.#dead.add(link);
-    link.close();
+    const lane = [...this.#links].find(([, known]) => known === link)?.[0];
+    const channel = this.#options.channel;
+    if (lane !== undefined && channel.readyState === "open" && !this.#closed) {
+      channel.send(encodeControl({ t: "lane", lane, ready: false }));
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      link.close();
+    }, LINGER_MS);
+    this.#timers.add(timer);
   }
 }
 
@@ -414,9 +428,13 @@ export class SendLanes {
     if (message.candidate !== undefined) {
       known.link.addCandidate(message.candidate);
     }
-    if (message.ready) {
+    if (message.ready === true) {
       known.ready = true;
       this.#join(known);
+    } else if (message.ready === false) {
+      // Given up by the receiver: what it held goes on the others now,
+      // not once this side notices the connection closed.
+      this.#drop(known);
     }
   }
 
@@ -441,10 +459,7 @@ export class SendLanes {
     );
     const entry: Entry = { link, channel: null, ready: false, joined: false };
     this.#lanes.set(lane, entry);
-    const drop = () => {
-      if (entry.channel !== null) this.#sender?.removeLane(entry.channel);
-      link.close();
-    };
+    const drop = () => this.#drop(entry);
     verifySdp(keys, "lane offer", senderId, receiverId, offer, mac)
       .then(() => link.answer(offer))
       .then(async (sdp) => {
@@ -472,6 +487,11 @@ export class SendLanes {
       });
       this.#join(entry);
     }).catch(drop);
+  }
+
+  #drop(entry: Entry): void {
+    if (entry.channel !== null) this.#sender?.removeLane(entry.channel);
+    entry.link.close();
   }
 
   #join(entry: Entry): void {

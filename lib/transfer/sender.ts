@@ -266,9 +266,13 @@ export class FileSender {
         await this.#sendFile(index, index === start.index ? start.offset : 0);
       }
       channel.send(encodeControl({ t: "done" }));
-      // Done only when the receiver has checked every file's hash.
+      // Done only when the receiver has checked every file's hash; until
+      // then, what a parallel channel held when it closed is sent again
+      // (it may close after the last new byte was handed to it).
       while (this.#verified.size < this.#end - start.index) {
-        await this.#next("verified");
+        if (this.#failure) throw this.#failure;
+        if (this.#lost.length > 0) await this.#sendLost();
+        else await this.#wake();
       }
     } finally {
       channel.removeEventListener("message", onMessage);
@@ -538,7 +542,6 @@ export class FileSender {
         return;
       }
       this.#verified.add(message.index);
-      this.#messages.push(message);
     } else if (message.t === "error") {
       this.#fail(new Error(`The receiver stopped: ${message.message}`));
       return;

@@ -110,8 +110,11 @@ export interface At {
  * Either side, on the first channel only: setting up parallel connection
  * `lane` (1 to `MAX_LANE`). The receiver offers (`sdp`, `mac`), the
  * sender answers (`sdp`, `mac` and the sender's signature `key`, `sig`),
- * both trickle `candidate`s, and the receiver says `ready` once it reads
- * the new channel, after which the sender may send on it.
+ * both trickle `candidate`s, and the receiver says `ready: true` once it
+ * reads the new channel, after which the sender may send on it, or
+ * `ready: false` when it gives the connection up (it did not pay, or
+ * failed): the sender then stops sending on it, sends again what it held
+ * unacknowledged, and closes it.
  */
 export interface Lane {
   t: "lane";
@@ -121,7 +124,7 @@ export interface Lane {
   key?: string;
   sig?: string;
   candidate?: RTCIceCandidateInit;
-  ready?: true;
+  ready?: boolean;
 }
 
 /** The highest lane number: eight connections in all, the first one included. */
