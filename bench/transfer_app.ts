@@ -179,10 +179,14 @@ export interface AppRunOptions {
   lanes?: string;
 }
 
-/** Sets the `beam:lanes` setting before the page's scripts run. */
+/**
+ * Sets the `beam:lanes` setting before the page's scripts run, or removes
+ * it for the default: the profile is kept from run to run, so a setting
+ * left by an earlier `app-lanes-N` run would otherwise apply to `app`.
+ */
 export function lanesInit(lanes: string | undefined): string {
   return lanes === undefined
-    ? ""
+    ? `localStorage.removeItem("beam:lanes");`
     : `localStorage.setItem("beam:lanes", ${JSON.stringify(lanes)});`;
 }
 
@@ -222,9 +226,7 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
   try {
     const sender = await context.newPage();
     pages.push(sender);
-    if (options.lanes !== undefined) {
-      await sender.addInitScript(lanesInit(options.lanes));
-    }
+    await sender.addInitScript(lanesInit(options.lanes));
     await sender.goto(origin);
     await sender.waitForSelector("beam-island[data-hydrated]");
     // Found while the page is idle: once a file is chosen, it hashes it
