@@ -285,6 +285,16 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
         timeoutMs + 1_000,
         "the app transfer",
       );
+    } catch (error) {
+      // What the page said is what tells a stall from a slow machine.
+      const status = await receiver.locator(".receive-panel [role=status]")
+        .innerText({ timeout: 2_000 }).catch(() => "(no status line)");
+      throw new Error(
+        `Cannot complete the app transfer at ${origin} in time (the receive page says: ${
+          JSON.stringify(status)
+        })`,
+        { cause: error },
+      );
     } finally {
       await Promise.all([
         heapSampler.stop(),
