@@ -263,20 +263,27 @@ export async function main(args: string[]): Promise<void> {
       `the app at ${flags.base} (${base.commit.slice(0, 7)}) at ${base.url}`,
     );
   }
-  const server = await startServer();
-  const browser = await launchBrowser({ origin: server.url }).catch(
-    async (error) => {
-      await server.close();
-      await base?.stop();
+  // Whatever started is stopped if the rest of the setup fails.
+  const undo: (() => Promise<void>)[] = [];
+  if (base) undo.push(base.stop);
+  const setup = async <T>(step: () => Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (error) {
+      for (const stop of undo.reverse()) await stop().catch(() => {});
       throw error;
-    },
-  );
+    }
+  };
+  const server = await setup(startServer);
+  undo.push(server.close);
+  const browser = await setup(() => launchBrowser({ origin: server.url }));
+  undo.push(browser.close);
   // The base's pages need loopback candidates too (one profile, both
   // origins).
   if (base) {
-    await browser.context.grantPermissions(["microphone"], {
-      origin: base.url,
-    });
+    await setup(() =>
+      browser.context.grantPermissions(["microphone"], { origin: base.url })
+    );
   }
   const records: RunRecord[] = [];
   let truncated = false;
@@ -426,7 +433,7 @@ export async function main(args: string[]): Promise<void> {
         if (!fits(expected(name, source.size))) break;
         if (mode.kind === "raw") await raw(round, rawChunk, source);
         else if (mode.kind === "base") {
-          await app(round, source, false, "", true);
+          await app(round, source, false, "default", true);
         } else await app(round, source, false, mode.lanes);
       }
     }
