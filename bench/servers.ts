@@ -159,36 +159,84 @@ export async function ensurePeerJs(): Promise<string> {
   return cli;
 }
 
+/** Options of {@linkcode beamSnapshot}. */
+export interface SnapshotOptions {
+  /**
+   * Give the snapshot its own `node_modules` (`deno install`) and its own
+   * island build, made once and reused, instead of links to the work
+   * tree's: the pages then run the commit's own code, which a benchmark of
+   * the browser side needs (a linked `_build` is the work tree's islands).
+   */
+  ownBuild?: boolean;
+}
+
 /**
  * Extracts a commit's tree (git archive) outside the repository, with the
- * work tree's node_modules and _build linked in, so Beam can be measured at
- * a commit while the work tree is mid-edit. Returns the folder.
+ * work tree's node_modules and _build linked in (or, with `ownBuild`, its
+ * own), so Beam can be measured at a commit while the work tree is
+ * mid-edit. Returns the folder.
  */
 export async function beamSnapshot(
   ref: string,
+  options: SnapshotOptions = {},
 ): Promise<{ dir: string; commit: string }> {
   const commit =
     (await run("git", ["rev-parse", "--verify", `${ref}^{commit}`])).trim();
   const dir = `${WORK_DIR}/src-${commit.slice(0, 12)}`;
+  let extracted = false;
   try {
     await Deno.stat(`${dir}/main.ts`);
-    return { dir, commit };
+    extracted = true;
   } catch {
     // Not extracted yet.
   }
-  await Deno.mkdir(dir, { recursive: true });
-  await run("bash", [
-    "-c",
-    `git archive ${shellQuote(commit)} | tar -x -C ${shellQuote(dir)}`,
-  ]);
-  await Deno.symlink(`${ROOT}/node_modules`, `${dir}/node_modules`);
-  try {
-    await Deno.stat(`${ROOT}/_build/manifest.json`);
-    await Deno.symlink(`${ROOT}/_build`, `${dir}/_build`);
-  } catch {
-    await run(Deno.execPath(), ["run", "-A", "lib/islands/build.ts"], dir);
+  if (!extracted) {
+    await Deno.mkdir(dir, { recursive: true });
+    await run("bash", [
+      "-c",
+      `git archive ${shellQuote(commit)} | tar -x -C ${shellQuote(dir)}`,
+    ]);
+  }
+  if (options.ownBuild) {
+    await ensureOwnBuild(dir);
+  } else if (!extracted) {
+    await Deno.symlink(`${ROOT}/node_modules`, `${dir}/node_modules`);
+    try {
+      await Deno.stat(`${ROOT}/_build/manifest.json`);
+      await Deno.symlink(`${ROOT}/_build`, `${dir}/_build`);
+    } catch {
+      await run(Deno.execPath(), ["run", "-A", "lib/islands/build.ts"], dir);
+    }
   }
   return { dir, commit };
+}
+
+/**
+ * Installs a snapshot's packages and builds its islands, unless a build of
+ * its own is there (the build writes `manifest.json` last). Links to the
+ * work tree's folders, from a snapshot made without `ownBuild`, are
+ * replaced: `deno install` would write through them into the work tree.
+ */
+async function ensureOwnBuild(dir: string): Promise<void> {
+  let linked = false;
+  for (const name of ["node_modules", "_build"]) {
+    const stat = await Deno.lstat(`${dir}/${name}`).catch(() => null);
+    if (stat?.isSymlink) {
+      await Deno.remove(`${dir}/${name}`);
+      linked = true;
+    }
+  }
+  if (!linked) {
+    try {
+      await Deno.stat(`${dir}/_build/manifest.json`);
+      return;
+    } catch {
+      // Not built yet.
+    }
+  }
+  console.error(`bench: installing and building the islands in ${dir}`);
+  await run(Deno.execPath(), ["install"], dir);
+  await run(Deno.execPath(), ["run", "-A", "lib/islands/build.ts"], dir);
 }
 
 /** A running server under test. */

@@ -179,10 +179,14 @@ export interface AppRunOptions {
   lanes?: string;
 }
 
-/** Sets the `beam:lanes` setting before the page's scripts run. */
+/**
+ * Sets the `beam:lanes` setting before the page's scripts run, or removes
+ * it for the default: the profile is kept from run to run, so a setting
+ * left by an earlier `app-lanes-N` run would otherwise apply to `app`.
+ */
 export function lanesInit(lanes: string | undefined): string {
   return lanes === undefined
-    ? ""
+    ? `localStorage.removeItem("beam:lanes");`
     : `localStorage.setItem("beam:lanes", ${JSON.stringify(lanes)});`;
 }
 
@@ -222,9 +226,7 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
   try {
     const sender = await context.newPage();
     pages.push(sender);
-    if (options.lanes !== undefined) {
-      await sender.addInitScript(lanesInit(options.lanes));
-    }
+    await sender.addInitScript(lanesInit(options.lanes));
     await sender.goto(origin);
     await sender.waitForSelector("beam-island[data-hydrated]");
     // Found while the page is idle: once a file is chosen, it hashes it
@@ -282,6 +284,16 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
         }),
         timeoutMs + 1_000,
         "the app transfer",
+      );
+    } catch (error) {
+      // What the page said is what tells a stall from a slow machine.
+      const status = await receiver.locator(".receive-panel [role=status]")
+        .innerText({ timeout: 2_000 }).catch(() => "(no status line)");
+      throw new Error(
+        `Cannot complete the app transfer at ${origin} in time (the receive page says: ${
+          JSON.stringify(status)
+        })`,
+        { cause: error },
       );
     } finally {
       await Promise.all([

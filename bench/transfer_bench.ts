@@ -8,7 +8,9 @@
  * with a persistent profile on disk (so the OPFS file the receive page saves
  * is on disk, not in RAM). First the raw chunk sizes are compared on a
  * smaller transfer and the best kept; then, for each round, one app transfer
- * and one raw transfer of `--size` bytes, in alternating order. Prints one
+ * and one raw transfer of `--size` bytes, in alternating order (with
+ * `--base=REF`, also one through the app as it was at commit REF, served by
+ * that commit's own tree on a second port: `transfer_base.ts`). Prints one
  * JSON line per transfer and a summary line, writes them to
  * bench/results/transfer-<date>.jsonl, and prints the results as Markdown
  * for pasting into bench/README.md's Transfer section with the command.
@@ -20,6 +22,7 @@
 import { startServer } from "../tests/_helpers/server.ts";
 import { launchBrowser } from "../tests/_helpers/browser.ts";
 import { ensureSource, runApp, type Source } from "./transfer_app.ts";
+import { type BaseServer, startBaseServer } from "./transfer_base.ts";
 import {
   connectRawPair,
   pushRaw,
@@ -33,6 +36,8 @@ import {
   watchRss,
 } from "./transfer_procs.ts";
 import {
+  BASE_NAME,
+  compareBase,
   groups,
   median,
   perMB,
@@ -65,6 +70,8 @@ export interface Flags {
   out: string | null;
   /** `beam:lanes` settings to measure the app with ("default": unset). */
   appLanes: string[];
+  /** A commit to measure the app at too, as the row `app-base`; or null. */
+  base: string | null;
 }
 
 const HELP = `Usage: deno task bench:transfer [flags]
@@ -84,7 +91,12 @@ const HELP = `Usage: deno task bench:transfer [flags]
   --out=PATH           JSON lines file (default bench/results/transfer-<date>.jsonl)
   --app-lanes=default  the app's beam:lanes settings to measure, each as its
                        own row in each round ("default": unset, named app;
-                       e.g. default,1 adds app-lanes-1, one connection)`;
+                       e.g. default,1 adds app-lanes-1, one connection)
+  --base=REF           the app as it was at git commit REF too, as the row
+                       app-base in each round (its tree extracted and built
+                       once in $TMPDIR/beam-bench/src-<commit>, served by its
+                       own main.ts on another port); the summary gives
+                       app / app-base for MB/s and CPU per MB`;
 
 /** Parses `1GiB`, `256MiB`, `64KiB` or plain bytes. */
 export function parseBytes(text: string): number {
@@ -129,7 +141,20 @@ export function parseFlags(args: string[]): Flags {
     quick,
     out: map.get("out") ?? null,
     appLanes: (map.get("app-lanes") ?? "default").split(","),
+    base: baseRef(map.get("base")),
   };
+}
+
+/** `--base`'s value: a git revision, or null when not given. */
+function baseRef(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  // `--base` alone, or a value git would read as an option.
+  if (value === "" || value === "true" || value.startsWith("-")) {
+    throw new TypeError(
+      "Cannot use --base: it needs a git commit, like --base=HEAD~1",
+    );
+  }
+  return value;
 }
 
 /** The raw sender's settings for a chunk size: the app's ratios (16x, 4x). */
@@ -228,8 +253,38 @@ export async function main(args: string[]): Promise<void> {
     sources.set(size, await ensureSource(WORK_DIR, size));
   }
 
-  const server = await startServer();
-  const browser = await launchBrowser({ origin: server.url });
+  // Before anything runs: the first time, extracting and building the base
+  // takes a minute or two.
+  let base: BaseServer | null = null;
+  if (flags.base !== null) {
+    note(`the app at ${flags.base}: extracting, building and starting it`);
+    base = await startBaseServer(flags.base);
+    note(
+      `the app at ${flags.base} (${base.commit.slice(0, 7)}) at ${base.url}`,
+    );
+  }
+  // Whatever started is stopped if the rest of the setup fails.
+  const undo: (() => Promise<void>)[] = [];
+  if (base) undo.push(base.stop);
+  const setup = async <T>(step: () => Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (error) {
+      for (const stop of undo.reverse()) await stop().catch(() => {});
+      throw error;
+    }
+  };
+  const server = await setup(startServer);
+  undo.push(server.close);
+  const browser = await setup(() => launchBrowser({ origin: server.url }));
+  undo.push(browser.close);
+  // The base's pages need loopback candidates too (one profile, both
+  // origins).
+  if (base) {
+    await setup(() =>
+      browser.context.grantPermissions(["microphone"], { origin: base.url })
+    );
+  }
   const records: RunRecord[] = [];
   let truncated = false;
   const context = browser.context;
@@ -292,13 +347,14 @@ export async function main(args: string[]): Promise<void> {
     source: Source,
     profile = false,
     lanes = "default",
+    atBase = false,
   ) => {
     const result = await runApp({
       profile,
       lanes: lanes === "default" ? undefined : lanes,
       context,
       profileDir: browser.dir,
-      origin: server.url,
+      origin: atBase ? base!.url : server.url,
       source,
       timeoutMs: Math.min(flags.timeoutMs, left()),
       verifyOnDisk: flags.verifyOnDisk,
@@ -307,7 +363,7 @@ export async function main(args: string[]): Promise<void> {
     const record: RunRecord & { profile?: unknown } = {
       kind: "run",
       mode: "app",
-      name: profile ? "app-profiled" : appName(lanes),
+      name: profile ? "app-profiled" : atBase ? BASE_NAME : appName(lanes),
       round,
       bytes: source.size,
       seconds: round3(seconds),
@@ -363,14 +419,22 @@ export async function main(args: string[]): Promise<void> {
     // Apart from the rounds: the profiler slows the pages down.
     if (flags.profile) await app(0, source, true);
     for (let round = 1; round <= flags.rounds; round++) {
-      const modes = [...flags.appLanes, "raw"];
+      const modes: Mode[] = [
+        ...flags.appLanes.map((lanes): Mode => ({ kind: "app", lanes })),
+        ...(base ? [{ kind: "base" } as const] : []),
+        { kind: "raw" },
+      ];
       for (const mode of rotate(modes, round - 1)) {
-        const name = mode === "raw"
+        const name = mode.kind === "raw"
           ? `raw-${formatSize(rawChunk)}`
-          : appName(mode);
+          : mode.kind === "base"
+          ? BASE_NAME
+          : appName(mode.lanes);
         if (!fits(expected(name, source.size))) break;
-        if (mode === "raw") await raw(round, rawChunk, source);
-        else await app(round, source, false, mode);
+        if (mode.kind === "raw") await raw(round, rawChunk, source);
+        else if (mode.kind === "base") {
+          await app(round, source, false, "default", true);
+        } else await app(round, source, false, mode.lanes);
       }
     }
   } finally {
@@ -378,8 +442,11 @@ export async function main(args: string[]): Promise<void> {
       (error) => note(String(error)),
     );
     await server.close();
+    await base?.stop();
   }
 
+  const baseSource = base &&
+    { ref: base.ref, commit: base.commit.slice(0, 7) };
   const summary = summarize(records, {
     date,
     command,
@@ -389,7 +456,7 @@ export async function main(args: string[]): Promise<void> {
     rawChunk,
     truncated,
     elapsedSeconds: roundTo((Date.now() - started) / 1000, 0),
-  });
+  }, baseSource);
   emit(summary);
 
   const out = flags.out ??
@@ -422,6 +489,12 @@ async function formatMarkdown(markdown: string): Promise<string> {
   return out.success ? new TextDecoder().decode(out.stdout) : markdown;
 }
 
+/** What one transfer of a round runs through. */
+type Mode =
+  | { kind: "app"; lanes: string }
+  | { kind: "base" }
+  | { kind: "raw" };
+
 /** The row of the app with `beam:lanes` at `lanes`. */
 function appName(lanes: string): string {
   return lanes === "default" ? "app" : `app-lanes-${lanes}`;
@@ -441,8 +514,16 @@ export function summarize(
   records: RunRecord[],
   info: Omit<
     Summary,
-    "kind" | "groups" | "app" | "raw" | "ratio" | "cpuRatio" | "memory"
+    | "kind"
+    | "groups"
+    | "app"
+    | "raw"
+    | "ratio"
+    | "cpuRatio"
+    | "base"
+    | "memory"
   >,
+  baseSource: { ref: string; commit: string } | null = null,
 ): Summary {
   const measured = records.filter((r) => r.round > 0);
   const all = groups(measured);
@@ -450,7 +531,7 @@ export function summarize(
   const plain = measured.filter((r) => r.name === "app");
   const appRuns = plain.length > 0
     ? plain
-    : measured.filter((r) => r.mode === "app");
+    : measured.filter((r) => r.mode === "app" && r.name !== BASE_NAME);
   const rawName = `raw-${formatSize(info.rawChunk)}`;
   const rawRuns = measured.filter((r) => r.name === rawName);
   const appMbps = median(appRuns.map((r) => r.mbps));
@@ -498,6 +579,7 @@ export function summarize(
         median(appRuns.map((r) => r.cpuMsPerMB.total)),
       2,
     ),
+    base: baseSource && compareBase(records, baseSource),
     memory: {
       heapGrowthMB: {
         median: roundTo(median(heap), 1),

@@ -23,7 +23,10 @@ export interface RunRecord {
   kind: "run";
   /** `app`: through the pages; `raw`: bare data channel. */
   mode: "app" | "raw";
-  /** For `raw`, e.g. `raw-64KiB`; for `app`, `app`. */
+  /**
+   * For `raw`, e.g. `raw-64KiB`; for `app`, `app`, `app-lanes-N` (another
+   * `beam:lanes` setting) or `app-base` (the app at `--base=REF`).
+   */
   name: string;
   round: number;
   bytes: number;
@@ -125,6 +128,72 @@ export function groups(runs: RunRecord[]): Group[] {
   });
 }
 
+/** The row of the app at the `--base` commit. */
+export const BASE_NAME = "app-base";
+
+/** The app against the app at the `--base` commit, in the same run. */
+export interface BaseComparison {
+  /** As given to `--base`. */
+  ref: string;
+  /** The commit it resolved to (short). */
+  commit: string;
+  /** Runs of `app` and of `app-base` (rounds > 0). */
+  appRuns: number;
+  runs: number;
+  /** Median MB/s of `app-base`. */
+  medianMbps: number;
+  /** Median CPU ms per MB of `app-base`, all the browser's processes. */
+  cpuMsPerMB: number;
+  /** app / app-base of the median MB/s (≥ 0.95: within 5 %). */
+  mbpsRatio: number;
+  /** app / app-base of the median CPU ms per MB (≤ 1.05: within 5 %). */
+  cpuRatio: number;
+  /**
+   * The same ratios as the median of each round's own (rounds with both):
+   * runs next to each other in time share the machine's load.
+   */
+  pairedMbpsRatio: number;
+  pairedCpuRatio: number;
+}
+
+/**
+ * Compares the `app` runs with the `app-base` runs of the measured rounds
+ * (round 0 apart); `null` without `app-base` runs.
+ */
+export function compareBase(
+  runs: RunRecord[],
+  source: { ref: string; commit: string },
+): BaseComparison | null {
+  const measured = runs.filter((r) => r.round > 0);
+  const app = measured.filter((r) => r.name === "app");
+  const base = measured.filter((r) => r.name === BASE_NAME);
+  if (base.length === 0) return null;
+  const mbps = (list: RunRecord[]) => median(list.map((r) => r.mbps));
+  const cpu = (list: RunRecord[]) =>
+    median(list.map((r) => r.cpuMsPerMB.total));
+  const paired = (of: (list: RunRecord[]) => number) => {
+    const ratios: number[] = [];
+    for (const n of new Set(base.map((r) => r.round))) {
+      const a = app.filter((r) => r.round === n);
+      const b = base.filter((r) => r.round === n);
+      if (a.length > 0) ratios.push(of(a) / of(b));
+    }
+    return round(median(ratios), 2);
+  };
+  return {
+    ref: source.ref,
+    commit: source.commit,
+    appRuns: app.length,
+    runs: base.length,
+    medianMbps: round(mbps(base), 1),
+    cpuMsPerMB: round(cpu(base), 1),
+    mbpsRatio: round(mbps(app) / mbps(base), 2),
+    cpuRatio: round(cpu(app) / cpu(base), 2),
+    pairedMbpsRatio: paired(mbps),
+    pairedCpuRatio: paired(cpu),
+  };
+}
+
 /** The summary line of a run. */
 export interface Summary {
   kind: "summary";
@@ -153,6 +222,8 @@ export interface Summary {
    * limit, less sensitive to other load than `ratio`.
    */
   cpuRatio: number;
+  /** With `--base`: the app against the app at that commit. */
+  base: BaseComparison | null;
   memory: {
     heapGrowthMB: { median: number; max: number };
     rssGrowthMB: { median: number; max: number };
@@ -182,6 +253,11 @@ function machineLines(s: Summary): string[] {
     }.`,
     `- Machine: ${m.cpu}, ${m.memory} RAM, Linux ${m.kernel}; ${m.chromium}; Deno ${m.deno}; commit ${m.commit}.`,
     `- Command: \`${s.command}\`.`,
+    ...(s.base
+      ? [
+        `- Base (\`${BASE_NAME}\`): the app at commit ${s.base.commit} (\`--base=${s.base.ref}\`), its own tree and island build, served by its own \`main.ts\` on another loopback port, in the same browser, alternating with the others in each round.`,
+      ]
+      : []),
   ];
 }
 
@@ -214,6 +290,7 @@ export function resultsMarkdown(s: Summary): string {
     `| app, 1 file of ${
       sizeText(s.flags.size)
     } through the pages (${s.app.runs} runs) | **${s.app.medianMbps} MB/s** | |`,
+    ...baseRows(s),
     `| raw data channel, ${
       s.raw.name.slice(4)
     } chunks (${s.raw.runs} runs) | **${s.raw.medianMbps} MB/s** | |`,
@@ -239,6 +316,21 @@ export function resultsMarkdown(s: Summary): string {
     "",
     ...cpuTable(s.groups),
   ].join("\n");
+}
+
+/** The figure rows comparing the app with `app-base`, if measured. */
+function baseRows(s: Summary): string[] {
+  const b = s.base;
+  if (!b) return [];
+  return [
+    `| app at the base commit ${b.commit} (\`${BASE_NAME}\`, ${b.runs} runs) | **${b.medianMbps} MB/s** | |`,
+    `| MB/s, app / app-base (paired: the median of each round's ratio) | **${b.mbpsRatio}** (paired ${b.pairedMbpsRatio}) | ≥ 0.95 ${
+      b.mbpsRatio >= 0.95 ? "(met)" : "(**not met**)"
+    } |`,
+    `| CPU ms per MB (all the browser's processes), app / app-base | **${b.cpuRatio}** (paired ${b.pairedCpuRatio}; app-base ${b.cpuMsPerMB}) | ≤ 1.05 ${
+      b.cpuRatio <= 1.05 ? "(met)" : "(**not met**)"
+    } |`,
+  ];
 }
 
 function sizeText(bytes: number): string {
