@@ -556,6 +556,11 @@ export default function SendPanel(
                     {r.attempt > 1 && r.phase !== "done"
                       ? ` (attempt ${r.attempt})`
                       : ""}
+                    {r.phase === "sending" && r.connections > 1 && (
+                      <span class="connections">
+                        {` over ${r.connections} connections`}
+                      </span>
+                    )}
                   </span>
                 </div>
                 <Progress

@@ -33,6 +33,18 @@ const THREE = `
   globalThis.RTCPeerConnection = class extends Native {
     constructor(...args) { super(...args); globalThis.__pcs.push(this); }
   };
+  globalThis.__states = new Set();
+  addEventListener("DOMContentLoaded", () => {
+    new MutationObserver(() => {
+      for (const state of document.querySelectorAll(".receiver .state")) {
+        globalThis.__states.add(state.textContent);
+      }
+    }).observe(document.documentElement, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+    });
+  });
   const send = RTCDataChannel.prototype.send;
   RTCDataChannel.prototype.send = function (data) {
     if (typeof data !== "string") {
@@ -46,7 +58,13 @@ const THREE = `
 type Spied = typeof globalThis & {
   __pcs: RTCPeerConnection[];
   __sent: Map<RTCDataChannel, number>;
+  __states: Set<string>;
 };
+
+/** Every text the send page's receiver rows showed as their state. */
+function statesShown(page: TestPage): Promise<string[]> {
+  return page.evaluate(() => [...(globalThis as Spied).__states]);
+}
 
 /** Binary bytes sent on each data channel of `page`, largest first. */
 function sentPerChannel(page: TestPage): Promise<number[]> {
@@ -106,6 +124,12 @@ for (const [from, name] of CASES) {
         );
         assert.ok(sent.reduce((a, b) => a + b) >= file.size);
         await sender.waitFor(".receiver[data-state='done']");
+        // The sender's row said so while it sent.
+        const states = await statesShown(sender);
+        assert.ok(
+          states.includes("sending over 3 connections"),
+          `states shown: ${states.join(" | ")}`,
+        );
       } finally {
         await s.close();
       }

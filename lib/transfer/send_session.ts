@@ -113,6 +113,11 @@ export interface ReceiverView {
   rate: number;
   /** Seconds left. */
   secondsLeft: number;
+  /**
+   * Peer connections carrying its files now, the first included (more
+   * than one with parallel connections, lanes.ts); 1 when not sending.
+   */
+  connections: number;
   /** Connection attempt, from 1. */
   attempt: number;
   /** What went wrong. */
@@ -935,6 +940,7 @@ export class SendSession {
       total: machine.total,
       rate: moving ? live.meter.rate : 0,
       secondsLeft: moving ? live.meter.secondsLeft(machine.total) : 0,
+      connections: machine.name === "sending" ? live.sender?.channels ?? 1 : 1,
       attempt: machine.attempt,
       message: machine.message,
       receiving: isReceiving(machine.name),
