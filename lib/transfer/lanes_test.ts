@@ -135,6 +135,41 @@ Deno.test("FileSender sends again what a parallel channel held when it closes af
   assert.equal(receiver.finished, true);
 });
 
+Deno.test("FileSender gives up a parallel channel whose buffer stopped moving, and sends what it held on the others", async () => {
+  const files = share();
+  const sink = new MemoryFiles();
+  const [tx, rx] = channelPair(64 * KiB);
+  const [laneTx, laneRx] = channelPair(16 * KiB);
+  const receiver = new FileReceiver({ files }, sink, {
+    ackBytes: 32 * KiB,
+    windowBytes: 256 * KiB,
+  });
+  const sender = new FileSender(tx, files, {
+    chunkSize: 16 * KiB,
+    readSize: 64 * KiB,
+    highWaterMark: 64 * KiB,
+    lowWaterMark: 16 * KiB,
+    windowBytes: 256 * KiB,
+    stuckMs: 100,
+  });
+  const sent = sender.run();
+  const received = receiver.receive(rx);
+  await until(() => sink.written > 0);
+  receiver.addLane(laneRx);
+  sender.addLane(laneTx);
+  // In retransmission timeouts: open, silent, its buffer frozen.
+  await until(() => laneTx.bytesSent > 64 * KiB);
+  laneTx.vanish();
+  await Promise.all([sent, received]);
+  for (const file of files) {
+    const bytes = new Uint8Array(await file.slice(0, file.size).arrayBuffer());
+    assert.deepEqual(sink.bytes(file.name), bytes, file.name);
+  }
+  assert.equal(sender.channels, 1);
+  laneTx.close();
+  tx.close();
+});
+
 Deno.test("FileReceiver resumes with parallel channels after the first one breaks", async () => {
   const files = share();
   const sink = new MemoryFiles();

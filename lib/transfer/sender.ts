@@ -27,6 +27,7 @@ import type { FileMeta } from "./sink.ts";
 import {
   FALLBACK_CHUNK_BYTES,
   HIGH_WATER_BYTES,
+  LANE_STUCK_MS,
   LOW_WATER_BYTES,
   READ_BYTES,
   WINDOW_BYTES,
@@ -71,6 +72,12 @@ export interface SendOptions {
    * one this sender does not take.
    */
   onLane?: (message: Lane) => void;
+  /**
+   * A parallel channel whose buffer has not moved for this long, while the
+   * sender waits on the receiver, is given up: what it held goes on the
+   * others. Default `LANE_STUCK_MS`.
+   */
+  stuckMs?: number;
 }
 
 /**
@@ -149,6 +156,9 @@ export class FileSender {
   #cursor = new Map<DataChannelLike, number>();
   /** Pieces of a parallel channel that closed, to send again. */
   #lost: Piece[] = [];
+  /** Each parallel channel's buffer when last looked at, and since when. */
+  #seen = new Map<DataChannelLike, { bytes: number; since: number }>();
+  #stuckMs: number;
 
   constructor(
     channel: DataChannelLike,
@@ -169,6 +179,7 @@ export class FileSender {
     this.#digest = options.digest ?? null;
     this.#end = Math.min(options.listed ?? files.length, files.length);
     this.#onLane = options.onLane ?? null;
+    this.#stuckMs = options.stuckMs ?? LANE_STUCK_MS;
     if (this.#chunkSize < 1 || this.#low > this.#high) {
       throw new RangeError(
         "Cannot send: chunkSize must be positive and lowWaterMark at most highWaterMark",
@@ -227,6 +238,7 @@ export class FileSender {
     if (pieces === undefined) return;
     this.#lanes.delete(channel);
     this.#cursor.delete(channel);
+    this.#seen.delete(channel);
     this.#lost.push(
       ...pieces.filter((p) => p.position + p.length > this.#acked),
     );
@@ -272,7 +284,7 @@ export class FileSender {
       while (this.#verified.size < this.#end - start.index) {
         if (this.#failure) throw this.#failure;
         if (this.#lost.length > 0) await this.#sendLost();
-        else await this.#wake();
+        else await this.#waitOrCheck();
       }
     } finally {
       channel.removeEventListener("message", onMessage);
@@ -357,7 +369,7 @@ export class FileSender {
         this.#sent + bytes - this.#acked > this.#window &&
         this.#sent > this.#acked
       ) {
-        await this.#wake();
+        await this.#waitOrCheck();
       } else {
         const channel = this.#pick();
         if (channel.bufferedAmount <= this.#high) return channel;
@@ -605,6 +617,37 @@ export class FileSender {
   #fail(error: Error): void {
     this.#failure ??= error;
     this.#wakeAll();
+  }
+
+  /**
+   * Waits to be woken, as `#wake()`; with parallel channels, at most a
+   * fraction of `stuckMs`, and then gives up any of them whose buffer has
+   * not moved for `stuckMs`. Called where the sender waits on the
+   * receiver: a connection in retransmission timeouts (its round trip
+   * backing off to seconds) holds chunks the receiver cannot write past,
+   * while the others could carry them.
+   */
+  async #waitOrCheck(): Promise<void> {
+    if (this.#lanes.size === 0) return await this.#wake();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#wake(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#stuckMs / 4);
+      }),
+    ]);
+    clearTimeout(timer);
+    const now = Date.now();
+    for (const lane of [...this.#lanes.keys()]) {
+      const bytes = lane.bufferedAmount;
+      const seen = this.#seen.get(lane);
+      if (seen === undefined || seen.bytes !== bytes) {
+        this.#seen.set(lane, { bytes, since: now });
+      } else if (bytes > 0 && now - seen.since >= this.#stuckMs) {
+        // Left open: what it still delivers is dropped as a repeat.
+        this.removeLane(lane);
+      }
+    }
   }
 
   #wake(): Promise<void> {

@@ -268,6 +268,17 @@ export const LANE_SETTLE_MS = 1_000;
  */
 export const LANE_MIN_RTT_MS = 10;
 
+/**
+ * A parallel connection whose send buffer has not moved for this long while
+ * the sender waits on the receiver is given up, and what it held is sent
+ * on the others. Measured (bench/README.md, "WAN benchmark"): a connection
+ * in retransmission timeouts sent at 0.01 MB/s for 40 s while the others
+ * had finished. A live connection's buffer moves every round trip (at most
+ * a few hundred ms); a timeout's backoff is 400 ms to seconds, so 2 s
+ * catches the second timeout in a row. A judgement.
+ */
+export const LANE_STUCK_MS = 2_000;
+
 /** How long the rate is measured for each decision to add connections. */
 export const LANE_MEASURE_MS = 1_500;
 
