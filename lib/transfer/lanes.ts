@@ -103,6 +103,14 @@ export const LANE_GROWTH: LaneGrowthOptions = {
 type Phase = "settling" | "measuring" | "opening" | "done";
 
 /**
+ * Round trips a new association needs to ramp up (slow start from 10
+ * packets to a 100 Mbit/s path's window takes about seven), and a rate
+ * needs to be measured over: `settleMs` and `measureMs` are at least this
+ * many round trips.
+ */
+const RTTS_TO_SETTLE = 8;
+
+/**
  * When to add connections, as a pure policy over samples of the bytes
  * received: settle, measure the rate, then double the connections if this
  * is the first measurement or the rate grew by `gain` since the last one;
@@ -149,7 +157,17 @@ export class LaneGrowth {
     bytesLeft: number,
     rttMs: number | null = null,
   ): number {
-    const { settleMs, measureMs, gain, max, minBytesLeft } = this.#options;
+    const { gain, max, minBytesLeft } = this.#options;
+    // Over a long round trip a new association takes longer to fill its
+    // window, and a rate needs more round trips to mean anything.
+    const settleMs = Math.max(
+      this.#options.settleMs,
+      RTTS_TO_SETTLE * (rttMs ?? 0),
+    );
+    const measureMs = Math.max(
+      this.#options.measureMs,
+      RTTS_TO_SETTLE * (rttMs ?? 0),
+    );
     if (this.#options.eager && this.#phase === "settling") {
       this.#asked = max - 1;
       this.#phase = "opening";

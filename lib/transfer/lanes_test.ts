@@ -382,6 +382,14 @@ Deno.test("LaneGrowth goes back to one connection when a second does not pay", (
   assert.equal(g.lanes, 1);
 });
 
+Deno.test("LaneGrowth settles and measures for at least eight round trips", () => {
+  const g = growth({ settleMs: 100, measureMs: 100 });
+  const state = { bytes: 0, now: 0 };
+  // At 200 ms: 1.6 s to settle, 1.6 s to measure.
+  assert.deepEqual(feed(g, state, () => 1e6, 3_100, 200), []);
+  assert.deepEqual(feed(g, state, () => 1e6, 3_300, 200), [1]);
+});
+
 Deno.test("LaneGrowth tries nothing over a round trip under minRttMs", () => {
   const g = growth({ minRttMs: 10 });
   const state = { bytes: 0, now: 0 };
@@ -497,6 +505,7 @@ Deno.test("a parallel connection whose certificate is not the signed one is not 
 Deno.test("the sessions close a connection that did not pay, and the share still arrives intact", async () => {
   const share = await startShare(24 * 1024 * 1024);
   share.links.bytesPerTick = 64 * KiB;
+  share.links.roundTripMs = 1;
   const r = share.receiver({
     // Measured quickly, and no doubling can pay.
     laneGrowth: {
