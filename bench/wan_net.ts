@@ -3,8 +3,8 @@
  * (`beam-wan-<pid>-a` and `-b`) joined by the userspace relay of
  * `bench/wan/relay.c` over two TUN devices, one moved into each namespace,
  * addressed `10.201.<k>.1/24` (A) and `.2/24` (B). The relay is built with
- * Debian's gcc at first use (gcc and iproute2 are installed with apt-get if
- * missing), runs in its own process group, and takes its link settings on
+ * Debian's gcc at first use (gcc, iproute2 and chromium are installed with
+ * apt-get if missing), runs in its own process group, and takes its link settings on
  * stdin, so one set of namespaces serves every condition of a run.
  *
  * Everything made here is removed by `close()` (namespaces, the relay by its
@@ -71,7 +71,10 @@ async function aptInstall(packages: string[]): Promise<void> {
   }
 }
 
-/** Installs gcc and iproute2 if missing, and builds the relay once. */
+/**
+ * Installs gcc, iproute2 and Chromium if missing (a fresh machine runs the
+ * benchmark from one command), and builds the relay once.
+ */
 export async function ensureRelay(): Promise<string> {
   if (Deno.uid() !== 0) {
     throw new Error(
@@ -80,7 +83,12 @@ export async function ensureRelay(): Promise<string> {
   }
   const missing = [];
   if (!(await has("gcc"))) missing.push("gcc", "libc6-dev");
-  if (!(await has("ip"))) missing.push("iproute2");
+  if (!(await has("ip")) || !(await has("ss"))) missing.push("iproute2");
+  const chromium = await Deno.stat("/usr/bin/chromium").then(
+    () => true,
+    () => false,
+  );
+  if (!chromium) missing.push("chromium");
   if (missing.length > 0) await aptInstall(missing);
   await Deno.mkdir(WAN_DIR, { recursive: true });
   const source = `${BENCH_DIR}/wan/relay.c`;
