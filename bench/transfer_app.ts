@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import type { BrowserContext, CDPSession, Page } from "playwright-core";
 import { PICKER_STUB } from "../tests/_helpers/transfer.ts";
 import {
+  type CpuWindow,
   cpuWindow,
   type HotFunction,
   PeakSampler,
@@ -177,6 +178,13 @@ export interface AppRunOptions {
    * a transfer may use; "1" is one). Default: unset, the app's default.
    */
   lanes?: string;
+  /**
+   * Another browser for the receive page (bench:wan: one per network
+   * namespace), with its profile folder. Default: `context` itself.
+   */
+  receiver?: { context: BrowserContext; profileDir: string };
+  /** Script run in both pages before the app's, after `lanes`'s. */
+  initScript?: string;
 }
 
 /**
@@ -212,6 +220,44 @@ const PHASE_RECORDER = `
   });
 `;
 
+/**
+ * {@linkcode cpuWindow} over two browsers: the receiving browser's roles
+ * are prefixed `receiver.` (its renderer stays `receiveRenderer`), and
+ * neither browser counts as the rest of the machine.
+ */
+function twoBrowsersCpuWindow(
+  senderDir: string,
+  senderPid: number,
+  receiverDir: string,
+  receiverPid: number,
+): { stop(): CpuWindow } {
+  const a = cpuWindow(senderDir, senderPid, -1);
+  const b = cpuWindow(receiverDir, -1, receiverPid);
+  return {
+    stop() {
+      const x = a.stop();
+      const y = b.stop();
+      const cpuMs = { ...x.cpuMs };
+      let yTotal = 0;
+      for (const [role, ms] of Object.entries(y.cpuMs)) {
+        yTotal += ms;
+        const key = role === "receiveRenderer" ? role : `receiver.${role}`;
+        cpuMs[key] = (cpuMs[key] ?? 0) + ms;
+      }
+      const threads = { ...x.threads };
+      for (const [role, t] of Object.entries(y.threads)) {
+        threads[role === "receiveRenderer" ? role : `receiver.${role}`] = t;
+      }
+      return {
+        cpuMs,
+        threads,
+        otherCores: Math.max(0, x.otherCores - yTotal / x.wallMs),
+        wallMs: x.wallMs,
+      };
+    },
+  };
+}
+
 async function heapUsed(cdp: CDPSession): Promise<number> {
   const { metrics } = await cdp.send("Performance.getMetrics");
   return metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? NaN;
@@ -220,13 +266,16 @@ async function heapUsed(cdp: CDPSession): Promise<number> {
 /** Sends `options.source` through the app once. */
 export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
   const { context, profileDir, origin, source, timeoutMs } = options;
+  const receiverContext = options.receiver?.context ?? context;
+  const receiverDir = options.receiver?.profileDir ?? profileDir;
+  const init = lanesInit(options.lanes) + (options.initScript ?? "");
   const pages: Page[] = [];
   let cdp: CDPSession | null = null;
   const profilers: CDPSession[] = [];
   try {
     const sender = await context.newPage();
     pages.push(sender);
-    await sender.addInitScript(lanesInit(options.lanes));
+    await sender.addInitScript(init);
     await sender.goto(origin);
     await sender.waitForSelector("beam-island[data-hydrated]");
     // Found while the page is idle: once a file is chosen, it hashes it
@@ -237,11 +286,9 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     await input.waitFor({ timeout: 30_000 });
     const link = await input.inputValue();
 
-    const receiver = await context.newPage();
+    const receiver = await receiverContext.newPage();
     pages.push(receiver);
-    await receiver.addInitScript(
-      PICKER_STUB + PHASE_RECORDER + lanesInit(options.lanes),
-    );
+    await receiver.addInitScript(PICKER_STUB + PHASE_RECORDER + init);
     await receiver.goto(link);
     await receiver.waitForSelector("beam-island[data-hydrated]");
     const download = receiver.getByRole("button", {
@@ -250,9 +297,13 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     });
     await download.waitFor({ timeout: 30_000 });
 
-    const receiverPid = await rendererOfPage(profileDir, receiver, [senderPid]);
+    const receiverPid = await rendererOfPage(
+      receiverDir,
+      receiver,
+      receiverDir === profileDir ? [senderPid] : [],
+    );
 
-    cdp = await context.newCDPSession(receiver);
+    cdp = await receiverContext.newCDPSession(receiver);
     await cdp.send("Performance.enable");
     await cdp.send("HeapProfiler.collectGarbage");
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -266,14 +317,16 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     const senderRssSampler = new PeakSampler(() => rssBytes(senderPid), 100);
     if (options.profile) {
       for (const page of [sender, receiver]) {
-        const session = await context.newCDPSession(page);
+        const session = await page.context().newCDPSession(page);
         await session.send("Profiler.enable");
         await session.send("Profiler.setSamplingInterval", { interval: 500 });
         await session.send("Profiler.start");
         profilers.push(session);
       }
     }
-    const cpu = cpuWindow(profileDir, senderPid, receiverPid);
+    const cpu = receiverDir === profileDir
+      ? cpuWindow(profileDir, senderPid, receiverPid)
+      : twoBrowsersCpuWindow(profileDir, senderPid, receiverDir, receiverPid);
 
     const click = Date.now();
     await download.click();
@@ -328,7 +381,7 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
 
     let savedSha256: string | null = null;
     if (options.verifyOnDisk) {
-      const saved = await findFileOfSize(profileDir, source.size);
+      const saved = await findFileOfSize(receiverDir, source.size);
       if (saved !== null) savedSha256 = await sha256File(saved);
     }
     // Free the disk for the next run.
