@@ -212,6 +212,11 @@ async function launchIn(
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: wrapper,
     headless: true,
+    // Ctrl-C is ours: playwright's own handler would exit the process
+    // before the namespaces and the relay are removed.
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
     args: [
       ...CHROMIUM_ARGS,
       `--unsafely-treat-insecure-origin-as-secure=${origin}`,

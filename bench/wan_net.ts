@@ -7,9 +7,11 @@
  * apt-get if missing), runs in its own process group, and takes its link settings on
  * stdin, so one set of namespaces serves every condition of a run.
  *
- * Everything made here is removed by `close()` (namespaces, the relay by its
- * process group); namespaces left by a benchmark that was killed (their pid
- * is gone) are removed at the next start.
+ * Everything made here is removed by `close()` (the processes started in
+ * the namespaces by their process groups, anything else still inside them
+ * by `ip netns pids`, the namespaces, the relay); namespaces left by a
+ * benchmark that was killed (their pid is gone) are emptied and removed the
+ * same way at the next start.
  *
  * @module
  */
@@ -105,7 +107,10 @@ export async function ensureRelay(): Promise<string> {
   return binary;
 }
 
-/** Removes `beam-wan-<pid>-*` namespaces whose benchmark is gone. */
+/**
+ * Removes `beam-wan-<pid>-*` namespaces, profiles and browser wrappers whose
+ * benchmark is gone.
+ */
 async function removeStale(): Promise<void> {
   const list = await sh("ip", ["netns", "list"]).catch(() => "");
   for (const m of list.matchAll(/^(beam-wan-(\d+)-[ab])\b/gm)) {
@@ -113,8 +118,37 @@ async function removeStale(): Promise<void> {
       () => true,
       () => false,
     );
-    if (!alive) await sh("ip", ["netns", "del", m[1]]).catch(() => {});
+    if (!alive) await removeNamespace(m[1]);
   }
+  // Profiles and browser wrappers of benchmarks that are gone.
+  for await (const entry of Deno.readDir(WAN_DIR)) {
+    const m = /^(?:profile-|chromium-beam-wan-)(\d+)-/.exec(entry.name);
+    if (m === null) continue;
+    const alive = await Deno.stat(`/proc/${m[1]}`).then(
+      () => true,
+      () => false,
+    );
+    if (!alive) {
+      await Deno.remove(`${WAN_DIR}/${entry.name}`, { recursive: true })
+        .catch(() => {});
+    }
+  }
+}
+
+/**
+ * Ends every process still inside namespace `ns` (a server or a browser
+ * left by a benchmark that was killed), then removes the namespace.
+ */
+async function removeNamespace(ns: string): Promise<void> {
+  const pids = await sh("ip", ["netns", "pids", ns]).catch(() => "");
+  for (const pid of pids.split(/\s+/).filter(Boolean)) {
+    try {
+      Deno.kill(Number(pid), "SIGKILL");
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  await sh("ip", ["netns", "del", ns]).catch(() => {});
 }
 
 /** The two namespaces and the relay between them. */
@@ -191,9 +225,7 @@ export async function openWan(): Promise<Wan> {
       }, 3_000);
       await relay.status;
       clearTimeout(timer);
-      for (const ns of made) {
-        await sh("ip", ["netns", "del", ns]).catch(() => {});
-      }
+      for (const ns of made) await removeNamespace(ns);
     })();
   try {
     const ready = await nextLine("start the relay");
