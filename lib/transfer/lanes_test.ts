@@ -3,6 +3,7 @@ import { channelPair, type MemoryChannel } from "./memory_channel.ts";
 import { FileSender } from "./sender.ts";
 import { FileReceiver } from "./receiver.ts";
 import { ChannelClosedError } from "./channel.ts";
+import { sha256Of } from "./hash.ts";
 import { memoryFile, MemoryFiles, type MemoryLinks } from "./fakes.ts";
 import { startShare, until as within } from "../../tests/_helpers/sessions.ts";
 import { encodeControl, type Lane } from "./wire.ts";
@@ -135,10 +136,12 @@ Deno.test("FileSender sends again what a parallel channel held when it closes af
   assert.equal(receiver.finished, true);
 });
 
-Deno.test("FileSender gives up a parallel channel whose buffer stopped moving, and sends what it held on the others", async () => {
+Deno.test("FileSender gives up a parallel channel whose buffer stopped moving, sends what it held on the others, and uses it again once it drains", async () => {
   const files = share();
   const sink = new MemoryFiles();
-  const [tx, rx] = channelPair(64 * KiB);
+  // A slow first channel: the transfer is still under way when the
+  // other drains again.
+  const [tx, rx] = channelPair(4 * KiB);
   const [laneTx, laneRx] = channelPair(16 * KiB);
   const receiver = new FileReceiver({ files }, sink, {
     ackBytes: 32 * KiB,
@@ -160,12 +163,16 @@ Deno.test("FileSender gives up a parallel channel whose buffer stopped moving, a
   // In retransmission timeouts: open, silent, its buffer frozen.
   await until(() => laneTx.bytesSent > 64 * KiB);
   laneTx.vanish();
+  await until(() => sender.channels === 1);
+  // Out of them: its buffer drains, and it carries chunks again.
+  const before = laneTx.bytesSent;
+  laneTx.revive();
+  await until(() => laneTx.bytesSent > before);
   await Promise.all([sent, received]);
   for (const file of files) {
     const bytes = new Uint8Array(await file.slice(0, file.size).arrayBuffer());
     assert.deepEqual(sink.bytes(file.name), bytes, file.name);
   }
-  assert.equal(sender.channels, 1);
   laneTx.close();
   tx.close();
 });
@@ -524,4 +531,44 @@ Deno.test("the sessions close a connection that did not pay, and the share still
   assert.ok((share.links.links[3].channel?.bytesSent ?? 0) > 0);
   await within(() => share.links.links[2].closed, "the second one closed");
   share.sender.stop();
+});
+
+Deno.test("FileReceiver holds the next file's bytes until that file's header arrives on the first channel", async () => {
+  const a = pseudoRandomBytes(10, 8);
+  const b = pseudoRandomBytes(10, 9);
+  const files = [memoryFile("a.bin", a), memoryFile("b.bin", b)];
+  const sink = new MemoryFiles();
+  const receiver = new FileReceiver({ files }, sink);
+  const [tx, rx] = channelPair();
+  const [laneTx, laneRx] = channelPair();
+  const received = receiver.receive(rx);
+  receiver.addLane(laneRx);
+  // b's bytes come first, on the other channel; then, on the first, all
+  // of a, its end and b's header.
+  laneTx.send(encodeControl({ t: "at", position: 10 }));
+  laneTx.send(b);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const meta = (file: typeof files[number]) => ({
+    name: file.name,
+    size: file.size,
+    type: file.type,
+    lastModified: file.lastModified,
+  });
+  tx.send(
+    encodeControl({ t: "file", index: 0, offset: 0, meta: meta(files[0]) }),
+  );
+  tx.send(a);
+  tx.send(
+    encodeControl({ t: "end", index: 0, sha256: await sha256Of(files[0]) }),
+  );
+  tx.send(
+    encodeControl({ t: "file", index: 1, offset: 0, meta: meta(files[1]) }),
+  );
+  tx.send(
+    encodeControl({ t: "end", index: 1, sha256: await sha256Of(files[1]) }),
+  );
+  tx.send(encodeControl({ t: "done" }));
+  await received;
+  assert.deepEqual(sink.bytes("a.bin"), a);
+  assert.deepEqual(sink.bytes("b.bin"), b);
 });

@@ -73,6 +73,20 @@ export class MemoryChannel extends EventTarget implements DataChannelLike {
     if (this.#peer !== null) this.#peer.#silent = true;
   }
 
+  /**
+   * Ends a {@linkcode MemoryChannel.vanish}: what waited crosses again, as
+   * on a connection out of its retransmission timeouts.
+   */
+  revive(): void {
+    this.#silent = false;
+    this.#schedule();
+    const peer = this.#peer;
+    if (peer !== null) {
+      peer.#silent = false;
+      peer.#schedule();
+    }
+  }
+
   close(): void {
     if (this.readyState === "closed") return;
     this.readyState = "closed";

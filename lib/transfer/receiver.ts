@@ -203,13 +203,29 @@ export class FileReceiver {
           }
         });
       };
+      // Where the file whose header was handed on ends: bytes past it wait
+      // for its `end` and the next header, which may still be on their way
+      // on the first channel while bytes of the next file have come on
+      // another.
+      let fileEnd = -1;
+      /** Hands a control message on, noting where bytes may go to. */
+      const handOn = (message: ControlMessage) => {
+        if (message.t === "file") {
+          const file = this.#manifest.files[message.index];
+          fileEnd = file === undefined
+            ? -1
+            : this.#positionOf(message.index, file.size);
+        } else if (message.t === "end") fileEnd = -1;
+        handle(message);
+      };
       // Hands on, in the share's order, whatever can go next.
       const pump = () => {
         for (;;) {
           if (controls.length > 0 && controls[0].position <= next) {
-            handle(controls.shift()!.message);
+            handOn(controls.shift()!.message);
             continue;
           }
+          if (next >= fileEnd) return;
           const chunk = held.get(next);
           if (chunk === undefined) return;
           held.delete(next);
@@ -330,7 +346,7 @@ export class FileReceiver {
         }
         if (!reordering) {
           if (message.t === "file") next = position;
-          return handle(message);
+          return handOn(message);
         }
         controls.push({ position, message });
         pump();

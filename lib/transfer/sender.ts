@@ -158,6 +158,8 @@ export class FileSender {
   #lost: Piece[] = [];
   /** Each parallel channel's buffer when last looked at, and since when. */
   #seen = new Map<DataChannelLike, { bytes: number; since: number }>();
+  /** Parallel channels given up as stuck, until their buffers drain. */
+  #parked = new Set<DataChannelLike>();
   #stuckMs: number;
 
   constructor(
@@ -380,6 +382,14 @@ export class FileSender {
 
   /** The channel with the least buffered (the first one when alone). */
   #pick(): DataChannelLike {
+    for (const lane of this.#parked) {
+      if (lane.readyState !== "open") this.#parked.delete(lane);
+      else if (lane.bufferedAmount === 0) {
+        // Out of its timeouts: carrying chunks again.
+        this.#parked.delete(lane);
+        this.#lanes.set(lane, []);
+      }
+    }
     let best = this.#channel;
     for (const lane of this.#lanes.keys()) {
       if (lane.bufferedAmount < best.bufferedAmount) best = lane;
@@ -644,8 +654,10 @@ export class FileSender {
       if (seen === undefined || seen.bytes !== bytes) {
         this.#seen.set(lane, { bytes, since: now });
       } else if (bytes > 0 && now - seen.since >= this.#stuckMs) {
-        // Left open: what it still delivers is dropped as a repeat.
+        // Left open, and used again once its buffer has drained: what it
+        // still delivers meanwhile is dropped as a repeat.
         this.removeLane(lane);
+        this.#parked.add(lane);
       }
     }
   }
