@@ -243,8 +243,12 @@ export class MemoryLinks {
   wrongCertificates = false;
   /** The same, for the links made once this many were made before them. */
   wrongCertificatesFrom = Infinity;
-  /** What every link says its round trip takes, in ms (`null`: unknown). */
-  roundTripMs: number | null = 50;
+  /**
+   * What every link says its round trip takes, in ms (`null`: unknown).
+   * Short, as on loopback: the sessions add no parallel connection unless
+   * a test asks for them.
+   */
+  roundTripMs: number | null = 1;
 
   /** A link factory for one side. */
   factory(): (onCandidate: (c: RTCIceCandidateInit) => void) => Link {
