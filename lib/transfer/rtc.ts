@@ -19,7 +19,8 @@
  * @module
  */
 
-import { type DataChannelLike, holdMessages } from "./channel.ts";
+import type { DataChannelLike } from "./channel.ts";
+import { holdMessages } from "./held_channel.ts";
 import { AuthError, fingerprints, UNVERIFIED } from "./auth.ts";
 
 /** ICE's health once the channel is open, as the sessions act on it. */
