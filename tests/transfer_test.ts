@@ -440,6 +440,82 @@ for (const [from, to] of PAIRS) {
   );
 }
 
+/**
+ * Holds the sending page's check of the receiver's certificate (the digest
+ * in `verifyRemote()`, lib/transfer/rtc.ts) until the receiver's first
+ * message (its `start`) has reached the page's data channel: the order in
+ * which, under load, the page used to drop that message and both pages sat
+ * at 0 % for good. `__slowChecks` counts the checks held.
+ */
+const CHECK_AFTER_START = `
+  globalThis.__heard = 0;
+  globalThis.__slowChecks = 0;
+  const Native = RTCPeerConnection;
+  globalThis.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("datachannel", ({ channel }) => {
+        channel.addEventListener("message", () => globalThis.__heard++);
+      });
+    }
+  };
+  const digest = SubtleCrypto.prototype.digest;
+  SubtleCrypto.prototype.digest = function (algorithm, data) {
+    const result = digest.call(this, algorithm, data);
+    // A certificate is small; a file's blocks are not held.
+    if (data.byteLength > 4096) return result;
+    globalThis.__slowChecks++;
+    const until = Date.now() + 20000;
+    return new Promise((resolve) => {
+      const wait = () =>
+        globalThis.__heard > 0 || Date.now() > until
+          ? resolve(result)
+          : setTimeout(wait, 20);
+      wait();
+    });
+  };
+`;
+
+Deno.test(
+  "a Firefox sender that checks the receiver's certificate only after the receiver spoke still hears it, and the file arrives in Chromium",
+  browserTest,
+  async () => {
+    const s = await crossSetup();
+    try {
+      const file = await makeFile(s.dir, "late check.bin", 3 << 20, 45);
+      const { page: sender, link } = await shareIn(
+        s,
+        "firefox",
+        [file],
+        CHECK_AFTER_START,
+      );
+      const senderErrors = collectPageErrors(sender);
+      const receiver = await openIn(s, "chromium", link);
+      const receiverErrors = collectPageErrors(receiver);
+      await receiver.clickButton("Download");
+      await saved(receiver, 60_000, sender);
+      // The check was held, and the start had arrived before it ended.
+      const [held, heard] = await sender.evaluate(() => {
+        const page = globalThis as unknown as {
+          __slowChecks: number;
+          __heard: number;
+        };
+        return [page.__slowChecks, page.__heard];
+      });
+      assert.ok(held > 0, "the sender checked no certificate");
+      assert.ok(heard > 0, "the sender's channel heard nothing");
+      const path = await (await s.browser("chromium")).waitForDownload(
+        file.name,
+        { size: file.size },
+      );
+      assert.equal(await hashFile(path), file.sha256);
+      await cleanEnd(sender, receiver, [senderErrors, receiverErrors]);
+    } finally {
+      await s.close();
+    }
+  },
+);
+
 for (const kind of BROWSERS) {
   Deno.test(
     `with neither a save picker nor a service worker, ${

@@ -20,6 +20,7 @@
  */
 
 import type { DataChannelLike } from "./channel.ts";
+import { holdMessages } from "./held_channel.ts";
 import { AuthError, fingerprints, UNVERIFIED } from "./auth.ts";
 
 /** ICE's health once the channel is open, as the sessions act on it. */
@@ -323,14 +324,14 @@ class RtcLink implements Link {
   // The remote SDP as signed and given to the browser (its
   // remoteDescription is the browser's rewrite of it).
   #remoteSdp = "";
-  #settle!: (channel: RTCDataChannel | Error) => void;
+  #settle!: (channel: DataChannelLike | Error) => void;
 
   constructor(
     source: IceSource,
     onCandidate: (candidate: RTCIceCandidateInit) => void,
   ) {
     this.#source = source;
-    [this.opened, this.#settle] = openedOnce<RTCDataChannel>();
+    [this.opened, this.#settle] = openedOnce<DataChannelLike>();
     this.#ready = source.configuration().then((configuration) => {
       if (this.#closed) {
         throw new ConnectError("Cannot connect: the connection closed");
@@ -504,8 +505,14 @@ class RtcLink implements Link {
 
   #watch(channel: RTCDataChannel): void {
     this.#channel = channel;
-    if (channel.readyState === "open") this.#settle(channel);
-    channel.addEventListener("open", () => this.#settle(channel));
+    // What the transfer reads, set before anything can arrive: a message
+    // held for a listener (below) keeps the type it arrived as.
+    channel.binaryType = "arraybuffer";
+    // Each side listens only after verifyRemote(); what the other side
+    // says meanwhile waits for it instead of being dropped.
+    const held = holdMessages(channel);
+    if (channel.readyState === "open") this.#settle(held);
+    channel.addEventListener("open", () => this.#settle(held));
     channel.addEventListener(
       "close",
       () =>

@@ -67,6 +67,11 @@ export interface ServiceWorkerSinkOptions {
   zipName?: string;
   /** How often to wake the worker while a download runs. Default 10 s. */
   keepAliveMs?: number;
+  /**
+   * How long registering the worker and waiting for it to activate may
+   * take. Default 30 s.
+   */
+  setupTimeoutMs?: number;
   /** How long to wait for the worker to take the download. Default 10 s. */
   answerTimeoutMs?: number;
   /** How long to wait for the browser to request the download. Default 30 s. */
@@ -116,25 +121,59 @@ export function downloadHeaders(meta: FileMeta): [string, string][] {
   return headers;
 }
 
-/** Waits until the registration's newest worker is activated. */
+/**
+ * Waits until the registration's newest worker is activated, for at most
+ * `ms`: a worker that never gets there would leave the download, and the
+ * transfer behind it, waiting without a word.
+ */
 async function activeWorker(
   registration: RegistrationLike,
+  ms: number,
 ): Promise<WorkerLike> {
   const worker = registration.installing ?? registration.waiting ??
     registration.active;
   if (worker === null) throw new Error(DOWNLOAD_ERRORS.workerFailed);
   if (worker.state === "activated") return worker;
-  await new Promise<void>((resolve, reject) => {
-    const onChange = () => {
-      if (worker.state === "activated") resolve();
-      else if (worker.state === "redundant") {
-        reject(new Error(DOWNLOAD_ERRORS.workerFailed));
-      } else return;
-      worker.removeEventListener("statechange", onChange);
-    };
-    worker.addEventListener("statechange", onChange);
-  });
+  let onChange = () => {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onChange = () => {
+        if (worker.state === "activated") resolve();
+        else if (worker.state === "redundant") {
+          reject(new Error(DOWNLOAD_ERRORS.workerFailed));
+        }
+      };
+      worker.addEventListener("statechange", onChange);
+      timer = setTimeout(
+        () => reject(new Error(DOWNLOAD_ERRORS.workerFailed)),
+        ms,
+      );
+    });
+  } finally {
+    clearTimeout(timer);
+    worker.removeEventListener("statechange", onChange);
+  }
   return worker;
+}
+
+/** `promise`, or a rejection with `message` once `ms` passed first. */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Waits for a message of one of `types` on `port`, or for `ms`. */
@@ -169,16 +208,23 @@ async function openDownload(
   const scope = options.scope ?? DOWNLOAD_SCOPE;
   const container = options.container ??
     (navigator.serviceWorker as unknown as WorkerContainerLike);
-  let registration: RegistrationLike;
-  try {
-    registration = await container.register(
-      options.scriptUrl ?? WORKER_URL,
-      { scope },
-    );
-  } catch (error) {
+  const setupMs = options.setupTimeoutMs ?? 30_000;
+  const setupEnds = Date.now() + setupMs;
+  const registering = container.register(
+    options.scriptUrl ?? WORKER_URL,
+    { scope },
+  ).catch((error: unknown) => {
     throw new Error(DOWNLOAD_ERRORS.notRegistered, { cause: error });
-  }
-  const worker = await activeWorker(registration);
+  });
+  const registration = await within(
+    registering,
+    setupMs,
+    DOWNLOAD_ERRORS.workerFailed,
+  );
+  const worker = await activeWorker(
+    registration,
+    Math.max(0, setupEnds - Date.now()),
+  );
 
   // The page writes into `writable`; the worker answers the download's
   // request with `readable`. The download pulls only as fast as it saves,

@@ -251,6 +251,30 @@ Deno.test("serviceWorkerSink() waits for an installing worker to activate", asyn
   await worker.close();
 });
 
+Deno.test("serviceWorkerSink() says so when the worker never activates", async () => {
+  const worker = new FakeWorker({ state: "installing" });
+  const sink = serviceWorkerSink(
+    sinkOptions(worker, [meta("a", 1)], { setupTimeoutMs: 10 }),
+  );
+  const opening = sink.open(meta("a", 1));
+  worker.become("installed");
+  await assert.rejects(opening, { message: DOWNLOAD_ERRORS.workerFailed });
+  assert.deepEqual(worker.posted, [], "nothing is posted to it");
+  await worker.close();
+});
+
+Deno.test("serviceWorkerSink() says so when registering the worker never ends", async () => {
+  const worker = new FakeWorker();
+  const sink = serviceWorkerSink({
+    ...sinkOptions(worker, [meta("a", 1)], { setupTimeoutMs: 10 }),
+    container: { register: () => new Promise(() => {}) },
+  });
+  await assert.rejects(sink.open(meta("a", 1)), {
+    message: DOWNLOAD_ERRORS.workerFailed,
+  });
+  await worker.close();
+});
+
 Deno.test("serviceWorkerSink() says so when the worker is silent", async () => {
   const worker = new FakeWorker({ silent: true });
   const sink = serviceWorkerSink(
