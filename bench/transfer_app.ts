@@ -137,6 +137,12 @@ export interface MemoryFigures {
 export interface AppRunResult {
   /** Download was pressed (ms since the epoch). */
   click: number;
+  /**
+   * How many peer connections carried the file, as the send page's row
+   * said ("over 3 connections"): the most at once, and each change as
+   * `[ms after Download was pressed, connections]`.
+   */
+  connections: { max: number; changes: [number, number][] };
   /** The receive page's phases, when each first showed (ms since the epoch). */
   phases: Record<string, number>;
   /** The receive page's status line at the end. */
@@ -197,6 +203,24 @@ export function lanesInit(lanes: string | undefined): string {
     ? `localStorage.removeItem("beam:lanes");`
     : `localStorage.setItem("beam:lanes", ${JSON.stringify(lanes)});`;
 }
+
+// Records each change of the connections the send page's row names.
+const CONNECTIONS_RECORDER = `
+  globalThis.__benchConnections = [];
+  addEventListener("DOMContentLoaded", () => {
+    const changes = globalThis.__benchConnections;
+    new MutationObserver(() => {
+      const text = document.querySelector(".receiver .state")?.textContent;
+      if (text === undefined) return;
+      const n = Number(/over (\\d+) connections/.exec(text)?.[1] ?? 1);
+      if (changes.at(-1)?.[1] !== n) changes.push([Date.now(), n]);
+    }).observe(document.documentElement, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+    });
+  });
+`;
 
 // Records when the receive page's status line first shows each phase.
 const PHASE_RECORDER = `
@@ -275,7 +299,7 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
   try {
     const sender = await context.newPage();
     pages.push(sender);
-    await sender.addInitScript(init);
+    await sender.addInitScript(init + CONNECTIONS_RECORDER);
     await sender.goto(origin);
     await sender.waitForSelector("beam-island[data-hydrated]");
     // Found while the page is idle: once a file is chosen, it hashes it
@@ -372,6 +396,19 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
     if (!("done" in phases)) {
       throw new Error(`Cannot complete the app transfer: ${status}`);
     }
+    const changes = (await sender.evaluate(() =>
+      (globalThis as unknown as { __benchConnections: [number, number][] })
+        .__benchConnections
+    )).map(([at, n]): [number, number] => [at - click, n]);
+    const connections = {
+      max: Math.max(
+        1,
+        ...changes.map(([, n]) =>
+          n
+        ),
+      ),
+      changes,
+    };
 
     await cdp.send("HeapProfiler.collectGarbage");
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -392,6 +429,7 @@ export async function runApp(options: AppRunOptions): Promise<AppRunResult> {
 
     return {
       click,
+      connections,
       phases,
       status,
       heap: {

@@ -371,6 +371,7 @@ export async function main(args: string[]): Promise<void> {
         "data channel open (phase-receiving) to saved and verified (phase-done)",
       mbps: roundTo(source.size / 1e6 / seconds, 1),
       clickToDoneSeconds: round3((result.phases.done - result.click) / 1000),
+      connections: result.connections.max,
       cpuMs: result.cpuMs,
       cpuMsPerMB: perMB(result.cpuMs, source.size),
       otherCores: roundTo(result.otherCores, 2),

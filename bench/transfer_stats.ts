@@ -30,6 +30,8 @@ export interface RunRecord {
   name: string;
   round: number;
   bytes: number;
+  /** The app: the most peer connections its send page said carried the file. */
+  connections?: number;
   /** Seconds of the measured span (see `span`). */
   seconds: number;
   /** What `seconds` covers. */

@@ -601,6 +601,7 @@ export async function main(args: string[]): Promise<void> {
           name: appRowName(lanes),
           mode: "app",
           lanes,
+          connections: result.connections,
           round,
           bytes: source.size,
           seconds: round3(seconds),

@@ -164,6 +164,11 @@ export interface WanRecord {
   mode: "app" | "raw";
   /** Peer connections the raw run used, or the app's `beam:lanes`. */
   lanes: number | null;
+  /**
+   * The app: the peer connections its send page said carried the file,
+   * the most at once and each change (`[ms after Download, count]`).
+   */
+  connections?: { max: number; changes: [number, number][] };
   round: number;
   bytes: number;
   seconds: number;
