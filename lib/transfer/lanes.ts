@@ -260,11 +260,16 @@ export class ReceiveLanes {
   #closed = false;
   /** Links closed: failed, or dropped as not paying. */
   #dead = new Set<Link>();
-  /** The first connection's round trip (ms); `undefined` until asked. */
-  #rtt: number | null | undefined;
+  /** The first connection's round trip (ms), once known. */
+  #rtt: number | null = null;
 
   constructor(options: ReceiveLanesOptions) {
     this.#options = options;
+    // Asked now, as the transfer starts: the last connectivity check was
+    // made on an idle path. Once the file's bytes fill the path's queues
+    // (on loopback, the browsers' own), the checks wait behind them: 1 ms
+    // then reads 10 ms or more, and loopback would take a second connection.
+    options.roundTrip?.().then((rtt) => this.#rtt = rtt, () => {});
     this.#growth = new LaneGrowth({
       ...LANE_GROWTH,
       ...options.growth,
@@ -280,11 +285,6 @@ export class ReceiveLanes {
   /** Bytes written so far: may open (or close) connections. */
   sample(bytes: number, now = Date.now()): void {
     if (this.#closed || this.#growth.done) return;
-    // Asked for now, in time for the first decision (after `settleMs`).
-    if (this.#rtt === undefined) {
-      this.#rtt = null;
-      this.#options.roundTrip?.().then((rtt) => this.#rtt = rtt, () => {});
-    }
     const more = this.#growth.sample(
       bytes,
       now,
