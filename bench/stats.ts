@@ -101,3 +101,29 @@ export function round(value: number, digits = 3): number {
   const scale = 10 ** (digits - 1 - Math.floor(Math.log10(Math.abs(value))));
   return Math.round(value * scale) / scale;
 }
+
+/**
+ * Where a driver's results go by default: `bench/results/<kind>-<date>.jsonl`
+ * under `root`, `-quick` added for a quick run (git-ignored).
+ */
+export function resultsPath(
+  root: string,
+  kind: string,
+  date: string,
+  quick: boolean,
+): string {
+  const stamp = date.slice(0, 19).replaceAll(":", "-");
+  return `${root}/bench/results/${kind}-${stamp}${quick ? "-quick" : ""}.jsonl`;
+}
+
+/** Writes one JSON line per value to `path`, making its folder. */
+export async function writeJsonLines(
+  path: string,
+  values: unknown[],
+): Promise<void> {
+  await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
+  await Deno.writeTextFile(
+    path,
+    values.map((value) => JSON.stringify(value)).join("\n") + "\n",
+  );
+}

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { resultsPath, writeJsonLines } from "./stats.ts";
 import { startServer } from "../tests/_helpers/server.ts";
 import { launchBrowser } from "../tests/_helpers/browser.ts";
 import { ensureSource, runApp, type Source } from "./transfer_app.ts";
@@ -461,14 +462,8 @@ export async function main(args: string[]): Promise<void> {
   emit(summary);
 
   const out = flags.out ??
-    `${ROOT}/bench/results/transfer-${date.slice(0, 19).replaceAll(":", "-")}${
-      flags.quick ? "-quick" : ""
-    }.jsonl`;
-  await Deno.mkdir(out.replace(/\/[^/]*$/, ""), { recursive: true });
-  await Deno.writeTextFile(
-    out,
-    [...records, summary].map((r) => JSON.stringify(r)).join("\n") + "\n",
-  );
+    resultsPath(ROOT, "transfer", date, flags.quick);
+  await writeJsonLines(out, [...records, summary]);
   note(`wrote ${out}`);
 
   note("the results for bench/README.md, with the command:\n");

@@ -46,10 +46,13 @@ export interface RawTimes {
 }
 
 // Runs in the pages. Plain JavaScript: it is served as is.
-const PAGE_SCRIPT = `
+/**
+ * What both raw pages' scripts (here and bench/wan_raw.ts) start with: the
+ * clock, and waits for ICE gathering and for a channel to open. Plain
+ * JavaScript, served as is.
+ */
+export const PAGE_HELPERS = `
 const now = () => performance.timeOrigin + performance.now();
-let pc = null;
-let channel = null;
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
@@ -65,6 +68,11 @@ function opened(dc) {
     dc.addEventListener("close", () => reject(new Error("closed")), { once: true });
   });
 }
+`;
+
+const PAGE_SCRIPT = `${PAGE_HELPERS}
+let pc = null;
+let channel = null;
 globalThis.bench = {
   async offer() {
     pc = new RTCPeerConnection({ iceServers: [] });

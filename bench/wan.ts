@@ -18,6 +18,7 @@
  * @module
  */
 
+import { resultsPath, writeJsonLines } from "./stats.ts";
 import { chromium } from "playwright-core";
 import type { BrowserContext } from "playwright-core";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../tests/_helpers/browser.ts";
@@ -703,14 +704,8 @@ export async function main(args: string[]): Promise<void> {
   };
   emit(summary);
   const out = flags.out ??
-    `${ROOT}/bench/results/wan-${date.slice(0, 19).replaceAll(":", "-")}${
-      flags.quick ? "-quick" : ""
-    }.jsonl`;
-  await Deno.mkdir(out.replace(/\/[^/]*$/, ""), { recursive: true });
-  await Deno.writeTextFile(
-    out,
-    [...records, summary].map((r) => JSON.stringify(r)).join("\n") + "\n",
-  );
+    resultsPath(ROOT, "wan", date, flags.quick);
+  await writeJsonLines(out, [...records, summary]);
   note(`wrote ${out}`);
   note("the results for bench/README.md, with the command:\n");
   console.log(`\`${command}\`\n`);

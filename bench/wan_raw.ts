@@ -18,32 +18,16 @@
  */
 
 import type { BrowserContext, Page } from "playwright-core";
-import { withTimeout } from "./transfer_raw.ts";
+import { PAGE_HELPERS, withTimeout } from "./transfer_raw.ts";
 
 /** The path the bare page is served at (by a route, not by the app). */
 export const WAN_RAW_PATH = "/__bench/wan-raw";
 
 // Runs in the pages. Plain JavaScript: it is served as is.
-const PAGE_SCRIPT = `
-const now = () => performance.timeOrigin + performance.now();
+const PAGE_SCRIPT = `${PAGE_HELPERS}
 const pcs = [];
 const channels = [];
 let incoming = null;
-function gathered(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    });
-  });
-}
-function opened(dc) {
-  if (dc.readyState === "open") return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    dc.addEventListener("open", () => resolve(), { once: true });
-    dc.addEventListener("close", () => reject(new Error("closed")), { once: true });
-  });
-}
 async function pairStats(pc) {
   const report = await pc.getStats();
   const out = { pair: null, transport: null, channel: null, sctp: null, local: null, remote: null };
