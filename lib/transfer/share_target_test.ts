@@ -17,16 +17,55 @@ import {
 import { WORKER_URL } from "./sinks/sw_protocol.ts";
 
 /**
- * Deno's own Cache Storage (the API a service worker has), under names of
- * this file's own: test files run in parallel and may share the storage.
+ * Cache Storage kept in this process's memory: Deno's own is one store on
+ * disk for every test process at once, and a test of this file failed
+ * under CI's parallel load on it.
  */
-const store: CacheStorageLike = {
-  open: (name) => caches.open(`target-test:${name}`),
-  delete: (name) => caches.delete(`target-test:${name}`),
-};
+function memoryCaches(): CacheStorageLike {
+  const named = new Map<string, Map<string, { body: Blob; type: string }>>();
+  const keyOf = (request: RequestInfo | URL) =>
+    typeof request === "string"
+      ? request
+      : request instanceof URL
+      ? request.href
+      : request.url;
+  return {
+    open(name) {
+      const entries = named.get(name) ?? new Map();
+      named.set(name, entries);
+      const cache = {
+        async put(request: RequestInfo | URL, response: Response) {
+          entries.set(keyOf(request), {
+            body: await response.blob(),
+            type: response.headers.get("content-type") ?? "",
+          });
+        },
+        match(request: RequestInfo | URL) {
+          const entry = entries.get(keyOf(request));
+          return Promise.resolve(
+            entry &&
+              new Response(entry.body, {
+                headers: { "content-type": entry.type },
+              }),
+          );
+        },
+        delete(request: RequestInfo | URL) {
+          return Promise.resolve(entries.delete(keyOf(request)));
+        },
+      };
+      return Promise.resolve(cache as unknown as Cache);
+    },
+    delete(name) {
+      return Promise.resolve(named.delete(name));
+    },
+  };
+}
+
+const store = memoryCaches();
 
 const ORIGIN = "http://127.0.0.1:8000";
-const ID = "0b6c2a4e-8f1d-4c3b-9a7e-5d2f1e0c9b8a";
+// Not share_inbox_test.ts's: both files run at once on one Cache Storage.
+const ID = "7d1e3c5a-2b4f-4e6a-8c9d-0f1a2b3c4d5e";
 
 /**
  * A send page at `search`: what it registered, where its address went, and
