@@ -277,11 +277,6 @@ export class ReceiveLanes {
     });
   }
 
-  /** Connections carrying the files now, the first included. */
-  get lanes(): number {
-    return this.#growth.lanes;
-  }
-
   /** Bytes written so far: may open (or close) connections. */
   sample(bytes: number, now = Date.now()): void {
     if (this.#closed || this.#growth.done) return;
